@@ -1,0 +1,86 @@
+/* tap.h: a minimal TAP producer for the C tests (automake's tap-driver.sh reads it).
+ * Each check is one test point; tap_done() prints the plan and returns the exit status. */
+#ifndef RS_TAP_H
+#define RS_TAP_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tap_count, tap_failed;
+
+/* Record one test point; returns cond so callers can chain on it. */
+__attribute__((format(printf, 2, 3), unused)) static int
+tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_count++;
+	if (!cond)
+		tap_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return cond;
+}
+
+/* Print a diagnostic line. */
+__attribute__((format(printf, 1, 2), unused)) static void
+tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Relative closeness |a-b| <= tol*max(|b|, tiny). */
+__attribute__((unused)) static int
+tap_close(double a, double b, double tol)
+{
+	double s = fabs(b) > 1e-30 ? fabs(b) : 1e-30;
+	return fabs(a - b) <= tol * s;
+}
+
+/* Skip the whole test program (exits). */
+__attribute__((noreturn, unused)) static void
+tap_skip_all(const char *why)
+{
+	printf("1..0 # SKIP %s\n", why);
+	exit(0);
+}
+
+/* Path of a fixture under $RS_FIXTURES into buf; skips the whole program if it is absent. */
+__attribute__((unused)) static const char *
+tap_fixture(char *buf, size_t n, const char *rel)
+{
+	const char *root = getenv("RS_FIXTURES");
+	FILE *f;
+
+	if (root == NULL)
+		root = "../shared/fixtures";
+	snprintf(buf, n, "%s/%s", root, rel);
+	if ((f = fopen(buf, "rb")) == NULL)
+		tap_skip_all("fixture missing");
+	fclose(f);
+	return buf;
+}
+
+/* Print the plan; the exit status for main(). */
+__attribute__((unused)) static int
+tap_done(void)
+{
+	printf("1..%d\n", tap_count);
+	return tap_failed ? 1 : 0;
+}
+
+#endif

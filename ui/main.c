@@ -1,0 +1,10 @@
+/* main.c: placeholder entry until the command layer lands. */
+#include "config.h"
+
+int main(void);
+
+int
+main(void)
+{
+	return 0;
+}
