@@ -1,0 +1,195 @@
+/* cache.c: checksummed, atomically written cache entries. */
+#include "config.h"
+
+#include "cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "mapfile.h"
+#include "status.h"
+
+#define CACHE_MAGIC "RSCACHE1"
+#define CACHE_VERSION 1u
+#define CACHE_HEADER 32u	/* magic 8 + version 4 + keylen 4 + paylen 8 + checksum 8 */
+
+struct rs_cache {
+	char *dir;
+};
+
+uint64_t
+rs_hash64(const void *data, size_t len, uint64_t seed)
+{
+	return XXH3_64bits_withSeed(data, len, seed);
+}
+
+struct rs_cache *
+rs_cache_open(const char *dir, char **cause)
+{
+	struct rs_cache *c;
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if ((c = rs_calloc(1, sizeof *c)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "cache: out of memory");
+		return NULL;
+	}
+	if (dir != NULL)
+		c->dir = rs_strdup(dir);
+	else if (xdg != NULL && xdg[0] == '/')
+		c->dir = rs_strdupf("%s/rankscope", xdg);
+	else if (home != NULL && home[0] != '\0')
+		c->dir = rs_strdupf("%s/.cache/rankscope", home);
+	else
+		c->dir = rs_strdup("/tmp/rankscope-cache");
+	if (c->dir == NULL) {
+		rs_free(c);
+		rs_fail(cause, RS_ENOMEM, "cache: out of memory");
+		return NULL;
+	}
+	return c;
+}
+
+void
+rs_cache_close(struct rs_cache *c)
+{
+	if (c == NULL)
+		return;
+	rs_free(c->dir);
+	rs_free(c);
+}
+
+const char *
+rs_cache_dir(const struct rs_cache *c)
+{
+	return c->dir;
+}
+
+/* Path of an entry: <dir>/<kind>-<XXH64 of the key text>.rsc */
+static char *
+cache_path(const struct rs_cache *c, const char *kind, const char *key_text)
+{
+	return rs_strdupf("%s/%s-%016llx.rsc", c->dir, kind,
+	                  (unsigned long long)XXH3_64bits(key_text, strlen(key_text)));
+}
+
+/* Little-endian loads (entries are written by this code on this machine, but read safely). */
+static uint32_t
+cache_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+cache_u64(const uint8_t *p)
+{
+	return (uint64_t)cache_u32(p) | (uint64_t)cache_u32(p + 4) << 32;
+}
+
+static void
+cache_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static void
+cache_put64(uint8_t *p, uint64_t v)
+{
+	cache_put32(p, (uint32_t)v);
+	cache_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+int
+rs_cache_get(struct rs_cache *c, const char *kind, const char *key_text, void **data,
+             size_t *len, char **cause)
+{
+	struct rs_mapfile *mf;
+	const uint8_t *p;
+	uint64_t paylen, sum;
+	uint32_t keylen;
+	char *path;
+	const char *why = NULL;
+	int rc = 1;
+
+	if ((path = cache_path(c, kind, key_text)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "cache: out of memory");
+	if (access(path, F_OK) != 0) {
+		rs_free(path);
+		return 1;
+	}
+	if ((mf = rs_mapfile_open(path, cause)) == NULL) {
+		rs_free(path);
+		return RS_EIO;
+	}
+	p = mf->data;
+	if (mf->size < CACHE_HEADER || memcmp(p, CACHE_MAGIC, 8) != 0)
+		why = "not a rankscope cache entry";
+	else if (cache_u32(p + 8) != CACHE_VERSION)
+		why = "written by another version";
+	else {
+		keylen = cache_u32(p + 12);
+		paylen = cache_u64(p + 16);
+		sum = cache_u64(p + 24);
+		if (keylen > mf->size - CACHE_HEADER || paylen != mf->size - CACHE_HEADER - keylen)
+			why = "truncated or wrong sizes";
+		else if (keylen != strlen(key_text) || memcmp(p + CACHE_HEADER, key_text, keylen) != 0)
+			why = "made for other inputs (key mismatch)";
+		else if (XXH64(p + CACHE_HEADER + keylen, (size_t)paylen, 0) != sum)
+			why = "checksum mismatch (corrupt)";
+		else if ((*data = rs_malloc((size_t)paylen)) == NULL)
+			rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
+		else {
+			memcpy(*data, p + CACHE_HEADER + keylen, (size_t)paylen);
+			*len = (size_t)paylen;
+			rc = 0;
+		}
+	}
+	rs_mapfile_close(mf);
+	if (why != NULL) {
+		rc = rs_fail(cause, RS_EFORMAT, "%s: cache entry %s; removed, recomputing", path, why);
+		unlink(path);
+	}
+	rs_free(path);
+	return rc;
+}
+
+int
+rs_cache_put(struct rs_cache *c, const char *kind, const char *key_text, const void *data,
+             size_t len, char **cause)
+{
+	struct rs_afile *af;
+	uint8_t hdr[CACHE_HEADER];
+	size_t keylen = strlen(key_text);
+	char *path;
+	FILE *f;
+	int rc;
+
+	if ((rc = rs_mkdir_p(c->dir, cause)) != 0)
+		return rc;
+	if ((path = cache_path(c, kind, key_text)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "cache: out of memory");
+	memcpy(hdr, CACHE_MAGIC, 8);
+	cache_put32(hdr + 8, CACHE_VERSION);
+	cache_put32(hdr + 12, (uint32_t)keylen);
+	cache_put64(hdr + 16, len);
+	cache_put64(hdr + 24, XXH64(data, len, 0));
+	if ((af = rs_afile_open(path, cause)) == NULL) {
+		rs_free(path);
+		return RS_EIO;
+	}
+	f = rs_afile_stream(af);
+	if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fwrite(key_text, 1, keylen, f) != keylen ||
+	    (len > 0 && fwrite(data, 1, len, f) != len)) {
+		rs_fail(cause, RS_EIO, "%s: %s", path, strerror(errno));
+		rs_afile_abort(af);
+		rs_free(path);
+		return RS_EIO;
+	}
+	rs_free(path);
+	return rs_afile_commit(af, cause);
+}

@@ -1,0 +1,45 @@
+# tap.sh: TAP helpers for the shell tests (sourced).  RS_BIN, RS_FIXTURES and RS_SRCDIR come from
+# the test environment (Makefile.am's AM_TESTS_ENVIRONMENT).
+tap_n=0
+tap_failed=0
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/rankscope-test.XXXXXX")
+trap 'rm -rf "$TMPD"' EXIT
+
+# ok COND-EXIT-STATUS DESCRIPTION: record a test point from the status of the last command.
+tap_check() {
+	st=$1; shift
+	tap_n=$((tap_n + 1))
+	if [ "$st" -eq 0 ]; then
+		echo "ok $tap_n - $*"
+	else
+		echo "not ok $tap_n - $*"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+# tap_diag TEXT...: a diagnostic line (each line of the arguments).
+tap_diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+# tap_skip_all REASON: skip the whole script.
+tap_skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# tap_need_fixture REL: skip the script when a fixture is absent.
+tap_need_fixture() {
+	[ -e "$RS_FIXTURES/$1" ] || tap_skip_all "fixture $1 missing"
+}
+
+# tap_close A B TOL: true when |A-B| <= TOL*|B|.
+tap_close() {
+	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d;
+		m = b < 0 ? -b : b; exit !(a != "" && d <= t * m) }'
+}
+
+tap_done() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}

@@ -1,0 +1,131 @@
+/* test-cache.c: atomic writes and the checksummed cache. */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "cache.h"
+#include "tap.h"
+
+/* Count files in dir whose name contains ".tmp.". */
+static int
+count_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, ".tmp.") != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Read a whole small file. */
+static char *
+slurp(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/rs-test-cache.XXXXXX", path[256], entry[512], *cause = NULL;
+	struct rs_cache *c;
+	struct rs_afile *af;
+	void *data = NULL;
+	size_t len = 0;
+	double payload[100];
+	int i, rc;
+	FILE *f;
+
+	if (mkdtemp(dir) == NULL)
+		tap_skip_all("mkdtemp failed");
+	snprintf(path, sizeof path, "%s/plan.json", dir);
+
+	tap_ok(rs_afile_write_all(path, "first\n", 6, &cause) == 0, "atomic write");
+	tap_ok(slurp(path) != NULL && strcmp(slurp(path), "first\n") == 0, "content written");
+	af = rs_afile_open(path, &cause);
+	fputs("second, half written", rs_afile_stream(af));
+	fflush(rs_afile_stream(af));
+	tap_ok(count_tmp(dir) == 1, "the new content goes to a temporary file");
+	tap_ok(strcmp(slurp(path), "first\n") == 0, "the target is untouched while writing");
+	rs_afile_abort(af);
+	tap_ok(count_tmp(dir) == 0 && strcmp(slurp(path), "first\n") == 0,
+	       "abort removes the temporary file and keeps the target");
+	af = rs_afile_open(path, &cause);
+	fputs("second\n", rs_afile_stream(af));
+	tap_ok(rs_afile_commit(af, &cause) == 0 && strcmp(slurp(path), "second\n") == 0 &&
+	       count_tmp(dir) == 0, "commit replaces the target");
+	tap_ok(rs_afile_open("/nonexistent-dir/x.json", &cause) == NULL && cause != NULL &&
+	       strstr(cause, "/nonexistent-dir/x.json") != NULL, "unwritable target: %s", cause);
+
+	snprintf(path, sizeof path, "%s/cache", dir);
+	c = rs_cache_open(path, &cause);
+	for (i = 0; i < 100; i++)
+		payload[i] = i * 0.5;
+	tap_ok(rs_cache_get(c, "spectrum", "key A", &data, &len, &cause) == 1, "miss on empty cache");
+	tap_ok(rs_cache_put(c, "spectrum", "key A", payload, sizeof payload, &cause) == 0, "put");
+	rc = rs_cache_get(c, "spectrum", "key A", &data, &len, &cause);
+	tap_ok(rc == 0 && len == sizeof payload && memcmp(data, payload, len) == 0, "hit returns the payload");
+	rs_free(data);
+	data = NULL;
+	tap_ok(rs_cache_get(c, "spectrum", "key B", &data, &len, &cause) == 1, "another key misses");
+
+	/* Corrupt the entry: flip one payload byte. */
+	{
+		DIR *d = opendir(path);
+		struct dirent *e;
+		entry[0] = '\0';
+		while ((e = readdir(d)) != NULL)
+			if (strstr(e->d_name, ".rsc") != NULL)
+				snprintf(entry, sizeof entry, "%s/%s", path, e->d_name);
+		closedir(d);
+	}
+	f = fopen(entry, "r+b");
+	fseek(f, -3, SEEK_END);
+	fputc(0x5a, f);
+	fclose(f);
+	rs_free(cause);
+	cause = NULL;
+	rc = rs_cache_get(c, "spectrum", "key A", &data, &len, &cause);
+	tap_ok(rc < 0 && cause != NULL && strstr(cause, "checksum") != NULL,
+	       "a corrupt entry is reported: %s", cause ? cause : "");
+	tap_ok(access(entry, F_OK) != 0, "and removed");
+	tap_ok(rs_cache_get(c, "spectrum", "key A", &data, &len, &cause) == 1, "then misses");
+
+	/* Truncated entry. */
+	rs_cache_put(c, "spectrum", "key A", payload, sizeof payload, &cause);
+	truncate(entry, 40);
+	rs_free(cause);
+	cause = NULL;
+	rc = rs_cache_get(c, "spectrum", "key A", &data, &len, &cause);
+	tap_ok(rc < 0 && cause != NULL && strstr(cause, "truncated") != NULL,
+	       "a truncated entry is reported: %s", cause ? cause : "");
+	rs_free(cause);
+	rs_cache_close(c);
+	tap_ok(rs_hash64("abc", 3, 0) != rs_hash64("abd", 3, 0), "hash distinguishes inputs");
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		(void)!system(cmd);
+	}
+	return tap_done();
+}
