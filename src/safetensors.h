@@ -22,7 +22,9 @@ struct rs_st_tensor {
 	enum rs_dtype dtype;
 	uint32_t n_dims;         /* 0..4 */
 	uint64_t shape[4];       /* outermost first, as stored */
-	const void *data;        /* into the mapping of the file that holds it */
+	const void *data;        /* into the mapping of the file that holds it; safetensors does
+	                          * not align data, so this may be unaligned for its dtype: read
+	                          * it with rs_dtype_to_f32 (any alignment) or memcpy */
 	size_t nbytes;
 	const char *file;        /* path of that file, for messages */
 };
