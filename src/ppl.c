@@ -1,0 +1,124 @@
+/* ppl.c: chunked and llama.cpp-protocol perplexity over a token array (see ppl.h). */
+#include "config.h"
+
+#include "ppl.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+
+const char *
+rs_ppl_protocol_name(enum rs_ppl_protocol p)
+{
+	return p == RS_PPL_LLAMACPP ? "llama.cpp" : "chunked";
+}
+
+double
+rs_ppl_nll(const float *logits, int n, int target)
+{
+	float mx = logits[0];
+	double sum = 0;
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (logits[i] > mx)
+			mx = logits[i];
+	/* each term in float (exact to an ulp, in [0, 1]), the sum in double */
+	for (i = 0; i < n; i++)
+		sum += expf(logits[i] - mx);
+	return (double)mx + log(sum) - logits[target];
+}
+
+/* Running perplexity from the sums. */
+static double
+running_ppl(double nll, int64_t count)
+{
+	return count > 0 ? exp(nll / (double)count) : 0.0;
+}
+
+int
+rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
+    const struct rs_ppl_opts *o, struct rs_ppl_result *res, struct rs_job *job, char **cause)
+{
+	const struct rs_model *m = rs_forward_model(f);
+	const struct rs_model_config *c = rs_model_config(m);
+	int ctx = o->ctx, vocab = c->vocab, llama = o->protocol == RS_PPL_LLAMACPP;
+	int first_score, first_logit, per, batch, n_chunks, done, nb, s, p, st = 0;
+	int32_t *win = NULL, bos;
+	float *logits = NULL;
+	double nll = 0, nll2 = 0, mean, var;
+	int64_t count = 0;
+	size_t avail;
+
+	memset(res, 0, sizeof *res);
+	if (ctx < (llama ? 4 : 2) || ctx > rs_forward_max_tok(f))
+		return rs_fail(cause, RS_EINVAL, "%s: perplexity window %d does not fit the forward "
+		    "pass (2..%d; llama.cpp protocol: at least 4)", rs_model_path(m), ctx,
+		    rs_forward_max_tok(f));
+	avail = n_tokens / (size_t)ctx;
+	if (avail == 0)
+		return rs_fail(cause, RS_EINVAL, "%s: %zu tokens make no whole window of %d",
+		    rs_model_path(m), n_tokens, ctx);
+	n_chunks = avail > (size_t)INT32_MAX ? INT32_MAX : (int)avail;
+	if (o->max_chunks > 0 && o->max_chunks < n_chunks)
+		n_chunks = o->max_chunks;
+	bos = o->bos >= 0 ? o->bos : c->bos_id;
+	if (llama && (bos < 0 || bos >= vocab))
+		return rs_fail(cause, RS_EINVAL, "%s: the llama.cpp protocol needs a BOS id (model has "
+		    "none)", rs_model_path(m));
+
+	/* positions [first_score, ctx-2] predict tokens [first_score+1, ctx-1] of the window */
+	first_score = llama ? ctx / 2 : 0;
+	first_logit = o->on_logits != NULL ? 0 : first_score;
+	per = ctx - first_logit;
+	batch = rs_forward_max_rows(f) / ctx;
+	if (batch > n_chunks)
+		batch = n_chunks;
+	if ((win = rs_mallocarray((size_t)batch * ctx, sizeof *win)) == NULL ||
+	    (logits = rs_mallocarray((size_t)batch * per, (size_t)vocab * sizeof *logits)) == NULL) {
+		rs_free(win);
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory for %d windows of logits",
+		    rs_model_path(m), batch);
+	}
+	for (done = 0; done < n_chunks; done += nb) {
+		nb = n_chunks - done < batch ? n_chunks - done : batch;
+		memcpy(win, tokens + (size_t)done * ctx, (size_t)nb * ctx * sizeof *win);
+		if (llama)
+			for (s = 0; s < nb; s++)
+				win[(size_t)s * ctx] = bos;
+		if ((st = rs_forward_run(f, win, nb, ctx, first_logit, logits, job, cause)) != 0)
+			goto out;
+		for (s = 0; s < nb; s++) {
+			const float *lw = logits + (size_t)s * per * vocab;
+
+			if (o->on_logits != NULL && (st = o->on_logits(o->ud, done + s,
+			    win + (size_t)s * ctx, ctx, lw, vocab)) != 0) {
+				rs_fail(cause, st, "%s: perplexity stopped by the logits callback",
+				    rs_model_path(m));
+				goto out;
+			}
+			for (p = first_score; p < ctx - 1; p++) {
+				double v = rs_ppl_nll(lw + (size_t)(p - first_logit) * vocab, vocab,
+				    win[(size_t)s * ctx + p + 1]);
+				nll += v;
+				nll2 += v * v;
+				count++;
+			}
+			if (o->on_chunk != NULL)
+				o->on_chunk(o->ud, done + s, n_chunks, running_ppl(nll, count));
+		}
+		rs_job_progress(job, done + nb, n_chunks, "perplexity");
+	}
+	mean = nll / (double)count;
+	res->mean_nll = mean;
+	res->ppl = exp(mean);
+	var = nll2 / (double)count - mean * mean;
+	res->error = var > 0 && count > 1 ? res->ppl * sqrt(var / (double)(count - 1)) : 0.0;
+	res->n_scored = count;
+	res->n_chunks = n_chunks;
+out:
+	rs_free(win);
+	rs_free(logits);
+	return st;
+}
