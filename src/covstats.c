@@ -1,0 +1,461 @@
+/* covstats.c: pooled activation statistics and feature spectra (methods.md §2-3). */
+#include "config.h"
+
+#include "covstats.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "status.h"
+
+/* Tokens copied (shifted) into the float batch buffer per ssyrk call. */
+#define CHUNK 512
+
+struct rs_covstats {
+	size_t n;               /* input dimension */
+	size_t groups;          /* G */
+	size_t ngdone;          /* groups ended */
+	unsigned char *done;    /* (groups) 1 once group g has ended */
+	int open;               /* a group is being accumulated */
+	size_t cur;             /* the open group */
+	int finished;
+	uint64_t tokens;        /* over all groups */
+
+	/* Accumulators of the open group (freed by finish()). */
+	double *s2;             /* (n, n) Σ y yᵀ, y = x − shift; upper triangle */
+	float *part;            /* (n, n) float partial of s2; upper triangle */
+	float *buf;             /* (CHUNK, n) shifted batch */
+	double *s1;             /* (n) Σ y */
+	double *shift;          /* (n) the mean of the group's first batch */
+	int have_shift;
+	uint64_t count;         /* tokens in the open group */
+	size_t since_flush;     /* tokens in part */
+
+	/* Pooled results. */
+	double *cov;            /* (n, n) Σ C_g / G; aliases s2 when G == 1 */
+	double *mean;           /* (n) Σ μ_g / G */
+	double *gmeans;         /* (groups, n) μ_g, for the Gram */
+};
+
+/* Multiply two sizes; 0 on overflow. */
+static int
+mul_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Allocate statistics for dimension n and `groups` groups. */
+struct rs_covstats *
+rs_covstats_new(size_t n, size_t groups, char **cause)
+{
+	struct rs_covstats *cs;
+	size_t nn, gn, chunk;
+
+	if (n == 0 || groups == 0 || n > (size_t)INT32_MAX) {
+		rs_fail(cause, RS_EINVAL, "covstats: bad dimension %zu or group count %zu",
+		    n, groups);
+		return NULL;
+	}
+	if (!mul_size(n, n, &nn) || !mul_size(groups, n, &gn) || !mul_size(CHUNK, n, &chunk)) {
+		rs_fail(cause, RS_ENOMEM, "covstats: %zu x %zu statistics overflow", n, groups);
+		return NULL;
+	}
+	if ((cs = rs_calloc(1, sizeof *cs)) == NULL)
+		goto nomem;
+	cs->n = n;
+	cs->groups = groups;
+	if ((cs->done = rs_calloc(groups, 1)) == NULL ||
+	    (cs->s2 = rs_mallocarray(nn, sizeof(double))) == NULL ||
+	    (cs->part = rs_mallocarray(nn, sizeof(float))) == NULL ||
+	    (cs->buf = rs_mallocarray(chunk, sizeof(float))) == NULL ||
+	    (cs->s1 = rs_mallocarray(n, sizeof(double))) == NULL ||
+	    (cs->shift = rs_mallocarray(n, sizeof(double))) == NULL ||
+	    (cs->mean = rs_calloc(n, sizeof(double))) == NULL ||
+	    (cs->gmeans = rs_mallocarray(gn, sizeof(double))) == NULL)
+		goto nomem;
+	if (groups == 1)
+		cs->cov = cs->s2;
+	else if ((cs->cov = rs_calloc(nn, sizeof(double))) == NULL)
+		goto nomem;
+	return cs;
+nomem:
+	rs_covstats_free(cs);
+	rs_fail(cause, RS_ENOMEM, "covstats: out of memory for %zu-dimensional statistics", n);
+	return NULL;
+}
+
+/* Release the accumulators that only the open group needs. */
+static void
+free_accumulators(struct rs_covstats *cs)
+{
+	if (cs->s2 != cs->cov)
+		rs_free(cs->s2);
+	cs->s2 = NULL;
+	rs_free(cs->part);
+	rs_free(cs->buf);
+	rs_free(cs->s1);
+	rs_free(cs->shift);
+	cs->part = NULL;
+	cs->buf = NULL;
+	cs->s1 = cs->shift = NULL;
+}
+
+/* Free the statistics. */
+void
+rs_covstats_free(struct rs_covstats *cs)
+{
+	if (cs == NULL)
+		return;
+	free_accumulators(cs);
+	rs_free(cs->cov);
+	rs_free(cs->mean);
+	rs_free(cs->gmeans);
+	rs_free(cs->done);
+	rs_free(cs);
+}
+
+/* Open group g for accumulation. */
+int
+rs_covstats_begin_group(struct rs_covstats *cs, size_t g, char **cause)
+{
+	size_t n = cs->n;
+
+	if (cs->finished || cs->open)
+		return rs_fail(cause, RS_EINVAL, "covstats: group %zu begun while %s", g,
+		    cs->finished ? "finished" : "another group is open");
+	if (g >= cs->groups || cs->done[g])
+		return rs_fail(cause, RS_EINVAL, "covstats: group %zu %s (of %zu)", g,
+		    g >= cs->groups ? "out of range" : "already done", cs->groups);
+	memset(cs->s2, 0, n * n * sizeof(double));
+	memset(cs->part, 0, n * n * sizeof(float));
+	memset(cs->s1, 0, n * sizeof(double));
+	cs->have_shift = 0;
+	cs->count = 0;
+	cs->since_flush = 0;
+	cs->open = 1;
+	cs->cur = g;
+	return RS_OK;
+}
+
+/* Move the float partial sums into the double accumulator (upper triangles). */
+static void
+flush(struct rs_covstats *cs)
+{
+	size_t n = cs->n, i, j;
+
+	if (cs->since_flush == 0)
+		return;
+	for (i = 0; i < n; i++)
+		for (j = i; j < n; j++) {
+			cs->s2[i * n + j] += cs->part[i * n + j];
+			cs->part[i * n + j] = 0.0f;
+		}
+	cs->since_flush = 0;
+}
+
+/* Accumulate a batch of activations into the open group. */
+int
+rs_covstats_add(struct rs_covstats *cs, const float *x, size_t n_tok, char **cause)
+{
+	size_t n = cs->n, t, i, k, done, count;
+	const float *row;
+	double acc;
+
+	if (!cs->open)
+		return rs_fail(cause, RS_EINVAL, "covstats: no group open");
+	if (n_tok == 0)
+		return RS_OK;
+	if (!mul_size(n_tok, n, &count))
+		return rs_fail(cause, RS_EINVAL, "covstats: batch of %zu tokens overflows",
+		    n_tok);
+	for (i = 0; i < count; i++)
+		if (!isfinite(x[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "covstats: activation %zu of token %zu is not finite", i % n, i / n);
+	if (!cs->have_shift) {
+		/* Shift by the mean of (up to CHUNK of) the first tokens: accumulating
+		 * x − shift keeps E[yyᵀ] − E[y]E[y]ᵀ free of cancellation. */
+		k = n_tok < CHUNK ? n_tok : CHUNK;
+		for (i = 0; i < n; i++) {
+			acc = 0.0;
+			for (t = 0; t < k; t++)
+				acc += x[t * n + i];
+			cs->shift[i] = acc / (double)k;
+		}
+		cs->have_shift = 1;
+	}
+	for (done = 0; done < n_tok; done += k) {
+		k = n_tok - done;
+		if (k > CHUNK)
+			k = CHUNK;
+		if (k > RS_COVSTATS_FLUSH - cs->since_flush)
+			k = RS_COVSTATS_FLUSH - cs->since_flush;
+		for (t = 0; t < k; t++) {
+			row = x + (done + t) * n;
+			for (i = 0; i < n; i++) {
+				/* The mean's sum stays exact in double; only the rank-k
+				 * update sees the float rounding of y. */
+				acc = (double)row[i] - cs->shift[i];
+				cs->buf[t * n + i] = (float)acc;
+				cs->s1[i] += acc;
+			}
+		}
+		/* part += bufᵀ·buf (upper triangle, row-major). */
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)k, 1.0f,
+		    cs->buf, (int)n, 1.0f, cs->part, (int)n);
+		cs->since_flush += k;
+		cs->count += k;
+		cs->tokens += k;
+		if (cs->since_flush >= RS_COVSTATS_FLUSH)
+			flush(cs);
+	}
+	return RS_OK;
+}
+
+/* Close the open group and pool its mean and covariance. */
+int
+rs_covstats_end_group(struct rs_covstats *cs, char **cause)
+{
+	size_t n = cs->n, i, j;
+	double N, inv_g, *mu, *d, c;
+
+	if (!cs->open)
+		return rs_fail(cause, RS_EINVAL, "covstats: no group open");
+	if (cs->count == 0)
+		return rs_fail(cause, RS_EINVAL, "covstats: group %zu has no tokens", cs->cur);
+	flush(cs);
+	N = (double)cs->count;
+	inv_g = 1.0 / (double)cs->groups;
+	mu = cs->gmeans + cs->cur * n;
+	/* d = E[y] = μ_g − shift; reuse s1 for it. */
+	d = cs->s1;
+	for (i = 0; i < n; i++) {
+		d[i] /= N;
+		mu[i] = cs->shift[i] + d[i];
+		cs->mean[i] += mu[i] * inv_g;
+	}
+	/* C_g = E[yyᵀ] − E[y]E[y]ᵀ (the shift cancels), pooled with weight 1/G. */
+	for (i = 0; i < n; i++)
+		for (j = i; j < n; j++) {
+			c = cs->s2[i * n + j] / N - d[i] * d[j];
+			if (cs->cov == cs->s2)
+				cs->cov[i * n + j] = c;
+			else
+				cs->cov[i * n + j] += c * inv_g;
+		}
+	cs->done[cs->cur] = 1;
+	cs->ngdone++;
+	cs->open = 0;
+	return RS_OK;
+}
+
+/* Complete the pooled statistics once every group is done. */
+int
+rs_covstats_finish(struct rs_covstats *cs, char **cause)
+{
+	size_t n = cs->n, i, j;
+
+	if (cs->finished)
+		return RS_OK;
+	if (cs->open || cs->ngdone != cs->groups)
+		return rs_fail(cause, RS_EINVAL, "covstats: %zu of %zu groups done%s",
+		    cs->ngdone, cs->groups, cs->open ? ", one still open" : "");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			cs->cov[i * n + j] = cs->cov[j * n + i];
+	free_accumulators(cs);
+	cs->finished = 1;
+	return RS_OK;
+}
+
+/* Return the input dimension. */
+size_t
+rs_covstats_dim(const struct rs_covstats *cs)
+{
+	return cs->n;
+}
+
+/* Return the number of tokens added. */
+uint64_t
+rs_covstats_tokens(const struct rs_covstats *cs)
+{
+	return cs->tokens;
+}
+
+/* Borrow the pooled centred covariance. */
+const double *
+rs_covstats_cov(const struct rs_covstats *cs)
+{
+	return cs->finished ? cs->cov : NULL;
+}
+
+/* Borrow the pooled mean. */
+const double *
+rs_covstats_mean(const struct rs_covstats *cs)
+{
+	return cs->finished ? cs->mean : NULL;
+}
+
+/* Build the pooled uncentred Gram matrix. */
+int
+rs_covstats_gram(const struct rs_covstats *cs, double *g, char **cause)
+{
+	size_t n = cs->n, i, j, k;
+	const double *mu;
+	double inv_g = 1.0 / (double)cs->groups;
+
+	if (!cs->finished)
+		return rs_fail(cause, RS_EINVAL, "covstats: statistics not finished");
+	/* Gram_g = C_g + μ_g μ_gᵀ, so the equal-weight average is C + (1/G) Σ μ_g μ_gᵀ. */
+	memcpy(g, cs->cov, n * n * sizeof(double));
+	for (k = 0; k < cs->groups; k++) {
+		mu = cs->gmeans + k * n;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
+				g[i * n + j] += inv_g * mu[i] * mu[j];
+	}
+	return RS_OK;
+}
+
+/* W·L as doubles in ws's aux buffer (m×n) into *out. */
+static int
+times_l(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n, const double *l,
+    double **out, char **cause)
+{
+	double *wl;
+	size_t count, i;
+
+	if (m == 0 || n == 0 || !mul_size(m, n, &count))
+		return rs_fail(cause, RS_EINVAL, "feature spectrum: bad shape %zux%zu", m, n);
+	if ((wl = rs_linalg_ws_aux(ws, count, cause)) == NULL)
+		return RS_ENOMEM;
+	for (i = 0; i < count; i++)
+		wl[i] = w[i];
+	*out = wl;
+	return rs_linalg_trmm(l, n, wl, m, RS_LINALG_RIGHT, 0, cause);
+}
+
+/* Compute the singular values of W·L. */
+int
+rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
+    const double *l, double *sv, char **cause)
+{
+	double *wl;
+	int st;
+
+	if ((st = times_l(ws, w, m, n, l, &wl, cause)) != 0)
+		return st;
+	return rs_linalg_svals_f64(ws, wl, m, n, sv, cause);
+}
+
+/* Thin SVD of W·L into freshly allocated *u (m×r), *vt (r×n) and s (r). */
+static int
+svd_wl(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n, const double *l,
+    size_t k, double **u, double **vt, double *s, char **cause)
+{
+	size_t r = m < n ? m : n, mr, rn;
+	double *wl;
+	int st;
+
+	*u = *vt = NULL;
+	if (k == 0 || k > r)
+		return rs_fail(cause, RS_EINVAL, "feature factors: rank %zu outside 1..%zu",
+		    k, r);
+	if (!mul_size(m, r, &mr) || !mul_size(r, n, &rn))
+		return rs_fail(cause, RS_EINVAL, "feature factors: bad shape %zux%zu", m, n);
+	if ((st = times_l(ws, w, m, n, l, &wl, cause)) != 0)
+		return st;
+	*u = rs_mallocarray(mr, sizeof(double));
+	*vt = rs_mallocarray(rn, sizeof(double));
+	if (*u == NULL || *vt == NULL) {
+		rs_free(*u);
+		rs_free(*vt);
+		*u = *vt = NULL;
+		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory for the SVD");
+	}
+	if ((st = rs_linalg_svd_f64(ws, wl, m, n, *u, s, *vt, cause)) != 0) {
+		rs_free(*u);
+		rs_free(*vt);
+		*u = *vt = NULL;
+	}
+	return st;
+}
+
+/* Compute the centred feature-PCA factors and bias at rank k. */
+int
+rs_covstats_feature_pca(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
+    const double *l, const double *mu, size_t k, double *uk, double *a, double *b,
+    double *sv, char **cause)
+{
+	size_t r = m < n ? m : n, i, j;
+	double *u, *vt, *s, *wd, *proj;
+	int st;
+
+	if ((s = rs_mallocarray(r + k, sizeof(double))) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
+	proj = s + r;
+	if ((st = svd_wl(ws, w, m, n, l, k, &u, &vt, s, cause)) != 0) {
+		rs_free(s);
+		return st;
+	}
+	rs_free(vt);
+	/* U_k: the first k columns of U (m×r). */
+	for (i = 0; i < m; i++)
+		for (j = 0; j < k; j++)
+			uk[i * k + j] = u[i * r + j];
+	rs_free(u);
+	/* W as doubles again (the SVD consumed the aux copy of W·L). */
+	if ((wd = rs_linalg_ws_aux(ws, m * n, cause)) == NULL) {
+		rs_free(s);
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < m * n; i++)
+		wd[i] = w[i];
+	/* a = U_kᵀ W (k×n). */
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m, 1.0,
+	    uk, (int)k, wd, (int)n, 0.0, a, (int)n);
+	/* b = μ_y − U_k (U_kᵀ μ_y), μ_y = W μ: the part of the mean output the rank-k
+	 * map cannot carry. */
+	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, wd, (int)n, mu, 1,
+	    0.0, b, 1);
+	cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)k, 1.0, uk, (int)k, b, 1, 0.0,
+	    proj, 1);
+	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, -1.0, uk, (int)k, proj, 1,
+	    1.0, b, 1);
+	if (sv != NULL)
+		memcpy(sv, s, r * sizeof(double));
+	rs_free(s);
+	return RS_OK;
+}
+
+/* Compute the whitened-SVD factors at rank k. */
+int
+rs_covstats_feature_whiten(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
+    const double *l, size_t k, double *us, double *vtl, double *sv, char **cause)
+{
+	size_t r = m < n ? m : n, i, j;
+	double *u, *vt, *s;
+	int st;
+
+	if ((s = rs_mallocarray(r, sizeof(double))) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
+	if ((st = svd_wl(ws, w, m, n, l, k, &u, &vt, s, cause)) != 0) {
+		rs_free(s);
+		return st;
+	}
+	/* U_k Σ_k (m×k). */
+	for (i = 0; i < m; i++)
+		for (j = 0; j < k; j++)
+			us[i * k + j] = u[i * r + j] * s[j];
+	/* V_kᵀ L⁻¹ (k×n): the first k rows of Vt, solved against L from the right. */
+	memcpy(vtl, vt, k * n * sizeof(double));
+	rs_free(u);
+	rs_free(vt);
+	st = rs_linalg_trsm(l, n, vtl, k, RS_LINALG_RIGHT, 0, cause);
+	if (st == 0 && sv != NULL)
+		memcpy(sv, s, r * sizeof(double));
+	rs_free(s);
+	return st;
+}

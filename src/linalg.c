@@ -1,0 +1,525 @@
+/* linalg.c: CBLAS/LAPACKE wrappers; the only file that includes lapacke.h.
+ *
+ * Row-major data is handed to LAPACK in COLUMN-major layout through the LAPACKE_*_work
+ * entry points, which call Fortran directly (the row-major LAPACKE paths transpose into
+ * buffers they malloc themselves).  A row-major m×n matrix read column-major is its
+ * transpose, so:
+ * - singular values: svd(Aᵀ) has the same values;
+ * - singular vectors: gesdd on Aᵀ (n×m) returns U' (n×r) and VT' (r×m) column-major;
+ *   read row-major, U' is Vt (r×n) of A and VT' is U (m×r) of A;
+ * - symmetric matrices are their own transpose; dsyevd's column-major eigenvector
+ *   columns read row-major are rows;
+ * - dpotrf('U') gives C = UᵀU column-major; read row-major, U is the lower L with C = L·Lᵀ.
+ *
+ * Precision of rs_linalg_svals_f32 (decided by measurement; tests/test-linalg.c re-measures
+ * it on every run): over the σ ≥ 1e-3·σ₁ the target covers, sgesdd on the float32 data is
+ * within 2.8e-6 (1024×2816) and 4.8e-6 (2048×5632) relative of dgesdd on the same data
+ * for matrices with σ log-spaced over four decades, within 0.9e-6..2.9e-6 of the fixture's
+ * float64 SVD of real kjv-llama weights, and within 6.6e-7 of dgesdd on the 4096×256
+ * embedding: 20× or more inside the 1e-4 target.  It takes half the time (2048×5632,
+ * values only, OpenBLAS 1 thread on this machine: sgesdd 1.0-1.6 s, dgesdd 2.5-3.9 s), so
+ * the values are computed in float32 and no double copy is made. */
+#include "config.h"
+
+#include "linalg.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "status.h"
+
+/* Scratch memory: `buf` is carved per LAPACK call, `aux` is handed to the caller. */
+struct rs_linalg_ws {
+	unsigned char *buf;     /* (cap) bytes, 64-byte aligned parts */
+	size_t cap;
+	double *aux;            /* (aux_count) doubles */
+	size_t aux_count;
+};
+
+/* One piece of a carved workspace. */
+struct ws_part {
+	size_t bytes;
+	void **ptr;
+};
+
+#define WS_ALIGN 64
+
+/* Multiply two sizes; 0 on overflow. */
+static int
+mul_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Check that a dimension fits LAPACK's integer. */
+static int
+dim_ok(size_t d)
+{
+	return d <= (size_t)INT_MAX;
+}
+
+/* Allocate an empty workspace. */
+struct rs_linalg_ws *
+rs_linalg_ws_new(void)
+{
+	return rs_calloc(1, sizeof(struct rs_linalg_ws));
+}
+
+/* Free a workspace and its buffers. */
+void
+rs_linalg_ws_free(struct rs_linalg_ws *ws)
+{
+	if (ws == NULL)
+		return;
+	rs_free(ws->buf);
+	rs_free(ws->aux);
+	rs_free(ws);
+}
+
+/* Report the bytes a workspace holds. */
+size_t
+rs_linalg_ws_bytes(const struct rs_linalg_ws *ws)
+{
+	return ws == NULL ? 0 : ws->cap + ws->aux_count * sizeof(double);
+}
+
+/* Hand out the workspace's auxiliary double buffer, grown to count. */
+double *
+rs_linalg_ws_aux(struct rs_linalg_ws *ws, size_t count, char **cause)
+{
+	size_t bytes;
+
+	if (count == 0)
+		count = 1;
+	if (!mul_size(count, sizeof(double), &bytes)) {
+		rs_fail(cause, RS_ENOMEM, "linalg: scratch of %zu doubles overflows", count);
+		return NULL;
+	}
+	if (count > ws->aux_count) {
+		/* Contents need not survive: free first so peak memory stays one buffer. */
+		rs_free(ws->aux);
+		ws->aux_count = 0;
+		if ((ws->aux = rs_malloc(bytes)) == NULL) {
+			rs_fail(cause, RS_ENOMEM, "linalg: out of memory for %zu bytes of scratch",
+			    bytes);
+			return NULL;
+		}
+		ws->aux_count = count;
+	}
+	return ws->aux;
+}
+
+/* Point each part at its slice of the workspace, growing it first if needed. */
+static int
+ws_carve(struct rs_linalg_ws *ws, struct ws_part *parts, size_t np, const char *what,
+    char **cause)
+{
+	size_t total = 0, i, b;
+	unsigned char *p;
+
+	for (i = 0; i < np; i++) {
+		b = parts[i].bytes;
+		if (b > SIZE_MAX - (WS_ALIGN - 1))
+			goto overflow;
+		b = (b + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+		if (total > SIZE_MAX - b)
+			goto overflow;
+		total += b;
+	}
+	if (total > ws->cap) {
+		rs_free(ws->buf);
+		ws->cap = 0;
+		/* Over-allocate by WS_ALIGN so the first part can be aligned. */
+		if (total > SIZE_MAX - WS_ALIGN ||
+		    (ws->buf = rs_malloc(total + WS_ALIGN)) == NULL)
+			return rs_fail(cause, RS_ENOMEM,
+			    "%s: out of memory for a %zu-byte workspace", what, total);
+		ws->cap = total;
+	}
+	p = ws->buf + ((WS_ALIGN - (uintptr_t)ws->buf % WS_ALIGN) % WS_ALIGN);
+	for (i = 0; i < np; i++) {
+		*parts[i].ptr = p;
+		p += (parts[i].bytes + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN;
+	}
+	return RS_OK;
+overflow:
+	return rs_fail(cause, RS_ENOMEM, "%s: workspace size overflows", what);
+}
+
+/* Map a LAPACK info value to a status with a cause. */
+static int
+lapack_status(lapack_int info, const char *routine, char **cause)
+{
+	if (info == 0)
+		return RS_OK;
+	if (info < 0)
+		return rs_fail(cause, RS_EINVAL, "%s: LAPACK rejected argument %d",
+		    routine, (int)-info);
+	return rs_fail(cause, RS_EUNSUPPORTED, "%s: did not converge (info=%d)",
+	    routine, (int)info);
+}
+
+/* Round a workspace size LAPACK reported as a floating value up to an integer count;
+ * sgesdd reports it in float, which may round down above 2^24. */
+static int
+lwork_from(double q, lapack_int *out)
+{
+	double v = ceil(q * (1.0 + 1e-6)) + 1.0;
+
+	if (!(v >= 1.0) || v > (double)INT_MAX)
+		return 0;
+	*out = (lapack_int)v;
+	return 1;
+}
+
+/* Check the common shape preconditions of an m×n problem; elements into *count. */
+static int
+shape_check(size_t m, size_t n, size_t *count, const char *what, char **cause)
+{
+	if (m == 0 || n == 0)
+		return rs_fail(cause, RS_EINVAL, "%s: empty %zux%zu matrix", what, m, n);
+	if (!dim_ok(m) || !dim_ok(n) || !mul_size(m, n, count) ||
+	    *count > SIZE_MAX / sizeof(double))
+		return rs_fail(cause, RS_EUNSUPPORTED, "%s: %zux%zu matrix is too large",
+		    what, m, n);
+	return RS_OK;
+}
+
+/* Compute the singular values of a float32 matrix with sgesdd. */
+int
+rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
+    double *sv, char **cause)
+{
+	float *acopy, *s, *work, wq = 0.0f, dummy = 0.0f;
+	lapack_int *iwork, lwork, idummy = 0, info;
+	size_t count, r = m < n ? m : n, i;
+	int st;
+
+	if ((st = shape_check(m, n, &count, "sgesdd", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(a[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "sgesdd: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    m, n, i / n, i % n);
+	/* Column-major view: the n×m matrix Aᵀ, same singular values. */
+	info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m,
+	    &dummy, (lapack_int)n, &dummy, NULL, 1, NULL, 1, &wq, -1, &idummy);
+	if (info != 0)
+		return lapack_status(info, "sgesdd (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || r > (size_t)INT_MAX / 8)
+		return rs_fail(cause, RS_EUNSUPPORTED, "sgesdd: workspace too large");
+	{
+		struct ws_part parts[] = {
+			{ count * sizeof(float), (void **)&acopy },
+			{ r * sizeof(float), (void **)&s },
+			{ (size_t)lwork * sizeof(float), (void **)&work },
+			{ 8 * r * sizeof(lapack_int), (void **)&iwork },
+		};
+		if ((st = ws_carve(ws, parts, 4, "sgesdd", cause)) != 0)
+			return st;
+	}
+	memcpy(acopy, a, count * sizeof(float));
+	info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m,
+	    acopy, (lapack_int)n, s, NULL, 1, NULL, 1, work, lwork, iwork);
+	if (info != 0)
+		return lapack_status(info, "sgesdd", cause);
+	for (i = 0; i < r; i++)
+		sv[i] = s[i];
+	return RS_OK;
+}
+
+/* Shared body of the double SVDs: values only when u == NULL. */
+static int
+svd_f64(struct rs_linalg_ws *ws, double *a, size_t m, size_t n, double *u, double *s,
+    double *vt, char **cause)
+{
+	double *work, wq = 0.0, dummy = 0.0;
+	lapack_int *iwork, lwork, idummy = 0, info, ir;
+	size_t count, r = m < n ? m : n, i;
+	char jobz = u != NULL ? 'S' : 'N';
+	int st;
+
+	if ((st = shape_check(m, n, &count, "dgesdd", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(a[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "dgesdd: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    m, n, i / n, i % n);
+	ir = (lapack_int)r;
+	/* gesdd on the column-major n×m Aᵀ: its U' (n×r, ld n) is our Vt read row-major,
+	 * its VT' (r×m, ld r) is our U. */
+	info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m,
+	    &dummy, (lapack_int)n, &dummy, u != NULL ? vt : NULL, u != NULL ? (lapack_int)n : 1,
+	    u, u != NULL ? ir : 1, &wq, -1, &idummy);
+	if (info != 0)
+		return lapack_status(info, "dgesdd (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || r > (size_t)INT_MAX / 8)
+		return rs_fail(cause, RS_EUNSUPPORTED, "dgesdd: workspace too large");
+	{
+		struct ws_part parts[] = {
+			{ (size_t)lwork * sizeof(double), (void **)&work },
+			{ 8 * r * sizeof(lapack_int), (void **)&iwork },
+		};
+		if ((st = ws_carve(ws, parts, 2, "dgesdd", cause)) != 0)
+			return st;
+	}
+	info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m,
+	    a, (lapack_int)n, s, u != NULL ? vt : NULL, u != NULL ? (lapack_int)n : 1,
+	    u, u != NULL ? ir : 1, work, lwork, iwork);
+	return lapack_status(info, "dgesdd", cause);
+}
+
+/* Compute the singular values of a double matrix with dgesdd (destroys a). */
+int
+rs_linalg_svals_f64(struct rs_linalg_ws *ws, double *a, size_t m, size_t n, double *sv,
+    char **cause)
+{
+	return svd_f64(ws, a, m, n, NULL, sv, NULL, cause);
+}
+
+/* Compute the thin SVD of a double matrix with dgesdd (destroys a). */
+int
+rs_linalg_svd_f64(struct rs_linalg_ws *ws, double *a, size_t m, size_t n, double *u,
+    double *s, double *vt, char **cause)
+{
+	if (u == NULL || vt == NULL)
+		return rs_fail(cause, RS_EINVAL, "dgesdd: no output for the singular vectors");
+	return svd_f64(ws, a, m, n, u, s, vt, cause);
+}
+
+/* Reverse ascending eigenvalues (and their eigenvector rows) into descending order. */
+static void
+reverse_eig_f64(double *w, double *z, size_t n)
+{
+	size_t i, j, k;
+	double t;
+
+	for (i = 0, j = n - 1; i < j; i++, j--) {
+		t = w[i], w[i] = w[j], w[j] = t;
+		if (z != NULL)
+			for (k = 0; k < n; k++)
+				t = z[i * n + k], z[i * n + k] = z[j * n + k], z[j * n + k] = t;
+	}
+}
+
+/* Compute the eigenvalues (and vectors) of a symmetric double matrix. */
+int
+rs_linalg_syev_f64(struct rs_linalg_ws *ws, const double *a, size_t n, double *w,
+    double *z, char **cause)
+{
+	double *work, *acopy = NULL, wq = 0.0, dummy = 0.0;
+	lapack_int *iwork, lwork, liwork, iwq = 0, info;
+	size_t count, i;
+	char jobz = z != NULL ? 'V' : 'N';
+	int st;
+
+	if ((st = shape_check(n, n, &count, "dsyevd", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(a[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "dsyevd: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    n, n, i / n, i % n);
+	info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, jobz, 'U', (lapack_int)n, &dummy,
+	    (lapack_int)n, &dummy, &wq, -1, &iwq, -1);
+	if (info != 0)
+		return lapack_status(info, "dsyevd (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || iwq < 1)
+		return rs_fail(cause, RS_EUNSUPPORTED, "dsyevd: workspace too large");
+	liwork = iwq;
+	{
+		struct ws_part parts[] = {
+			{ (size_t)lwork * sizeof(double), (void **)&work },
+			{ (size_t)liwork * sizeof(lapack_int), (void **)&iwork },
+			{ z != NULL ? 0 : count * sizeof(double), (void **)&acopy },
+		};
+		if ((st = ws_carve(ws, parts, 3, "dsyevd", cause)) != 0)
+			return st;
+	}
+	if (z != NULL)
+		acopy = z;
+	memcpy(acopy, a, count * sizeof(double));
+	info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, jobz, 'U', (lapack_int)n, acopy,
+	    (lapack_int)n, w, work, lwork, iwork, liwork);
+	if (info != 0)
+		return lapack_status(info, "dsyevd", cause);
+	reverse_eig_f64(w, z, n);
+	return RS_OK;
+}
+
+/* Compute the eigenvalues (and vectors) of a symmetric float matrix. */
+int
+rs_linalg_syev_f32(struct rs_linalg_ws *ws, const float *a, size_t n, double *w,
+    float *z, char **cause)
+{
+	float *work, *acopy = NULL, *wf, wq = 0.0f, dummy = 0.0f, t;
+	lapack_int *iwork, lwork, liwork, iwq = 0, info;
+	size_t count, i, j, k;
+	char jobz = z != NULL ? 'V' : 'N';
+	int st;
+
+	if ((st = shape_check(n, n, &count, "ssyevd", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(a[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "ssyevd: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    n, n, i / n, i % n);
+	info = LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, jobz, 'U', (lapack_int)n, &dummy,
+	    (lapack_int)n, &dummy, &wq, -1, &iwq, -1);
+	if (info != 0)
+		return lapack_status(info, "ssyevd (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || iwq < 1)
+		return rs_fail(cause, RS_EUNSUPPORTED, "ssyevd: workspace too large");
+	liwork = iwq;
+	{
+		struct ws_part parts[] = {
+			{ (size_t)lwork * sizeof(float), (void **)&work },
+			{ (size_t)liwork * sizeof(lapack_int), (void **)&iwork },
+			{ n * sizeof(float), (void **)&wf },
+			{ z != NULL ? 0 : count * sizeof(float), (void **)&acopy },
+		};
+		if ((st = ws_carve(ws, parts, 4, "ssyevd", cause)) != 0)
+			return st;
+	}
+	if (z != NULL)
+		acopy = z;
+	memcpy(acopy, a, count * sizeof(float));
+	info = LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, jobz, 'U', (lapack_int)n, acopy,
+	    (lapack_int)n, wf, work, lwork, iwork, liwork);
+	if (info != 0)
+		return lapack_status(info, "ssyevd", cause);
+	for (i = 0; i < n; i++)
+		w[i] = wf[n - 1 - i];
+	if (z != NULL)
+		for (i = 0, j = n - 1; i < j; i++, j--)
+			for (k = 0; k < n; k++)
+				t = z[i * n + k], z[i * n + k] = z[j * n + k], z[j * n + k] = t;
+	return RS_OK;
+}
+
+/* Factor C + λ·mean(diag C)·I = L·Lᵀ with the smallest λ of the ladder that works. */
+int
+rs_linalg_chol_reg(const double *c, size_t n, double *l, double *lambda, char **cause)
+{
+	static const double lambdas[] = { 0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0 };
+	double *tmp = NULL, mean = 0.0;
+	lapack_int info = 0;
+	size_t count, i, j, t;
+	int st;
+
+	*lambda = 0.0;
+	if ((st = shape_check(n, n, &count, "dpotrf", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(c[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "dpotrf: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    n, n, i / n, i % n);
+	for (i = 0; i < n; i++)
+		mean += c[i * n + i];
+	mean /= (double)n;
+	if (!(mean > 0.0))
+		return rs_fail(cause, RS_EINVAL,
+		    "dpotrf: %zux%zu matrix has mean diagonal %g, not positive", n, n, mean);
+	/* c and l may alias: keep the diagonal of c to restore it before each retry. */
+	if (c == l && (tmp = rs_mallocarray(n, sizeof(double))) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "dpotrf: out of memory");
+	if (tmp != NULL)
+		for (i = 0; i < n; i++)
+			tmp[i] = c[i * n + i];
+	for (t = 0; t < sizeof lambdas / sizeof lambdas[0]; t++) {
+		if (c != l)
+			memcpy(l, c, count * sizeof(double));
+		else if (t > 0) {
+			/* dpotrf('U') column-major only wrote the row-major lower triangle;
+			 * rebuild it from the untouched upper one. */
+			for (i = 0; i < n; i++) {
+				l[i * n + i] = tmp[i];
+				for (j = 0; j < i; j++)
+					l[i * n + j] = l[j * n + i];
+			}
+		}
+		for (i = 0; i < n; i++)
+			l[i * n + i] += lambdas[t] * mean;
+		info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l,
+		    (lapack_int)n);
+		if (info < 0) {
+			rs_free(tmp);
+			return lapack_status(info, "dpotrf", cause);
+		}
+		if (info == 0)
+			break;
+	}
+	rs_free(tmp);
+	if (info != 0)
+		return rs_fail(cause, RS_EUNSUPPORTED,
+		    "dpotrf: %zux%zu matrix is not positive definite even with "
+		    "1.0 x mean diagonal added (info=%d)", n, n, (int)info);
+	/* Row-major lower triangle holds L; clear the stale upper part. */
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			l[i * n + j] = 0.0;
+	*lambda = lambdas[t];
+	return RS_OK;
+}
+
+/* Check the shapes of a triangular operation; fills the CBLAS arguments. */
+static int
+tri_args(size_t n, size_t nb, enum rs_linalg_side side, const char *what,
+    CBLAS_SIDE *cs, int *rows, int *cols, char **cause)
+{
+	size_t count;
+
+	if (n == 0 || nb == 0)
+		return rs_fail(cause, RS_EINVAL, "%s: empty matrix", what);
+	if (!dim_ok(n) || !dim_ok(nb) || !mul_size(n, nb, &count))
+		return rs_fail(cause, RS_EUNSUPPORTED, "%s: matrix is too large", what);
+	if (side == RS_LINALG_LEFT) {
+		*cs = CblasLeft;
+		*rows = (int)n;
+		*cols = (int)nb;
+	} else {
+		*cs = CblasRight;
+		*rows = (int)nb;
+		*cols = (int)n;
+	}
+	return RS_OK;
+}
+
+/* Solve with a lower-triangular matrix from the left or the right, in place. */
+int
+rs_linalg_trsm(const double *l, size_t n, double *b, size_t nb, enum rs_linalg_side side,
+    int trans, char **cause)
+{
+	CBLAS_SIDE cs = CblasLeft;
+	int rows = 0, cols = 0, st;
+
+	if ((st = tri_args(n, nb, side, "dtrsm", &cs, &rows, &cols, cause)) != 0)
+		return st;
+	cblas_dtrsm(CblasRowMajor, cs, CblasLower, trans ? CblasTrans : CblasNoTrans,
+	    CblasNonUnit, rows, cols, 1.0, l, (int)n, b, cols);
+	return RS_OK;
+}
+
+/* Multiply by a lower-triangular matrix from the left or the right, in place. */
+int
+rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb, enum rs_linalg_side side,
+    int trans, char **cause)
+{
+	CBLAS_SIDE cs = CblasLeft;
+	int rows = 0, cols = 0, st;
+
+	if ((st = tri_args(n, nb, side, "dtrmm", &cs, &rows, &cols, cause)) != 0)
+		return st;
+	cblas_dtrmm(CblasRowMajor, cs, CblasLower, trans ? CblasTrans : CblasNoTrans,
+	    CblasNonUnit, rows, cols, 1.0, l, (int)n, b, cols);
+	return RS_OK;
+}

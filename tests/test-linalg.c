@@ -1,0 +1,592 @@
+/* test-linalg.c: the CBLAS/LAPACKE wrappers against matrices with known spectra (built
+ * here from LAPACK QR factors of random Gaussian matrices), explicit products, dgesdd,
+ * and the fixture's float64 singular values of real kjv-llama weights. */
+#include "config.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tap.h"
+
+#include "linalg.h"
+#include "status.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+/* xorshift64* uniform in (0, 1). */
+static double
+unif(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return ((rng * 0x2545f4914f6cdd1dull >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* Standard normal (Box–Muller). */
+static double
+gauss(void)
+{
+	return sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
+}
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Random m×k (m ≥ k) matrix with orthonormal columns, row-major: Q of a Gaussian's QR. */
+static double *
+orth(size_t m, size_t k)
+{
+	double *g = malloc(m * k * sizeof(double)), *tau = malloc(k * sizeof(double));
+	size_t i;
+
+	for (i = 0; i < m * k; i++)
+		g[i] = gauss();
+	LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)m, (int)k, g, (int)k, tau);
+	LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)m, (int)k, (int)k, g, (int)k, tau);
+	free(tau);
+	return g;
+}
+
+/* A = U diag(s) Vᵀ (m×n, row-major) with r = min(m, n) given singular values. */
+static double *
+build(size_t m, size_t n, const double *s)
+{
+	size_t r = m < n ? m : n, i, j;
+	double *u = orth(m, r), *v = orth(n, r), *a = malloc(m * n * sizeof(double));
+
+	for (i = 0; i < m; i++)
+		for (j = 0; j < r; j++)
+			u[i * r + j] *= s[j];
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)r, 1.0, u,
+	    (int)r, v, (int)r, 0.0, a, (int)n);
+	free(u);
+	free(v);
+	return a;
+}
+
+/* Worst relative error of got[] against want[] over entries ≥ floor·want[0]; entries
+ * below count as absolute error relative to want[0]. */
+static double
+worst_rel(const double *got, const double *want, size_t r, double floor)
+{
+	double w = 0.0, e;
+	size_t i;
+
+	for (i = 0; i < r; i++) {
+		if (want[i] >= floor * want[0])
+			e = fabs(got[i] - want[i]) / want[i];
+		else
+			e = fabs(got[i] - want[i]) / want[0];
+		if (e > w)
+			w = e;
+	}
+	return w;
+}
+
+/* Known spectra through the float32 and float64 paths, one shape. */
+static void
+check_shape(struct rs_linalg_ws *ws, size_t m, size_t n, size_t rank, const char *what)
+{
+	size_t r = m < n ? m : n, i, j, l;
+	double *s = calloc(r, sizeof(double)), *a, *ad, *sv = malloc(r * sizeof(double));
+	double *u = malloc(m * r * sizeof(double)), *vt = malloc(r * n * sizeof(double));
+	double e, orthe;
+	float *af = malloc(m * n * sizeof(float));
+	char *cause = NULL;
+	int st;
+
+	/* σ log-spaced over [0.1, 1]: float32 rounding of A moves them by < 3e-7 (Weyl),
+	 * inside the 1e-5 relative check; zeros past `rank`. */
+	for (i = 0; i < rank; i++)
+		s[i] = pow(10.0, -(double)i / (double)(rank > 1 ? rank - 1 : 1));
+	a = build(m, n, s);
+	for (i = 0; i < m * n; i++)
+		af[i] = (float)a[i];
+	st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
+	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-3) < 1e-5,
+	    "svals_f32 %s %zux%zu rank %zu: worst rel err %.2e (want < 1e-5)", what, m, n,
+	    rank, worst_rel(sv, s, r, 1e-3));
+	/* float64 path on the exact double matrix: a much wider range of σ. */
+	free(a);
+	for (i = 0; i < rank; i++)
+		s[i] = pow(10.0, -6.0 * (double)i / (double)(rank > 1 ? rank - 1 : 1));
+	a = build(m, n, s);
+	ad = malloc(m * n * sizeof(double));
+	memcpy(ad, a, m * n * sizeof(double));
+	st = rs_linalg_svals_f64(ws, ad, m, n, sv, &cause);
+	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-6) < 1e-8,
+	    "svals_f64 %s %zux%zu, σ over 6 decades: worst rel err %.2e", what, m, n,
+	    worst_rel(sv, s, r, 1e-6));
+	memcpy(ad, a, m * n * sizeof(double));
+	st = rs_linalg_svd_f64(ws, ad, m, n, u, sv, vt, &cause);
+	/* Reconstruction U diag(s) Vt = A and orthonormal U columns, by explicit loops. */
+	e = 0.0;
+	for (i = 0; i < m; i++)
+		for (j = 0; j < n; j++) {
+			double acc = 0.0;
+			for (l = 0; l < r; l++)
+				acc += u[i * r + l] * sv[l] * vt[l * n + j];
+			if (fabs(acc - a[i * n + j]) > e)
+				e = fabs(acc - a[i * n + j]);
+		}
+	orthe = 0.0;
+	for (i = 0; i < rank; i++)
+		for (j = 0; j < rank; j++) {
+			double acc = 0.0, acc2 = 0.0;
+			for (l = 0; l < m; l++)
+				acc += u[l * r + i] * u[l * r + j];
+			for (l = 0; l < n; l++)
+				acc2 += vt[i * n + l] * vt[j * n + l];
+			acc -= i == j;
+			acc2 -= i == j;
+			if (fabs(acc) > orthe)
+				orthe = fabs(acc);
+			if (fabs(acc2) > orthe)
+				orthe = fabs(acc2);
+		}
+	tap_ok(st == 0 && e < 1e-12 && orthe < 1e-10 && worst_rel(sv, s, r, 1e-6) < 1e-8,
+	    "svd_f64 %s %zux%zu: max |USVt − A| %.1e, orthonormality %.1e", what, m, n, e,
+	    orthe);
+	free(s);
+	free(a);
+	free(ad);
+	free(sv);
+	free(u);
+	free(vt);
+	free(af);
+	free(cause);
+}
+
+/* Symmetric eigenproblems with known eigenvalues, both precisions. */
+static void
+check_syev(struct rs_linalg_ws *ws)
+{
+	size_t n = 90, i, j, l;
+	double *q = orth(n, n), *a = calloc(n * n, sizeof(double)), *w0 = malloc(n * 8);
+	double *w = malloc(n * 8), *z = malloc(n * n * 8), e = 0.0, ez = 0.0;
+	float *af = malloc(n * n * 4), *zf = malloc(n * n * 4);
+	char *cause = NULL;
+	int st;
+
+	/* Eigenvalues spread over [−3, 5], descending. */
+	for (i = 0; i < n; i++)
+		w0[i] = 5.0 - 8.0 * (double)i / (double)(n - 1);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			for (l = 0; l < n; l++)
+				a[i * n + j] += q[i * n + l] * w0[l] * q[j * n + l];
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			a[i * n + j] = a[j * n + i];    /* exactly symmetric */
+	st = rs_linalg_syev_f64(ws, a, n, w, z, &cause);
+	for (i = 0; i < n; i++) {
+		if (fabs(w[i] - w0[i]) > e)
+			e = fabs(w[i] - w0[i]);
+		/* ‖A zᵢ − wᵢ zᵢ‖∞, zᵢ the i-th row. */
+		for (j = 0; j < n; j++) {
+			double acc = -w[i] * z[i * n + j];
+			for (l = 0; l < n; l++)
+				acc += a[j * n + l] * z[i * n + l];
+			if (fabs(acc) > ez)
+				ez = fabs(acc);
+		}
+	}
+	tap_ok(st == 0 && e < 1e-12 && ez < 1e-12,
+	    "syev_f64 90x90: max eigenvalue err %.1e, max residual |Az − wz| %.1e", e, ez);
+	st = rs_linalg_syev_f64(ws, a, n, w, NULL, &cause);
+	tap_ok(st == 0 && fabs(w[0] - 5.0) < 1e-12 && fabs(w[n - 1] + 3.0) < 1e-12,
+	    "syev_f64 values only, descending");
+	for (i = 0; i < n * n; i++)
+		af[i] = (float)a[i];
+	st = rs_linalg_syev_f32(ws, af, n, w, zf, &cause);
+	e = ez = 0.0;
+	for (i = 0; i < n; i++) {
+		if (fabs(w[i] - w0[i]) > e)
+			e = fabs(w[i] - w0[i]);
+		for (j = 0; j < n; j++) {
+			double acc = -w[i] * zf[i * n + j];
+			for (l = 0; l < n; l++)
+				acc += a[j * n + l] * zf[i * n + l];
+			if (fabs(acc) > ez)
+				ez = fabs(acc);
+		}
+	}
+	tap_ok(st == 0 && e < 1e-5 && ez < 1e-5,
+	    "syev_f32 90x90: max eigenvalue err %.1e, residual %.1e", e, ez);
+	a[5] = NAN;
+	st = rs_linalg_syev_f64(ws, a, n, w, NULL, &cause);
+	tap_ok(st == RS_EINVAL && cause != NULL && strstr(cause, "non-finite") != NULL,
+	    "syev_f64 refuses NaN: %s", cause ? cause : "(no cause)");
+	free(q);
+	free(a);
+	free(w0);
+	free(w);
+	free(z);
+	free(af);
+	free(zf);
+	free(cause);
+}
+
+/* max |L·Lᵀ − (C + shift·I)| and whether the strict upper part of L is zero. */
+static double
+chol_err(const double *c, const double *l, size_t n, double shift, int *upper_zero)
+{
+	size_t i, j, k;
+	double e = 0.0;
+
+	*upper_zero = 1;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			double acc = 0.0;
+			for (k = 0; k < n; k++)
+				acc += l[i * n + k] * l[j * n + k];
+			acc -= c[i * n + j] + (i == j ? shift : 0.0);
+			if (fabs(acc) > e)
+				e = fabs(acc);
+			if (j > i && l[i * n + j] != 0.0)
+				*upper_zero = 0;
+		}
+	return e;
+}
+
+/* Regularized Cholesky and the triangular products. */
+static void
+check_chol(void)
+{
+	size_t n = 60, k = 25, i, j, t;
+	double *g = malloc(n * 200 * 8), *c = calloc(n * n, 8), *l = malloc(n * n * 8);
+	double *c2 = malloc(n * n * 8), lambda = -1.0, mean, e, *b, *b0, *ref;
+	char *cause = NULL;
+	int st, uz;
+
+	/* Full-rank Gram from 200 samples: no regularization. */
+	for (i = 0; i < n * 200; i++)
+		g[i] = gauss();
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, 200, 1.0 / 200,
+	    g, 200, g, 200, 0.0, c, (int)n);
+	st = rs_linalg_chol_reg(c, n, l, &lambda, &cause);
+	e = chol_err(c, l, n, 0.0, &uz);
+	tap_ok(st == 0 && lambda == 0.0 && e < 1e-13 && uz,
+	    "chol_reg on a positive definite C: λ = %g, max |LLᵀ − C| %.1e", lambda, e);
+
+	/* Triangular multiply and solves against explicit loops: B (7×n) := B·L,
+	 * then back with B·L⁻¹; B (n×7) := Lᵀ⁻¹·B checked by multiplying Lᵀ back. */
+	b = malloc(7 * n * 8);
+	b0 = malloc(7 * n * 8);
+	ref = malloc(7 * n * 8);
+	for (i = 0; i < 7 * n; i++)
+		b[i] = b0[i] = gauss();
+	for (i = 0; i < 7; i++)
+		for (j = 0; j < n; j++) {
+			ref[i * n + j] = 0.0;
+			for (t = j; t < n; t++)
+				ref[i * n + j] += b0[i * n + t] * l[t * n + j];
+		}
+	st = rs_linalg_trmm(l, n, b, 7, RS_LINALG_RIGHT, 0, &cause);
+	e = 0.0;
+	for (i = 0; i < 7 * n; i++)
+		e = fmax(e, fabs(b[i] - ref[i]));
+	tap_ok(st == 0 && e < 1e-12, "trmm B·L against loops: %.1e", e);
+	st = rs_linalg_trsm(l, n, b, 7, RS_LINALG_RIGHT, 0, &cause);
+	e = 0.0;
+	for (i = 0; i < 7 * n; i++)
+		e = fmax(e, fabs(b[i] - b0[i]));
+	tap_ok(st == 0 && e < 1e-10, "trsm (B·L)·L⁻¹ = B: %.1e", e);
+	memcpy(b, b0, 7 * n * 8);
+	st = rs_linalg_trsm(l, n, b, 7, RS_LINALG_LEFT, 1, &cause);
+	/* Lᵀ·X should give back B0 (n×7). */
+	e = 0.0;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < 7; j++) {
+			double acc = 0.0;
+			for (t = i; t < n; t++)
+				acc += l[t * n + i] * b[t * 7 + j];
+			e = fmax(e, fabs(acc - b0[i * 7 + j]));
+		}
+	tap_ok(st == 0 && e < 1e-10, "trsm Lᵀ⁻¹·B, left, transposed: %.1e", e);
+
+	/* Rank-25 Gram (25 samples in 60 dimensions): singular, must regularize. */
+	memset(c, 0, n * n * 8);
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)k, 1.0 / k,
+	    g, 200, g, 200, 0.0, c, (int)n);
+	mean = 0.0;
+	for (i = 0; i < n; i++)
+		mean += c[i * n + i] / (double)n;
+	st = rs_linalg_chol_reg(c, n, l, &lambda, &cause);
+	e = chol_err(c, l, n, lambda * mean, &uz);
+	tap_ok(st == 0 && lambda >= 1e-6 && e < 1e-12 && uz,
+	    "chol_reg on a singular C regularizes: λ = %g, max |LLᵀ − (C + λ·mean·I)| %.1e",
+	    lambda, e);
+	/* In place (c == l) gives the same factor. */
+	memcpy(c2, c, n * n * 8);
+	{
+		double lambda2 = -1.0;
+		st = rs_linalg_chol_reg(c2, n, c2, &lambda2, &cause);
+		e = 0.0;
+		for (i = 0; i < n * n; i++)
+			e = fmax(e, fabs(c2[i] - l[i]));
+		tap_ok(st == 0 && lambda2 == lambda && e == 0.0,
+		    "chol_reg in place: same λ (%g) and factor", lambda2);
+	}
+	/* Negative definite: refused after the largest λ. */
+	for (i = 0; i < n * n; i++)
+		c2[i] = -c[i];
+	for (i = 0; i < n; i++)
+		c2[i * n + i] = fabs(c2[i * n + i]) * 1e-3;     /* positive mean diagonal */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (i != j)
+				c2[i * n + j] = 10.0;
+	st = rs_linalg_chol_reg(c2, n, l, &lambda, &cause);
+	tap_ok(st == RS_EUNSUPPORTED && cause != NULL, "chol_reg refuses an indefinite C: %s",
+	    cause ? cause : "(no cause)");
+	memset(c2, 0, n * n * 8);
+	st = rs_linalg_chol_reg(c2, n, l, &lambda, &cause);
+	tap_ok(st == RS_EINVAL, "chol_reg refuses a zero C: %s", cause ? cause : "");
+	free(g);
+	free(c);
+	free(l);
+	free(c2);
+	free(b);
+	free(b0);
+	free(ref);
+	free(cause);
+}
+
+/* The (m, n) data of the F32 or BF16 (upcast) tensor `name` in a safetensors file; parsed
+ * here with strstr so the test does not depend on our own reader. */
+static float *
+st_tensor(const char *path, const char *name, size_t *m, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char h8[8], *raw = NULL;
+	uint64_t hlen = 0;
+	char *hdr = NULL, key[256], *p, *q;
+	size_t a, b, i, esz;
+	float *data = NULL;
+	uint32_t bits;
+
+	if (f == NULL || fread(h8, 1, 8, f) != 8)
+		goto out;
+	for (i = 0; i < 8; i++)
+		hlen |= (uint64_t)h8[i] << (8 * i);
+	hdr = calloc(hlen + 1, 1);
+	if (fread(hdr, 1, hlen, f) != hlen)
+		goto out;
+	snprintf(key, sizeof key, "\"%s\":{", name);
+	if ((p = strstr(hdr, key)) == NULL || (q = strchr(p, '}')) == NULL)
+		goto out;
+	*q = '\0';
+	esz = strstr(p, "\"BF16\"") != NULL ? 2 : strstr(p, "\"F32\"") != NULL ? 4 : 0;
+	if (esz == 0 || strstr(p, "\"shape\":") == NULL || strstr(p, "\"data_offsets\":") == NULL ||
+	    sscanf(strstr(p, "\"shape\":"), "\"shape\":[%zu,%zu]", m, n) != 2 ||
+	    sscanf(strstr(p, "\"data_offsets\":"), "\"data_offsets\":[%zu,%zu]", &a, &b) != 2 ||
+	    b - a != *m * *n * esz)
+		goto out;
+	raw = malloc(b - a);
+	if (fseek(f, (long)(8 + hlen + a), SEEK_SET) != 0 || fread(raw, 1, b - a, f) != b - a)
+		goto out;
+	data = malloc(*m * *n * sizeof(float));
+	for (i = 0; i < *m * *n; i++) {
+		if (esz == 2)
+			bits = (uint32_t)(raw[2 * i] | raw[2 * i + 1] << 8) << 16;
+		else
+			bits = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
+			    (uint32_t)raw[4 * i + 2] << 16 | (uint32_t)raw[4 * i + 3] << 24;
+		memcpy(&data[i], &bits, 4);
+	}
+out:
+	free(raw);
+	free(hdr);
+	if (f != NULL)
+		fclose(f);
+	return data;
+}
+
+/* Real weights against the fixture's float64 singular values. */
+static void
+check_real(struct rs_linalg_ws *ws)
+{
+	static const char *names[][2] = {
+		{ "model.layers.0.self_attn.q_proj.weight", "refs/kjv-llama-sv-L0.q.txt" },
+		{ "model.layers.3.mlp.down_proj.weight", "refs/kjv-llama-sv-L3.down.txt" },
+		{ "model.layers.5.self_attn.v_proj.weight", "refs/kjv-llama-sv-L5.v.txt" },
+	};
+	const char *root = getenv("RS_FIXTURES");
+	char path[1024], line[256];
+	size_t k, m, n, r, i;
+	float *w;
+	double *sv, *ref, *wd, *svd;
+	char *cause = NULL;
+	FILE *f;
+	int st;
+
+	if (root == NULL)
+		root = "../shared/fixtures";
+	for (k = 0; k < 3; k++) {
+		/* The references are of the BF16 weights (the F32 folder is not their
+		 * exact upcast). */
+		snprintf(path, sizeof path, "%s/kjv-llama/model.safetensors", root);
+		if ((w = st_tensor(path, names[k][0], &m, &n)) == NULL) {
+			tap_diag("skip: %s not found under %s", names[k][0], root);
+			continue;
+		}
+		r = m < n ? m : n;
+		sv = malloc(r * 8);
+		ref = calloc(r, 8);
+		snprintf(path, sizeof path, "%s/%s", root, names[k][1]);
+		i = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			while (fgets(line, sizeof line, f) != NULL && i < r)
+				if (line[0] != '#')
+					ref[i++] = strtod(line, NULL);
+			fclose(f);
+		}
+		st = rs_linalg_svals_f32(ws, w, m, n, sv, &cause);
+		tap_ok(st == 0 && i == r && worst_rel(sv, ref, r, 1e-3) < 1e-4,
+		    "real %s %zux%zu: sgesdd vs fixture float64 SVD, worst rel err over "
+		    "σ ≥ 1e-3·σ₁ %.2e (target 1e-4)", names[k][0], m, n,
+		    worst_rel(sv, ref, r, 1e-3));
+		free(w);
+		free(sv);
+		free(ref);
+	}
+	/* The largest real matrix at hand: sgesdd against dgesdd on the same data. */
+	snprintf(path, sizeof path, "%s/kjv-llama-f32/model-f32.safetensors", root);
+	if ((w = st_tensor(path, "model.embed_tokens.weight", &m, &n)) != NULL) {
+		r = m < n ? m : n;
+		sv = malloc(r * 8);
+		svd = malloc(r * 8);
+		wd = malloc(m * n * 8);
+		for (i = 0; i < m * n; i++)
+			wd[i] = w[i];
+		st = rs_linalg_svals_f32(ws, w, m, n, sv, &cause);
+		st |= rs_linalg_svals_f64(ws, wd, m, n, svd, &cause);
+		tap_ok(st == 0 && worst_rel(sv, svd, r, 1e-3) < 1e-4,
+		    "real embed_tokens %zux%zu: sgesdd vs dgesdd worst rel err %.2e", m, n,
+		    worst_rel(sv, svd, r, 1e-3));
+		free(w);
+		free(sv);
+		free(svd);
+		free(wd);
+	}
+	free(cause);
+}
+
+/* Set the BLAS thread count when the library lets us. */
+static void
+threads(int k)
+{
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	openblas_set_num_threads(k);
+#else
+	(void)k;
+#endif
+}
+
+/* The precision decision (sgesdd vs dgesdd on the same float data) and the timings. */
+static void
+measure(struct rs_linalg_ws *ws)
+{
+	size_t m = 1024, n = 2816, r = 1024, i, k;
+	double *s = malloc(r * 8), *a, *sv = malloc(2048 * 8), *svd = malloc(2048 * 8), *ad;
+	double t, ts[3], td[3], worst;
+	float *af;
+	char *cause = NULL;
+	int st;
+
+	/* σ log-spaced over four decades, the data rounded to float32. */
+	for (i = 0; i < r; i++)
+		s[i] = pow(10.0, -4.0 * (double)i / (double)(r - 1));
+	a = build(m, n, s);
+	af = malloc(m * n * 4);
+	for (i = 0; i < m * n; i++)
+		af[i] = (float)a[i];
+	for (i = 0; i < m * n; i++)
+		a[i] = af[i];
+	st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
+	st |= rs_linalg_svals_f64(ws, a, m, n, svd, &cause);
+	worst = worst_rel(sv, svd, r, 1e-3);
+	tap_ok(st == 0 && worst < 1e-4,
+	    "sgesdd vs dgesdd on the same float32 %zux%zu, σ over 4 decades: worst rel err "
+	    "over σ ≥ 1e-3·σ₁ %.2e (target 1e-4)", m, n, worst);
+	free(a);
+	free(af);
+
+	/* Timing at the size of a 1B-class MLP matrix: 2048×5632, values only. */
+	m = 2048;
+	n = 5632;
+	af = malloc(m * n * 4);
+	ad = malloc(m * n * 8);
+	for (i = 0; i < m * n; i++)
+		af[i] = (float)gauss();
+	for (k = 1; k <= 2; k++) {
+		threads((int)k);
+		t = now();
+		st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
+		ts[k] = now() - t;
+		/* dgesdd for comparison, at one thread only (keeps the test short). */
+		td[k] = 0.0;
+		if (k == 1) {
+			for (i = 0; i < m * n; i++)
+				ad[i] = af[i];
+			t = now();
+			st |= rs_linalg_svals_f64(ws, ad, m, n, svd, &cause);
+			td[k] = now() - t;
+		}
+		tap_ok(st == 0, "2048x5632 at %zu BLAS thread(s)", k);
+		if (k == 1)
+			tap_diag("2048x5632 float32 singular values, OpenBLAS 1 thread: "
+			    "rs_linalg_svals_f32 (sgesdd) %.2f s; dgesdd on the same data "
+			    "%.2f s", ts[k], td[k]);
+		else
+			tap_diag("2048x5632 float32 singular values, OpenBLAS %zu threads: "
+			    "rs_linalg_svals_f32 (sgesdd) %.2f s", k, ts[k]);
+	}
+	threads(1);
+	tap_diag("workspace now holds %.1f MB", (double)rs_linalg_ws_bytes(ws) / 1e6);
+	free(s);
+	free(sv);
+	free(svd);
+	free(af);
+	free(ad);
+	free(cause);
+}
+
+int
+main(void)
+{
+	struct rs_linalg_ws *ws = rs_linalg_ws_new();
+	char *cause = NULL;
+	float bad[6] = { 1, 2, 3, NAN, 5, 6 };
+	double sv[3];
+	int st;
+
+	threads(1);
+	check_shape(ws, 300, 120, 120, "tall");
+	check_shape(ws, 120, 300, 120, "wide");
+	check_shape(ws, 200, 200, 200, "square");
+	check_shape(ws, 150, 100, 60, "rank-deficient");
+	check_shape(ws, 1, 7, 1, "single row");
+	check_syev(ws);
+	check_chol();
+	st = rs_linalg_svals_f32(ws, bad, 2, 3, sv, &cause);
+	tap_ok(st == RS_EINVAL && cause != NULL && strstr(cause, "(1, 0)") != NULL,
+	    "svals_f32 refuses NaN, naming it: %s", cause);
+	st = rs_linalg_svals_f32(ws, bad, 0, 3, sv, &cause);
+	tap_ok(st == RS_EINVAL, "svals_f32 refuses an empty matrix: %s", cause);
+	free(cause);
+	check_real(ws);
+	measure(ws);
+	rs_linalg_ws_free(ws);
+	return tap_done();
+}
