@@ -1,10 +1,174 @@
-/* main.c: placeholder entry until the command layer lands. */
+/* main.c: rankscope's entry point.  Decides between batch mode (-c, -f, or a non-terminal
+ * stdin, as the sqlite shell does) and the interactive front end; only this file exits. */
 #include "config.h"
 
-int main(void);
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "session.h"
+#include "front.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* The job of the running command: SIGINT cancels it (never kills the session). */
+static struct rs_job main_job;
+
+/* SIGINT handler: ask the running command to stop. */
+static void
+main_on_sigint(int sig)
+{
+	(void)sig;
+	main_job.cancel = 1;
+}
+
+/* Batch sink: text to stdout, errors and progress to stderr. */
+static void
+main_batch_write(void *ud, enum rs_out_kind kind, const char *text, size_t len)
+{
+	FILE *f = kind == RS_OUT_TEXT ? stdout : stderr;
+
+	(void)ud;
+	fwrite(text, 1, len, f);
+	fflush(f);
+}
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: rankscope [-t N] [MODEL]                open the workbench\n"
+	    "       rankscope [-t N] -c 'CMD; CMD ...' [MODEL]  run commands, no terminal\n"
+	    "       rankscope [-t N] -f SCRIPT [MODEL]          run a script of commands\n"
+	    "       rankscope --help | --version\n"
+	    "options:\n"
+	    "  -c CMDS     run the commands (';'-separated) and exit\n"
+	    "  -f SCRIPT   run the commands in SCRIPT ('-' = stdin) and exit\n"
+	    "  -b          batch mode: read commands from stdin even on a terminal\n"
+	    "  -t N        threads for matrix products (default: number of cores)\n"
+	    "exit status: 0 success, 1 a command failed (the first failure stops), 2 usage error\n"
+	    "'rankscope -c help' lists the commands.\n");
+}
+
+/* Map a command status to the process exit status. */
+static int
+main_exit_status(int rc)
+{
+	if (rc == 0)
+		return EXIT_OK;
+	return rc == RS_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+}
+
+/* Run every line of a stream; stop at the first failure. */
+static int
+main_run_stream(struct rs_cmd_ctx *ctx, FILE *in)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	while (getline(&line, &cap, in) >= 0) {
+		rc = rs_cmd_run_line(ctx, line);
+		if (rc != 0 || (ctx->reactions & RS_REACT_QUIT))
+			break;
+	}
+	free(line);
+	return rc;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	return 0;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "batch", no_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct rs_out batch_out = { main_batch_write, NULL };
+	const char *commands = NULL, *script = NULL;
+	struct rs_cmd_ctx ctx;
+	struct sigaction sa;
+	int c, batch = 0, threads = 0, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "c:f:bt:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': commands = optarg; break;
+		case 'f': script = optarg; break;
+		case 'b': batch = 1; break;
+		case 't':
+			threads = atoi(optarg);
+			if (threads < 1 || threads > 1024) {
+				fprintf(stderr, "rankscope: -t: expected a thread count, got '%s'\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': main_usage(stdout); return EXIT_OK;
+		case 'V': printf("rankscope %s\n", PACKAGE_VERSION); return EXIT_OK;
+		default: main_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1 || (commands != NULL && script != NULL)) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	memset(&ctx, 0, sizeof ctx);
+	if ((ctx.session = rs_session_new()) == NULL) {
+		fprintf(stderr, "rankscope: out of memory\n");
+		return EXIT_FAILED;
+	}
+	if (threads > 0)
+		ctx.session->threads = threads;
+	ctx.out = &batch_out;
+	ctx.job = &main_job;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = main_on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+
+	if (optind < argc) {
+		/* The model on the command line is loaded first, through the same command. */
+		char *load = rs_strdupf("load '%s'", argv[optind]);
+		if (load == NULL || strchr(argv[optind], '\'') != NULL) {
+			fprintf(stderr, "rankscope: %s: unusable path\n", argv[optind]);
+			rc = RS_EINVAL;
+		} else {
+			rc = rs_cmd_run_line(&ctx, load);
+		}
+		rs_free(load);
+		if (rc != 0) {
+			rs_session_free(ctx.session);
+			return EXIT_FAILED;
+		}
+	}
+
+	if (commands != NULL) {
+		rc = rs_cmd_run_line(&ctx, commands);
+	} else if (script != NULL) {
+		FILE *in = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
+		if (in == NULL) {
+			fprintf(stderr, "rankscope: %s: %s\n", script, strerror(errno));
+			rc = RS_EIO;
+		} else {
+			rc = main_run_stream(&ctx, in);
+			if (in != stdin)
+				fclose(in);
+		}
+	} else if (batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		rc = main_run_stream(&ctx, stdin);
+	} else {
+		rc = rs_front_interactive(&ctx);
+	}
+	rs_free(ctx.cause);
+	rs_session_free(ctx.session);
+	return main_exit_status(rc);
 }

@@ -1,0 +1,56 @@
+/* cmd-help.c: list the commands, or show one command's usage, options and description. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cmd.h"
+
+/* Print the full help of one entry. */
+static void
+help_entry(struct rs_cmd_ctx *ctx, const struct rs_cmd_entry *e)
+{
+	const struct rs_opt *o;
+
+	rs_cmd_print_usage(ctx, e);
+	if (e->alias != NULL)
+		rs_out_printf(ctx->out, "alias: %s\n", e->alias);
+	rs_out_printf(ctx->out, "%s\n", e->help != NULL ? e->help : e->summary);
+	for (o = e->opts; o != NULL && o->name != NULL; o++) {
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "",
+		         o->arg ? o->arg : "");
+		rs_out_printf(ctx->out, "  %-22s %s\n", left, o->help);
+	}
+}
+
+static int
+cmd_help_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	const struct rs_cmd_entry *const *e;
+
+	if (args->argc == 1) {
+		const struct rs_cmd_entry *one = rs_cmd_find(args->argv[0], &ctx->cause);
+		if (one == NULL)
+			return RS_EINVAL;
+		help_entry(ctx, one);
+		return 0;
+	}
+	for (e = rs_cmd_table; *e != NULL; e++)
+		rs_out_printf(ctx->out, "  %-10s %s\n", (*e)->name, (*e)->summary);
+	rs_out_printf(ctx->out, "'help CMD' shows a command's options.\n");
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_help_entry = {
+	.name = "help",
+	.alias = "?",
+	.usage = "[CMD]",
+	.summary = "list commands, or describe one",
+	.help = "Without an argument, lists every command with a one-line summary. With a "
+	        "command name, shows its usage, options and description.",
+	.min_args = 0,
+	.max_args = 1,
+	.exec = cmd_help_exec,
+};

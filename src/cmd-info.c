@@ -1,0 +1,66 @@
+/* cmd-info.c: what is loaded: architecture, shapes, parameter counts, tokenizer. */
+#include "config.h"
+
+#include "cmd.h"
+#include "dtype.h"
+#include "model.h"
+#include "session.h"
+#include "tokenizer.h"
+
+static int
+cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	const struct rs_session *s = ctx->session;
+	const struct rs_out *o = ctx->out;
+
+	if (s->model == NULL && s->tok == NULL) {
+		rs_out_printf(o, "nothing loaded (use 'load PATH')\n");
+		return 0;
+	}
+	rs_out_printf(o, "path:          %s\n", s->model_path);
+	if (s->model != NULL) {
+		const struct rs_model *m = s->model;
+		const struct rs_model_config *c = rs_model_config(m);
+		const struct rs_tensor *q = rs_model_tensor(m, 0, RS_T_Q);
+		uint64_t lin = rs_model_linear_params(m), eh = rs_model_embed_head_params(m);
+
+		rs_out_printf(o, "format:        %s, weights %s\n", rs_model_format(m),
+		              q != NULL ? rs_dtype_name(q->dtype) : "?");
+		rs_out_printf(o, "architecture:  %s\n", c->arch);
+		rs_out_printf(o, "layers:        %d\n", c->n_layers);
+		rs_out_printf(o, "hidden:        %d\n", c->dim);
+		rs_out_printf(o, "heads:         %d query, %d key/value, head dim %d\n", c->n_heads,
+		              c->n_kv_heads, c->head_dim);
+		rs_out_printf(o, "intermediate:  %d\n", c->ffn_dim);
+		rs_out_printf(o, "vocabulary:    %d\n", c->vocab);
+		rs_out_printf(o, "context:       %d\n", c->ctx_len);
+		rs_out_printf(o, "rope theta:    %g\n", c->rope_theta);
+		rs_out_printf(o, "rms norm eps:  %g\n", c->rms_norm_eps);
+		rs_out_printf(o, "embeddings:    %s\n", c->tied ? "tied (head = embed)" : "separate head");
+		rs_out_printf(o, "q/k/v biases:  %s\n", c->qkv_bias ? "yes" : "no");
+		rs_out_printf(o, "parameters:    %llu in decoder linears (q k v o gate up down), "
+		              "%llu in embeddings and head; %llu together\n",
+		              (unsigned long long)lin, (unsigned long long)eh,
+		              (unsigned long long)(lin + eh));
+		rs_out_printf(o, "identity:      %016llx\n", (unsigned long long)rs_model_identity(m));
+	}
+	if (s->tok != NULL)
+		rs_out_printf(o, "tokenizer:     %s, %zu tokens, bos %d, eos %d, pre-tokenizer %s, "
+		              "from %s\n", rs_tokenizer_kind(s->tok), rs_tokenizer_n_vocab(s->tok),
+		              (int)rs_tokenizer_bos(s->tok), (int)rs_tokenizer_eos(s->tok),
+		              rs_tokenizer_pre(s->tok), rs_tokenizer_source(s->tok));
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_info_entry = {
+	.name = "info",
+	.alias = NULL,
+	.usage = "",
+	.summary = "show the loaded model's architecture, sizes and tokenizer",
+	.help = "Shows the format, architecture and shapes of the loaded model, its parameter "
+	        "counts (decoder linears separately from embeddings and head), its identity hash "
+	        "and its tokenizer.",
+	.min_args = 0,
+	.max_args = 0,
+	.exec = cmd_info_exec,
+};

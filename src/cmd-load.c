@@ -1,0 +1,94 @@
+/* cmd-load.c: open a model (weights + tokenizer), or only a vocabulary.  The previous model
+ * stays loaded until the new one has opened completely: a failed load loses nothing. */
+#include "config.h"
+
+#include "alloc.h"
+#include "cmd.h"
+#include "dtype.h"
+#include "model.h"
+#include "session.h"
+#include "tokenizer.h"
+
+static const struct rs_opt cmd_load_opts[] = {
+	{ "vocab-only", NULL, "load only the tokenizer of PATH (no weights)" },
+	{ "tokenizer", "FILE", "take the tokenizer from FILE instead of beside the model" },
+	{ NULL, NULL, NULL }
+};
+
+/* Print a one-line summary of what was loaded. */
+static void
+load_summary(struct rs_cmd_ctx *ctx, const struct rs_model *m, const struct rs_tokenizer *t)
+{
+	if (m != NULL) {
+		const struct rs_model_config *c = rs_model_config(m);
+		const struct rs_tensor *q = rs_model_tensor(m, 0, RS_T_Q);
+		rs_out_printf(ctx->out,
+		    "model: %s (%s, %s), %d layers, dim %d, heads %d/%d, ffn %d, vocab %d, ctx %d\n",
+		    c->arch, rs_model_format(m), q != NULL ? rs_dtype_name(q->dtype) : "?",
+		    c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab,
+		    c->ctx_len);
+	}
+	if (t != NULL)
+		rs_out_printf(ctx->out, "tokenizer: %s, %zu tokens, pre-tokenizer %s (%s)\n",
+		              rs_tokenizer_kind(t), rs_tokenizer_n_vocab(t), rs_tokenizer_pre(t),
+		              rs_tokenizer_source(t));
+}
+
+static int
+cmd_load_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	const char *path = args->argv[0], *tokpath = rs_args_get(args, "tokenizer");
+	struct rs_model *m = NULL;
+	struct rs_tokenizer *t = NULL;
+	char *owned, *tcause = NULL;
+
+	if (!rs_args_has(args, "vocab-only")) {
+		if ((m = rs_model_open(path, &ctx->cause)) == NULL)
+			return RS_EFORMAT;
+	}
+	t = rs_tokenizer_open(tokpath != NULL ? tokpath : path, &tcause);
+	if (t == NULL && (m == NULL || tokpath != NULL)) {
+		/* Nothing usable, or an explicitly named tokenizer failed. */
+		rs_model_close(m);
+		ctx->cause = tcause;
+		return RS_EFORMAT;
+	}
+	if (t == NULL) {
+		rs_out_infof(ctx->out, "warning: no tokenizer (%s); 'ppl' and 'tokenize' need one: "
+		             "load --tokenizer FILE\n", tcause != NULL ? tcause : "unknown");
+	} else if (m != NULL && rs_tokenizer_n_vocab(t) > (size_t)rs_model_config(m)->vocab) {
+		rs_model_close(m);
+		rs_tokenizer_free(t);
+		rs_free(tcause);
+		return rs_fail(&ctx->cause, RS_EFORMAT,
+		    "%s: tokenizer has %zu tokens but the model's vocabulary is %d", path,
+		    rs_tokenizer_n_vocab(t), rs_model_config(m)->vocab);
+	}
+	rs_free(tcause);
+	if ((owned = rs_strdup(path)) == NULL) {
+		rs_model_close(m);
+		rs_tokenizer_free(t);
+		return rs_fail(&ctx->cause, RS_ENOMEM, "load: out of memory");
+	}
+	rs_session_set_model(ctx->session, m, t, owned);
+	ctx->reactions |= RS_REACT_MODEL;
+	load_summary(ctx, m, t);
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_load_entry = {
+	.name = "load",
+	.alias = "open",
+	.usage = "[--vocab-only] [--tokenizer FILE] PATH",
+	.summary = "open a model (HF folder, GGUF, llama2.c .bin) or a vocabulary",
+	.help = "Opens a Hugging Face folder (config.json and safetensors, sharded or not), a GGUF "
+	        "file (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) or a llama2.c checkpoint with its "
+	        "tokenizer.bin. Weights stay memory-mapped in their own dtype. Every size in the "
+	        "file is checked first; a bad file is refused with one line naming the file and "
+	        "the problem, and the previous model stays loaded. PyTorch pickles are never "
+	        "opened.",
+	.opts = cmd_load_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.exec = cmd_load_exec,
+};

@@ -1,0 +1,209 @@
+/* cmd-ppl.c: perplexity of the loaded model on a text, by a named protocol. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "forward.h"
+#include "model.h"
+#include "ppl.h"
+#include "session.h"
+#include "textfile.h"
+#include "tokenizer.h"
+
+/* Rows evaluated per forward call: several short windows at once, bounded in memory. */
+#define PPL_ROWS_TARGET 512
+
+static const struct rs_opt cmd_ppl_opts[] = {
+	{ "protocol", "chunked|llama.cpp", "windows and scoring (default chunked)" },
+	{ "ctx", "N", "window length in tokens (default: the model's context, at most 2048)" },
+	{ "chunks", "N", "evaluate at most N windows" },
+	{ "log-logits", "N", "print logsumexp, top-5 and first logits of the first N positions" },
+	{ NULL, NULL, NULL }
+};
+
+struct ppl_state {
+	struct rs_cmd_ctx *ctx;
+	int log_positions;      /* --log-logits */
+	double running;         /* last running perplexity */
+	int done;               /* windows finished */
+};
+
+/* Print running values as llama.cpp does: "[1]3.5357,[2]..." (a line break every 8). */
+static void
+ppl_on_chunk(void *ud, int chunk, int n_chunks, double running)
+{
+	struct ppl_state *st = ud;
+
+	st->running = running;
+	st->done = chunk + 1;
+	rs_out_printf(st->ctx->out, "[%d]%.4f,%s", chunk + 1, running,
+	              (chunk + 1) % 8 == 0 || chunk + 1 == n_chunks ? "\n" : "");
+	rs_job_progress(st->ctx->job, chunk + 1, n_chunks, "ppl");
+}
+
+/* Log the first positions' logits of the first window (the reference file's columns). */
+static int
+ppl_on_logits(void *ud, int chunk, const int32_t *tokens, int n_tok, const float *logits,
+              int vocab)
+{
+	struct ppl_state *st = ud;
+	int p, i, j;
+
+	if (chunk != 0)
+		return 0;
+	rs_out_printf(st->ctx->out, "# pos input_id next_id logsumexp | top5 (id:logit) | logits[0..7]\n");
+	for (p = 0; p < st->log_positions && p + 1 < n_tok; p++) {
+		const float *l = logits + (size_t)p * (size_t)vocab;
+		int top[5] = { -1, -1, -1, -1, -1 };
+		double mx = l[0], sum = 0;
+		char line[512];
+		size_t at = 0;
+
+		for (i = 1; i < vocab; i++)
+			if (l[i] > mx)
+				mx = l[i];
+		for (i = 0; i < vocab; i++)
+			sum += exp((double)l[i] - mx);
+		for (i = 0; i < vocab; i++) {
+			for (j = 0; j < 5; j++) {
+				if (top[j] < 0 || l[i] > l[top[j]]) {
+					memmove(top + j + 1, top + j, (size_t)(4 - j) * sizeof top[0]);
+					top[j] = i;
+					break;
+				}
+			}
+		}
+		at += (size_t)snprintf(line + at, sizeof line - at, "%d %d %d %.6f |", p, (int)tokens[p],
+		                       (int)tokens[p + 1], mx + log(sum));
+		for (j = 0; j < 5 && top[j] >= 0; j++)
+			at += (size_t)snprintf(line + at, sizeof line - at, " %d:%.6f", top[j], l[top[j]]);
+		at += (size_t)snprintf(line + at, sizeof line - at, " |");
+		for (i = 0; i < 8 && i < vocab; i++)
+			at += (size_t)snprintf(line + at, sizeof line - at, " %.6f", l[i]);
+		rs_out_printf(st->ctx->out, "%s\n", line);
+	}
+	return 0;
+}
+
+static int
+cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_session *s = ctx->session;
+	const struct rs_model_config *mc = rs_model_config(s->model);
+	const char *proto = rs_args_get(args, "protocol");
+	struct rs_ppl_opts o;
+	struct rs_ppl_result res;
+	struct ppl_state st;
+	struct rs_forward *f = NULL;
+	struct timespec t0, t1;
+	long ctxlen, chunks, logpos;
+	int32_t *ids = NULL;
+	size_t n_ids = 0, len;
+	char *text = NULL;
+	int rc, rows, windows;
+	double secs;
+
+	memset(&o, 0, sizeof o);
+	memset(&st, 0, sizeof st);
+	if (proto == NULL || strcmp(proto, "chunked") == 0)
+		o.protocol = RS_PPL_CHUNKED;
+	else if (strcmp(proto, "llama.cpp") == 0 || strcmp(proto, "llamacpp") == 0)
+		o.protocol = RS_PPL_LLAMACPP;
+	else
+		return rs_fail(&ctx->cause, RS_EINVAL, "ppl: --protocol is chunked or llama.cpp, not '%s'",
+		               proto);
+	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048,
+	                      o.protocol == RS_PPL_LLAMACPP ? 4 : 2, 1 << 20, &ctxlen, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "chunks", 0, 0, 1L << 30, &chunks, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "log-logits", 0, 0, 1 << 20, &logpos, &ctx->cause)) != 0)
+		return rc;
+	if (ctxlen > mc->ctx_len)
+		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
+		             ctxlen, mc->ctx_len);
+
+	if ((rc = rs_textfile_read(args->argv[0], &text, &len, &ctx->cause)) != 0)
+		return rc;
+	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
+	rs_free(text);
+	if (rc != 0)
+		return rc;
+	if (n_ids < (size_t)ctxlen) {
+		rs_free(ids);
+		return rs_fail(&ctx->cause, RS_EINVAL, "%s: %zu tokens, fewer than one window of %ld",
+		               args->argv[0], n_ids, ctxlen);
+	}
+
+	windows = (int)(n_ids / (size_t)ctxlen);
+	if (chunks > 0 && chunks < windows)
+		windows = (int)chunks;
+	rows = (int)ctxlen * (PPL_ROWS_TARGET / (int)ctxlen > 1 ? PPL_ROWS_TARGET / (int)ctxlen : 1);
+	rs_forward_set_threads(s->threads);
+	if ((f = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL) {
+		rs_free(ids);
+		return RS_ENOMEM;
+	}
+	o.ctx = (int)ctxlen;
+	o.max_chunks = (int)chunks;
+	o.bos = rs_tokenizer_bos(s->tok);
+	o.on_chunk = ppl_on_chunk;
+	o.ud = &st;
+	if (logpos > 0) {
+		o.on_logits = ppl_on_logits;
+		st.log_positions = (int)logpos;
+	}
+	st.ctx = ctx;
+	rs_out_printf(ctx->out, "ppl: protocol %s, window %ld tokens, %d windows, %lld tokens "
+	              "scored (text %zu tokens with BOS), %d threads\n",
+	              rs_ppl_protocol_name(o.protocol), ctxlen, windows,
+	              (long long)windows * (o.protocol == RS_PPL_CHUNKED ? ctxlen - 1 : ctxlen / 2 - 1),
+	              n_ids, s->threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = rs_ppl_run(f, ids, n_ids, &o, &res, ctx->job, &ctx->cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	rs_forward_free(f);
+	rs_free(ids);
+	if (rc == RS_ECANCEL) {
+		rs_free(ctx->cause);
+		ctx->cause = st.done > 0 ?
+		    rs_strdupf("ppl: cancelled after %d of %d windows (running PPL %.4f)", st.done,
+		               windows, st.running) :
+		    rs_strdupf("ppl: cancelled before the first window finished");
+		return rc;
+	}
+	if (rc != 0)
+		return rc;
+	rs_out_printf(ctx->out, "Final estimate: PPL = %.4f +/- %.5f\n", res.ppl, res.error);
+	rs_out_infof(ctx->out, "ppl: %lld tokens scored in %d windows, %.2f s, %.0f tokens/s\n",
+	             (long long)res.n_scored, res.n_chunks, secs,
+	             secs > 0 ? (double)res.n_chunks * (double)ctxlen / secs : 0.0);
+	s->last_ppl = res.ppl;
+	s->last_ppl_ctx = (int)ctxlen;
+	snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s",
+	         rs_ppl_protocol_name(o.protocol));
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_ppl_entry = {
+	.name = "ppl",
+	.alias = "perplexity",
+	.usage = "FILE [--protocol chunked|llama.cpp] [--ctx N] [--chunks N] [--log-logits N]",
+	.summary = "perplexity of the model on a text file",
+	.help = "Tokenizes FILE once (one BOS at the start) and scores it. Protocol 'chunked' (the "
+	        "papers'): non-overlapping windows of N tokens, the last partial window dropped, "
+	        "every token but the first of each window scored. Protocol 'llama.cpp': windows of "
+	        "N tokens whose first token is replaced by BOS, only the second half of each window "
+	        "scored. Prints the running perplexity per window and ends with 'Final estimate: "
+	        "PPL = X +/- Y' (the standard error of the mean token log-likelihood carried through "
+	        "exp). Ctrl-C cancels and keeps the session.",
+	.opts = cmd_ppl_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER,
+	.exec = cmd_ppl_exec,
+};

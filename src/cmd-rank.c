@@ -1,0 +1,134 @@
+/* cmd-rank.c: set the rank of the matrices a pattern selects. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "model.h"
+#include "pattern.h"
+#include "plan.h"
+#include "session.h"
+
+static const struct rs_opt cmd_rank_opts[] = {
+	{ "keep", "RATIO", "rank keeping this fraction of each matrix's parameters (>= 1: dense)" },
+	{ NULL, NULL, NULL }
+};
+
+/* Parse the rank word: "dense", "64", "+8", "-8".  *relative set for +/-. */
+static int
+rank_parse(const char *w, long *value, int *relative, char **cause)
+{
+	char *end;
+
+	*relative = 0;
+	if (strcmp(w, "dense") == 0) {
+		*value = RS_PLAN_DENSE;
+		return 0;
+	}
+	*relative = w[0] == '+' || w[0] == '-';
+	errno = 0;
+	*value = strtol(w, &end, 10);
+	if (errno != 0 || end == w || *end != '\0')
+		return rs_fail(cause, RS_EINVAL, "rank: '%s' is not a rank (a number, +N, -N or dense)", w);
+	if (!*relative && *value < 1)
+		return rs_fail(cause, RS_EINVAL, "rank: %ld: a rank is at least 1 (or dense)", *value);
+	return 0;
+}
+
+static int
+cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_plan *p = ctx->session->plan;
+	const char *pattern = args->argv[0], *keepw = rs_args_get(args, "keep");
+	long value = 0;
+	double keep = 0;
+	int relative = 0, i, n = 0, last = -1, rc, clamped;
+	char line[512];
+
+	if (p == NULL)
+		return rs_fail(&ctx->cause, RS_ENOMEM, "rank: no plan (out of memory at load)");
+	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0)
+		return rc;
+	if ((keepw != NULL) == (args->argc == 2))
+		return rs_fail(&ctx->cause, RS_EINVAL,
+		    "usage: rank PATTERN (RANK | +N | -N | dense | --keep RATIO)");
+	if (keepw != NULL) {
+		if ((rc = rs_args_double(args, "keep", 1, 0.0, 1e9, &keep, &ctx->cause)) != 0)
+			return rc;
+		if (keep <= 0)
+			return rs_fail(&ctx->cause, RS_EINVAL, "rank: --keep must be above 0");
+	} else if ((rc = rank_parse(args->argv[1], &value, &relative, &ctx->cause)) != 0) {
+		return rc;
+	}
+	if ((rc = rs_plan_begin(p)) != 0)
+		return rs_fail(&ctx->cause, rc, "rank: out of memory");
+	for (i = 0; i < rs_plan_count(p); i++) {
+		const char *name = rs_plan_name(p, i);
+		long want;
+		int got;
+
+		if (!rs_pattern_match(pattern, name))
+			continue;
+		if (keepw != NULL) {
+			want = rs_plan_rank_for_keep(p, i, keep);
+		} else if (relative) {
+			long cur = rs_plan_rank(p, i);
+			if (cur == RS_PLAN_DENSE)
+				cur = (long)rs_plan_max_rank(p, i);
+			want = cur + value;
+			if (want > rs_plan_max_rank(p, i) && value > 0)
+				want = RS_PLAN_DENSE;	/* growing past full rank: back to dense */
+			else if (want < 1)
+				want = 1;
+		} else {
+			want = value;
+		}
+		got = rs_plan_set(p, i, want, &clamped);
+		if (clamped)
+			rs_out_infof(ctx->out, "%s: rank %ld clamped to %d (ranks are 1..min(m,n) = %lld)\n",
+			             name, want, got, (long long)rs_plan_max_rank(p, i));
+		n++;
+		last = i;
+	}
+	rs_plan_end(p);
+	if (n == 0)
+		return rs_fail(&ctx->cause, RS_EINVAL, "rank: no decoder matrix matches '%s'", pattern);
+	if (n == 1) {
+		int r = rs_plan_rank(p, last);
+		if (r == RS_PLAN_DENSE)
+			rs_out_printf(ctx->out, "%s: dense\n", rs_plan_name(p, last));
+		else
+			rs_out_printf(ctx->out, "%s: rank %d (keeps %.1f%% of its parameters%s)\n",
+			              rs_plan_name(p, last), r,
+			              100.0 * (double)rs_plan_params_of(p, last) /
+			              (double)rs_plan_dense_of(p, last),
+			              r >= rs_plan_break_even(p, last) ? "; at or past break-even: "
+			              "saves nothing" : "");
+	} else {
+		rs_out_printf(ctx->out, "rank: %d matrices set\n", n);
+	}
+	rs_plan_budget_line(p, rs_model_embed_head_params(ctx->session->model), line, sizeof line);
+	rs_out_printf(ctx->out, "%s\n", line);
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_rank_entry = {
+	.name = "rank",
+	.alias = NULL,
+	.usage = "PATTERN (RANK | +N | -N | dense | --keep RATIO)",
+	.summary = "set the rank of matrices in the plan",
+	.help = "Sets the rank of every decoder matrix PATTERN selects (L3.q, L3-7.up, *.q, L*.down, "
+	        "* for all): an absolute rank, a change (+8, -8; growing past full rank makes the "
+	        "matrix dense), 'dense', or --keep RATIO, the rank keeping that fraction of each "
+	        "matrix's parameters (r(m+n) = RATIO*m*n; RATIO >= 1 means dense). Ranks are clamped "
+	        "to 1..min(m,n) with a message and rounded to a multiple of the alignment "
+	        "('set rank-align N', default 8). One step for undo.",
+	.opts = cmd_rank_opts,
+	.min_args = 1,
+	.max_args = 2,
+	.flags = RS_CMD_NEEDS_MODEL,
+	.exec = cmd_rank_exec,
+};

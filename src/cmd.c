@@ -1,0 +1,352 @@
+/* cmd.c: the command table, lookup, argument parsing and the line dispatcher. */
+#include "config.h"
+
+#include "cmd.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "session.h"
+
+extern const struct rs_cmd_entry rs_cmd_help_entry;
+extern const struct rs_cmd_entry rs_cmd_info_entry;
+extern const struct rs_cmd_entry rs_cmd_load_entry;
+extern const struct rs_cmd_entry rs_cmd_plan_entry;
+extern const struct rs_cmd_entry rs_cmd_ppl_entry;
+extern const struct rs_cmd_entry rs_cmd_quit_entry;
+extern const struct rs_cmd_entry rs_cmd_rank_entry;
+extern const struct rs_cmd_entry rs_cmd_redo_entry;
+extern const struct rs_cmd_entry rs_cmd_set_entry;
+extern const struct rs_cmd_entry rs_cmd_tensors_entry;
+extern const struct rs_cmd_entry rs_cmd_tokenize_entry;
+extern const struct rs_cmd_entry rs_cmd_undo_entry;
+
+/* Sorted by name: `help` lists them in this order. */
+const struct rs_cmd_entry *const rs_cmd_table[] = {
+	&rs_cmd_help_entry,
+	&rs_cmd_info_entry,
+	&rs_cmd_load_entry,
+	&rs_cmd_plan_entry,
+	&rs_cmd_ppl_entry,
+	&rs_cmd_quit_entry,
+	&rs_cmd_rank_entry,
+	&rs_cmd_redo_entry,
+	&rs_cmd_set_entry,
+	&rs_cmd_tensors_entry,
+	&rs_cmd_tokenize_entry,
+	&rs_cmd_undo_entry,
+	NULL
+};
+
+const struct rs_cmd_entry *
+rs_cmd_find(const char *name, char **cause)
+{
+	const struct rs_cmd_entry *const *e, *found = NULL;
+	size_t len = strlen(name);
+	int matches = 0;
+
+	for (e = rs_cmd_table; *e != NULL; e++) {
+		if (strcmp((*e)->name, name) == 0 ||
+		    ((*e)->alias != NULL && strcmp((*e)->alias, name) == 0))
+			return *e;
+		if (len > 0 && strncmp((*e)->name, name, len) == 0) {
+			found = *e;
+			matches++;
+		}
+	}
+	if (matches == 1)
+		return found;
+	if (matches == 0) {
+		rs_fail(cause, RS_EINVAL, "unknown command: %s (try 'help')", name);
+		return NULL;
+	}
+	{
+		char list[512] = "";
+		for (e = rs_cmd_table; *e != NULL; e++) {
+			if (strncmp((*e)->name, name, len) != 0)
+				continue;
+			if (list[0] != '\0')
+				strncat(list, ", ", sizeof list - strlen(list) - 1);
+			strncat(list, (*e)->name, sizeof list - strlen(list) - 1);
+		}
+		rs_fail(cause, RS_EINVAL, "ambiguous command: %s, could be: %s", name, list);
+	}
+	return NULL;
+}
+
+int
+rs_cmd_split(const char *line, char **words, int max_words, char **storage, char **cause)
+{
+	const char *p = line;
+	char *buf, *w;
+	int n = 0;
+
+	*storage = NULL;
+	if ((buf = rs_malloc(strlen(line) + 1)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "out of memory"), -1;
+	w = buf;
+	for (;;) {
+		char quote = 0;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		if (n == max_words) {
+			rs_free(buf);
+			rs_fail(cause, RS_EINVAL, "too many words (at most %d)", max_words);
+			return -1;
+		}
+		words[n++] = w;
+		for (; *p != '\0'; p++) {
+			if (quote != 0) {
+				if (*p == quote)
+					quote = 0;
+				else if (*p == '\\' && quote == '"' && p[1] != '\0')
+					*w++ = *++p;
+				else
+					*w++ = *p;
+			} else if (*p == '\'' || *p == '"') {
+				quote = *p;
+			} else if (*p == '\\' && p[1] != '\0') {
+				*w++ = *++p;
+			} else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+				break;
+			} else {
+				*w++ = *p;
+			}
+		}
+		if (quote != 0) {
+			rs_free(buf);
+			rs_fail(cause, RS_EINVAL, "unterminated %c quote", quote);
+			return -1;
+		}
+		*w++ = '\0';
+	}
+	*storage = buf;
+	return n;
+}
+
+/* Index of option `name` in the entry's table, or -1. */
+static int
+args_index(const struct rs_opt *opts, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; opts != NULL && opts[i].name != NULL; i++)
+		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Parse words (after the command name) against the entry's option table. */
+static int
+args_parse(const struct rs_cmd_entry *e, int argc, char **argv, struct rs_args *a, char **cause)
+{
+	int i, only_pos = 0;
+
+	memset(a, 0, sizeof *a);
+	a->opts = e->opts;
+	for (i = 0; i < argc; i++) {
+		const char *w = argv[i];
+		if (!only_pos && strcmp(w, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (!only_pos && w[0] == '-' && w[1] == '-' && w[2] != '\0') {
+			const char *name = w + 2, *eq = strchr(name, '=');
+			size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+			int k = args_index(e->opts, name, len);
+			if (k < 0 || k >= RS_ARGS_MAX_OPTS)
+				return rs_fail(cause, RS_EINVAL, "%s: unknown option --%.*s", e->name,
+				               (int)len, name);
+			if (e->opts[k].arg == NULL) {
+				if (eq != NULL)
+					return rs_fail(cause, RS_EINVAL, "%s: --%s takes no value",
+					               e->name, e->opts[k].name);
+				a->vals[k] = "";
+			} else if (eq != NULL) {
+				a->vals[k] = eq + 1;
+			} else if (i + 1 < argc) {
+				a->vals[k] = argv[++i];
+			} else {
+				return rs_fail(cause, RS_EINVAL, "%s: --%s needs a value (%s)", e->name,
+				               e->opts[k].name, e->opts[k].arg);
+			}
+			continue;
+		}
+		if (a->argc == RS_ARGS_MAX_POS)
+			return rs_fail(cause, RS_EINVAL, "%s: too many arguments", e->name);
+		a->argv[a->argc++] = argv[i];
+	}
+	if (a->argc < e->min_args || (e->max_args >= 0 && a->argc > e->max_args))
+		return rs_fail(cause, RS_EINVAL, "usage: %s %s", e->name, e->usage);
+	return 0;
+}
+
+const char *
+rs_args_get(const struct rs_args *a, const char *name)
+{
+	int k = args_index(a->opts, name, strlen(name));
+
+	return k < 0 ? NULL : a->vals[k];
+}
+
+int
+rs_args_has(const struct rs_args *a, const char *name)
+{
+	return rs_args_get(a, name) != NULL;
+}
+
+int
+rs_args_int(const struct rs_args *a, const char *name, long def, long min, long max, long *out,
+            char **cause)
+{
+	const char *v = rs_args_get(a, name);
+	char *end;
+	long x;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0')
+		return rs_fail(cause, RS_EINVAL, "--%s: not a whole number: '%s'", name, v);
+	if (x < min || x > max)
+		return rs_fail(cause, RS_EINVAL, "--%s: %ld is out of range [%ld, %ld]", name, x,
+		               min, max);
+	*out = x;
+	return 0;
+}
+
+int
+rs_args_double(const struct rs_args *a, const char *name, double def, double min, double max,
+               double *out, char **cause)
+{
+	const char *v = rs_args_get(a, name);
+	char *end;
+	double x;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(x))
+		return rs_fail(cause, RS_EINVAL, "--%s: not a number: '%s'", name, v);
+	if (x < min || x > max)
+		return rs_fail(cause, RS_EINVAL, "--%s: %g is out of range [%g, %g]", name, x, min,
+		               max);
+	*out = x;
+	return 0;
+}
+
+void
+rs_cmd_print_usage(const struct rs_cmd_ctx *ctx, const struct rs_cmd_entry *e)
+{
+	rs_out_printf(ctx->out, "usage: %s%s%s\n", e->name, e->usage[0] ? " " : "", e->usage);
+}
+
+/* Run one command given as words. */
+static int
+cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
+{
+	const struct rs_cmd_entry *e;
+	struct rs_args args;
+	char *cause = NULL;
+	int rc;
+
+	if ((e = rs_cmd_find(argv[0], &cause)) == NULL) {
+		rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "unknown command");
+		rs_free(cause);
+		return RS_EINVAL;
+	}
+	if (args_parse(e, argc - 1, argv + 1, &args, &cause) != 0) {
+		rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "usage error");
+		rs_free(cause);
+		return RS_EINVAL;
+	}
+	if ((e->flags & RS_CMD_NEEDS_MODEL) && ctx->session->model == NULL) {
+		rs_out_errorf(ctx->out, "%s: no model loaded (use 'load PATH')\n", e->name);
+		return RS_EINVAL;
+	}
+	if ((e->flags & RS_CMD_NEEDS_TOKENIZER) && ctx->session->tok == NULL) {
+		rs_out_errorf(ctx->out, "%s: no tokenizer loaded (use 'load PATH')\n", e->name);
+		return RS_EINVAL;
+	}
+	if (ctx->job != NULL)
+		ctx->job->cancel = 0;
+	rs_free(ctx->cause);
+	ctx->cause = NULL;
+	rc = e->exec(ctx, &args);
+	if (rc != 0) {
+		if (ctx->cause != NULL)
+			rs_out_errorf(ctx->out, "%s\n", ctx->cause);
+		else
+			rs_out_errorf(ctx->out, "%s: %s\n", e->name, rs_status_str(rc));
+	}
+	rs_free(ctx->cause);
+	ctx->cause = NULL;
+	return rc;
+}
+
+int
+rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
+{
+	char *words[RS_ARGS_MAX_POS + 2 * RS_ARGS_MAX_OPTS + 1];
+	char *storage = NULL, *cause = NULL, *copy, *cmd, *p;
+	int rc = 0;
+
+	/* Split on ';' outside quotes first, then each command into words. */
+	if ((copy = rs_strdup(line)) == NULL) {
+		rs_out_errorf(ctx->out, "out of memory\n");
+		return RS_ENOMEM;
+	}
+	for (cmd = p = copy; rc == 0; p++) {
+		char quote = 0;
+		int n;
+
+		for (; *p != '\0'; p++) {
+			if (quote != 0) {
+				if (*p == quote)
+					quote = 0;
+				else if (*p == '\\' && p[1] != '\0')
+					p++;
+			} else if (*p == '\'' || *p == '"') {
+				quote = *p;
+			} else if (*p == '\\' && p[1] != '\0') {
+				p++;
+			} else if (*p == ';' || (*p == '#' && (p == copy || p[-1] == ' ' ||
+			           p[-1] == '\t'))) {
+				break;	/* '#' starts a comment only at the start of a word */
+			}
+		}
+		{
+			char end = *p;
+			*p = '\0';
+			n = rs_cmd_split(cmd, words, (int)(sizeof words / sizeof words[0]), &storage,
+			                 &cause);
+			if (n < 0) {
+				rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "parse error");
+				rs_free(cause);
+				rc = RS_EINVAL;
+				break;
+			}
+			if (n > 0)
+				rc = cmd_run_words(ctx, n, words);
+			rs_free(storage);
+			storage = NULL;
+			if (end != ';' || (ctx->reactions & RS_REACT_QUIT))
+				break;
+			cmd = p + 1;
+		}
+	}
+	rs_free(copy);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/* cmd.h: the command layer.  One command per file (src/cmd-<name>.c), each defining one const
+ * struct rs_cmd_entry; cmd.c lists them in one table.  Help, completion, usage errors and the man
+ * page check all come from that table.  Every front end (batch -c/-f, the prompt, the workbench)
+ * runs commands through rs_cmd_run_line(). */
+#ifndef RS_CMD_H
+#define RS_CMD_H
+
+#include "out.h"
+#include "status.h"
+
+struct rs_session;
+
+/* An option of a command: `--name` (flag) or `--name VALUE`. */
+struct rs_opt {
+	const char *name;   /* without the dashes; NULL ends a table */
+	const char *arg;    /* metavariable ("N", "FILE") or NULL for a flag */
+	const char *help;   /* one line */
+};
+
+#define RS_ARGS_MAX_OPTS 24
+#define RS_ARGS_MAX_POS 64
+
+/* A parsed command line: positionals plus the value of each option of the entry's table. */
+struct rs_args {
+	int argc;                             /* positionals, command name excluded */
+	char *argv[RS_ARGS_MAX_POS];
+	const struct rs_opt *opts;
+	const char *vals[RS_ARGS_MAX_OPTS];   /* value, or "" for a given flag, or NULL */
+};
+
+/* Value of option `name` (NULL if not given; "" for a flag). */
+const char *rs_args_get(const struct rs_args *a, const char *name);
+int rs_args_has(const struct rs_args *a, const char *name);
+/* Integer option within [min,max]; *out = def when absent.  RS_EINVAL + cause on bad values. */
+int rs_args_int(const struct rs_args *a, const char *name, long def, long min, long max,
+                long *out, char **cause);
+int rs_args_double(const struct rs_args *a, const char *name, double def, double min,
+                   double max, double *out, char **cause);
+
+/* What a command may ask of the front end afterwards. */
+enum rs_reaction {
+	RS_REACT_QUIT = 1 << 0,
+	RS_REACT_MODEL = 1 << 1,    /* the loaded model changed */
+};
+
+struct rs_cmd_ctx {
+	struct rs_session *session;
+	const struct rs_out *out;
+	struct rs_job *job;         /* cancel flag and progress of the running command */
+	char *cause;                /* set (allocated) by a failing command */
+	unsigned reactions;         /* enum rs_reaction bits, accumulated */
+};
+
+enum rs_cmd_flags {
+	RS_CMD_NEEDS_MODEL = 1 << 0,      /* refuse unless weights are loaded */
+	RS_CMD_NEEDS_TOKENIZER = 1 << 1,  /* refuse unless a tokenizer is loaded */
+};
+
+struct rs_cmd_entry {
+	const char *name;
+	const char *alias;          /* or NULL */
+	const char *usage;          /* arguments after the name */
+	const char *summary;        /* one line for `help` */
+	const char *help;           /* a paragraph for `help CMD` and the man page */
+	const struct rs_opt *opts;  /* NULL or a table ended by {NULL} */
+	int min_args, max_args;     /* positionals; max -1 = any */
+	unsigned flags;             /* enum rs_cmd_flags */
+	int (*exec)(struct rs_cmd_ctx *ctx, const struct rs_args *args);
+};
+
+/* The NULL-terminated command table. */
+extern const struct rs_cmd_entry *const rs_cmd_table[];
+
+/* Find by exact name, alias or unique prefix; NULL + cause (unknown/ambiguous) otherwise. */
+const struct rs_cmd_entry *rs_cmd_find(const char *name, char **cause);
+
+/* Run one line: commands separated by ';', words split shell-like ('…', "…", \x), '#' starts a
+ * comment.  Stops at the first failing command.  Returns 0, RS_EINVAL for a usage error, or the
+ * failing command's status; errors are written to ctx->out. */
+int rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line);
+
+/* Split a line into words (shell-like); returns the number of words, or -1 with *cause set on an
+ * unterminated quote or too many words.  The words point into *storage, which the caller frees. */
+int rs_cmd_split(const char *line, char **words, int max_words, char **storage, char **cause);
+
+/* Print the usage line of an entry into ctx->out. */
+void rs_cmd_print_usage(const struct rs_cmd_ctx *ctx, const struct rs_cmd_entry *e);
+
+#endif

@@ -1,0 +1,48 @@
+/* session.c: the loaded model, tokenizer and settings. */
+#include "config.h"
+
+#include "session.h"
+
+#include <unistd.h>
+
+#include "alloc.h"
+#include "model.h"
+#include "plan.h"
+#include "tokenizer.h"
+
+struct rs_session *
+rs_session_new(void)
+{
+	struct rs_session *s = rs_calloc(1, sizeof *s);
+	long n;
+
+	if (s == NULL)
+		return NULL;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	s->threads = n > 0 ? (int)n : 1;
+	return s;
+}
+
+void
+rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokenizer *t, char *path)
+{
+	if (s->model != NULL)
+		rs_model_close(s->model);
+	if (s->tok != NULL)
+		rs_tokenizer_free(s->tok);
+	rs_free(s->model_path);
+	rs_plan_free(s->plan);
+	s->plan = m != NULL ? rs_plan_new(m, NULL) : NULL;
+	s->model = m;
+	s->tok = t;
+	s->model_path = path;
+}
+
+void
+rs_session_free(struct rs_session *s)
+{
+	if (s == NULL)
+		return;
+	rs_session_set_model(s, NULL, NULL, NULL);
+	rs_free(s);
+}
