@@ -27,6 +27,7 @@
 #include "status.h"
 #include "tokenizer.h"
 
+/* Monotonic time in seconds. */
 static double
 now(void)
 {
@@ -110,6 +111,7 @@ no:
 	return NULL;
 }
 
+/* Print usage and exit. */
 static void
 usage(void)
 {
@@ -118,6 +120,7 @@ usage(void)
 	exit(2);
 }
 
+/* Tokenize, measure sgemm, run perplexity, print the rates. */
 int
 main(int argc, char **argv)
 {

@@ -54,6 +54,7 @@ struct rs_forward {
 	void *hook_ud;
 };
 
+/* Set OpenBLAS's thread count (n <= 0: online cores). */
 void
 rs_forward_set_threads(int n)
 {
@@ -76,6 +77,7 @@ usable_in_place(const struct rs_tensor *t)
 	    ((uintptr_t)t->data & (sizeof(float) - 1)) == 0;
 }
 
+/* Free a run state and its buffers. */
 void
 rs_forward_free(struct rs_forward *f)
 {
@@ -110,6 +112,7 @@ falloc(size_t rows, size_t cols)
 	return rs_mallocarray(rows * cols, sizeof(float));
 }
 
+/* Allocate a run state for max_rows rows and windows up to max_tok. */
 struct rs_forward *
 rs_forward_new(const struct rs_model *m, int max_rows, int max_tok, char **cause)
 {
@@ -179,18 +182,21 @@ nomem:
 	return NULL;
 }
 
+/* The model a run state evaluates. */
 const struct rs_model *
 rs_forward_model(const struct rs_forward *f)
 {
 	return f->m;
 }
 
+/* Rows (tokens over all windows) a call may hold. */
 int
 rs_forward_max_rows(const struct rs_forward *f)
 {
 	return f->max_rows;
 }
 
+/* Longest window a call may hold. */
 int
 rs_forward_max_tok(const struct rs_forward *f)
 {
@@ -206,6 +212,7 @@ slot(struct rs_forward *f, int layer, enum rs_tkind mat)
 	return &f->slots[layer * RS_MAT_COUNT + mat];
 }
 
+/* Install or remove the callback replacing one decoder linear. */
 int
 rs_forward_set_override(struct rs_forward *f, int layer, enum rs_tkind mat,
     const struct rs_linear_override *ov)
@@ -222,6 +229,7 @@ rs_forward_set_override(struct rs_forward *f, int layer, enum rs_tkind mat,
 	return 0;
 }
 
+/* Install or remove a factor pair replacing one decoder linear. */
 int
 rs_forward_set_factors(struct rs_forward *f, int layer, enum rs_tkind mat, int rank,
     const float *a, const float *b_mat, const float *bias)
@@ -249,12 +257,14 @@ rs_forward_set_factors(struct rs_forward *f, int layer, enum rs_tkind mat, int r
 	return 0;
 }
 
+/* Return every decoder linear to its dense product. */
 void
 rs_forward_clear_overrides(struct rs_forward *f)
 {
 	memset(f->slots, 0, (size_t)f->c.n_layers * RS_MAT_COUNT * sizeof *f->slots);
 }
 
+/* Install or remove the activation hook. */
 void
 rs_forward_set_hook(struct rs_forward *f, rs_forward_hook hook, void *ud)
 {
@@ -281,9 +291,9 @@ linear(struct rs_forward *f, int l, enum rs_tkind mat, const float *x, int n, fl
 	const struct rs_tensor *t = rs_model_tensor(f->m, l, mat);
 	const struct rs_tensor *bt;
 	struct lin_slot *s = &f->slots[l * RS_MAT_COUNT + mat];
-	int in = (int)t->cols, out = (int)t->rows, r, i;
+	int in = (int)t->cols, out = (int)t->rows, r, i, st;
 	float *dst = accumulate && s->kind != 0 ? f->tmp : y;
-	int st;
+	size_t j;
 
 	switch (s->kind) {
 	case 0:
@@ -307,8 +317,8 @@ linear(struct rs_forward *f, int l, enum rs_tkind mat, const float *x, int n, fl
 		break;
 	}
 	if (dst != y)
-		for (i = 0; i < n * out; i++)
-			y[i] += dst[i];
+		for (j = 0; j < (size_t)n * out; j++)
+			y[j] += dst[j];
 	if (mat <= RS_T_V && f->c.qkv_bias) {
 		bt = rs_model_tensor(f->m, l, (enum rs_tkind)(RS_T_Q_BIAS + mat));
 		if (bt->present) {
@@ -441,19 +451,22 @@ head(struct rs_forward *f, int n_seq, int n_tok, int first, float *logits)
 	}
 }
 
+/* Evaluate n_seq causal windows of n_tok tokens; logits of the chosen positions. */
 int
 rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok,
     int first_logit, float *logits, struct rs_job *job, char **cause)
 {
 	const struct rs_tensor *embed = rs_model_global(f->m, RS_G_EMBED);
 	const struct rs_model_config *c = &f->c;
-	int n = n_seq * n_tok, dim = c->dim, ffn = c->ffn_dim, l, i, st;
+	int n, dim = c->dim, ffn = c->ffn_dim, l, i, st;
+	size_t j;
 
 	if (n_seq <= 0 || n_tok <= 0 || n_tok > f->max_tok || n_seq > f->max_rows / n_tok ||
 	    first_logit < 0 || first_logit >= n_tok)
 		return rs_fail(cause, RS_EINVAL, "%s: %d windows of %d tokens (logits from %d) do not "
 		    "fit a forward pass of %d rows, windows up to %d", rs_model_path(f->m), n_seq,
 		    n_tok, first_logit, f->max_rows, f->max_tok);
+	n = n_seq * n_tok;
 	for (i = 0; i < n; i++) {
 		if (tokens[i] < 0 || tokens[i] >= c->vocab)
 			return rs_fail(cause, RS_EINVAL, "%s: token id %d at %d is outside the "
@@ -485,9 +498,9 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 		    (st = linear(f, l, RS_T_GATE, f->xb, n, f->hb, 0)) != 0 ||
 		    (st = linear(f, l, RS_T_UP, f->xb, n, f->hb2, 0)) != 0)
 			goto fail;
-		for (i = 0; i < n * ffn; i++) {
-			float g = f->hb[i];
-			f->hb[i] = g / (1.0f + expf(-g)) * f->hb2[i];
+		for (j = 0; j < (size_t)n * ffn; j++) {
+			float g = f->hb[j];
+			f->hb[j] = g / (1.0f + expf(-g)) * f->hb2[j];
 		}
 		if ((st = hook(f, l, RS_IN_DOWN, f->hb, n, ffn)) != 0 ||
 		    (st = linear(f, l, RS_T_DOWN, f->hb, n, f->x, 1)) != 0)
@@ -503,6 +516,7 @@ fail:
 	    rs_model_path(f->m), l, rs_status_str(st));
 }
 
+/* Floating-point operations of one call (2 per multiply-add). */
 double
 rs_forward_flops(const struct rs_model *m, int n_seq, int n_tok, int n_logits)
 {

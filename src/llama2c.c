@@ -25,6 +25,7 @@ read_header(const uint8_t *data, int32_t h[7])
 		    (uint32_t)data[4 * i + 2] << 16 | (uint32_t)data[4 * i + 3] << 24);
 }
 
+/* Whether the header alone looks like llama2.c. */
 int
 rs_llama2c_probe(const uint8_t *data, size_t size)
 {
@@ -56,6 +57,7 @@ add_mul(uint64_t *a, uint64_t b, uint64_t c)
 	return 0;
 }
 
+/* Check the header against the size and locate the arrays. */
 int
 rs_llama2c_parse(const char *path, const uint8_t *data, size_t size, struct rs_llama2c *out,
     char **cause)

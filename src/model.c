@@ -52,6 +52,7 @@ static const char *const tkind_names[RS_T_LAYER_COUNT] = {
 };
 static const char *const tglobal_names[RS_G_COUNT] = { "embed", "norm", "head" };
 
+/* Short name of a per-layer tensor kind. */
 const char *
 rs_tkind_name(enum rs_tkind k)
 {
@@ -876,6 +877,7 @@ open_file(struct rs_model *m, char **cause)
 	    "checkpoint", m->path);
 }
 
+/* Open a model by content: folder, safetensors, GGUF or llama2.c. */
 struct rs_model *
 rs_model_open(const char *path, char **cause)
 {
@@ -906,42 +908,49 @@ rs_model_open(const char *path, char **cause)
 
 /* ------------------------------------------------------------------ accessors */
 
+/* The model's architecture config. */
 const struct rs_model_config *
 rs_model_config(const struct rs_model *m)
 {
 	return &m->cfg;
 }
 
+/* Name of the file format the model came from. */
 const char *
 rs_model_format(const struct rs_model *m)
 {
 	return m->format;
 }
 
+/* Path the model was opened from. */
 const char *
 rs_model_path(const struct rs_model *m)
 {
 	return m->path;
 }
 
+/* Hash of the tensor index and config, for plan files. */
 uint64_t
 rs_model_identity(const struct rs_model *m)
 {
 	return m->identity;
 }
 
+/* Number of canonical tensor slots (absent biases included). */
 int
 rs_model_n_tensors(const struct rs_model *m)
 {
 	return m->n_tensors;
 }
 
+/* Canonical tensor slot i, NULL if out of range. */
 const struct rs_tensor *
 rs_model_tensor_at(const struct rs_model *m, int i)
 {
 	return i >= 0 && i < m->n_tensors ? &m->t[i] : NULL;
 }
 
+/* Per-layer tensor of a kind, NULL if out of range. */
 const struct rs_tensor *
 rs_model_tensor(const struct rs_model *m, int layer, enum rs_tkind k)
 {
@@ -950,6 +959,7 @@ rs_model_tensor(const struct rs_model *m, int layer, enum rs_tkind k)
 	return &m->t[layer * RS_T_LAYER_COUNT + k];
 }
 
+/* Global tensor (embed, norm, head). */
 const struct rs_tensor *
 rs_model_global(const struct rs_model *m, enum rs_tglobal g)
 {
@@ -958,6 +968,7 @@ rs_model_global(const struct rs_model *m, enum rs_tglobal g)
 	return &m->t[m->cfg.n_layers * RS_T_LAYER_COUNT + g];
 }
 
+/* A present tensor by canonical name. */
 const struct rs_tensor *
 rs_model_find(const struct rs_model *m, const char *name)
 {
@@ -969,6 +980,7 @@ rs_model_find(const struct rs_model *m, const char *name)
 	return NULL;
 }
 
+/* Convert rows to float32 in canonical (HF) row order. */
 int
 rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, int64_t row0,
     int64_t nrows, float *dst)
@@ -1005,6 +1017,7 @@ rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, in
 	return 0;
 }
 
+/* Parameter count of all decoder linears. */
 uint64_t
 rs_model_linear_params(const struct rs_model *m)
 {
@@ -1018,6 +1031,7 @@ rs_model_linear_params(const struct rs_model *m)
 	return n;
 }
 
+/* Parameter count of the embedding and (untied) head. */
 uint64_t
 rs_model_embed_head_params(const struct rs_model *m)
 {

@@ -8,12 +8,14 @@
 
 #include "alloc.h"
 
+/* A protocol's printed name. */
 const char *
 rs_ppl_protocol_name(enum rs_ppl_protocol p)
 {
 	return p == RS_PPL_LLAMACPP ? "llama.cpp" : "chunked";
 }
 
+/* Negative log-softmax of the target, around the maximum, summed in double. */
 double
 rs_ppl_nll(const float *logits, int n, int target)
 {
@@ -37,6 +39,7 @@ running_ppl(double nll, int64_t count)
 	return count > 0 ? exp(nll / (double)count) : 0.0;
 }
 
+/* Perplexity of a token array by the chosen protocol. */
 int
 rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
     const struct rs_ppl_opts *o, struct rs_ppl_result *res, struct rs_job *job, char **cause)
