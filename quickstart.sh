@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEBS="build-essential autoconf automake libtool pkg-config libncursesw5-dev libreadline-dev \
-liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev gnuplot-nox tmux python3-numpy"
+liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev libnlopt-dev gnuplot-nox tmux python3-numpy"
 
 # Install the Debian packages that are not there yet.
 missing=""
