@@ -278,7 +278,9 @@ test_stories(void)
 		    "stories260K.gguf: tinystories_val.txt = llama.cpp's %zu ids", nw))
 			diag_around("gguf", got, ng, want, nw, d);
 		tap_diag("stories260K.gguf: %zu bytes -> %zu ids in %.3f s", ntext, ng, dt);
-		tap_ok(SANITIZED || dt < 1.0, "encodes 800 KB in %.3f s (< 1 s)", dt);
+		/* A guard against quadratic behaviour, not a speed test (speed is a benchmark's job):
+		 * linear encoding takes ~0.2 s here, a quadratic one minutes. */
+		tap_ok(SANITIZED || dt < 10.0, "encodes 800 KB in %.3f s (< 10 s: no quadratic blow-up)", dt);
 		rs_tokenizer_free(t);
 	}
 	/* the model .bin: the tokenizer is the single tok*.bin beside it */
