@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEBS="build-essential autoconf automake libtool pkg-config libncursesw5-dev libreadline-dev \
-liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev libnlopt-dev gnuplot-nox tmux python3-numpy"
+liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev libnlopt-dev libglpk-dev gnuplot-nox tmux python3-numpy"
 
 # Install the Debian packages that are not there yet.
 missing=""
@@ -33,12 +33,43 @@ build)
 check)
 	status=0
 	make -j"$(nproc)" check >/dev/null 2>&1 || status=$?
+	# The C test programs again under ASan + UBSan with leak checking, in build-asan/: a copy
+	# of the sources without this tree's build products (a configured tree cannot also host
+	# an out-of-tree build), configured --enable-asan, built incrementally.
+	asan=build-asan/tree
+	mkdir -p "$asan"
+	rm -f build-asan/build.log
+	find . \( -path ./build-asan -o -path ./.git -o -path ./autom4te.cache -o -name .libs \
+	    -o -name .deps -o -path ./tests/tmp -o -path ./fuzz/corpus \) -prune -o -type f \
+	    ! -name '*.o' ! -name '*.lo' ! -name '*.la' ! -name '*.log' ! -name '*.trs' \
+	    ! -name .dirstamp ! -path ./Makefile ! -path ./config.status ! -path ./config.h \
+	    ! -path ./stamp-h1 ! -path ./libtool ! -path ./rankscope \
+	    ! \( -path './tests/test-*' ! -name '*.*' \) -print | tar -cf - -T - | tar -C "$asan" -xf -
+	asan_status=0
+	(
+		cd "$asan" || exit 1
+		export RS_FIXTURES="${RS_FIXTURES:-$(cd ../../.. && pwd)/shared/fixtures}"
+		export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1"
+		export OPENBLAS_NUM_THREADS=1
+		[ -f Makefile ] && [ Makefile -nt configure ] || ./configure --quiet --enable-asan
+		rm -f tests/*.log tests/*.trs
+		make -j"$(nproc)" >/dev/null && make -j"$(nproc)" check 'TESTS=$(check_PROGRAMS)'
+	) >build-asan/check.out 2>&1 || asan_status=$?
+	[ "$status" -ne 0 ] || status=$asan_status
 	if [ -f test-suite.log ]; then
-		# Show the failing logs, then one line counting every test point.
+		# Show the failing logs, then one line counting every test point (both builds).
 		grep -E '^(FAIL|ERROR|XPASS):' test-suite.log || true
+		if [ -f "$asan/test-suite.log" ]; then
+			grep -E '^(FAIL|ERROR|XPASS):' "$asan/test-suite.log" | sed 's/^/asan: /' || true
+		elif [ "$asan_status" -ne 0 ]; then
+			echo "asan: the sanitizer build failed (build-asan/check.out):"
+			tail -n 5 build-asan/check.out
+			echo "not ok 1 - sanitizer build" >build-asan/build.log
+		fi
 		awk '/^(not ok|ok) /{ n++; if ($1 == "not") f++; else if (/# SKIP/) s++ }
 		     END { printf "%d passed, %d failed, %d skipped\n", n - f - s, f, s }' \
-		    $(find tests -name '*.log' ! -name test-suite.log)
+		    $(find tests "$asan/tests" -name '*.log' ! -name test-suite.log) \
+		    $(find build-asan -maxdepth 1 -name build.log)
 	else
 		echo "0 passed, 1 failed"
 	fi

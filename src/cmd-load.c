@@ -5,7 +5,9 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "dtype.h"
+#include "export.h"
 #include "model.h"
+#include "plan.h"
 #include "session.h"
 #include "tokenizer.h"
 
@@ -42,6 +44,18 @@ cmd_load_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct rs_tokenizer *t = NULL;
 	char *owned, *tcause = NULL;
 
+	/* A factored export (export.h): its base model, plan and factors. */
+	if (!rs_args_has(args, "vocab-only") && tokpath == NULL && rs_factored_probe(path)) {
+		int rc = rs_factored_load(ctx->session, path, NULL, NULL, NULL, &ctx->cause);
+		if (rc != 0)
+			return rc;
+		ctx->reactions |= RS_REACT_MODEL;
+		load_summary(ctx, ctx->session->model, ctx->session->tok);
+		rs_out_printf(ctx->out, "factored: %s on base %s: %d of %d decoder matrices "
+		    "factored\n", path, ctx->session->model_path,
+		    rs_plan_n_compressed(ctx->session->plan), rs_plan_count(ctx->session->plan));
+		return 0;
+	}
 	if (!rs_args_has(args, "vocab-only")) {
 		if ((m = rs_model_open(path, &ctx->cause)) == NULL)
 			return RS_EFORMAT;
@@ -57,12 +71,14 @@ cmd_load_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_infof(ctx->out, "warning: no tokenizer (%s); 'ppl' and 'tokenize' need one: "
 		             "load --tokenizer FILE\n", tcause != NULL ? tcause : "unknown");
 	} else if (m != NULL && rs_tokenizer_n_vocab(t) > (size_t)rs_model_config(m)->vocab) {
+		/* the message first: it reads both, which are freed next */
+		rs_fail(&ctx->cause, RS_EFORMAT,
+		    "%s: tokenizer has %zu tokens but the model's vocabulary is %d", path,
+		    rs_tokenizer_n_vocab(t), rs_model_config(m)->vocab);
 		rs_model_close(m);
 		rs_tokenizer_free(t);
 		rs_free(tcause);
-		return rs_fail(&ctx->cause, RS_EFORMAT,
-		    "%s: tokenizer has %zu tokens but the model's vocabulary is %d", path,
-		    rs_tokenizer_n_vocab(t), rs_model_config(m)->vocab);
+		return RS_EFORMAT;
 	}
 	rs_free(tcause);
 	if ((owned = rs_strdup(path)) == NULL) {

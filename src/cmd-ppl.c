@@ -8,8 +8,11 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "compress.h"
 #include "forward.h"
 #include "model.h"
+#include "plan.h"
+#include "plugin.h"
 #include "ppl.h"
 #include "session.h"
 #include "textfile.h"
@@ -44,6 +47,15 @@ ppl_on_chunk(void *ud, int chunk, int n_chunks, double running)
 	rs_out_printf(st->ctx->out, "[%d]%.4f,%s", chunk + 1, running,
 	              (chunk + 1) % 8 == 0 || chunk + 1 == n_chunks ? "\n" : "");
 	rs_job_progress(st->ctx->job, chunk + 1, n_chunks, "ppl");
+}
+
+/* Print a note of the factor computation (a regularized covariance). */
+static void
+ppl_note(void *ud, const char *line)
+{
+	struct rs_cmd_ctx *ctx = ud;
+
+	rs_out_infof(ctx->out, "%s\n", line);
 }
 
 /* Log the first positions' logits of the first window (the reference file's columns). */
@@ -100,6 +112,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct rs_ppl_result res;
 	struct ppl_state st;
 	struct rs_forward *f = NULL;
+	struct rs_compress_set *set = NULL;
 	struct timespec t0, t1;
 	long ctxlen, chunks, logpos;
 	int32_t *ids = NULL;
@@ -107,6 +120,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	char *text = NULL;
 	int rc, rows, windows;
 	double secs;
+	char desc[512], budget[512];
 
 	memset(&o, 0, sizeof o);
 	memset(&st, 0, sizeof st);
@@ -147,6 +161,41 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_free(ids);
 		return RS_ENOMEM;
 	}
+	/* The current plan: factored matrices run as two products. */
+	rs_compress_session_desc(s, desc, sizeof desc);
+	rs_out_printf(ctx->out, "ppl: evaluating %s\n", desc);
+	if (s->plan != NULL && rs_plan_n_compressed(s->plan) > 0) {
+		rs_plan_budget_line(s->plan, rs_model_embed_head_params(s->model), budget,
+		                    sizeof budget);
+		rs_out_printf(ctx->out, "ppl: %s\n", budget);
+		struct rs_compress_counters c0, c1;
+
+		memset(&c0, 0, sizeof c0);
+		if (s->compress != NULL)
+			rs_compress_get_counters(s->compress, &c0);
+		if ((rc = rs_compress_session_build(s, ppl_note, ctx, &set, ctx->job,
+		                                    &ctx->cause)) != 0 ||
+		    (rc = rs_compress_install(set, f, &ctx->cause)) != 0) {
+			rs_compress_set_free(set);
+			rs_forward_free(f);
+			rs_free(ids);
+			return rc;
+		}
+		rs_compress_get_counters(s->compress, &c1);
+		rs_out_infof(ctx->out, "factors: %llu decompositions run, %llu pairs cut from cached "
+		             "factors, %llu from loaded factors; %.1f MiB of factors cached\n",
+		             (unsigned long long)(c1.decompositions - c0.decompositions),
+		             (unsigned long long)(c1.hits - c0.hits),
+		             (unsigned long long)(c1.fixed_hits - c0.fixed_hits),
+		             (double)c1.held_bytes / 1048576.0);
+	}
+	/* Matrices a plugin replaced (lrq, transact) run as their dense replacements. */
+	if ((rc = rs_host_install(s, f, ctx->out, &ctx->cause)) != 0) {
+		rs_compress_set_free(set);
+		rs_forward_free(f);
+		rs_free(ids);
+		return rc;
+	}
 	o.ctx = (int)ctxlen;
 	o.max_chunks = (int)chunks;
 	o.bos = rs_tokenizer_bos(s->tok);
@@ -167,6 +216,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 	rs_forward_free(f);
+	rs_compress_set_free(set);
 	rs_free(ids);
 	if (rc == RS_ECANCEL) {
 		rs_free(ctx->cause);
@@ -193,14 +243,17 @@ const struct rs_cmd_entry rs_cmd_ppl_entry = {
 	.name = "ppl",
 	.alias = "perplexity",
 	.usage = "FILE [--protocol chunked|llama.cpp] [--ctx N] [--chunks N] [--log-logits N]",
-	.summary = "perplexity of the model on a text file",
+	.summary = "perplexity of the model (under the current plan) on a text file",
 	.help = "Tokenizes FILE once (one BOS at the start) and scores it. Protocol 'chunked' (the "
 	        "papers'): non-overlapping windows of N tokens, the last partial window dropped, "
 	        "every token but the first of each window scored. Protocol 'llama.cpp': windows of "
 	        "N tokens whose first token is replaced by BOS, only the second half of each window "
 	        "scored. Prints the running perplexity per window and ends with 'Final estimate: "
 	        "PPL = X +/- Y' (the standard error of the mean token log-likelihood carried through "
-	        "exp). Ctrl-C cancels and keeps the session.",
+	        "exp). When the plan factors matrices, they are evaluated as the plan says: each "
+	        "factored matrix runs as two products with the factors of the current method "
+	        "('set method'); the first line names what is evaluated. Ctrl-C cancels and keeps "
+	        "the session.",
 	.opts = cmd_ppl_opts,
 	.min_args = 1,
 	.max_args = 1,

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cmd.h"
+#include "compress.h"
 #include "model.h"
 #include "pattern.h"
 #include "plan.h"
@@ -14,6 +16,7 @@
 
 static const struct rs_opt cmd_rank_opts[] = {
 	{ "keep", "RATIO", "rank keeping this fraction of each matrix's parameters (>= 1: dense)" },
+	{ "energy", "E", "smallest rank keeping energy E (0..1) of the covariance energy" },
 	{ NULL, NULL, NULL }
 };
 
@@ -38,24 +41,62 @@ rank_parse(const char *w, long *value, int *relative, char **cause)
 	return 0;
 }
 
+/* The spectrum --energy reads for matrix i (compress.h's preview choice). */
+static const struct rs_spec *
+rank_energy_spec(const struct rs_session *s, const struct rs_plan *p, int i)
+{
+	return rs_compress_session_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
+}
+
+/* The aligned rank reaching energy e of spectrum sp (alignment rounds up, never below e). */
+static long
+rank_for_energy(const struct rs_plan *p, int i, const struct rs_spec *sp, double e)
+{
+	long k, a = rs_plan_align(p);
+
+	if (e >= 1.0)
+		return RS_PLAN_DENSE;
+	k = (long)rs_energy_rank_for(sp->energy, e);
+	if (k < 1)
+		k = 1;
+	if (a > 1)
+		k = (k + a - 1) / a * a;
+	if (k >= rs_plan_max_rank(p, i))
+		k = (long)rs_plan_max_rank(p, i);
+	return k;
+}
+
 static int
 cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	struct rs_plan *p = ctx->session->plan;
 	const char *pattern = args->argv[0], *keepw = rs_args_get(args, "keep");
+	const char *energyw = rs_args_get(args, "energy");
 	long value = 0;
-	double keep = 0;
-	int relative = 0, i, n = 0, last = -1, rc, clamped;
+	double keep = 0, energy = 0;
+	int relative = 0, i, n = 0, last = -1, rc, clamped, used[RS_SPEC_KINDS] = { 0 };
 	char line[512];
 
 	if (p == NULL)
 		return rs_fail(&ctx->cause, RS_ENOMEM, "rank: no plan (out of memory at load)");
 	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0)
 		return rc;
-	if ((keepw != NULL) == (args->argc == 2))
+	if ((keepw != NULL) + (energyw != NULL) + (args->argc == 2) != 1)
 		return rs_fail(&ctx->cause, RS_EINVAL,
-		    "usage: rank PATTERN (RANK | +N | -N | dense | --keep RATIO)");
-	if (keepw != NULL) {
+		    "usage: rank PATTERN (RANK | +N | -N | dense | --keep RATIO | --energy E)");
+	if (energyw != NULL) {
+		if ((rc = rs_args_double(args, "energy", 1, 0.0, 1.0, &energy, &ctx->cause)) != 0)
+			return rc;
+		if (energy <= 0)
+			return rs_fail(&ctx->cause, RS_EINVAL, "rank: --energy must be above 0");
+		/* every selected matrix needs a spectrum before anything changes */
+		for (i = 0; i < rs_plan_count(p); i++)
+			if (rs_pattern_match(pattern, rs_plan_name(p, i)) &&
+			    rank_energy_spec(ctx->session, p, i) == NULL)
+				return rs_fail(&ctx->cause, RS_EINVAL, "rank: --energy needs the "
+				    "spectrum of %s: run 'spectra' (weights) or 'calibrate' and "
+				    "'spectra --kind feature' first", rs_plan_name(p, i));
+	} else if (keepw != NULL) {
 		if ((rc = rs_args_double(args, "keep", 1, 0.0, 1e9, &keep, &ctx->cause)) != 0)
 			return rc;
 		if (keep <= 0)
@@ -72,7 +113,11 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 		if (!rs_pattern_match(pattern, name))
 			continue;
-		if (keepw != NULL) {
+		if (energyw != NULL) {
+			const struct rs_spec *sp = rank_energy_spec(ctx->session, p, i);
+			used[sp->kind]++;
+			want = rank_for_energy(p, i, sp, energy);
+		} else if (keepw != NULL) {
 			want = rs_plan_rank_for_keep(p, i, keep);
 		} else if (relative) {
 			long cur = rs_plan_rank(p, i);
@@ -96,6 +141,20 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_plan_end(p);
 	if (n == 0)
 		return rs_fail(&ctx->cause, RS_EINVAL, "rank: no decoder matrix matches '%s'", pattern);
+	if (energyw != NULL) {
+		static const char *const kname[RS_SPEC_KINDS] = { "weight", "centred feature",
+		    "uncentred feature" };
+		char which[256] = "";
+		size_t at = 0;
+		int k;
+		for (k = 0; k < RS_SPEC_KINDS && at < sizeof which; k++)
+			if (used[k] > 0)
+				at += (size_t)snprintf(which + at, sizeof which - at, "%s%s spectrum "
+				    "(%d matri%s)", at > 0 ? ", " : "", kname[k], used[k],
+				    used[k] == 1 ? "x" : "ces");
+		rs_out_printf(ctx->out, "rank: energy %g of the %s; ranks rounded up to a multiple "
+		    "of %d\n", energy, which, rs_plan_align(p));
+	}
 	if (n == 1) {
 		int r = rs_plan_rank(p, last);
 		if (r == RS_PLAN_DENSE)
@@ -118,12 +177,16 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 const struct rs_cmd_entry rs_cmd_rank_entry = {
 	.name = "rank",
 	.alias = NULL,
-	.usage = "PATTERN (RANK | +N | -N | dense | --keep RATIO)",
+	.usage = "PATTERN (RANK | +N | -N | dense | --keep RATIO | --energy E)",
 	.summary = "set the rank of matrices in the plan",
 	.help = "Sets the rank of every decoder matrix PATTERN selects (L3.q, L3-7.up, *.q, L*.down, "
 	        "* for all): an absolute rank, a change (+8, -8; growing past full rank makes the "
 	        "matrix dense), 'dense', or --keep RATIO, the rank keeping that fraction of each "
-	        "matrix's parameters (r(m+n) = RATIO*m*n; RATIO >= 1 means dense). Ranks are clamped "
+	        "matrix's parameters (r(m+n) = RATIO*m*n; RATIO >= 1 means dense), or --energy E, the "
+	        "smallest rank keeping the fraction E of the covariance energy: the feature "
+	        "spectrum of the current method when computed (uncentred for whiten, centred "
+	        "otherwise), else the weight spectrum; the output says which (E = 1: dense). "
+	        "Ranks are clamped "
 	        "to 1..min(m,n) with a message and rounded to a multiple of the alignment "
 	        "('set rank-align N', default 8). One step for undo.",
 	.opts = cmd_rank_opts,

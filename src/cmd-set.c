@@ -2,65 +2,132 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "compress.h"
 #include "plan.h"
 #include "session.h"
 
+/* A setting: its value shown as text and parsed from text, so whole numbers, reals and names
+ * share one table. */
 struct setting {
 	const char *name;
-	long min, max;
+	const char *range;      /* what VALUE may be, for messages and the listing */
 	const char *help;
-	long (*get)(const struct rs_session *s);
-	void (*put)(struct rs_session *s, long v);
+	void (*show)(const struct rs_session *s, char *buf, size_t n);
+	/* Parse and store; 0, or RS_EINVAL (the caller names the setting and the range). */
+	int (*put)(struct rs_session *s, const char *w);
 };
 
-static long
-set_get_align(const struct rs_session *s)
+/* Parse a whole number in [min, max]. */
+static int
+set_long(const char *w, long min, long max, long *v)
 {
-	return s->plan != NULL ? rs_plan_align(s->plan) : 8;
+	char *end;
+
+	errno = 0;
+	*v = strtol(w, &end, 10);
+	return errno != 0 || end == w || *end != '\0' || *v < min || *v > max ? RS_EINVAL : 0;
 }
 
 static void
-set_put_align(struct rs_session *s, long v)
+set_show_align(const struct rs_session *s, char *buf, size_t n)
 {
+	snprintf(buf, n, "%d", s->plan != NULL ? rs_plan_align(s->plan) : 8);
+}
+
+static int
+set_put_align(struct rs_session *s, const char *w)
+{
+	long v;
+
+	if (set_long(w, 1, 4096, &v) != 0)
+		return RS_EINVAL;
 	if (s->plan != NULL)
 		rs_plan_set_align(s->plan, (int)v);
-}
-
-static long
-set_get_threads(const struct rs_session *s)
-{
-	return s->threads;
+	return 0;
 }
 
 static void
-set_put_threads(struct rs_session *s, long v)
+set_show_threads(const struct rs_session *s, char *buf, size_t n)
 {
+	snprintf(buf, n, "%d", s->threads);
+}
+
+static int
+set_put_threads(struct rs_session *s, const char *w)
+{
+	long v;
+
+	if (set_long(w, 1, 1024, &v) != 0)
+		return RS_EINVAL;
 	s->threads = (int)v;
+	return 0;
+}
+
+static void
+set_show_method(const struct rs_session *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", rs_method_name((enum rs_method)s->method));
+}
+
+static int
+set_put_method(struct rs_session *s, const char *w)
+{
+	int m = rs_method_parse(w);
+
+	if (m < 0)
+		return RS_EINVAL;
+	s->method = m;
+	return 0;
+}
+
+static void
+set_show_alpha(const struct rs_session *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%g", s->asvd_alpha);
+}
+
+static int
+set_put_alpha(struct rs_session *s, const char *w)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(w, &end);
+	if (errno != 0 || end == w || *end != '\0' || !(v >= 0 && v <= 4))
+		return RS_EINVAL;
+	s->asvd_alpha = v;
+	return 0;
 }
 
 static const struct setting settings[] = {
-	{ "rank-align", 1, 4096, "ranks are rounded to a multiple of this (1: no rounding)",
-	  set_get_align, set_put_align },
-	{ "threads", 1, 1024, "threads for matrix products and worker pools", set_get_threads,
-	  set_put_threads },
-	{ NULL, 0, 0, NULL, NULL, NULL }
+	{ "asvd-alpha", "a number in [0, 4]", "exponent of the activation scaling of method asvd "
+	  "(default 0.5; 0 is plain SVD)", set_show_alpha, set_put_alpha },
+	{ "method", "svd, feature, whiten or asvd", "how factored matrices are decomposed "
+	  "(default svd)", set_show_method, set_put_method },
+	{ "rank-align", "a whole number in [1, 4096]", "ranks are rounded to a multiple of this "
+	  "(1: no rounding)", set_show_align, set_put_align },
+	{ "threads", "a whole number in [1, 1024]", "threads for matrix products and worker pools",
+	  set_show_threads, set_put_threads },
+	{ NULL, NULL, NULL, NULL, NULL }
 };
 
 static int
 cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	const struct setting *st;
-	char *end;
-	long v;
+	char val[64];
 
 	if (args->argc == 0) {
-		for (st = settings; st->name != NULL; st++)
-			rs_out_printf(ctx->out, "%-12s %-6ld %s\n", st->name, st->get(ctx->session),
-			              st->help);
+		for (st = settings; st->name != NULL; st++) {
+			st->show(ctx->session, val, sizeof val);
+			rs_out_printf(ctx->out, "%-12s %-8s %s\n", st->name, val, st->help);
+		}
 		return 0;
 	}
 	for (st = settings; st->name != NULL; st++)
@@ -69,27 +136,28 @@ cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if (st->name == NULL)
 		return rs_fail(&ctx->cause, RS_EINVAL, "set: unknown setting '%s' (try 'set')",
 		               args->argv[0]);
-	if (args->argc == 1) {
-		rs_out_printf(ctx->out, "%s %ld\n", st->name, st->get(ctx->session));
-		return 0;
-	}
-	errno = 0;
-	v = strtol(args->argv[1], &end, 10);
-	if (errno != 0 || end == args->argv[1] || *end != '\0' || v < st->min || v > st->max)
-		return rs_fail(&ctx->cause, RS_EINVAL, "set %s: expected a whole number in [%ld, %ld], "
-		               "got '%s'", st->name, st->min, st->max, args->argv[1]);
-	st->put(ctx->session, v);
-	rs_out_printf(ctx->out, "%s %ld\n", st->name, st->get(ctx->session));
+	if (args->argc == 2 && st->put(ctx->session, args->argv[1]) != 0)
+		return rs_fail(&ctx->cause, RS_EINVAL, "set %s: expected %s, got '%s'", st->name,
+		               st->range, args->argv[1]);
+	st->show(ctx->session, val, sizeof val);
+	rs_out_printf(ctx->out, "%s %s\n", st->name, val);
+	if (args->argc == 2 && strcmp(st->name, "method") == 0)
+		rs_out_printf(ctx->out, "method %s: %s\n", val,
+		              rs_method_describe((enum rs_method)ctx->session->method));
 	return 0;
 }
 
 const struct rs_cmd_entry rs_cmd_set_entry = {
 	.name = "set",
 	.usage = "[NAME [VALUE]]",
-	.summary = "show or change settings (rank-align, threads)",
+	.summary = "show or change settings (method, asvd-alpha, rank-align, threads)",
 	.help = "Without arguments lists every setting with its value. 'set NAME' shows one, "
-	        "'set NAME VALUE' changes it. rank-align: ranks are rounded to a multiple of it "
-	        "(default 8). threads: threads for matrix products (default: the cores).",
+	        "'set NAME VALUE' changes it. method: svd (plain SVD of W), feature (feature PCA "
+	        "with a mean-compensation bias, pooled centred covariance), whiten (SVD-LLM, "
+	        "Cholesky of the uncentred Gram) or asvd (diagonal activation scaling by the input "
+	        "RMS to the power asvd-alpha); all but svd need 'calibrate'. asvd-alpha: default "
+	        "0.5. rank-align: ranks are rounded to a multiple of it (default 8). threads: "
+	        "threads for matrix products (default: the cores).",
 	.min_args = 0,
 	.max_args = 2,
 	.exec = cmd_set_exec,

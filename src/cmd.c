@@ -10,32 +10,49 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "plugin.h"
 #include "session.h"
 
+extern const struct rs_cmd_entry rs_cmd_calibrate_entry;
+extern const struct rs_cmd_entry rs_cmd_compare_entry;
+extern const struct rs_cmd_entry rs_cmd_error_entry;
+extern const struct rs_cmd_entry rs_cmd_export_entry;
 extern const struct rs_cmd_entry rs_cmd_help_entry;
 extern const struct rs_cmd_entry rs_cmd_info_entry;
 extern const struct rs_cmd_entry rs_cmd_load_entry;
+extern const struct rs_cmd_entry rs_cmd_metrics_entry;
 extern const struct rs_cmd_entry rs_cmd_plan_entry;
+extern const struct rs_cmd_entry rs_cmd_plot_entry;
+extern const struct rs_cmd_entry rs_cmd_plugins_entry;
 extern const struct rs_cmd_entry rs_cmd_ppl_entry;
 extern const struct rs_cmd_entry rs_cmd_quit_entry;
 extern const struct rs_cmd_entry rs_cmd_rank_entry;
 extern const struct rs_cmd_entry rs_cmd_redo_entry;
 extern const struct rs_cmd_entry rs_cmd_set_entry;
+extern const struct rs_cmd_entry rs_cmd_spectra_entry;
 extern const struct rs_cmd_entry rs_cmd_tensors_entry;
 extern const struct rs_cmd_entry rs_cmd_tokenize_entry;
 extern const struct rs_cmd_entry rs_cmd_undo_entry;
 
 /* Sorted by name: `help` lists them in this order. */
 const struct rs_cmd_entry *const rs_cmd_table[] = {
+	&rs_cmd_calibrate_entry,
+	&rs_cmd_compare_entry,
+	&rs_cmd_error_entry,
+	&rs_cmd_export_entry,
 	&rs_cmd_help_entry,
 	&rs_cmd_info_entry,
 	&rs_cmd_load_entry,
+	&rs_cmd_metrics_entry,
 	&rs_cmd_plan_entry,
+	&rs_cmd_plot_entry,
+	&rs_cmd_plugins_entry,
 	&rs_cmd_ppl_entry,
 	&rs_cmd_quit_entry,
 	&rs_cmd_rank_entry,
 	&rs_cmd_redo_entry,
 	&rs_cmd_set_entry,
+	&rs_cmd_spectra_entry,
 	&rs_cmd_tensors_entry,
 	&rs_cmd_tokenize_entry,
 	&rs_cmd_undo_entry,
@@ -76,6 +93,28 @@ rs_cmd_find(const char *name, char **cause)
 		rs_fail(cause, RS_EINVAL, "ambiguous command: %s, could be: %s", name, list);
 	}
 	return NULL;
+}
+
+const struct rs_cmd_entry *
+rs_cmd_find_session(struct rs_session *s, const char *name, char **cause)
+{
+	const struct rs_cmd_entry *e;
+	char *why = NULL;
+
+	if ((e = rs_cmd_find(name, &why)) == NULL && s != NULL &&
+	    (e = rs_plugins_session_cmd(s, name)) != NULL) {
+		rs_free(why);
+		return e;
+	}
+	if (e == NULL) {
+		if (cause != NULL) {
+			rs_free(*cause);
+			*cause = why;
+		} else {
+			rs_free(why);
+		}
+	}
+	return e;
 }
 
 int
@@ -262,7 +301,7 @@ cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
 	char *cause = NULL;
 	int rc;
 
-	if ((e = rs_cmd_find(argv[0], &cause)) == NULL) {
+	if ((e = rs_cmd_find_session(ctx->session, argv[0], &cause)) == NULL) {
 		rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "unknown command");
 		rs_free(cause);
 		return RS_EINVAL;
@@ -284,7 +323,9 @@ cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
 		ctx->job->cancel = 0;
 	rs_free(ctx->cause);
 	ctx->cause = NULL;
+	ctx->entry = e;
 	rc = e->exec(ctx, &args);
+	ctx->entry = NULL;
 	if (rc != 0) {
 		if (ctx->cause != NULL)
 			rs_out_errorf(ctx->out, "%s\n", ctx->cause);

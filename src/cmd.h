@@ -49,6 +49,7 @@ struct rs_cmd_ctx {
 	struct rs_job *job;         /* cancel flag and progress of the running command */
 	char *cause;                /* set (allocated) by a failing command */
 	unsigned reactions;         /* enum rs_reaction bits, accumulated */
+	const struct rs_cmd_entry *entry; /* the entry being run (set by the dispatcher) */
 };
 
 enum rs_cmd_flags {
@@ -73,6 +74,10 @@ extern const struct rs_cmd_entry *const rs_cmd_table[];
 
 /* Find by exact name, alias or unique prefix; NULL + cause (unknown/ambiguous) otherwise. */
 const struct rs_cmd_entry *rs_cmd_find(const char *name, char **cause);
+/* As rs_cmd_find, then a command a plugin of the session added under exactly that name
+ * (plugin.h); built-in commands win. */
+const struct rs_cmd_entry *rs_cmd_find_session(struct rs_session *s, const char *name,
+                                               char **cause);
 
 /* Run one line: commands separated by ';', words split shell-like ('…', "…", \x), '#' starts a
  * comment.  Stops at the first failing command.  Returns 0, RS_EINVAL for a usage error, or the

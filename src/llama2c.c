@@ -30,12 +30,12 @@ int
 rs_llama2c_probe(const uint8_t *data, size_t size)
 {
 	int32_t h[7];
-	int32_t vocab;
+	int64_t vocab;
 
 	if (size < L2C_HEADER)
 		return 0;
 	read_header(data, h);
-	vocab = h[5] < 0 ? -h[5] : h[5];
+	vocab = h[5] < 0 ? -(int64_t)h[5] : h[5];	/* INT32_MIN negates in 64 bits */
 	return h[0] > 0 && h[0] <= L2C_MAX_DIM && h[1] > 0 && h[1] <= L2C_MAX_DIM &&
 	    h[2] > 0 && h[2] <= L2C_MAX_LAYERS && h[3] > 0 && h[3] <= h[0] &&
 	    h[4] > 0 && h[4] <= h[3] && h[5] != INT32_MIN && vocab > 0 &&

@@ -6,8 +6,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "analysis.h"
+#include "cache.h"
+#include "calib.h"
+#include "compress.h"
 #include "model.h"
 #include "plan.h"
+#include "plugin.h"
 #include "tokenizer.h"
 
 struct rs_session *
@@ -20,12 +25,26 @@ rs_session_new(void)
 		return NULL;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	s->threads = n > 0 ? (int)n : 1;
+	s->method = RS_METHOD_SVD;
+	s->asvd_alpha = 0.5;
 	return s;
 }
 
 void
 rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokenizer *t, char *path)
 {
+	/* The analysis and calibration belong to the old model (calib borrows it). */
+	rs_analysis_free(s->analysis);
+	rs_calib_free(s->calib);
+	s->analysis = NULL;
+	s->calib = NULL;
+	/* The factor cache borrows the model too. */
+	rs_compress_free(s->compress);
+	s->compress = NULL;
+	rs_free(s->plan_source);
+	s->plan_source = NULL;
+	/* replacements plugins made belong to the old model */
+	rs_plugins_model_changed(s->plugins);
 	if (s->model != NULL)
 		rs_model_close(s->model);
 	if (s->tok != NULL)
@@ -44,5 +63,7 @@ rs_session_free(struct rs_session *s)
 	if (s == NULL)
 		return;
 	rs_session_set_model(s, NULL, NULL, NULL);
+	rs_plugins_free(s->plugins);
+	rs_cache_close(s->cache);
 	rs_free(s);
 }

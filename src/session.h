@@ -2,8 +2,13 @@
 #ifndef RS_SESSION_H
 #define RS_SESSION_H
 
+struct rs_analysis;
+struct rs_cache;
+struct rs_calib;
+struct rs_compress;
 struct rs_model;
 struct rs_plan;
+struct rs_plugins;
 struct rs_tokenizer;
 
 struct rs_session {
@@ -15,6 +20,15 @@ struct rs_session {
 	double last_ppl;              /* the last finished `ppl`, 0 if none */
 	char last_ppl_protocol[16];   /* its protocol name */
 	int last_ppl_ctx;             /* its window */
+	struct rs_analysis *analysis; /* spectra of the loaded model; NULL until `spectra` */
+	struct rs_calib *calib;       /* calibration statistics; NULL until `calibrate` */
+	struct rs_cache *cache;       /* opened on first use */
+	/* compression (compress.h) */
+	int method;                   /* enum rs_method: `set method`, default svd */
+	double asvd_alpha;            /* `set asvd-alpha`, default 0.5 */
+	struct rs_compress *compress; /* factor cache of the loaded model; NULL until first use */
+	char *plan_source;            /* plan or factored file last loaded or saved, or NULL */
+	struct rs_plugins *plugins;   /* plugin registry (plugin.h); NULL until first use */
 };
 
 struct rs_session *rs_session_new(void);

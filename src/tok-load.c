@@ -349,7 +349,7 @@ tok_load_spmodel(const char *path, char **cause)
 		goto fail;
 	}
 	b.p = mf->data;
-	b.end = mf->data + mf->size;
+	b.end = mf->size > 0 ? mf->data + mf->size : mf->data;	/* an empty file maps to NULL */
 	while ((rc = pb_next(&b, &f)) == 0) {
 		if (f.num == 1 && f.wt == 2) {
 			if (sp_piece(t, f.data, f.len, t->n, cause) != 0)

@@ -1,0 +1,112 @@
+/* calib.h: the calibration run and its statistics store (methods.md §2-3).
+ *
+ * A calibration runs a token stream (BOS first, as the caller tokenized it) through the
+ * UNCOMPRESSED model in non-overlapping windows of ctx tokens (the chunked perplexity cut: a
+ * final partial window is dropped; at most max_tokens tokens, whole windows) and collects, per
+ * layer, the statistics of the four input groups (forward.h: attention input for q,k,v; o input;
+ * MLP input for gate,up; down input) with covstats.h, pooled over G groups of consecutive
+ * windows (group of window w = floor(w·G/W)).
+ *
+ * Memory is planned: one layer's accumulators cost Σ over its four inputs of two n×n doubles
+ * (one when G = 1) plus one n×n float (covstats.h).  As many layers as fit the budget are
+ * accumulated per forward pass (a pass stops after its last layer); the rest take further
+ * passes.  Finished statistics go to the cache (entry "calib": group means and pooled mean in
+ * double, the pooled centred covariance as a packed upper triangle in double for n ≤ 2048 and
+ * float32 above) and, when all of them are small, are also held in memory; otherwise they are
+ * read back from the cache per (layer, input) when needed.  Either way the values a reader gets
+ * are the decoded entry, so spectra do not depend on where the statistics came from.
+ *
+ * Identity: the calibration's key text names the model (rs_model_identity and a hash of all
+ * tensor bytes), the text file's bytes (XXH3), ctx, the tokens used, the windows and G. */
+#ifndef RS_CALIB_H
+#define RS_CALIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forward.h"
+#include "model.h"
+#include "status.h"
+
+struct rs_cache;
+
+/* Statistics of one (layer, input group), decoded. */
+struct rs_calib_stats {
+	size_t n;               /* input dimension */
+	size_t groups;          /* G */
+	uint64_t tokens;        /* tokens accumulated */
+	double *mean;           /* (n) pooled mean μ = Σ μ_g / G */
+	double *gmeans;         /* (G, n) group means */
+	double *cov;            /* (n, n) pooled centred covariance, both triangles */
+};
+
+struct rs_calib_params {
+	int ctx;                /* window length (≥ 2) */
+	int64_t max_tokens;     /* tokens used at most (whole windows) */
+	int groups;             /* G, 1 ≤ G ≤ windows */
+	uint64_t memory;        /* accumulator budget in bytes */
+};
+
+struct rs_calib_plan {
+	int windows;            /* whole windows used */
+	int64_t tokens;         /* windows · ctx */
+	int groups;
+	int layers_per_pass;
+	int passes;             /* forward passes if no layer is in the cache */
+	uint64_t layer_bytes;   /* accumulators of one layer (its four inputs) */
+	uint64_t fixed_bytes;   /* forward-pass state, the largest finished entry, held stats */
+	uint64_t pass_bytes;    /* fixed + layers_per_pass · layer_bytes */
+	uint64_t budget;
+	uint64_t stats_bytes;   /* all finished statistics (encoded) */
+	int hold;               /* finished statistics are also kept in memory */
+};
+
+struct rs_calib_report {
+	int layers_cached;      /* layers whose four entries came from the cache */
+	int layers_computed;
+	int passes;             /* forward passes actually run */
+	int64_t tokens_run;     /* tokens through the model, all passes */
+};
+
+struct rs_calib;
+
+/* Default budget: half of the physical memory. */
+uint64_t rs_calib_default_memory(void);
+
+/* The input group a decoder matrix reads; its name ("attn", "o", "mlp", "down"); its width. */
+enum rs_input_group rs_calib_input_of(enum rs_tkind mat);
+const char *rs_calib_input_name(enum rs_input_group g);
+size_t rs_calib_input_dim(const struct rs_model *m, enum rs_input_group g);
+
+/* A calibration for model m (borrowed; must outlive the result) over n_ids tokens of a text
+ * whose bytes hash to text_hash: fixes the identity and the memory plan (*plan, also kept).
+ * RS_EINVAL-style failures (no whole window, G > windows, one layer over the budget) return
+ * NULL with *cause. */
+struct rs_calib *rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
+    const struct rs_calib_params *p, char **cause);
+void rs_calib_free(struct rs_calib *c);
+const struct rs_calib_plan *rs_calib_get_plan(const struct rs_calib *c);
+/* The identity key text ("calib-v2 model=… weights=… text=… ctx=… tokens=… groups=…"). */
+const char *rs_calib_identity(const struct rs_calib *c);
+/* Non-zero once every layer's statistics exist (in memory or in the cache). */
+int rs_calib_complete(const struct rs_calib *c);
+
+/* Fill the statistics: layers whose four cache entries are present and sound are taken from the
+ * cache (a damaged entry is reported through note() and recomputed), the others computed by
+ * forward passes over ids (the same n_ids tokens given to rs_calib_new) as planned.  The BLAS
+ * thread count is the caller's.  Progress: windows done over all passes.  Cancelling returns
+ * RS_ECANCEL; layers finished by then are in the cache, so a rerun resumes. */
+int rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
+    void (*note)(void *ud, const char *line), void *ud, struct rs_calib_report *rep,
+    struct rs_job *job, char **cause);
+
+/* The decoded statistics of one (layer, input group): a new copy from memory or from the cache
+ * (RS_EIO/RS_EFORMAT with a cause when the entry has gone or is damaged: run calibrate again).
+ * Safe to call from several threads at once. */
+int rs_calib_stats_get(const struct rs_calib *c, struct rs_cache *cache, int layer,
+    enum rs_input_group g, struct rs_calib_stats **out, char **cause);
+void rs_calib_stats_free(struct rs_calib_stats *s);
+/* The pooled uncentred Gram C + (1/G) Σ μ_g μ_gᵀ into g (n×n). */
+void rs_calib_stats_gram(const struct rs_calib_stats *s, double *g);
+
+#endif

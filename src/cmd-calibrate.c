@@ -1,0 +1,192 @@
+/* cmd-calibrate.c: collect the input statistics of every layer from a calibration text. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "analysis.h"
+#include "cache.h"
+#include "calib.h"
+#include "cmd.h"
+#include "forward.h"
+#include "model.h"
+#include "session.h"
+#include "textfile.h"
+#include "tokenizer.h"
+
+static const struct rs_opt cmd_calibrate_opts[] = {
+	{ "ctx", "N", "window length (default: the model's context, at most 2048)" },
+	{ "max-tokens", "N", "use at most N tokens, whole windows (default 65536)" },
+	{ "groups", "G", "pool the statistics over G groups of windows (default min(32, windows))" },
+	{ "memory", "BYTES", "accumulator budget, e.g. 2G or 512M (default: half the RAM)" },
+	{ NULL, NULL, NULL }
+};
+
+/* Parse a byte count with an optional K/M/G/T suffix (powers of 1024). */
+static int
+calib_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v <= 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v *= 1024.0; end++; break;
+	case 'm': case 'M': v *= 1048576.0; end++; break;
+	case 'g': case 'G': v *= 1073741824.0; end++; break;
+	case 't': case 'T': v *= 1099511627776.0; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || v > 1.8e19)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* A byte count for people: "12.3 MB". */
+static const char *
+calib_human(char *buf, size_t n, uint64_t b)
+{
+	if (b >= (1ull << 30))
+		snprintf(buf, n, "%.2f GiB", (double)b / 1073741824.0);
+	else if (b >= (1ull << 20))
+		snprintf(buf, n, "%.1f MiB", (double)b / 1048576.0);
+	else
+		snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
+	return buf;
+}
+
+/* Print a cache note. */
+static void
+calib_note(void *ud, const char *line)
+{
+	struct rs_cmd_ctx *ctx = ud;
+
+	rs_out_infof(ctx->out, "%s\n", line);
+}
+
+static int
+cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_session *s = ctx->session;
+	const struct rs_model_config *mc = rs_model_config(s->model);
+	const char *path = args->argv[0], *mem = rs_args_get(args, "memory");
+	struct rs_calib_params p;
+	struct rs_calib_report rep;
+	const struct rs_calib_plan *pl;
+	struct rs_calib *c = NULL;
+	struct timespec t0, t1;
+	int32_t *ids = NULL;
+	size_t n_ids = 0, len;
+	uint64_t text_hash;
+	long ctxlen, maxtok, groups;
+	char *text = NULL, *cause = NULL, h1[32], h2[32], h3[32], h4[32];
+	int rc, windows;
+	double secs;
+
+	memset(&p, 0, sizeof p);
+	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048, 2, 1 << 20,
+	    &ctxlen, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "max-tokens", 65536, 2, 1L << 40, &maxtok, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "groups", 0, 1, 1 << 20, &groups, &ctx->cause)) != 0)
+		return rc;
+	p.memory = rs_calib_default_memory();
+	if (mem != NULL && calib_bytes(mem, &p.memory) != 0)
+		return rs_fail(&ctx->cause, RS_EINVAL, "calibrate: --memory: not a byte count: '%s'",
+		    mem);
+	if (ctxlen > mc->ctx_len)
+		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
+		    ctxlen, mc->ctx_len);
+	if ((rc = rs_textfile_read(path, &text, &len, &ctx->cause)) != 0)
+		return rc;
+	text_hash = rs_hash64(text, len, 0);
+	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
+	rs_free(text);
+	if (rc != 0)
+		return rc;
+	windows = (int)((n_ids < (size_t)maxtok ? n_ids : (size_t)maxtok) / (size_t)ctxlen);
+	if (windows < 1) {
+		rs_free(ids);
+		return rs_fail(&ctx->cause, RS_EINVAL, "%s: %zu tokens, fewer than one window of %ld",
+		    path, n_ids, ctxlen);
+	}
+	p.ctx = (int)ctxlen;
+	p.max_tokens = maxtok;
+	p.groups = groups > 0 ? (int)groups : (windows < 32 ? windows : 32);
+	if ((c = rs_calib_new(s->model, text_hash, n_ids, &p, &ctx->cause)) == NULL) {
+		rs_free(ids);
+		return RS_EINVAL;
+	}
+	pl = rs_calib_get_plan(c);
+	rs_out_printf(ctx->out, "calibrate: %s, %d windows of %d tokens (%" PRId64 " of %zu tokens "
+	    "with BOS), %d group%s\n", path, pl->windows, p.ctx, pl->tokens, n_ids, pl->groups,
+	    pl->groups == 1 ? "" : "s");
+	rs_out_printf(ctx->out, "calibrate: plan: %d pass%s of up to %d layer%s; accumulators %s "
+	    "per layer, %s per pass with the forward state; budget %s; statistics %s (%s)\n",
+	    pl->passes, pl->passes == 1 ? "" : "es", pl->layers_per_pass,
+	    pl->layers_per_pass == 1 ? "" : "s", calib_human(h1, sizeof h1, pl->layer_bytes),
+	    calib_human(h2, sizeof h2, pl->pass_bytes), calib_human(h3, sizeof h3, pl->budget),
+	    calib_human(h4, sizeof h4, pl->stats_bytes),
+	    pl->hold ? "held in memory and cached" : "cached, read back per layer when needed");
+	if (s->cache == NULL && (s->cache = rs_cache_open(NULL, &cause)) == NULL) {
+		rs_out_infof(ctx->out, "warning: no cache (%s): statistics stay in memory\n",
+		    cause != NULL ? cause : "?");
+		rs_free(cause);
+	}
+	rs_forward_set_threads(s->threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = rs_calib_run(c, ids, s->cache, calib_note, ctx, &rep, ctx->job, &ctx->cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	rs_free(ids);
+	if (rc != 0) {
+		if (rc == RS_ECANCEL) {
+			rs_free(ctx->cause);
+			ctx->cause = rs_strdupf("calibrate: cancelled; %d layer%s finished and cached "
+			    "(a rerun resumes)", rep.layers_computed, rep.layers_computed == 1 ? "" : "s");
+		}
+		rs_calib_free(c);
+		return rc;
+	}
+	rs_out_printf(ctx->out, "calibrate: %d layers computed in %d pass%s (%" PRId64 " tokens "
+	    "through the model), %d from cache; %.2f s\n", rep.layers_computed, rep.passes,
+	    rep.passes == 1 ? "" : "es", rep.tokens_run, rep.layers_cached, secs);
+	/* Feature spectra of another calibration no longer apply. */
+	if (s->calib == NULL || strcmp(rs_calib_identity(s->calib), rs_calib_identity(c)) != 0) {
+		rs_analysis_drop_kind(s->analysis, RS_SPEC_CENTRED);
+		rs_analysis_drop_kind(s->analysis, RS_SPEC_UNCENTRED);
+	}
+	rs_calib_free(s->calib);
+	s->calib = c;
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_calibrate_entry = {
+	.name = "calibrate",
+	.alias = NULL,
+	.usage = "FILE [--ctx N] [--max-tokens N] [--groups G] [--memory BYTES]",
+	.summary = "collect per-layer input statistics from a calibration text",
+	.help = "Tokenizes FILE once (one BOS at the start), cuts it into non-overlapping windows "
+	        "of N tokens as chunked perplexity does (at most --max-tokens tokens, whole "
+	        "windows), runs them through the uncompressed model and collects, per layer, the "
+	        "mean and covariance of the four inputs (attention: q,k,v; o; MLP: gate,up; down), "
+	        "pooled with equal weight over G groups of consecutive windows. The accumulators "
+	        "are planned against a memory budget: as many layers per forward pass as fit, "
+	        "extra passes for the rest; the plan is printed. Statistics are cached by model, "
+	        "text, window, tokens and groups; a rerun reads them back. 'spectra --kind "
+	        "feature' uses them. Ctrl-C cancels; finished layers stay cached.",
+	.opts = cmd_calibrate_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER,
+	.exec = cmd_calibrate_exec,
+};

@@ -1,0 +1,247 @@
+/* cmd-compare.c: the dense model against the current plan on one text: perplexity of both,
+ * KL divergence of the next-token distributions, top-1 agreement. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "compress.h"
+#include "forward.h"
+#include "model.h"
+#include "plan.h"
+#include "ppl.h"
+#include "session.h"
+#include "textfile.h"
+#include "tokenizer.h"
+
+/* Rows per forward call, as `ppl` uses, so the dense numbers are ppl's to the last digit. */
+#define COMPARE_ROWS_TARGET 512
+
+static const struct rs_opt cmd_compare_opts[] = {
+	{ "protocol", "chunked|llama.cpp", "windows and scoring (default chunked)" },
+	{ "ctx", "N", "window length in tokens (default: the model's context, at most 2048)" },
+	{ "chunks", "N", "evaluate at most N windows" },
+	{ NULL, NULL, NULL }
+};
+
+/* Running sums of one model's token NLLs. */
+struct nll_sum {
+	double s, s2;
+};
+
+/* Print a note from the factor computation. */
+static void
+compare_note(void *ud, const char *line)
+{
+	struct rs_cmd_ctx *ctx = ud;
+
+	rs_out_infof(ctx->out, "%s\n", line);
+}
+
+/* log Σ exp(l) and the argmax of n logits. */
+static double
+lse_argmax(const float *l, int n, int *arg)
+{
+	double mx = l[0], sum = 0;
+	int i, a = 0;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > mx) {
+			mx = l[i];
+			a = i;
+		}
+	for (i = 0; i < n; i++)
+		sum += exp((double)l[i] - mx);
+	*arg = a;
+	return mx + log(sum);
+}
+
+/* KL(P || Q) in nats for logits p, q with their log-normalizers. */
+static double
+kl_div(const float *p, double lp, const float *q, double lq, int n)
+{
+	double kl = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		double a = (double)p[i] - lp, b = (double)q[i] - lq;
+		kl += exp(a) * (a - b);
+	}
+	return kl > 0 ? kl : 0;
+}
+
+/* exp(mean) and its standard error carried through exp, as ppl.h defines them. */
+static void
+ppl_of(const struct nll_sum *n, int64_t count, double *ppl, double *err)
+{
+	double mean = n->s / (double)count, var = n->s2 / (double)count - mean * mean;
+
+	*ppl = exp(mean);
+	*err = var > 0 && count > 1 ? *ppl * sqrt(var / (double)(count - 1)) : 0.0;
+}
+
+static int
+cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_session *s = ctx->session;
+	const struct rs_model_config *mc = rs_model_config(s->model);
+	const char *proto = rs_args_get(args, "protocol");
+	struct rs_forward *fd = NULL, *fc = NULL;
+	struct rs_compress_set *set = NULL;
+	struct nll_sum nd = { 0, 0 }, nc = { 0, 0 };
+	struct timespec t0, t1;
+	int32_t *ids = NULL, *win = NULL, bos;
+	float *ld = NULL, *lc = NULL;
+	size_t n_ids = 0, len;
+	char *text = NULL, desc[512], budget[512];
+	long ctxlen, chunks;
+	int llama, rc, rows, windows, batch, first, per, done, nb, w, p, vocab = mc->vocab;
+	int64_t count = 0, agree = 0;
+	double kl = 0, klmax = 0, pd, ed, pc, ec;
+
+	if (proto == NULL || strcmp(proto, "chunked") == 0)
+		llama = 0;
+	else if (strcmp(proto, "llama.cpp") == 0 || strcmp(proto, "llamacpp") == 0)
+		llama = 1;
+	else
+		return rs_fail(&ctx->cause, RS_EINVAL, "compare: --protocol is chunked or llama.cpp, "
+		               "not '%s'", proto);
+	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048, llama ? 4 : 2,
+	                      1 << 20, &ctxlen, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "chunks", 0, 0, 1L << 30, &chunks, &ctx->cause)) != 0)
+		return rc;
+	if (s->plan == NULL || rs_plan_n_compressed(s->plan) == 0)
+		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the plan is all dense: set ranks "
+		               "first ('rank * --keep 0.8', 'plan load FILE')");
+	bos = rs_tokenizer_bos(s->tok);
+	if (bos < 0)
+		bos = mc->bos_id;
+	if (llama && (bos < 0 || bos >= vocab))
+		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the llama.cpp protocol needs a BOS id");
+	if ((rc = rs_textfile_read(args->argv[0], &text, &len, &ctx->cause)) != 0)
+		return rc;
+	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
+	rs_free(text);
+	if (rc != 0)
+		return rc;
+	if (n_ids < (size_t)ctxlen) {
+		rs_free(ids);
+		return rs_fail(&ctx->cause, RS_EINVAL, "%s: %zu tokens, fewer than one window of %ld",
+		               args->argv[0], n_ids, ctxlen);
+	}
+	windows = (int)(n_ids / (size_t)ctxlen);
+	if (chunks > 0 && chunks < windows)
+		windows = (int)chunks;
+	rows = (int)ctxlen * (COMPARE_ROWS_TARGET / (int)ctxlen > 1 ?
+	    COMPARE_ROWS_TARGET / (int)ctxlen : 1);
+	batch = rows / (int)ctxlen;
+	if (batch > windows)
+		batch = windows;
+	first = llama ? (int)ctxlen / 2 : 0;
+	per = (int)ctxlen - first;
+	rs_forward_set_threads(s->threads);
+	rs_compress_session_desc(s, desc, sizeof desc);
+	rs_plan_budget_line(s->plan, rs_model_embed_head_params(s->model), budget, sizeof budget);
+	rs_out_printf(ctx->out, "compare: the dense model against %s\ncompare: %s\n", desc, budget);
+	if ((fd = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL ||
+	    (fc = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	if ((rc = rs_compress_session_build(s, compare_note, ctx, &set, ctx->job, &ctx->cause)) != 0
+	    || (rc = rs_compress_install(set, fc, &ctx->cause)) != 0)
+		goto out;
+	win = rs_mallocarray((size_t)batch * (size_t)ctxlen, sizeof *win);
+	ld = rs_mallocarray((size_t)batch * (size_t)per, (size_t)vocab * sizeof *ld);
+	lc = rs_mallocarray((size_t)batch * (size_t)per, (size_t)vocab * sizeof *lc);
+	if (win == NULL || ld == NULL || lc == NULL) {
+		rc = rs_fail(&ctx->cause, RS_ENOMEM, "compare: out of memory for %d windows of logits",
+		             batch);
+		goto out;
+	}
+	rs_out_printf(ctx->out, "compare: protocol %s, window %ld tokens, %d windows, %lld tokens "
+	              "scored (text %zu tokens with BOS), %d threads\n", llama ? "llama.cpp" :
+	              "chunked", ctxlen, windows, (long long)windows * (ctxlen - 1 - first), n_ids,
+	              s->threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (done = 0; done < windows; done += nb) {
+		nb = windows - done < batch ? windows - done : batch;
+		memcpy(win, ids + (size_t)done * (size_t)ctxlen, (size_t)nb * (size_t)ctxlen *
+		       sizeof *win);
+		if (llama)
+			for (w = 0; w < nb; w++)
+				win[(size_t)w * (size_t)ctxlen] = bos;
+		if ((rc = rs_forward_run(fd, win, nb, (int)ctxlen, first, ld, ctx->job,
+		                         &ctx->cause)) != 0 ||
+		    (rc = rs_forward_run(fc, win, nb, (int)ctxlen, first, lc, ctx->job,
+		                         &ctx->cause)) != 0)
+			goto out;
+		for (w = 0; w < nb; w++)
+			for (p = first; p < ctxlen - 1; p++) {
+				size_t at = ((size_t)w * (size_t)per + (size_t)(p - first)) * (size_t)vocab;
+				int32_t next = win[(size_t)w * (size_t)ctxlen + (size_t)p + 1];
+				int ad, ac;
+				double zd = lse_argmax(ld + at, vocab, &ad);
+				double zc = lse_argmax(lc + at, vocab, &ac);
+				double a = zd - (double)ld[at + (size_t)next];
+				double b = zc - (double)lc[at + (size_t)next];
+				double k = kl_div(ld + at, zd, lc + at, zc, vocab);
+
+				nd.s += a;
+				nd.s2 += a * a;
+				nc.s += b;
+				nc.s2 += b * b;
+				kl += k;
+				if (k > klmax)
+					klmax = k;
+				agree += ad == ac;
+				count++;
+			}
+		rs_job_progress(ctx->job, done + nb, windows, "compare");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ppl_of(&nd, count, &pd, &ed);
+	ppl_of(&nc, count, &pc, &ec);
+	rs_out_printf(ctx->out, "dense:      PPL = %.4f +/- %.5f\n", pd, ed);
+	rs_out_printf(ctx->out, "compressed: PPL = %.4f +/- %.5f (x%.4f of dense)\n", pc, ec,
+	              pc / pd);
+	rs_out_printf(ctx->out, "KL(dense || compressed): mean %.6f nats per token (max %.4f)\n",
+	              kl / (double)count, klmax);
+	rs_out_printf(ctx->out, "top-1 agreement: %.2f%% (%lld of %lld positions)\n",
+	              100.0 * (double)agree / (double)count, (long long)agree, (long long)count);
+	rs_out_infof(ctx->out, "compare: %lld positions in %d windows, %.2f s\n", (long long)count,
+	             windows, (double)(t1.tv_sec - t0.tv_sec) +
+	             1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	rc = 0;
+out:
+	rs_forward_free(fd);
+	rs_forward_free(fc);
+	rs_compress_set_free(set);
+	rs_free(ids);
+	rs_free(win);
+	rs_free(ld);
+	rs_free(lc);
+	return rc;
+}
+
+const struct rs_cmd_entry rs_cmd_compare_entry = {
+	.name = "compare",
+	.alias = NULL,
+	.usage = "FILE [--protocol chunked|llama.cpp] [--ctx N] [--chunks N]",
+	.summary = "dense vs compressed: perplexity, KL divergence, top-1 agreement",
+	.help = "Runs the dense model and the model under the current plan (factored matrices as "
+	        "two products, the current method) over the same windows of FILE, with the protocol "
+	        "and options of 'ppl', and prints both perplexities, the mean KL divergence "
+	        "KL(dense || compressed) of the next-token distributions over the scored positions "
+	        "(nats per token, and the largest), and the share of positions where both predict "
+	        "the same most likely token.",
+	.opts = cmd_compare_opts,
+	.min_args = 1,
+	.max_args = 1,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER,
+	.exec = cmd_compare_exec,
+};

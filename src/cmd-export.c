@@ -1,0 +1,110 @@
+/* cmd-export.c: write the model under the current plan, dense or factored. */
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "compress.h"
+#include "dtype.h"
+#include "export.h"
+#include "model.h"
+#include "plan.h"
+#include "session.h"
+
+static const struct rs_opt cmd_export_opts[] = {
+	{ "dtype", "f32|f16|bf16", "dense: tensor dtype (default: the source's; F32 if quantized)" },
+	{ NULL, NULL, NULL }
+};
+
+/* Print a note from the factor computation or the export. */
+static void
+export_note(void *ud, const char *line)
+{
+	struct rs_cmd_ctx *ctx = ud;
+
+	rs_out_infof(ctx->out, "%s\n", line);
+}
+
+static int
+cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_session *s = ctx->session;
+	const char *kind = args->argv[0], *dir = args->argv[1], *dt = rs_args_get(args, "dtype");
+	struct rs_compress_set *set = NULL;
+	struct rs_export_opts o;
+	struct rs_export_report rep;
+	struct timespec t0, t1;
+	char desc[512];
+	int rc, dense;
+
+	memset(&o, 0, sizeof o);
+	o.dtype = -1;
+	o.note = export_note;
+	o.ud = ctx;
+	if (strcmp(kind, "dense") == 0)
+		dense = 1;
+	else if (strcmp(kind, "factored") == 0)
+		dense = 0;
+	else
+		return rs_fail(&ctx->cause, RS_EINVAL, "export: 'dense' or 'factored', not '%s'", kind);
+	if (dt != NULL) {
+		if (!dense)
+			return rs_fail(&ctx->cause, RS_EINVAL, "export: --dtype goes with 'dense' (factors "
+			               "are always F32)");
+		if (strcmp(dt, "f32") == 0 || strcmp(dt, "F32") == 0)
+			o.dtype = RS_DT_F32;
+		else if (strcmp(dt, "f16") == 0 || strcmp(dt, "F16") == 0)
+			o.dtype = RS_DT_F16;
+		else if (strcmp(dt, "bf16") == 0 || strcmp(dt, "BF16") == 0)
+			o.dtype = RS_DT_BF16;
+		else
+			return rs_fail(&ctx->cause, RS_EINVAL, "export: --dtype is f32, f16 or bf16, not "
+			               "'%s'", dt);
+	}
+	if (s->plan == NULL)
+		return rs_fail(&ctx->cause, RS_ENOMEM, "export: no plan");
+	rs_compress_session_desc(s, desc, sizeof desc);
+	rs_out_printf(ctx->out, "export %s: %s\n", kind, desc);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((rc = rs_compress_session_build(s, export_note, ctx, &set, ctx->job, &ctx->cause)) != 0)
+		return rc;
+	if (dense)
+		rc = rs_export_dense(s, set, dir, &o, &rep, ctx->job, &ctx->cause);
+	else
+		rc = rs_export_factored(s, set, dir, &o, &rep, ctx->job, &ctx->cause);
+	rs_compress_set_free(set);
+	if (rc != 0)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rs_out_printf(ctx->out, "export %s: wrote %s: %d tensors (%d from factors, %d biases), "
+	              "%.1f MiB of tensor data%s%s, %.2f s\n", kind, dir, rep.tensors, rep.factored,
+	              rep.biases, (double)rep.bytes / 1048576.0, dense ? ", files copied: " : "",
+	              dense ? (rep.copied > 0 ? "tokenizer/config" : "none") : "",
+	              (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	if (!dense)
+		rs_out_printf(ctx->out, "export factored: 'load %s' opens the base model %s with "
+		              "these factors\n", dir, s->model_path);
+	return 0;
+}
+
+const struct rs_cmd_entry rs_cmd_export_entry = {
+	.name = "export",
+	.alias = NULL,
+	.usage = "dense|factored DIR [--dtype f32|f16|bf16]",
+	.summary = "write the model under the current plan (HF folder, or factors)",
+	.help = "'export dense DIR' writes a complete Hugging Face folder: config.json, "
+	        "model.safetensors with every factored matrix reconstructed as B*A (in the source "
+	        "dtype unless --dtype), the tokenizer files copied; loadable by rankscope and by "
+	        "Hugging Face tools. With method feature the mean-compensation biases become bias "
+	        "tensors with attention_bias/mlp_bias set (LLaMA only), which Hugging Face reads and "
+	        "rankscope's loader does not yet: use 'export factored' for a rankscope round trip. 'export factored DIR' writes DIR/factors.safetensors with the factor "
+	        "pairs (F32) and biases, the plan in the header metadata, and DIR/plan.json; 'load "
+	        "DIR' opens the base model it names with these factors. Both write to DIR.tmp.* "
+	        "and rename; DIR must be new or empty and outside the source model's folder.",
+	.opts = cmd_export_opts,
+	.min_args = 2,
+	.max_args = 2,
+	.flags = RS_CMD_NEEDS_MODEL,
+	.exec = cmd_export_exec,
+};

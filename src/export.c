@@ -1,0 +1,906 @@
+/* export.c: dense and factored exports, and loading a factored export. */
+#include "config.h"
+
+#include "export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "calib.h"
+#include "mapfile.h"
+#include "model.h"
+#include "plan.h"
+#include "planfile.h"
+#include "safetensors.h"
+#include "session.h"
+#include "st-write.h"
+#include "tokenizer.h"
+
+#define FACTORS_FILE "factors.safetensors"
+#define EXPORT_BLOCK_BYTES (4u << 20)   /* float32 rows converted per block */
+
+static const char *const copy_names[] = {
+	"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+	"generation_config.json", "added_tokens.json", NULL
+};
+
+/* Hugging Face name of a layer tensor ("model.layers.3.self_attn.q_proj" + suffix). */
+static void
+hf_name(char *buf, size_t n, int layer, enum rs_tkind k, const char *suffix)
+{
+	static const char *const base[RS_T_LAYER_COUNT] = {
+		"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+		"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm",
+		"post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"
+	};
+
+	snprintf(buf, n, "model.layers.%d.%s%s", layer, base[k], suffix);
+}
+
+/* The folder a model path lives in (the path itself for a folder), allocated. */
+static char *
+source_dir(const char *path)
+{
+	struct stat sb;
+	char *d, *slash;
+
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return rs_strdup(path);
+	if ((d = rs_strdup(path)) == NULL)
+		return NULL;
+	if ((slash = strrchr(d, '/')) == NULL)
+		strcpy(d, ".");
+	else if (slash == d)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return d;
+}
+
+/* Refuse a target that is the source folder or lies inside it, or that exists and is not an
+ * empty folder; create "<dir>.tmp.XXXXXX" and return it (allocated). */
+static char *
+start_dir(const struct rs_session *s, const char *dir, char **cause)
+{
+	char src[PATH_MAX], tgt[PATH_MAX], *sdir, *parent, *slash, *tmp;
+	struct stat sb;
+	size_t n;
+
+	if ((sdir = source_dir(s->model_path)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		return NULL;
+	}
+	if (realpath(sdir, src) == NULL) {
+		rs_fail(cause, RS_EIO, "export: %s: %s", sdir, strerror(errno));
+		rs_free(sdir);
+		return NULL;
+	}
+	rs_free(sdir);
+	if (stat(dir, &sb) == 0) {
+		DIR *d;
+		struct dirent *e;
+		int empty = 1;
+
+		if (!S_ISDIR(sb.st_mode) || realpath(dir, tgt) == NULL) {
+			rs_fail(cause, RS_EINVAL, "export: %s exists and is not a folder", dir);
+			return NULL;
+		}
+		if ((d = opendir(dir)) != NULL) {
+			while ((e = readdir(d)) != NULL)
+				if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+					empty = 0;
+			closedir(d);
+		}
+		n = strlen(src);
+		if (strncmp(tgt, src, n) == 0 && (tgt[n] == '\0' || tgt[n] == '/')) {
+			rs_fail(cause, RS_EINVAL, "export: %s is the source model's folder (or inside "
+			    "it): an export never writes there", dir);
+			return NULL;
+		}
+		if (!empty) {
+			rs_fail(cause, RS_EINVAL, "export: %s exists and is not empty: choose a new "
+			    "folder", dir);
+			return NULL;
+		}
+	} else {
+		/* the parent must exist; check it against the source too */
+		if ((parent = rs_strdup(dir)) == NULL) {
+			rs_fail(cause, RS_ENOMEM, "export: out of memory");
+			return NULL;
+		}
+		while ((n = strlen(parent)) > 1 && parent[n - 1] == '/')
+			parent[n - 1] = '\0';
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			strcpy(parent, ".");
+		else if (slash == parent)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (realpath(parent, tgt) == NULL) {
+			rs_fail(cause, RS_EIO, "export: %s: %s", parent, strerror(errno));
+			rs_free(parent);
+			return NULL;
+		}
+		rs_free(parent);
+		n = strlen(src);
+		if (strncmp(tgt, src, n) == 0 && (tgt[n] == '\0' || tgt[n] == '/')) {
+			rs_fail(cause, RS_EINVAL, "export: %s is inside the source model's folder %s: an "
+			    "export never writes there", dir, src);
+			return NULL;
+		}
+	}
+	if ((tmp = rs_strdupf("%s.tmp.XXXXXX", dir)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		return NULL;
+	}
+	/* strip trailing slashes before the suffix */
+	{
+		char *p = strstr(tmp, ".tmp.XXXXXX");
+		while (p > tmp && p[-1] == '/') {
+			memmove(p - 1, p, strlen(p) + 1);
+			p--;
+		}
+	}
+	if (mkdtemp(tmp) == NULL) {
+		rs_fail(cause, RS_EIO, "export: %s: %s", tmp, strerror(errno));
+		rs_free(tmp);
+		return NULL;
+	}
+	chmod(tmp, 0755);       /* mkdtemp makes it 0700; a model folder is readable by all */
+	return tmp;
+}
+
+/* Remove the temporary folder and what is in it (one level: exports write no subfolders). */
+static void
+abort_dir(char *tmp)
+{
+	DIR *d;
+	struct dirent *e;
+	char *p;
+
+	if (tmp == NULL)
+		return;
+	if ((d = opendir(tmp)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			if ((p = rs_strdupf("%s/%s", tmp, e->d_name)) != NULL) {
+				unlink(p);
+				rs_free(p);
+			}
+		}
+		closedir(d);
+	}
+	rmdir(tmp);
+	rs_free(tmp);
+}
+
+/* Rename the finished temporary folder to dir (an empty dir is replaced). */
+static int
+finish_dir(char *tmp, const char *dir, char **cause)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) == 0 && rmdir(dir) != 0) {
+		rs_fail(cause, RS_EIO, "export: %s: %s", dir, strerror(errno));
+		abort_dir(tmp);
+		return RS_EIO;
+	}
+	if (rename(tmp, dir) != 0) {
+		rs_fail(cause, RS_EIO, "export: rename %s to %s: %s", tmp, dir, strerror(errno));
+		abort_dir(tmp);
+		return RS_EIO;
+	}
+	rs_free(tmp);
+	return 0;
+}
+
+/* Copy a file from the source folder into tmp if it exists; 1 if copied, 0 if absent. */
+static int
+copy_file(const char *sdir, const char *tmp, const char *name, char **cause)
+{
+	struct rs_mapfile *mf;
+	struct stat sb;
+	char *from, *to;
+	int rc;
+
+	if ((from = rs_strdupf("%s/%s", sdir, name)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	if (stat(from, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rs_free(from);
+		return 0;
+	}
+	if ((to = rs_strdupf("%s/%s", tmp, name)) == NULL) {
+		rs_free(from);
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	}
+	if (sb.st_size == 0)
+		rc = rs_afile_write_all(to, "", 0, cause);
+	else if ((mf = rs_mapfile_open(from, cause)) == NULL)
+		rc = RS_EIO;
+	else {
+		rc = rs_afile_write_all(to, mf->data, mf->size, cause);
+		rs_mapfile_close(mf);
+	}
+	rs_free(from);
+	rs_free(to);
+	return rc == 0 ? 1 : rc;
+}
+
+/* ------------------------------------------------------------------ dense tensors */
+
+/* Where the values of one written tensor come from. */
+struct wsrc {
+	const struct rs_model *m;
+	const struct rs_tensor *t;      /* dense source, or NULL */
+	const struct rs_factor_pair *fp;/* reconstructed from factors, or NULL */
+	const float *fbias;             /* bias vector from the factors, or NULL */
+	const struct rs_tensor *mbias;  /* model bias added to it (Qwen2), or NULL */
+	int64_t rows, cols;
+	enum rs_dtype out;
+	size_t esz, row_bytes;
+	/* the converted block */
+	int64_t blk_row0, blk_rows;
+	float *f32;                     /* (blk rows, cols) */
+	uint8_t *conv;                  /* (blk rows, row_bytes) */
+	int64_t cap_rows;
+};
+
+/* Convert rows [r0, r0 + nr) of a source into s->conv. */
+static int
+wsrc_block(struct wsrc *s, int64_t r0, int64_t nr, char **cause)
+{
+	size_t i, n = (size_t)nr * (size_t)s->cols;
+	int rc;
+
+	if (s->fp != NULL) {
+		rs_factor_pair_rows(s->fp, (size_t)r0, (size_t)nr, s->f32);
+	} else if (s->t != NULL) {
+		if ((rc = rs_model_tensor_rows_f32(s->m, s->t, r0, nr, s->f32)) != 0)
+			return rs_fail(cause, rc, "export: %s: cannot read", s->t->name);
+	} else {
+		/* a bias vector: the factors' and/or the model's, or zeros */
+		memset(s->f32, 0, n * sizeof *s->f32);
+		if (s->fbias != NULL)
+			memcpy(s->f32, s->fbias, n * sizeof *s->f32);
+	}
+	if (s->mbias != NULL && s->t == NULL) {
+		float *tmp = rs_mallocarray(n, sizeof *tmp);
+		if (tmp == NULL)
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		rs_model_tensor_rows_f32(s->m, s->mbias, 0, 1, tmp);
+		for (i = 0; i < n; i++)
+			s->f32[i] += tmp[i];
+		rs_free(tmp);
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t h;
+		switch (s->out) {
+		case RS_DT_F32:
+			memcpy(s->conv + 4 * i, &s->f32[i], 4);
+			break;
+		case RS_DT_F16:
+			h = rs_f32_to_f16(s->f32[i]);
+			memcpy(s->conv + 2 * i, &h, 2);
+			break;
+		default:
+			h = rs_f32_to_bf16(s->f32[i]);
+			memcpy(s->conv + 2 * i, &h, 2);
+			break;
+		}
+	}
+	s->blk_row0 = r0;
+	s->blk_rows = nr;
+	return 0;
+}
+
+/* Fill callback: bytes [off, off + len) of the tensor in its output dtype. */
+static int
+wsrc_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
+{
+	struct wsrc *s = ud;
+	uint8_t *dst = buf;
+	int rc;
+
+	if (s->f32 == NULL) {
+		s->cap_rows = (int64_t)(EXPORT_BLOCK_BYTES / ((size_t)s->cols * 4));
+		if (s->cap_rows < 1)
+			s->cap_rows = 1;
+		if (s->cap_rows > s->rows)
+			s->cap_rows = s->rows;
+		s->f32 = rs_mallocarray((size_t)s->cap_rows * (size_t)s->cols, sizeof *s->f32);
+		s->conv = rs_mallocarray((size_t)s->cap_rows, s->row_bytes);
+		if (s->f32 == NULL || s->conv == NULL)
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		s->blk_rows = 0;
+	}
+	while (len > 0) {
+		int64_t row = (int64_t)(off / s->row_bytes);
+		size_t boff, n;
+
+		if (row < s->blk_row0 || row >= s->blk_row0 + s->blk_rows) {
+			int64_t nr = s->rows - row < s->cap_rows ? s->rows - row : s->cap_rows;
+			if ((rc = wsrc_block(s, row, nr, cause)) != 0)
+				return rc;
+		}
+		boff = off - (size_t)s->blk_row0 * s->row_bytes;
+		n = (size_t)s->blk_rows * s->row_bytes - boff;
+		if (n > len)
+			n = len;
+		memcpy(dst, s->conv + boff, n);
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Free the converted buffers of every source. */
+static void
+wsrc_free_all(struct wsrc *w, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		rs_free(w[i].f32);
+		rs_free(w[i].conv);
+	}
+	rs_free(w);
+}
+
+/* The output dtype of a source tensor: its own when plain, F32 for quantized, or forced. */
+static enum rs_dtype
+out_dtype(const struct rs_tensor *t, int forced)
+{
+	if (forced >= 0)
+		return (enum rs_dtype)forced;
+	if (t->dtype == RS_DT_F32 || t->dtype == RS_DT_F16 || t->dtype == RS_DT_BF16)
+		return t->dtype;
+	return RS_DT_F32;
+}
+
+/* HF torch_dtype name. */
+static const char *
+torch_dtype(enum rs_dtype d)
+{
+	return d == RS_DT_F16 ? "float16" : d == RS_DT_BF16 ? "bfloat16" : "float32";
+}
+
+/* The plan JSON of the session (allocated). */
+static char *
+session_plan_json(const struct rs_session *s, char **cause)
+{
+	struct rs_planfile_meta meta;
+
+	memset(&meta, 0, sizeof meta);
+	meta.method = (enum rs_method)s->method;
+	meta.alpha = s->asvd_alpha;
+	meta.calib = s->calib != NULL && rs_calib_complete(s->calib) ? rs_calib_identity(s->calib) :
+	    NULL;
+	meta.model_path = s->model_path;
+	return rs_planfile_json(s->plan, s->model, &meta, cause);
+}
+
+/* config.json for the export: the source's, or one made from the model's config. */
+static int
+write_config(const struct rs_session *s, const char *sdir, const char *tmp, enum rs_dtype dt,
+    int attn_bias, int mlp_bias, char **cause)
+{
+	const struct rs_model_config *c = rs_model_config(s->model);
+	json_t *j = NULL;
+	json_error_t err;
+	char *from, *to, *text;
+	struct stat sb;
+	int rc, bad = 0;
+
+	if ((from = rs_strdupf("%s/config.json", sdir)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	if (stat(from, &sb) == 0 && strcmp(rs_model_format(s->model), "safetensors") == 0) {
+		struct rs_mapfile *mf = rs_mapfile_open(from, cause);
+		if (mf == NULL) {
+			rs_free(from);
+			return RS_EIO;
+		}
+		j = json_loadb((const char *)mf->data, mf->size, JSON_REJECT_DUPLICATES, &err);
+		rs_mapfile_close(mf);
+		if (j == NULL || !json_is_object(j)) {
+			json_decref(j);
+			rc = rs_fail(cause, RS_EFORMAT, "%s: line %d: %s", from, err.line, err.text);
+			rs_free(from);
+			return rc;
+		}
+	} else {
+		const char *arch = strcmp(c->arch, "mistral") == 0 ? "MistralForCausalLM" :
+		    strcmp(c->arch, "qwen2") == 0 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+		if ((j = json_object()) == NULL) {
+			rs_free(from);
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		}
+		bad |= json_object_set_new(j, "architectures", json_pack("[s]", arch));
+		bad |= json_object_set_new(j, "model_type", json_string(c->arch));
+		bad |= json_object_set_new(j, "hidden_size", json_integer(c->dim));
+		bad |= json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
+		bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
+		bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
+		bad |= json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+		bad |= json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+		bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+		bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->ctx_len));
+		bad |= json_object_set_new(j, "rms_norm_eps", json_real(c->rms_norm_eps));
+		bad |= json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
+		bad |= json_object_set_new(j, "hidden_act", json_string("silu"));
+		bad |= json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+		if (c->bos_id >= 0)
+			bad |= json_object_set_new(j, "bos_token_id", json_integer(c->bos_id));
+		if (c->eos_id >= 0)
+			bad |= json_object_set_new(j, "eos_token_id", json_integer(c->eos_id));
+	}
+	rs_free(from);
+	bad |= json_object_set_new(j, "torch_dtype", json_string(torch_dtype(dt)));
+	if (attn_bias)
+		bad |= json_object_set_new(j, "attention_bias", json_true());
+	if (mlp_bias)
+		bad |= json_object_set_new(j, "mlp_bias", json_true());
+	text = bad ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (text == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	if ((to = rs_strdupf("%s/config.json", tmp)) == NULL) {
+		free(text);
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	}
+	rc = rs_afile_write_all(to, text, strlen(text), cause);
+	free(text);
+	rs_free(to);
+	return rc;
+}
+
+int
+rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const char *dir,
+    const struct rs_export_opts *o, struct rs_export_report *rep, struct rs_job *job,
+    char **cause)
+{
+	const struct rs_model *m = s->model;
+	const struct rs_model_config *c = rs_model_config(m);
+	struct wsrc *w = NULL;
+	struct rs_stw *stw = NULL;
+	char *tmp = NULL, *sdir = NULL, *path = NULL, *plan = NULL, name[160];
+	int n = 0, cap, l, k, rc = 0, attn_bias = 0, mlp_bias = 0, i;
+	enum rs_dtype main_dt;
+
+	memset(rep, 0, sizeof *rep);
+	/* which biases the plan needs */
+	for (i = 0; set != NULL && i < rs_compress_set_count(set); i++) {
+		const struct rs_factor_pair *fp = rs_compress_set_pair(set, i);
+		enum rs_tkind t = (enum rs_tkind)(fp->index % RS_MAT_COUNT);
+		if (fp->bias == NULL)
+			continue;
+		if (t >= RS_T_GATE)
+			mlp_bias = 1;
+		else if (t == RS_T_O || !c->qkv_bias)
+			attn_bias = 1;
+	}
+	if ((attn_bias || mlp_bias) && strcmp(c->arch, "llama") != 0)
+		return rs_fail(cause, RS_EUNSUPPORTED, "export dense: the plan's biases (method %s) "
+		    "need 'attention_bias'/'mlp_bias', which only LlamaForCausalLM has; use 'export "
+		    "factored' or another method", rs_method_name((enum rs_method)s->method));
+	main_dt = out_dtype(rs_model_tensor(m, 0, RS_T_Q), o->dtype);
+	cap = c->n_layers * (RS_T_LAYER_COUNT + RS_MAT_COUNT) + RS_G_COUNT;  /* + new biases */
+	if ((w = rs_calloc((size_t)cap, sizeof *w)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	if ((tmp = start_dir(s, dir, cause)) == NULL) {
+		rs_free(w);
+		return RS_EINVAL;
+	}
+	if ((sdir = source_dir(s->model_path)) == NULL || (path = rs_strdupf("%s/model.safetensors",
+	    tmp)) == NULL || (plan = session_plan_json(s, cause)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto fail;
+	}
+	if ((stw = rs_stw_new(path, cause)) == NULL) {
+		rc = RS_EIO;
+		goto fail;
+	}
+	if ((rc = rs_stw_meta(stw, "format", "pt", cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.plan", plan, cause)) != 0)
+		goto fail;
+	for (l = 0; l < c->n_layers; l++) {
+		for (k = 0; k < RS_T_LAYER_COUNT; k++) {
+			const struct rs_tensor *t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			struct wsrc *ws;
+			uint64_t shape[2];
+			int is_bias = k >= RS_T_Q_BIAS;
+
+			if (t == NULL || !t->present)
+				continue;
+			ws = &w[n++];
+			ws->m = m;
+			ws->rows = t->rows;
+			ws->cols = t->cols;
+			ws->out = out_dtype(t, o->dtype);
+			if (k < RS_MAT_COUNT && set != NULL &&
+			    (ws->fp = rs_compress_set_find(set, l * RS_MAT_COUNT + k)) != NULL)
+				rep->factored++;
+			else if (is_bias && set != NULL) {
+				/* Qwen2 q/k/v bias plus the factors' bias, if any */
+				const struct rs_factor_pair *fp = rs_compress_set_find(set,
+				    l * RS_MAT_COUNT + (k - RS_T_Q_BIAS));
+				if (fp != NULL && fp->bias != NULL) {
+					ws->fbias = fp->bias;
+					ws->mbias = t;
+				} else
+					ws->t = t;
+			} else
+				ws->t = t;
+			if (is_bias)
+				hf_name(name, sizeof name, l, (enum rs_tkind)k, ".bias");
+			else
+				hf_name(name, sizeof name, l, (enum rs_tkind)k, ".weight");
+			ws->esz = ws->out == RS_DT_F32 ? 4 : 2;
+			ws->row_bytes = (size_t)ws->cols * ws->esz;
+			shape[0] = (uint64_t)t->rows;
+			shape[1] = (uint64_t)t->cols;
+			if ((rc = rs_stw_add_fill(stw, name, ws->out, t->rows == 1 &&
+			    k >= RS_T_ATTN_NORM ? 1 : 2, t->rows == 1 && k >= RS_T_ATTN_NORM ?
+			    shape + 1 : shape, wsrc_fill, ws, cause)) != 0)
+				goto fail;
+			rep->tensors++;
+			rep->bytes += (uint64_t)t->rows * ws->row_bytes;
+		}
+		/* biases of factored matrices that the model does not have */
+		for (k = 0; k < RS_MAT_COUNT; k++) {
+			const struct rs_tensor *t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			const struct rs_factor_pair *fp = set != NULL ?
+			    rs_compress_set_find(set, l * RS_MAT_COUNT + k) : NULL;
+			struct wsrc *ws;
+			uint64_t shape[1];
+
+			if (k <= RS_T_V && c->qkv_bias)
+				continue;       /* written above with the model's */
+			if (!(k < RS_T_GATE ? attn_bias : mlp_bias))
+				continue;
+			ws = &w[n++];
+			ws->m = m;
+			ws->rows = 1;
+			ws->cols = t->rows;
+			ws->out = out_dtype(t, o->dtype);
+			ws->fbias = fp != NULL ? fp->bias : NULL;       /* NULL: zeros */
+			ws->esz = ws->out == RS_DT_F32 ? 4 : 2;
+			ws->row_bytes = (size_t)ws->cols * ws->esz;
+			shape[0] = (uint64_t)t->rows;
+			hf_name(name, sizeof name, l, (enum rs_tkind)k, ".bias");
+			if ((rc = rs_stw_add_fill(stw, name, ws->out, 1, shape, wsrc_fill, ws,
+			    cause)) != 0)
+				goto fail;
+			rep->tensors++;
+			rep->biases++;
+			rep->bytes += ws->row_bytes;
+		}
+	}
+	for (k = 0; k < RS_G_COUNT; k++) {
+		const struct rs_tensor *t = rs_model_global(m, (enum rs_tglobal)k);
+		static const char *const gname[RS_G_COUNT] = { "model.embed_tokens.weight",
+		    "model.norm.weight", "lm_head.weight" };
+		struct wsrc *ws;
+		uint64_t shape[2];
+
+		if (t == NULL || !t->present || (k == RS_G_HEAD && c->tied))
+			continue;
+		ws = &w[n++];
+		ws->m = m;
+		ws->t = t;
+		ws->rows = t->rows;
+		ws->cols = t->cols;
+		ws->out = out_dtype(t, o->dtype);
+		ws->esz = ws->out == RS_DT_F32 ? 4 : 2;
+		ws->row_bytes = (size_t)ws->cols * ws->esz;
+		shape[0] = (uint64_t)t->rows;
+		shape[1] = (uint64_t)t->cols;
+		if ((rc = rs_stw_add_fill(stw, gname[k], ws->out, k == RS_G_NORM ? 1 : 2,
+		    k == RS_G_NORM ? shape + 1 : shape, wsrc_fill, ws, cause)) != 0)
+			goto fail;
+		rep->tensors++;
+		rep->bytes += (uint64_t)t->rows * ws->row_bytes;
+	}
+	if ((rc = rs_stw_finish(stw, job, cause)) != 0)
+		goto fail;
+	rs_stw_free(stw);
+	stw = NULL;
+	if ((rc = write_config(s, sdir, tmp, main_dt, attn_bias, mlp_bias, cause)) != 0)
+		goto fail;
+	for (i = 0; copy_names[i] != NULL; i++) {
+		if ((rc = copy_file(sdir, tmp, copy_names[i], cause)) < 0)
+			goto fail;
+		rep->copied += rc;
+	}
+	rc = 0;
+	if (rep->copied == 0 && o->note != NULL)
+		o->note(o->ud, "export: the source has no tokenizer files to copy (GGUF or llama2.c "
+		    "source): add tokenizer files to the folder for Hugging Face tools");
+	if (attn_bias || mlp_bias) {
+		if (o->note != NULL)
+			o->note(o->ud, "export: the plan's mean-compensation biases are written as "
+			    "q/k/v/o and/or gate/up/down biases (config attention_bias/mlp_bias)");
+	}
+	wsrc_free_all(w, n);
+	rs_free(sdir);
+	rs_free(path);
+	rs_free(plan);
+	return finish_dir(tmp, dir, cause);
+fail:
+	rs_stw_free(stw);
+	wsrc_free_all(w, n);
+	rs_free(sdir);
+	rs_free(path);
+	rs_free(plan);
+	abort_dir(tmp);
+	return rc != 0 ? rc : RS_EIO;
+}
+
+int
+rs_export_factored(struct rs_session *s, const struct rs_compress_set *set, const char *dir,
+    const struct rs_export_opts *o, struct rs_export_report *rep, struct rs_job *job,
+    char **cause)
+{
+	struct rs_stw *stw = NULL;
+	char *tmp = NULL, *path = NULL, *plan = NULL, *pj = NULL, name[160], id[32];
+	char base[PATH_MAX];
+	int i, rc = 0;
+
+	(void)o;
+	memset(rep, 0, sizeof *rep);
+	if (realpath(s->model_path, base) == NULL)
+		return rs_fail(cause, RS_EIO, "export: %s: %s", s->model_path, strerror(errno));
+	if ((tmp = start_dir(s, dir, cause)) == NULL)
+		return RS_EINVAL;
+	if ((path = rs_strdupf("%s/" FACTORS_FILE, tmp)) == NULL ||
+	    (pj = rs_strdupf("%s/plan.json", tmp)) == NULL ||
+	    (plan = session_plan_json(s, cause)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto fail;
+	}
+	snprintf(id, sizeof id, "0x%016" PRIx64, rs_model_identity(s->model));
+	if ((stw = rs_stw_new(path, cause)) == NULL) {
+		rc = RS_EIO;
+		goto fail;
+	}
+	if ((rc = rs_stw_meta(stw, "format", "pt", cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.kind", "factored", cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.version", "1", cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.plan", plan, cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.base", base, cause)) != 0 ||
+	    (rc = rs_stw_meta(stw, "rankscope.base_identity", id, cause)) != 0)
+		goto fail;
+	for (i = 0; set != NULL && i < rs_compress_set_count(set); i++) {
+		const struct rs_factor_pair *fp = rs_compress_set_pair(set, i);
+		int l = fp->index / RS_MAT_COUNT;
+		enum rs_tkind t = (enum rs_tkind)(fp->index % RS_MAT_COUNT);
+		uint64_t sa[2] = { (uint64_t)fp->rank, fp->n }, sb[2] = { fp->m, (uint64_t)fp->rank };
+		uint64_t sv[1] = { fp->m };
+
+		hf_name(name, sizeof name, l, t, ".lowrank_A");
+		if ((rc = rs_stw_add(stw, name, RS_DT_F32, 2, sa, fp->a, cause)) != 0)
+			goto fail;
+		hf_name(name, sizeof name, l, t, ".lowrank_B");
+		if ((rc = rs_stw_add(stw, name, RS_DT_F32, 2, sb, fp->b, cause)) != 0)
+			goto fail;
+		rep->tensors += 2;
+		rep->bytes += (uint64_t)fp->rank * (fp->m + fp->n) * 4;
+		if (fp->bias != NULL) {
+			hf_name(name, sizeof name, l, t, ".lowrank_bias");
+			if ((rc = rs_stw_add(stw, name, RS_DT_F32, 1, sv, fp->bias, cause)) != 0)
+				goto fail;
+			rep->tensors++;
+			rep->biases++;
+			rep->bytes += fp->m * 4;
+		}
+		rep->factored++;
+	}
+	if ((rc = rs_stw_finish(stw, job, cause)) != 0)
+		goto fail;
+	rs_stw_free(stw);
+	stw = NULL;
+	if ((rc = rs_afile_write_all(pj, plan, strlen(plan), cause)) != 0)
+		goto fail;
+	rs_free(path);
+	rs_free(pj);
+	rs_free(plan);
+	return finish_dir(tmp, dir, cause);
+fail:
+	rs_stw_free(stw);
+	rs_free(path);
+	rs_free(pj);
+	rs_free(plan);
+	abort_dir(tmp);
+	return rc != 0 ? rc : RS_EIO;
+}
+
+/* ------------------------------------------------------------------ loading */
+
+/* The factors file of a factored export path (allocated), or NULL. */
+static char *
+factors_path(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return NULL;
+	if (S_ISDIR(sb.st_mode))
+		return rs_strdupf("%s/" FACTORS_FILE, path);
+	return rs_strdup(path);
+}
+
+int
+rs_factored_probe(const char *path)
+{
+	struct rs_st *st;
+	char *fp = factors_path(path);
+	const char *kind;
+	struct stat sb;
+	int yes = 0;
+
+	if (fp == NULL || stat(fp, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rs_free(fp);
+		return 0;
+	}
+	if ((st = rs_st_open_file(fp, NULL)) != NULL) {
+		kind = rs_st_metadata(st, "rankscope.kind");
+		yes = kind != NULL && strcmp(kind, "factored") == 0;
+		rs_st_close(st);
+	}
+	rs_free(fp);
+	return yes;
+}
+
+/* Copy a stored F32 tensor of the expected shape into a new float array. */
+static float *
+load_f32(const struct rs_st *st, const char *file, const char *name, uint32_t dims,
+    uint64_t d0, uint64_t d1, char **cause)
+{
+	const struct rs_st_tensor *t = rs_st_find(st, name);
+	float *v;
+	size_t n = (size_t)(dims == 1 ? d0 : d0 * d1);
+
+	if (t == NULL) {
+		rs_fail(cause, RS_EFORMAT, "%s: tensor '%s' is missing", file, name);
+		return NULL;
+	}
+	if (t->dtype != RS_DT_F32 || t->n_dims != dims || t->shape[0] != d0 ||
+	    (dims == 2 && t->shape[1] != d1) || t->nbytes != n * 4) {
+		rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': expected F32 %" PRIu64 "%s%s, found %s "
+		    "with %u dimensions", file, name, d0, dims == 2 ? "x" : "",
+		    dims == 2 ? "(rank-dependent)" : "", rs_dtype_name(t->dtype), t->n_dims);
+		return NULL;
+	}
+	if ((v = rs_mallocarray(n, sizeof *v)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "%s: out of memory", file);
+		return NULL;
+	}
+	memcpy(v, t->data, n * 4);
+	return v;
+}
+
+int
+rs_factored_load(struct rs_session *s, const char *path, const char *base,
+    void (*note)(void *ud, const char *line), void *ud, char **cause)
+{
+	struct rs_st *st = NULL;
+	struct rs_model *m = NULL;
+	struct rs_tokenizer *t = NULL;
+	struct rs_planfile *pf = NULL;
+	struct rs_compress *c;
+	const char *plan, *bpath, *bid;
+	char *fpath = NULL, *owned = NULL, *src = NULL, idhex[32], name[160];
+	int rc, i;
+
+	(void)note;
+	(void)ud;
+	if ((fpath = factors_path(path)) == NULL)
+		return rs_fail(cause, RS_EIO, "%s: %s", path, strerror(errno));
+	if ((st = rs_st_open_file(fpath, cause)) == NULL) {
+		rs_free(fpath);
+		return RS_EFORMAT;
+	}
+	plan = rs_st_metadata(st, "rankscope.plan");
+	bpath = base != NULL ? base : rs_st_metadata(st, "rankscope.base");
+	bid = rs_st_metadata(st, "rankscope.base_identity");
+	if (plan == NULL || bpath == NULL || bid == NULL) {
+		rc = rs_fail(cause, RS_EFORMAT, "%s: not a factored export (metadata rankscope.plan, "
+		    "rankscope.base and rankscope.base_identity are required)", fpath);
+		goto out;
+	}
+	if ((m = rs_model_open(bpath, cause)) == NULL) {
+		char *inner = cause != NULL ? *cause : NULL;
+		if (cause != NULL)
+			*cause = NULL;
+		rc = rs_fail(cause, RS_EFORMAT, "%s: its base model cannot be opened: %s", fpath,
+		    inner != NULL ? inner : bpath);
+		rs_free(inner);
+		goto out;
+	}
+	snprintf(idhex, sizeof idhex, "0x%016" PRIx64, rs_model_identity(m));
+	if (strcmp(idhex, bid) != 0) {
+		rc = rs_fail(cause, RS_EINVAL, "%s: the base model %s has identity %s, the factors "
+		    "were made for %s: refused", fpath, bpath, idhex, bid);
+		goto out;
+	}
+	if ((rc = rs_planfile_parse(plan, strlen(plan), fpath, m, 0, &pf, cause)) != 0)
+		goto out;
+	t = rs_tokenizer_open(bpath, NULL);
+	if ((owned = rs_strdup(bpath)) == NULL || (src = rs_strdup(path)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", fpath);
+		goto out;
+	}
+	/* From here the session changes. */
+	rs_session_set_model(s, m, t, owned);
+	m = NULL;
+	t = NULL;
+	owned = NULL;
+	if (s->plan == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", fpath);
+		goto out;
+	}
+	if ((rc = rs_planfile_apply(pf, s->plan, cause)) != 0)
+		goto out;
+	s->method = pf->method;
+	s->asvd_alpha = pf->alpha;
+	s->plan_source = src;
+	src = NULL;
+	if ((c = rs_compress_session(s, cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < pf->n; i++) {
+		int r = pf->ranks[i], l = i / RS_MAT_COUNT;
+		enum rs_tkind k = (enum rs_tkind)(i % RS_MAT_COUNT);
+		const struct rs_tensor *w = rs_model_tensor(s->model, l, k);
+		float *a = NULL, *b = NULL, *bias = NULL;
+
+		if (r == RS_PLAN_DENSE)
+			continue;
+		hf_name(name, sizeof name, l, k, ".lowrank_A");
+		a = load_f32(st, fpath, name, 2, (uint64_t)r, (uint64_t)w->cols, cause);
+		hf_name(name, sizeof name, l, k, ".lowrank_B");
+		if (a != NULL)
+			b = load_f32(st, fpath, name, 2, (uint64_t)w->rows, (uint64_t)r, cause);
+		hf_name(name, sizeof name, l, k, ".lowrank_bias");
+		if (b != NULL && rs_st_find(st, name) != NULL)
+			bias = load_f32(st, fpath, name, 1, (uint64_t)w->rows, 0, cause);
+		if (a == NULL || b == NULL || (rs_st_find(st, name) != NULL && bias == NULL))
+			rc = RS_EFORMAT;
+		else
+			rc = rs_compress_put_fixed(c, i, pf->method, pf->alpha, r, a, b, bias, cause);
+		rs_free(a);
+		rs_free(b);
+		rs_free(bias);
+		if (rc != 0) {
+			/* leave no half-loaded plan behind: a dense plan and no factors */
+			rs_compress_clear_fixed(c);
+			for (r = 0; r < rs_plan_count(s->plan); r++)
+				rs_plan_set(s->plan, r, RS_PLAN_DENSE, NULL);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	rs_planfile_free(pf);
+	rs_model_close(m);
+	if (t != NULL)
+		rs_tokenizer_free(t);
+	rs_st_close(st);
+	rs_free(owned);
+	rs_free(src);
+	rs_free(fpath);
+	return rc;
+}

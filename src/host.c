@@ -1,0 +1,1069 @@
+/* host.c: the services rankscope offers plugins (struct rs_host), on top of the session, the
+ * model, the forward pass and the compress module; and the dense replacements plugins install. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <jansson.h>
+
+#include "../plugins/rankscope-plugin.h"
+#include "alloc.h"
+#include "atomic.h"
+#include "compress.h"
+#include "dtype.h"
+#include "forward.h"
+#include "mapfile.h"
+#include "model.h"
+#include "out.h"
+#include "plugin.h"
+#include "ppl.h"
+#include "safetensors.h"
+#include "session.h"
+#include "st-write.h"
+#include "textfile.h"
+#include "tokenizer.h"
+
+#define HOST_ROWS_TARGET 2048	/* tokens per forward call */
+
+/* Dense float32 replacements of decoder linears, per (layer, matrix). */
+struct rs_host_state {
+	int n;				/* n_layers * RS_MAT_COUNT, 0 before the first */
+	float **w;			/* (n) owned, or NULL */
+	char **owner;			/* (n) owned names */
+	int64_t *rows, *cols;		/* (n) shapes */
+};
+
+/* Make an empty replacement store. */
+struct rs_host_state *
+rs_host_state_new(void)
+{
+	return rs_calloc(1, sizeof(struct rs_host_state));
+}
+
+/* Drop the replacements of one owner (NULL: all). */
+void
+rs_host_state_clear(struct rs_host_state *hs, const char *owner)
+{
+	int i;
+
+	if (hs == NULL)
+		return;
+	for (i = 0; i < hs->n; i++)
+		if (hs->w[i] != NULL && (owner == NULL || strcmp(hs->owner[i], owner) == 0)) {
+			rs_free(hs->w[i]);
+			rs_free(hs->owner[i]);
+			hs->w[i] = NULL;
+			hs->owner[i] = NULL;
+		}
+}
+
+/* Free the store and everything in it. */
+void
+rs_host_state_free(struct rs_host_state *hs)
+{
+	if (hs == NULL)
+		return;
+	rs_host_state_clear(hs, NULL);
+	rs_free(hs->w);
+	rs_free(hs->owner);
+	rs_free(hs->rows);
+	rs_free(hs->cols);
+	rs_free(hs);
+}
+
+/* The session's replacement store, or NULL. */
+static struct rs_host_state *
+state_of(struct rs_session *s)
+{
+	return rs_plugins_host_state(rs_plugins_session(s));
+}
+
+/* ---- services */
+
+/* The call context behind h->ctx. */
+static struct rs_host_call *
+call_of(void *ctx)
+{
+	return ctx;
+}
+
+/* Print through the running command's sink (dropped outside a command). */
+static void
+h_print(void *ctx, enum rs_plugin_out kind, const char *fmt, ...)
+{
+	struct rs_host_call *c = call_of(ctx);
+	va_list ap;
+
+	if (c->out == NULL)
+		return;
+	va_start(ap, fmt);
+	rs_out_vprintf(c->out, kind == RS_PLUGIN_OUT_ERROR ? RS_OUT_ERROR :
+	    kind == RS_PLUGIN_OUT_INFO ? RS_OUT_INFO : RS_OUT_TEXT, fmt, ap);
+	va_end(ap);
+}
+
+/* Has the user cancelled the running command? */
+static int
+h_cancelled(void *ctx)
+{
+	return rs_job_cancelled(call_of(ctx)->job);
+}
+
+/* Report progress of the running command. */
+static void
+h_progress(void *ctx, double done, double total, const char *what)
+{
+	rs_job_progress(call_of(ctx)->job, done, total, what);
+}
+
+/* Describe the loaded model. */
+static int
+h_model(void *ctx, struct rs_plugin_model *out, char **cause)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	const struct rs_model_config *c;
+
+	if (s->model == NULL)
+		return rs_fail(cause, RS_EINVAL, "no model loaded (use 'load PATH')");
+	c = rs_model_config(s->model);
+	memset(out, 0, sizeof *out);
+	out->path = s->model_path != NULL ? s->model_path : rs_model_path(s->model);
+	out->arch = c->arch;
+	out->n_layers = c->n_layers;
+	out->dim = c->dim;
+	out->n_heads = c->n_heads;
+	out->n_kv_heads = c->n_kv_heads;
+	out->head_dim = c->head_dim;
+	out->ffn_dim = c->ffn_dim;
+	out->vocab = c->vocab;
+	out->ctx_len = c->ctx_len;
+	out->linear_params = rs_model_linear_params(s->model);
+	out->embed_head_params = rs_model_embed_head_params(s->model);
+	return 0;
+}
+
+/* The tensor of a decoder linear, or NULL when out of range. */
+static const struct rs_tensor *
+lin_tensor(struct rs_session *s, int layer, int mat)
+{
+	if (s->model == NULL || layer < 0 || layer >= rs_model_config(s->model)->n_layers ||
+	    mat < 0 || mat >= RS_MAT_COUNT)
+		return NULL;
+	return rs_model_tensor(s->model, layer, (enum rs_tkind)mat);
+}
+
+/* Shape of a decoder linear. */
+static int
+h_matrix_shape(void *ctx, int layer, enum rs_plugin_mat mat, int64_t *rows, int64_t *cols)
+{
+	const struct rs_tensor *t = lin_tensor(call_of(ctx)->s, layer, (int)mat);
+
+	if (t == NULL)
+		return RS_EINVAL;
+	*rows = t->rows;
+	*cols = t->cols;
+	return 0;
+}
+
+/* Original weights of a decoder linear as float32. */
+static int
+h_matrix_rows(void *ctx, int layer, enum rs_plugin_mat mat, int64_t row0, int64_t n, float *dst,
+    char **cause)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	const struct rs_tensor *t = lin_tensor(s, layer, (int)mat);
+
+	if (t == NULL)
+		return rs_fail(cause, RS_EINVAL, "matrix (%d, %d) does not exist", layer, (int)mat);
+	if (rs_model_tensor_rows_f32(s->model, t, row0, n, dst) != 0)
+		return rs_fail(cause, RS_EINVAL, "%s: rows %lld..%lld outside %lld", t->name,
+		    (long long)row0, (long long)(row0 + n), (long long)t->rows);
+	return 0;
+}
+
+/* Make sure the store has a slot per decoder linear of the loaded model. */
+static int
+state_ready(struct rs_host_state *hs, const struct rs_model *m)
+{
+	int n = rs_model_config(m)->n_layers * RS_MAT_COUNT, i;
+
+	if (hs->n == n)
+		return 0;
+	rs_host_state_clear(hs, NULL);
+	rs_free(hs->w);
+	rs_free(hs->owner);
+	rs_free(hs->rows);
+	rs_free(hs->cols);
+	hs->n = 0;
+	hs->w = rs_calloc((size_t)n, sizeof *hs->w);
+	hs->owner = rs_calloc((size_t)n, sizeof *hs->owner);
+	hs->rows = rs_calloc((size_t)n, sizeof *hs->rows);
+	hs->cols = rs_calloc((size_t)n, sizeof *hs->cols);
+	if (hs->w == NULL || hs->owner == NULL || hs->rows == NULL || hs->cols == NULL)
+		return RS_ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct rs_tensor *t = rs_model_tensor(m, i / RS_MAT_COUNT,
+		    (enum rs_tkind)(i % RS_MAT_COUNT));
+		hs->rows[i] = t->rows;
+		hs->cols[i] = t->cols;
+	}
+	hs->n = n;
+	return 0;
+}
+
+/* Take w as the replacement of (layer, mat). */
+static int
+h_replace(void *ctx, const char *owner, int layer, enum rs_plugin_mat mat, float *w,
+    char **cause)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	struct rs_host_state *hs = state_of(s);
+	char *o;
+	int i;
+
+	if (w == NULL)
+		return rs_fail(cause, RS_EINVAL, "replace: no matrix");
+	if (lin_tensor(s, layer, (int)mat) == NULL || hs == NULL) {
+		rs_free(w);
+		return rs_fail(cause, RS_EINVAL, "replace: matrix (%d, %d) does not exist", layer,
+		    (int)mat);
+	}
+	if (state_ready(hs, s->model) != 0 || (o = rs_strdup(owner != NULL ? owner : "?")) == NULL) {
+		rs_free(w);
+		return rs_fail(cause, RS_ENOMEM, "replace: out of memory");
+	}
+	i = layer * RS_MAT_COUNT + (int)mat;
+	rs_free(hs->w[i]);
+	rs_free(hs->owner[i]);
+	hs->w[i] = w;
+	hs->owner[i] = o;
+	return 0;
+}
+
+/* Drop replacements. */
+static void
+h_replace_clear(void *ctx, const char *owner)
+{
+	struct rs_host_state *hs = state_of(call_of(ctx)->s);
+
+	rs_host_state_clear(hs, owner);
+}
+
+/* The replacement of (layer, mat), or NULL. */
+static const float *
+h_replacement(void *ctx, int layer, enum rs_plugin_mat mat)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	struct rs_host_state *hs = state_of(s);
+	int i;
+
+	if (hs == NULL || lin_tensor(s, layer, (int)mat) == NULL)
+		return NULL;
+	i = layer * RS_MAT_COUNT + (int)mat;
+	return i < hs->n ? hs->w[i] : NULL;
+}
+
+/* Tokenize a text file, BOS first. */
+static int
+h_tokenize_file(void *ctx, const char *path, int32_t **ids, size_t *n, char **cause)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (s->tok == NULL)
+		return rs_fail(cause, RS_EINVAL, "no tokenizer loaded (use 'load PATH')");
+	if ((rc = rs_textfile_read(path, &text, &len, cause)) != 0)
+		return rc;
+	rc = rs_tokenizer_encode(s->tok, text, len, 1, ids, n, cause);
+	rs_free(text);
+	return rc;
+}
+
+/* The dense product of a replacement: y = x W^T. */
+static int
+repl_apply(void *ud, int layer, enum rs_tkind mat, const float *x, int n_rows, int in, float *y,
+    int out)
+{
+	const float *w = ud;
+
+	(void)layer;
+	(void)mat;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, out, in, 1.0f, x, in, w, in,
+	    0.0f, y, out);
+	return 0;
+}
+
+/* Install the replacements into f (after the plan's factors). */
+int
+rs_host_install(struct rs_session *s, struct rs_forward *f, const struct rs_out *out,
+    char **cause)
+{
+	struct rs_host_state *hs = s->plugins != NULL ? rs_plugins_host_state(s->plugins) : NULL;
+	struct rs_linear_override ov;
+	const char *owner = NULL;
+	int i, n = 0, rc;
+
+	for (i = 0; hs != NULL && i < hs->n; i++) {
+		if (hs->w[i] == NULL)
+			continue;
+		ov.apply = repl_apply;
+		ov.ud = hs->w[i];
+		if ((rc = rs_forward_set_override(f, i / RS_MAT_COUNT,
+		    (enum rs_tkind)(i % RS_MAT_COUNT), &ov)) != 0)
+			return rs_fail(cause, rc, "plugin replacement %d: %s", i, rs_status_str(rc));
+		if (owner == NULL)
+			owner = hs->owner[i];
+		n++;
+	}
+	if (n > 0 && out != NULL)
+		rs_out_printf(out, "ppl: %d decoder matrices replaced by plugin %s (dense, "
+		    "dequantized or pruned)\n", n, owner);
+	return 0;
+}
+
+/* Number of replaced matrices and the first owner. */
+int
+rs_host_n_replaced(struct rs_session *s, const char **owner)
+{
+	struct rs_host_state *hs = s->plugins != NULL ? rs_plugins_host_state(s->plugins) : NULL;
+	int i, n = 0;
+
+	if (owner != NULL)
+		*owner = NULL;
+	for (i = 0; hs != NULL && i < hs->n; i++)
+		if (hs->w[i] != NULL) {
+			if (n == 0 && owner != NULL)
+				*owner = hs->owner[i];
+			n++;
+		}
+	return n;
+}
+
+/* A forward pass with the session's plan and the replacements installed. */
+static int
+make_forward(struct rs_session *s, int window, struct rs_forward **fo,
+    struct rs_compress_set **set, char **cause)
+{
+	int rows = window * (HOST_ROWS_TARGET / window > 1 ? HOST_ROWS_TARGET / window : 1), rc;
+
+	*fo = NULL;
+	*set = NULL;
+	rs_forward_set_threads(s->threads);
+	if ((*fo = rs_forward_new(s->model, rows, window, cause)) == NULL)
+		return RS_ENOMEM;
+	if ((rc = rs_compress_session_build(s, NULL, NULL, set, NULL, cause)) != 0 ||
+	    (*set != NULL && (rc = rs_compress_install(*set, *fo, cause)) != 0) ||
+	    (rc = rs_host_install(s, *fo, NULL, cause)) != 0) {
+		rs_forward_free(*fo);
+		rs_compress_set_free(*set);
+		*fo = NULL;
+		*set = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+struct hook_adapter {
+	rs_plugin_hook hook;
+	void *ud;
+};
+
+/* Pass the forward pass's activations on to a plugin. */
+static int
+hook_adapt(void *ud, int layer, enum rs_input_group g, const float *x, int n_rows, int width)
+{
+	struct hook_adapter *a = ud;
+
+	return a->hook(a->ud, layer, (enum rs_plugin_input)g, x, n_rows, width);
+}
+
+/* Run windows over ids with a plugin's hook. */
+static int
+h_forward_pass(void *ctx, const int32_t *ids, size_t n, int window, int max_windows,
+    rs_plugin_hook hook, void *ud, char **cause)
+{
+	struct rs_host_call *c = call_of(ctx);
+	struct rs_session *s = c->s;
+	struct rs_forward *f;
+	struct rs_compress_set *set;
+	struct hook_adapter a;
+	int windows, per, w0, nw, rc = 0;
+
+	if (s->model == NULL)
+		return rs_fail(cause, RS_EINVAL, "no model loaded");
+	if (window < 2 || (size_t)window > n)
+		return rs_fail(cause, RS_EINVAL, "forward pass: %zu tokens, window %d", n, window);
+	windows = (int)(n / (size_t)window);
+	if (max_windows > 0 && max_windows < windows)
+		windows = max_windows;
+	if ((rc = make_forward(s, window, &f, &set, cause)) != 0)
+		return rc;
+	a.hook = hook;
+	a.ud = ud;
+	if (hook != NULL)
+		rs_forward_set_hook(f, hook_adapt, &a);
+	per = rs_forward_max_rows(f) / window;
+	for (w0 = 0; w0 < windows && rc == 0; w0 += nw) {
+		nw = windows - w0 < per ? windows - w0 : per;
+		rc = rs_forward_run(f, ids + (size_t)w0 * window, nw, window, 0, NULL, c->job, cause);
+		rs_job_progress(c->job, w0 + nw, windows, "forward");
+	}
+	rs_forward_free(f);
+	rs_compress_set_free(set);
+	return rc;
+}
+
+/* Chunked perplexity of a text file under the plan and the replacements. */
+static int
+h_perplexity(void *ctx, const char *path, int window, double *ppl, char **cause)
+{
+	struct rs_host_call *c = call_of(ctx);
+	struct rs_session *s = c->s;
+	struct rs_forward *f;
+	struct rs_compress_set *set;
+	struct rs_ppl_opts o;
+	struct rs_ppl_result res;
+	int32_t *ids = NULL;
+	size_t n;
+	int rc;
+
+	if (s->model == NULL)
+		return rs_fail(cause, RS_EINVAL, "no model loaded");
+	if (window <= 0) {
+		window = rs_model_config(s->model)->ctx_len;
+		if (window > 2048)
+			window = 2048;
+	}
+	if ((rc = h_tokenize_file(ctx, path, &ids, &n, cause)) != 0)
+		return rc;
+	if ((rc = make_forward(s, window, &f, &set, cause)) != 0) {
+		rs_free(ids);
+		return rc;
+	}
+	memset(&o, 0, sizeof o);
+	o.protocol = RS_PPL_CHUNKED;
+	o.ctx = window;
+	o.bos = rs_tokenizer_bos(s->tok);
+	rc = rs_ppl_run(f, ids, n, &o, &res, c->job, cause);
+	rs_forward_free(f);
+	rs_compress_set_free(set);
+	rs_free(ids);
+	if (rc == 0) {
+		*ppl = res.ppl;
+		s->last_ppl = res.ppl;
+		snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s",
+		    rs_ppl_protocol_name(RS_PPL_CHUNKED));
+		s->last_ppl_ctx = window;
+	}
+	return rc;
+}
+
+/* Hugging Face name of a decoder linear. */
+static const char *
+hf_lin(int mat)
+{
+	static const char *const names[RS_MAT_COUNT] = {
+		"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+		"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"
+	};
+	return names[mat];
+}
+
+/* Name buffer per call: the host keeps one in the call context's session-free storage. */
+static const char *
+h_hf_name(void *ctx, int layer, enum rs_plugin_mat mat)
+{
+	struct rs_host_call *c = call_of(ctx);
+
+	if ((int)mat < 0 || (int)mat >= RS_MAT_COUNT)
+		return NULL;
+	snprintf(c->name, sizeof c->name, "model.layers.%d.%s.weight", layer, hf_lin((int)mat));
+	return c->name;
+}
+
+/* The folder holding the source model. */
+static char *
+source_dir(const char *path)
+{
+	struct stat sb;
+	char *d, *slash;
+
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return rs_strdup(path);
+	if ((d = rs_strdup(path)) == NULL)
+		return NULL;
+	if ((slash = strrchr(d, '/')) == NULL)
+		strcpy(d, ".");
+	else if (slash == d)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return d;
+}
+
+/* The source config.json (HF sources), or one made from the model's config. */
+static json_t *
+config_object(struct rs_session *s, char **cause)
+{
+	const struct rs_model_config *c = rs_model_config(s->model);
+	json_error_t err;
+	json_t *j;
+	char *sdir, *from;
+	int bad = 0;
+
+	if (strcmp(rs_model_format(s->model), "safetensors") == 0 &&
+	    (sdir = source_dir(s->model_path)) != NULL) {
+		from = rs_strdupf("%s/config.json", sdir);
+		rs_free(sdir);
+		if (from == NULL) {
+			rs_fail(cause, RS_ENOMEM, "out of memory");
+			return NULL;
+		}
+		j = json_load_file(from, JSON_REJECT_DUPLICATES, &err);
+		if (j != NULL && json_is_object(j)) {
+			rs_free(from);
+			return j;
+		}
+		json_decref(j);
+		rs_fail(cause, RS_EFORMAT, "%s: line %d: %s", from, err.line, err.text);
+		rs_free(from);
+		return NULL;
+	}
+	if ((j = json_object()) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	bad |= json_object_set_new(j, "architectures", json_pack("[s]",
+	    strcmp(c->arch, "mistral") == 0 ? "MistralForCausalLM" :
+	    strcmp(c->arch, "qwen2") == 0 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+	bad |= json_object_set_new(j, "model_type", json_string(c->arch));
+	bad |= json_object_set_new(j, "hidden_size", json_integer(c->dim));
+	bad |= json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
+	bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
+	bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
+	bad |= json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+	bad |= json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+	bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+	bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->ctx_len));
+	bad |= json_object_set_new(j, "rms_norm_eps", json_real(c->rms_norm_eps));
+	bad |= json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
+	bad |= json_object_set_new(j, "hidden_act", json_string("silu"));
+	bad |= json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+	if (c->bos_id >= 0)
+		bad |= json_object_set_new(j, "bos_token_id", json_integer(c->bos_id));
+	if (c->eos_id >= 0)
+		bad |= json_object_set_new(j, "eos_token_id", json_integer(c->eos_id));
+	if (bad) {
+		json_decref(j);
+		rs_fail(cause, RS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	return j;
+}
+
+/* config.json text with extra members merged in. */
+static char *
+h_config_json(void *ctx, const char *extra, char **cause)
+{
+	struct rs_session *s = call_of(ctx)->s;
+	json_t *j, *x = NULL;
+	json_error_t err;
+	char *text, *out;
+
+	if (s->model == NULL) {
+		rs_fail(cause, RS_EINVAL, "no model loaded");
+		return NULL;
+	}
+	if ((j = config_object(s, cause)) == NULL)
+		return NULL;
+	if (extra != NULL) {
+		x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
+		if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
+			json_decref(x);
+			json_decref(j);
+			rs_fail(cause, RS_EINVAL, "config: extra members are not a JSON object: %s",
+			    err.text);
+			return NULL;
+		}
+		json_decref(x);
+	}
+	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (text == NULL || (out = rs_strdup(text)) == NULL) {
+		free(text);
+		rs_fail(cause, RS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	free(text);
+	return out;
+}
+
+/* Copy the tokenizer files of the source folder. */
+static int
+h_copy_tokenizer(void *ctx, const char *dir, char **cause)
+{
+	static const char *const names[] = {
+		"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+		"special_tokens_map.json", "generation_config.json", "added_tokens.json", NULL
+	};
+	struct rs_session *s = call_of(ctx)->s;
+	char *sdir, *from, *to;
+	int i, n = 0, rc;
+
+	if (s->model_path == NULL || (sdir = source_dir(s->model_path)) == NULL)
+		return 0;
+	for (i = 0; names[i] != NULL; i++) {
+		struct rs_mapfile *mf;
+		struct stat sb;
+
+		from = rs_strdupf("%s/%s", sdir, names[i]);
+		to = rs_strdupf("%s/%s", dir, names[i]);
+		if (from == NULL || to == NULL) {
+			rs_free(from);
+			rs_free(to);
+			rs_free(sdir);
+			return rs_fail(cause, RS_ENOMEM, "out of memory");
+		}
+		if (stat(from, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if ((mf = rs_mapfile_open(from, cause)) == NULL) {
+				rc = RS_EIO;
+			} else {
+				rc = rs_afile_write_all(to, mf->data, mf->size, cause);
+				rs_mapfile_close(mf);
+			}
+			if (rc != 0) {
+				rs_free(from);
+				rs_free(to);
+				rs_free(sdir);
+				return rc;
+			}
+			n++;
+		}
+		rs_free(from);
+		rs_free(to);
+	}
+	rs_free(sdir);
+	return n;
+}
+
+/* One tensor of an export: float32 rows from somewhere, converted at write time. */
+struct xt {
+	char name[128];
+	int64_t rows, cols;
+	const struct rs_tensor *t;	/* from the model, or */
+	const float *data;		/* given float32 */
+	enum rs_dtype dt;
+	struct rs_session *s;
+	float *buf;			/* one row of scratch */
+};
+
+/* Fill export bytes [off, off + len) of one tensor (whole rows only: the writer asks in
+ * chunks; rows are converted one at a time). */
+static int
+xt_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
+{
+	struct xt *x = ud;
+	size_t es = x->dt == RS_DT_F32 ? 4 : 2, rowb = (size_t)x->cols * es, done = 0;
+
+	while (done < len) {
+		size_t pos = off + done, r = pos / rowb, in = pos % rowb, take, k;
+		const float *row;
+
+		if (x->data != NULL) {
+			row = x->data + r * (size_t)x->cols;
+		} else {
+			if (rs_model_tensor_rows_f32(x->s->model, x->t, (int64_t)r, 1, x->buf) != 0)
+				return rs_fail(cause, RS_EIO, "export: %s: row %zu", x->name, r);
+			row = x->buf;
+		}
+		take = rowb - in < len - done ? rowb - in : len - done;
+		if (es == 4) {
+			memcpy((char *)buf + done, (const char *)row + in, take);
+		} else {
+			/* element-aligned: the writer's chunks are multiples of 2 bytes */
+			for (k = 0; k < take / 2; k++) {
+				float v = row[in / 2 + k];
+				uint16_t h = x->dt == RS_DT_F16 ? rs_f32_to_f16(v) : rs_f32_to_bf16(v);
+				memcpy((char *)buf + done + 2 * k, &h, 2);
+			}
+		}
+		done += take;
+	}
+	return 0;
+}
+
+/* Make "<dir>.tmp.XXXXXX" for an export into dir (which must not exist or be empty). */
+static char *
+start_export_dir(const char *dir, char **cause)
+{
+	struct stat sb;
+	char *tmp;
+
+	if (stat(dir, &sb) == 0) {
+		DIR *d;
+		struct dirent *e;
+		int empty = 1;
+
+		if (!S_ISDIR(sb.st_mode) || (d = opendir(dir)) == NULL) {
+			rs_fail(cause, RS_EINVAL, "export: %s exists and is not a folder", dir);
+			return NULL;
+		}
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				empty = 0;
+		closedir(d);
+		if (!empty) {
+			rs_fail(cause, RS_EINVAL, "export: %s exists and is not empty: choose a new "
+			    "folder", dir);
+			return NULL;
+		}
+	}
+	if ((tmp = rs_strdupf("%s.tmp.XXXXXX", dir)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		return NULL;
+	}
+	if (mkdtemp(tmp) == NULL) {
+		rs_fail(cause, RS_EIO, "export: %s: %s", tmp, strerror(errno));
+		rs_free(tmp);
+		return NULL;
+	}
+	chmod(tmp, 0755);
+	return tmp;
+}
+
+/* Remove a temporary export folder and what is in it. */
+static void
+remove_tmp(const char *tmp)
+{
+	DIR *d;
+	struct dirent *e;
+	char *p;
+
+	if ((d = opendir(tmp)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			if ((p = rs_strdupf("%s/%s", tmp, e->d_name)) != NULL) {
+				unlink(p);
+				rs_free(p);
+			}
+		}
+		closedir(d);
+	}
+	rmdir(tmp);
+}
+
+/* Map a plugin dtype to the core's. */
+static enum rs_dtype
+core_dtype(enum rs_plugin_dtype d)
+{
+	return d == RS_PLUGIN_F16 ? RS_DT_F16 : d == RS_PLUGIN_BF16 ? RS_DT_BF16 : RS_DT_F32;
+}
+
+/* Write the model, with replacements and plugin-given matrices, as a Hugging Face folder. */
+static int
+h_export_dense(void *ctx, const char *dir, enum rs_plugin_dtype dtype, const char *extra,
+    rs_plugin_matrix_fn matrix, void *ud, char **cause)
+{
+	static const char *const lnames[RS_T_LAYER_COUNT] = {
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		"input_layernorm.weight", "post_attention_layernorm.weight",
+		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"
+	};
+	struct rs_host_call *c = call_of(ctx);
+	struct rs_session *s = c->s;
+	const struct rs_model_config *mc;
+	struct rs_host_state *hs;
+	struct xt *x = NULL;
+	struct rs_stw *w = NULL;
+	char *tmp = NULL, *path = NULL, *cfg = NULL;
+	enum rs_dtype dt = core_dtype(dtype);
+	int nx = 0, cap, l, k, rc = 0;
+	float *scratch = NULL;
+
+	if (s->model == NULL)
+		return rs_fail(cause, RS_EINVAL, "no model loaded");
+	mc = rs_model_config(s->model);
+	hs = state_of(s);
+	cap = mc->n_layers * RS_T_LAYER_COUNT + RS_G_COUNT;
+	if ((x = rs_calloc((size_t)cap, sizeof *x)) == NULL ||
+	    (scratch = rs_mallocarray((size_t)(mc->dim > mc->ffn_dim ? mc->dim : mc->ffn_dim) +
+	    (size_t)mc->n_heads * mc->head_dim + (size_t)mc->vocab, sizeof(float))) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto done;
+	}
+	if ((cfg = h_config_json(ctx, extra, cause)) == NULL) {
+		rc = RS_EINVAL;
+		goto done;
+	}
+	/* torch_dtype follows what is written */
+	{
+		char td[64];
+		snprintf(td, sizeof td, "{\"torch_dtype\": \"%s\"}", dt == RS_DT_F16 ? "float16" :
+		    dt == RS_DT_BF16 ? "bfloat16" : "float32");
+		rs_free(cfg);
+		if (extra != NULL) {
+			json_t *a = json_loads(extra, 0, NULL), *b = json_loads(td, 0, NULL);
+			char *t = NULL;
+			if (a != NULL && b != NULL && json_object_update(a, b) == 0)
+				t = json_dumps(a, JSON_COMPACT);
+			json_decref(a);
+			json_decref(b);
+			cfg = t != NULL ? h_config_json(ctx, t, cause) : NULL;
+			free(t);
+		} else {
+			cfg = h_config_json(ctx, td, cause);
+		}
+		if (cfg == NULL) {
+			rc = RS_EINVAL;
+			goto done;
+		}
+	}
+	if ((tmp = start_export_dir(dir, cause)) == NULL) {
+		rc = RS_EINVAL;
+		goto done;
+	}
+	if ((path = rs_strdupf("%s/model.safetensors", tmp)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto done;
+	}
+	if ((w = rs_stw_new(path, cause)) == NULL) {
+		rc = RS_EIO;
+		goto done;
+	}
+	if ((rc = rs_stw_meta(w, "format", "pt", cause)) != 0)
+		goto done;
+	for (l = -1; l <= mc->n_layers; l++) {
+		int kmax = (l < 0 || l == mc->n_layers) ? 1 : RS_T_LAYER_COUNT;
+
+		for (k = 0; k < kmax + (l == mc->n_layers ? 1 : 0); k++) {
+			struct xt *e = &x[nx];
+			const struct rs_tensor *t;
+			uint64_t shape[2];
+			int i;
+
+			if (l < 0) {
+				t = rs_model_global(s->model, RS_G_EMBED);
+				snprintf(e->name, sizeof e->name, "model.embed_tokens.weight");
+			} else if (l == mc->n_layers) {
+				if (k == 0) {
+					t = rs_model_global(s->model, RS_G_NORM);
+					snprintf(e->name, sizeof e->name, "model.norm.weight");
+				} else {
+					if (mc->tied)
+						continue;
+					t = rs_model_global(s->model, RS_G_HEAD);
+					snprintf(e->name, sizeof e->name, "lm_head.weight");
+				}
+			} else {
+				t = rs_model_tensor(s->model, l, (enum rs_tkind)k);
+				if (t == NULL || !t->present)
+					continue;
+				if (k < RS_MAT_COUNT)
+					snprintf(e->name, sizeof e->name, "model.layers.%d.%s.weight", l,
+					    hf_lin(k));
+				else
+					snprintf(e->name, sizeof e->name, "model.layers.%d.%s", l,
+					    lnames[k]);
+			}
+			e->s = s;
+			e->t = t;
+			e->rows = t->rows;
+			e->cols = t->cols;
+			e->buf = scratch;
+			/* vectors and norms stay F32 for exactness; matrices in the chosen dtype */
+			e->dt = (t->rows == 1) ? RS_DT_F32 : dt;
+			if (l >= 0 && l < mc->n_layers && k < RS_MAT_COUNT) {
+				const float *d = NULL;
+				int64_t r = 0, cc = 0;
+				i = l * RS_MAT_COUNT + k;
+				if (matrix != NULL && matrix(ud, l, (enum rs_plugin_mat)k, &r, &cc, &d) == 1) {
+					if (d == NULL || r <= 0 || cc <= 0) {
+						rc = rs_fail(cause, RS_EINVAL, "export: %s: the plugin gave "
+						    "no matrix", e->name);
+						goto done;
+					}
+					e->data = d;
+					e->rows = r;
+					e->cols = cc;
+				} else if (hs != NULL && i < hs->n && hs->w[i] != NULL) {
+					e->data = hs->w[i];
+				}
+			}
+			if (t->rows == 1) {
+				shape[0] = (uint64_t)e->cols;
+				rc = rs_stw_add_fill(w, e->name, e->dt, 1, shape, xt_fill, e, cause);
+			} else {
+				shape[0] = (uint64_t)e->rows;
+				shape[1] = (uint64_t)e->cols;
+				rc = rs_stw_add_fill(w, e->name, e->dt, 2, shape, xt_fill, e, cause);
+			}
+			if (rc != 0)
+				goto done;
+			nx++;
+		}
+	}
+	if ((rc = rs_stw_finish(w, c->job, cause)) != 0)
+		goto done;
+	rs_free(path);
+	if ((path = rs_strdupf("%s/config.json", tmp)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto done;
+	}
+	if ((rc = rs_afile_write_all(path, cfg, strlen(cfg), cause)) != 0)
+		goto done;
+	if ((rc = h_copy_tokenizer(ctx, tmp, cause)) < 0)
+		goto done;
+	rc = 0;
+	rmdir(dir);	/* an empty target folder is replaced */
+	if (rename(tmp, dir) != 0)
+		rc = rs_fail(cause, RS_EIO, "export: rename %s to %s: %s", tmp, dir, strerror(errno));
+done:
+	rs_stw_free(w);
+	if (rc != 0 && tmp != NULL)
+		remove_tmp(tmp);
+	rs_free(tmp);
+	rs_free(path);
+	rs_free(cfg);
+	rs_free(scratch);
+	rs_free(x);
+	return rc;
+}
+
+/* ---- safetensors for plugins */
+
+/* Start a safetensors file for a plugin. */
+static struct rs_host_st *
+h_st_new(const char *path, char **cause)
+{
+	return (struct rs_host_st *)rs_stw_new(path, cause);
+}
+
+/* Add a tensor to a safetensors file being written. */
+static int
+h_st_add(struct rs_host_st *w, const char *name, enum rs_plugin_dtype dt, uint32_t n_dims,
+    const uint64_t *shape, const void *data, char **cause)
+{
+	return rs_stw_add((struct rs_stw *)w, name, core_dtype(dt), n_dims, shape, data, cause);
+}
+
+/* Add metadata. */
+static int
+h_st_meta(struct rs_host_st *w, const char *key, const char *value, char **cause)
+{
+	return rs_stw_meta((struct rs_stw *)w, key, value, cause);
+}
+
+/* Write and rename. */
+static int
+h_st_finish(void *ctx, struct rs_host_st *w, char **cause)
+{
+	return rs_stw_finish((struct rs_stw *)w, call_of(ctx)->job, cause);
+}
+
+/* Free a writer. */
+static void
+h_st_free(struct rs_host_st *w)
+{
+	rs_stw_free((struct rs_stw *)w);
+}
+
+/* Open a safetensors file for reading. */
+static struct rs_host_sr *
+h_sr_open(const char *path, char **cause)
+{
+	return (struct rs_host_sr *)rs_st_open_file(path, cause);
+}
+
+/* A tensor of an opened file. */
+static int
+h_sr_get(struct rs_host_sr *r, const char *name, enum rs_plugin_dtype *dt, uint32_t *n_dims,
+    uint64_t shape[4], const void **data, size_t *nbytes, char **cause)
+{
+	const struct rs_st_tensor *t = rs_st_find((const struct rs_st *)r, name);
+	uint32_t i;
+
+	if (t == NULL)
+		return rs_fail(cause, RS_EFORMAT, "tensor '%s' is missing", name);
+	switch (t->dtype) {
+	case RS_DT_F32: *dt = RS_PLUGIN_F32; break;
+	case RS_DT_F16: *dt = RS_PLUGIN_F16; break;
+	case RS_DT_BF16: *dt = RS_PLUGIN_BF16; break;
+	default:
+		return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': dtype %s", t->file, name,
+		    rs_dtype_name(t->dtype));
+	}
+	*n_dims = t->n_dims;
+	for (i = 0; i < 4; i++)
+		shape[i] = i < t->n_dims ? t->shape[i] : 0;
+	*data = t->data;
+	*nbytes = t->nbytes;
+	return 0;
+}
+
+/* Metadata value of an opened file, or NULL. */
+static const char *
+h_sr_meta(struct rs_host_sr *r, const char *key)
+{
+	return rs_st_metadata((const struct rs_st *)r, key);
+}
+
+/* Close a file opened for reading. */
+static void
+h_sr_close(struct rs_host_sr *r)
+{
+	rs_st_close((struct rs_st *)r);
+}
+
+/* Fill the host table for one call. */
+void
+rs_host_fill(struct rs_host *h, struct rs_host_call *call)
+{
+	memset(h, 0, sizeof *h);
+	h->abi = RS_PLUGIN_ABI;
+	h->size = sizeof *h;
+	h->ctx = call;
+	h->alloc = rs_malloc;
+	h->calloc = rs_calloc;
+	h->free = rs_free;
+	h->fail = rs_fail;
+	h->print = h_print;
+	h->cancelled = h_cancelled;
+	h->progress = h_progress;
+	h->model = h_model;
+	h->matrix_shape = h_matrix_shape;
+	h->matrix_rows = h_matrix_rows;
+	h->replace = h_replace;
+	h->replace_clear = h_replace_clear;
+	h->replacement = h_replacement;
+	h->tokenize_file = h_tokenize_file;
+	h->forward_pass = h_forward_pass;
+	h->perplexity = h_perplexity;
+	h->export_dense = h_export_dense;
+	h->hf_name = h_hf_name;
+	h->config_json = h_config_json;
+	h->copy_tokenizer = h_copy_tokenizer;
+	h->mkdir_p = rs_mkdir_p;
+	h->write_file = rs_afile_write_all;
+	h->st_new = h_st_new;
+	h->st_add = h_st_add;
+	h->st_meta = h_st_meta;
+	h->st_finish = h_st_finish;
+	h->st_free = h_st_free;
+	h->sr_open = h_sr_open;
+	h->sr_get = h_sr_get;
+	h->sr_meta = h_sr_meta;
+	h->sr_close = h_sr_close;
+	h->f32_to_f16 = rs_f32_to_f16;
+	h->f16_to_f32 = rs_f16_to_f32;
+}

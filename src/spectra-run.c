@@ -1,0 +1,595 @@
+/* spectra-run.c: the parallel pool that fills the spectra store (see spectra-run.h). */
+#include "config.h"
+
+#include "spectra-run.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cache.h"
+#include "calib.h"
+#include "covstats.h"
+#include "dtype.h"
+#include "forward.h"
+#include "linalg.h"
+#include "pattern.h"
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+void openblas_set_num_threads(int);
+#endif
+#ifdef HAVE_OPENBLAS_GET_NUM_THREADS
+int openblas_get_num_threads(void);
+#endif
+
+#define SPEC_KIND "spectrum"
+#define WEIGHT_METHOD "svals-f32-sgesdd-v1"
+#define FEATURE_METHOD "fsvals-f64-chol-dgesdd-v1"
+
+/* One unit of work: a matrix (weight kind) or an input group's matrices (feature kinds). */
+struct task {
+	int layer;
+	enum rs_input_group g;
+	int nmat;
+	enum rs_tkind mats[3];
+};
+
+/* One finished matrix, queued for the calling thread. */
+struct result {
+	int layer;
+	enum rs_tkind mat;
+	struct rs_spec *spec;           /* NULL: failed (cause in the pool) */
+	int from_cache;
+	char *note;                     /* a cache problem or a regularization, or NULL */
+	struct result *next;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct task *tasks;
+	int ntasks, next;
+	struct result *head, *tail;
+	int workers, finished;
+	int err;                        /* first failure */
+	char *cause;
+	const struct rs_model *m;
+	struct rs_analysis *a;
+	const struct rs_spectra_opts *o;
+	struct rs_job *job;
+};
+
+/* Per-worker scratch, reused across tasks. */
+struct worker {
+	struct pool *p;
+	struct rs_linalg_ws *ws;
+	float *w;                       /* converted matrix */
+	size_t wcap;
+	double *sv;
+	size_t svcap;
+	pthread_t tid;
+	int started;
+};
+
+/* Grow a buffer of `size`-byte elements to at least `count` elements. */
+static int
+grow(void **buf, size_t *cap, size_t count, size_t size)
+{
+	void *nb;
+
+	if (count <= *cap)
+		return 0;
+	rs_free(*buf);
+	*buf = NULL;
+	*cap = 0;
+	if ((nb = rs_mallocarray(count, size)) == NULL)
+		return RS_ENOMEM;
+	*buf = nb;
+	*cap = count;
+	return 0;
+}
+
+/* Cache key text of one matrix's spectrum. */
+static char *
+spec_key(struct pool *p, const struct rs_tensor *t, int layer, enum rs_tkind mat)
+{
+	uint64_t h = rs_analysis_tensor_hash(p->a, t, layer, mat);
+	const char *order = t->unpermute_heads > 0 ? "unpermuted" : "file";
+
+	if (p->o->kind == RS_SPEC_WEIGHT)
+		return rs_strdupf(WEIGHT_METHOD " tensor=%016" PRIx64 " dtype=%s shape=%" PRId64
+		    "x%" PRId64 " rows=%s", h, rs_dtype_name(t->dtype), t->rows, t->cols, order);
+	return rs_strdupf(FEATURE_METHOD " variant=%s tensor=%016" PRIx64 " dtype=%s shape=%"
+	    PRId64 "x%" PRId64 " rows=%s %s", rs_spec_kind_name(p->o->kind), h,
+	    rs_dtype_name(t->dtype), t->rows, t->cols, order, rs_calib_identity(p->o->calib));
+}
+
+/* Queue a finished matrix for the calling thread. */
+static void
+push(struct pool *p, struct result *r)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->tail != NULL)
+		p->tail->next = r;
+	else
+		p->head = r;
+	p->tail = r;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Record the first failure (takes cause). */
+static void
+fail(struct pool *p, int rc, char *cause)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->err == 0) {
+		p->err = rc;
+		p->cause = cause;
+		cause = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	rs_free(cause);
+}
+
+/* Try the cache for one matrix: a record, or NULL (miss or damaged entry: *note says so). */
+static struct rs_spec *
+from_cache(struct pool *p, const char *key, const struct rs_tensor *t, char **note)
+{
+	size_t r = (size_t)(t->rows < t->cols ? t->rows : t->cols), len = 0;
+	struct rs_spec *s = NULL;
+	void *data = NULL;
+	char *ecause = NULL;
+	double lambda;
+	int rc;
+
+	if (p->o->cache == NULL || p->o->recompute)
+		return NULL;
+	rc = rs_cache_get(p->o->cache, SPEC_KIND, key, &data, &len, &ecause);
+	if (rc == 0) {
+		if (len != (r + 1) * sizeof(double)) {
+			rs_free(ecause);
+			ecause = rs_strdupf("cache: %s entry for %s has %zu bytes, not %zu: ignored",
+			    SPEC_KIND, t->name, len, (r + 1) * sizeof(double));
+		} else {
+			memcpy(&lambda, data, sizeof lambda);
+			s = rs_spec_new(p->o->kind, (const double *)data + 1, r, (size_t)t->rows,
+			    (size_t)t->cols, lambda, &ecause);
+		}
+	}
+	rs_free(data);
+	if (s == NULL && rc != 1 && ecause != NULL)
+		*note = rs_strdupf("%s: %s", t->name, ecause);
+	rs_free(ecause);
+	return s;
+}
+
+/* Store a spectrum in the cache (a failure to write is a note, not an error). */
+static void
+to_cache(struct pool *p, const char *key, const struct rs_spec *s, char **note)
+{
+	double *payload;
+	char *ecause = NULL;
+
+	if (p->o->cache == NULL)
+		return;
+	if ((payload = rs_mallocarray(s->r + 1, sizeof(double))) == NULL)
+		return;
+	payload[0] = s->lambda;
+	memcpy(payload + 1, s->sv, s->r * sizeof(double));
+	if (rs_cache_put(p->o->cache, SPEC_KIND, key, payload, (s->r + 1) * sizeof(double),
+	    &ecause) != 0 && *note == NULL)
+		*note = rs_strdupf("%s", ecause != NULL ? ecause : "cache write failed");
+	rs_free(ecause);
+	rs_free(payload);
+}
+
+/* Convert a tensor to float32 into the worker's buffer. */
+static int
+convert(struct worker *wk, const struct rs_tensor *t, char **cause)
+{
+	size_t count = (size_t)t->rows * (size_t)t->cols;
+
+	if (grow((void **)&wk->w, &wk->wcap, count, sizeof(float)) != 0)
+		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory for %s (%" PRId64 "x%" PRId64
+		    ")", t->name, t->rows, t->cols);
+	if (rs_model_tensor_rows_f32(wk->p->m, t, 0, t->rows, wk->w) != 0)
+		return rs_fail(cause, RS_EINVAL, "spectra: %s: rows cannot be converted", t->name);
+	return 0;
+}
+
+/* A new result record. */
+static struct result *
+result_new(int layer, enum rs_tkind mat)
+{
+	struct result *r = rs_calloc(1, sizeof *r);
+
+	if (r != NULL) {
+		r->layer = layer;
+		r->mat = mat;
+	}
+	return r;
+}
+
+/* Weight task: one matrix. */
+static int
+run_weight(struct worker *wk, const struct task *tk, char **cause)
+{
+	struct pool *p = wk->p;
+	const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[0]);
+	struct result *r;
+	char *key;
+	int rc;
+
+	if ((r = result_new(tk->layer, tk->mats[0])) == NULL ||
+	    (key = spec_key(p, t, tk->layer, tk->mats[0])) == NULL) {
+		rs_free(r);
+		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+	}
+	if ((r->spec = from_cache(p, key, t, &r->note)) != NULL) {
+		r->from_cache = 1;
+	} else {
+		if ((rc = convert(wk, t, cause)) != 0 ||
+		    (r->spec = rs_spec_of_matrix(wk->ws, wk->w, (size_t)t->rows, (size_t)t->cols,
+		    cause)) == NULL) {
+			rs_free(key);
+			rs_free(r->note);
+			rs_free(r);
+			return rc != 0 ? rc : RS_EINVAL;
+		}
+		to_cache(p, key, r->spec, &r->note);
+	}
+	rs_free(key);
+	push(p, r);
+	return 0;
+}
+
+/* Feature task: the selected matrices reading one (layer, input group). */
+static int
+run_feature(struct worker *wk, const struct task *tk, char **cause)
+{
+	struct pool *p = wk->p;
+	struct result *res[3] = { NULL, NULL, NULL };
+	char *keys[3] = { NULL, NULL, NULL };
+	struct rs_calib_stats *stats = NULL;
+	double *l = NULL, *gram = NULL, lambda = 0.0;
+	size_t n = 0;
+	int i, missing = 0, rc = 0;
+
+	for (i = 0; i < tk->nmat; i++) {
+		const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[i]);
+		if ((res[i] = result_new(tk->layer, tk->mats[i])) == NULL ||
+		    (keys[i] = spec_key(p, t, tk->layer, tk->mats[i])) == NULL) {
+			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+			goto out;
+		}
+		if ((res[i]->spec = from_cache(p, keys[i], t, &res[i]->note)) != NULL)
+			res[i]->from_cache = 1;
+		else
+			missing++;
+	}
+	if (missing > 0) {
+		if ((rc = rs_calib_stats_get(p->o->calib, p->o->cache, tk->layer, tk->g, &stats,
+		    cause)) != 0)
+			goto out;
+		n = stats->n;
+		if ((l = rs_mallocarray(n * n, sizeof(double))) == NULL) {
+			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory for a %zu-wide factor", n);
+			goto out;
+		}
+		if (p->o->kind == RS_SPEC_UNCENTRED) {
+			if ((gram = rs_mallocarray(n * n, sizeof(double))) == NULL) {
+				rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory for a Gram");
+				goto out;
+			}
+			rs_calib_stats_gram(stats, gram);
+			rc = rs_linalg_chol_reg(gram, n, l, &lambda, cause);
+			rs_free(gram);
+			gram = NULL;
+		} else {
+			rc = rs_linalg_chol_reg(stats->cov, n, l, &lambda, cause);
+		}
+		rs_calib_stats_free(stats);
+		stats = NULL;
+		if (rc != 0)
+			goto out;
+	}
+	for (i = 0; i < tk->nmat; i++) {
+		const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[i]);
+		size_t r = (size_t)(t->rows < t->cols ? t->rows : t->cols);
+		if (res[i]->spec != NULL)
+			continue;
+		if (rs_job_cancelled(p->job)) {
+			rc = RS_ECANCEL;
+			goto out;
+		}
+		if ((size_t)t->cols != n) {
+			rc = rs_fail(cause, RS_EFORMAT, "spectra: %s has %" PRId64 " inputs but its "
+			    "statistics are %zu-wide", t->name, t->cols, n);
+			goto out;
+		}
+		if (grow((void **)&wk->sv, &wk->svcap, r, sizeof(double)) != 0) {
+			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+			goto out;
+		}
+		if ((rc = convert(wk, t, cause)) != 0 ||
+		    (rc = rs_covstats_feature_spectrum(wk->ws, wk->w, (size_t)t->rows, n, l,
+		    wk->sv, cause)) != 0)
+			goto out;
+		if ((res[i]->spec = rs_spec_new(p->o->kind, wk->sv, r, (size_t)t->rows, n, lambda,
+		    cause)) == NULL) {
+			rc = RS_EINVAL;
+			goto out;
+		}
+		if (lambda > 0.0 && res[i]->note == NULL)
+			res[i]->note = rs_strdupf("%s: %s input covariance of L%d (%s) is not "
+			    "positive definite: regularized with %g x its mean diagonal", t->name,
+			    rs_spec_kind_name(p->o->kind), tk->layer, rs_calib_input_name(tk->g),
+			    lambda);
+		to_cache(p, keys[i], res[i]->spec, &res[i]->note);
+	}
+	for (i = 0; i < tk->nmat; i++) {
+		push(p, res[i]);
+		res[i] = NULL;
+	}
+out:
+	for (i = 0; i < tk->nmat; i++) {
+		if (res[i] != NULL) {
+			if (res[i]->spec != NULL) {
+				/* Finished before the failure: keep it. */
+				push(p, res[i]);
+			} else {
+				rs_free(res[i]->note);
+				rs_free(res[i]);
+			}
+		}
+		rs_free(keys[i]);
+	}
+	rs_calib_stats_free(stats);
+	rs_free(gram);
+	rs_free(l);
+	return rc;
+}
+
+/* Worker thread: take tasks until none are left, a failure, or a cancel. */
+static void *
+worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct pool *p = wk->p;
+	struct task tk;
+	char *cause = NULL;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		if (p->next >= p->ntasks || p->err != 0 || rs_job_cancelled(p->job)) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		tk = p->tasks[p->next++];
+		pthread_mutex_unlock(&p->mu);
+		rc = p->o->kind == RS_SPEC_WEIGHT ? run_weight(wk, &tk, &cause) :
+		    run_feature(wk, &tk, &cause);
+		if (rc != 0) {
+			if (rc != RS_ECANCEL)
+				fail(p, rc, cause);
+			else
+				rs_free(cause);
+			cause = NULL;
+			if (rc != RS_ECANCEL)
+				break;
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	p->finished++;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* The matrices of an input group. */
+static int
+group_mats(enum rs_input_group g, enum rs_tkind *mats)
+{
+	switch (g) {
+	case RS_IN_ATTN: mats[0] = RS_T_Q; mats[1] = RS_T_K; mats[2] = RS_T_V; return 3;
+	case RS_IN_O: mats[0] = RS_T_O; return 1;
+	case RS_IN_MLP: mats[0] = RS_T_GATE; mats[1] = RS_T_UP; return 2;
+	default: mats[0] = RS_T_DOWN; return 1;
+	}
+}
+
+/* Build the task list; counts selected and kept matrices. */
+static int
+make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
+{
+	const struct rs_model_config *mc = rs_model_config(p->m);
+	const struct rs_spectra_opts *o = p->o;
+	enum rs_tkind mats[3];
+	int l, g, i, k, nm;
+	char name[64];
+
+	if ((p->tasks = rs_calloc((size_t)mc->n_layers * RS_MAT_COUNT, sizeof *p->tasks)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+	for (l = 0; l < mc->n_layers; l++)
+		for (g = 0; g < RS_IN_COUNT; g++) {
+			struct task tk;
+			memset(&tk, 0, sizeof tk);
+			tk.layer = l;
+			tk.g = (enum rs_input_group)g;
+			nm = group_mats(tk.g, mats);
+			for (i = 0; i < nm; i++) {
+				const struct rs_tensor *t = rs_model_tensor(p->m, l, mats[i]);
+				snprintf(name, sizeof name, "L%d.%s", l, rs_tkind_name(mats[i]));
+				if (t == NULL || !t->present ||
+				    (o->pattern != NULL && !rs_pattern_match(o->pattern, name)))
+					continue;
+				rep->selected++;
+				if (!o->recompute && rs_analysis_get(p->a, l, mats[i], o->kind) != NULL) {
+					rep->kept++;
+					continue;
+				}
+				tk.mats[tk.nmat++] = mats[i];
+			}
+			if (tk.nmat == 0)
+				continue;
+			if (o->kind != RS_SPEC_WEIGHT) {
+				p->tasks[p->ntasks++] = tk;
+				continue;
+			}
+			for (k = 0; k < tk.nmat; k++) {
+				struct task one = tk;
+				one.nmat = 1;
+				one.mats[0] = tk.mats[k];
+				p->tasks[p->ntasks++] = one;
+			}
+		}
+	return 0;
+}
+
+/* Move one finished matrix into the store (calling thread). */
+static int
+take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, char **cause)
+{
+	int rc = 0;
+
+	if (r->note != NULL && p->o->note != NULL)
+		p->o->note(p->o->ud, r->note);
+	if (r->spec != NULL) {
+		if (r->from_cache)
+			rep->from_cache++;
+		else
+			rep->computed++;
+		if (r->spec->lambda > 0.0)
+			rep->regularized++;
+		rc = rs_analysis_put(p->a, r->layer, r->mat, r->spec, cause);
+	}
+	rs_free(r->note);
+	rs_free(r);
+	return rc;
+}
+
+/* Fill the store with the selected spectra (see spectra-run.h). */
+int
+rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
+    const struct rs_spectra_opts *o, struct rs_spectra_report *rep, struct rs_job *job,
+    char **cause)
+{
+	struct pool p;
+	struct worker *wks = NULL;
+	struct timespec t0, t1;
+	struct result *r;
+	int i, rc = 0, blas_saved = 0, todo;
+
+	memset(rep, 0, sizeof *rep);
+	memset(&p, 0, sizeof p);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (o->kind != RS_SPEC_WEIGHT && (o->calib == NULL || !rs_calib_complete(o->calib)))
+		return rs_fail(cause, RS_EINVAL, "spectra: feature spectra need calibration "
+		    "statistics: run 'calibrate FILE' first");
+	if (rs_analysis_n_layers(a) != rs_model_config(m)->n_layers)
+		return rs_fail(cause, RS_EINVAL, "spectra: the store was made for another model");
+	p.m = m;
+	p.a = a;
+	p.o = o;
+	p.job = job;
+	if ((rc = make_tasks(&p, rep, cause)) != 0)
+		goto out;
+	todo = rep->selected - rep->kept;
+	if (p.ntasks == 0)
+		goto out;
+	p.workers = o->threads < 1 ? 1 : o->threads;
+	if (p.workers > p.ntasks)
+		p.workers = p.ntasks;
+	rep->workers = p.workers;
+	if ((wks = rs_calloc((size_t)p.workers, sizeof *wks)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+		goto out;
+	}
+	for (i = 0; i < p.workers; i++) {
+		wks[i].p = &p;
+		if ((wks[i].ws = rs_linalg_ws_new()) == NULL) {
+			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+			goto out;
+		}
+	}
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+#ifdef HAVE_OPENBLAS_GET_NUM_THREADS
+	blas_saved = openblas_get_num_threads();
+#endif
+	/* One level of parallelism: workers, or BLAS threads, never both. */
+	rs_forward_set_threads(p.workers > 1 ? 1 : (o->threads < 1 ? 1 : o->threads));
+	for (i = 0; i < p.workers; i++) {
+		if (pthread_create(&wks[i].tid, NULL, worker_main, &wks[i]) != 0) {
+			pthread_mutex_lock(&p.mu);
+			if (p.err == 0) {
+				p.err = RS_ENOMEM;
+				p.cause = rs_strdupf("spectra: cannot start worker thread %d", i);
+			}
+			p.finished += p.workers - i;
+			pthread_mutex_unlock(&p.mu);
+			break;
+		}
+		wks[i].started = 1;
+	}
+	pthread_mutex_lock(&p.mu);
+	for (;;) {
+		while (p.head == NULL && p.finished < p.workers)
+			pthread_cond_wait(&p.cv, &p.mu);
+		if (p.head == NULL)
+			break;
+		r = p.head;
+		p.head = NULL;
+		p.tail = NULL;
+		pthread_mutex_unlock(&p.mu);
+		while (r != NULL) {
+			struct result *next = r->next;
+			int trc;
+			char *tcause = NULL;
+			if ((trc = take_result(&p, r, rep, &tcause)) != 0)
+				fail(&p, trc, tcause);
+			else
+				rs_free(tcause);
+			r = next;
+		}
+		rs_job_progress(job, rep->computed + rep->from_cache, todo, "spectra");
+		pthread_mutex_lock(&p.mu);
+	}
+	pthread_mutex_unlock(&p.mu);
+	for (i = 0; i < p.workers; i++)
+		if (wks[i].started)
+			pthread_join(wks[i].tid, NULL);
+	rs_forward_set_threads(blas_saved > 0 ? blas_saved : o->threads);
+	pthread_cond_destroy(&p.cv);
+	pthread_mutex_destroy(&p.mu);
+	if (p.err != 0) {
+		rc = p.err;
+		if (cause != NULL) {
+			rs_free(*cause);
+			*cause = p.cause;
+		} else {
+			rs_free(p.cause);
+		}
+		p.cause = NULL;
+	} else if (rs_job_cancelled(job)) {
+		rc = rs_fail(cause, RS_ECANCEL, "spectra: cancelled after %d of %d matrices (kept)",
+		    rep->computed + rep->from_cache, todo);
+	}
+out:
+	for (i = 0; wks != NULL && i < p.workers; i++) {
+		rs_linalg_ws_free(wks[i].ws);
+		rs_free(wks[i].w);
+		rs_free(wks[i].sv);
+	}
+	rs_free(wks);
+	rs_free(p.tasks);
+	rs_free(p.cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/* spectra-run.h: compute the spectra of selected decoder matrices in parallel and put them into
+ * the session's store (analysis.h).
+ *
+ * A bounded pool of pthread workers takes tasks in layer order.  A task is one matrix for the
+ * weight kind, and one (layer, input group) with the selected matrices that read it for the
+ * feature kinds, so the statistics and their Cholesky factor are loaded and factorized once for
+ * q,k,v (and once for gate,up).  Each worker converts rows to float32 into its own reused buffer
+ * and keeps its own LAPACK workspace: at most `workers` matrices (plus, for features, one W·S
+ * and one factor each) are in memory at once.  One level of parallelism: with more than one
+ * worker OpenBLAS runs at 1 thread for the duration (restored afterwards); a single worker gets
+ * all the threads.
+ *
+ * Cache (cache.h, entry kind "spectrum"): the key text names the method
+ * ("svals-f32-sgesdd-v1" for weights, "fsvals-f64-chol-dgesdd-v1" for features), the tensor's
+ * content hash (rs_hash64 of its mapped bytes), dtype, shape and row order, and for features
+ * the variant and the calibration identity.  Records already in the store are kept as they are;
+ * the others come from the cache when present and sound, else are computed and stored.  A
+ * damaged entry is reported through note(), removed and recomputed.
+ *
+ * Progress (rs_job_progress, called from the calling thread only): matrices done of selected.
+ * Cancel: workers stop taking tasks; what finished is in the store; RS_ECANCEL. */
+#ifndef RS_SPECTRA_RUN_H
+#define RS_SPECTRA_RUN_H
+
+#include "analysis.h"
+#include "model.h"
+#include "status.h"
+
+struct rs_cache;
+struct rs_calib;
+
+struct rs_spectra_opts {
+	const char *pattern;            /* pattern.h; NULL = every decoder matrix */
+	enum rs_spec_kind kind;
+	int threads;                    /* worker bound (≥ 1); also the BLAS threads restored */
+	struct rs_cache *cache;         /* NULL: no cache */
+	const struct rs_calib *calib;   /* required for the feature kinds */
+	int recompute;                  /* ignore the store and the cache (still write the cache) */
+	/* One-line notes (a damaged cache entry, a regularized covariance), from the calling
+	 * thread. */
+	void (*note)(void *ud, const char *line);
+	void *ud;
+};
+
+struct rs_spectra_report {
+	int selected;                   /* matrices matching the pattern */
+	int kept;                       /* already in the store */
+	int from_cache;
+	int computed;                   /* SVDs run */
+	int regularized;                /* feature spectra whose C needed λ > 0 */
+	int workers;
+	double seconds;
+};
+
+/* Fill the store a (made for model m) with the spectra of the selected matrices. */
+int rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
+    const struct rs_spectra_opts *o, struct rs_spectra_report *rep, struct rs_job *job,
+    char **cause);
+
+#endif

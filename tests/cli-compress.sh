@@ -1,0 +1,91 @@
+#!/bin/sh
+# Compression through the command line on kjv-llama (F32 copy from the fixtures, and the bundled
+# BF16 folder): methods against plain SVD, export round trips, plan files, refusals, and plan
+# edits previewed from the spectra without recomputing them.
+. "$RS_SRCDIR/tests/tap.sh"
+tap_need_fixture kjv-llama-f32/config.json
+tap_need_fixture stories260K/hf/config.json
+M32="$RS_FIXTURES/kjv-llama-f32"
+MODEL="$RS_SRCDIR/share/models/kjv-llama"
+EVAL="$RS_SRCDIR/share/texts/kjv-eval.txt"
+CALIB="$RS_SRCDIR/share/texts/kjv-calib.txt"
+CAL="calibrate $CALIB --ctx 128 --max-tokens 4096 --groups 4"
+PPL="--ctx 128 --chunks 6"
+
+ppl_final() {
+	sed -n 's/^Final estimate: PPL = \([0-9.]*\) +\/- .*/\1/p' "$1" | tail -n "${2:-1}" | head -n 1
+}
+
+# 1. The four methods at keep 0.6; feature and whiten beat plain SVD.
+"$RS_BIN" -c "load $M32; set threads 1; $CAL; rank * --keep 0.6; set method svd; ppl $EVAL $PPL; set method feature; ppl $EVAL $PPL; set method whiten; ppl $EVAL $PPL; set method asvd; ppl $EVAL $PPL; set method whiten; rank * --keep 0.5; ppl $EVAL $PPL" >"$TMPD/m" 2>"$TMPD/m.err"
+tap_check $? "four methods evaluate"
+svd=$(ppl_final "$TMPD/m" 5); feat=$(ppl_final "$TMPD/m" 4); wh=$(ppl_final "$TMPD/m" 3); asvd=$(ppl_final "$TMPD/m" 2)
+tap_diag "keep 0.6, 6 windows of 128: svd $svd, feature $feat, whiten $wh, asvd $asvd"
+awk -v s="$svd" -v f="$feat" -v w="$wh" 'BEGIN { exit !(s > 0 && f > 0 && w > 0 && f < s && w < s) }'
+tap_check $? "feature ($feat) and whiten ($wh) beat plain svd ($svd)"
+grep -q '^ppl: evaluating the plan: 42 of 42 decoder matrices factored, method asvd (alpha 0.5), with the session' "$TMPD/m"
+tap_check $? "ppl names the plan and method it evaluates"
+grep -q '^factors: 0 decompositions run, 42 pairs cut from cached factors' "$TMPD/m.err"
+tap_check $? "a rank change (keep 0.6 -> 0.5) cuts cached factors: no decomposition"
+
+# 2. Round trips: dense folder (F32) and factored file give the in-memory plan's perplexity.
+for meth in whiten feature; do
+	"$RS_BIN" -c "load $M32; set threads 1; $CAL; set method $meth; rank * --keep 0.7; rank L2.down dense; ppl $EVAL $PPL; export factored $TMPD/f-$meth; plan save $TMPD/p-$meth.json" >"$TMPD/e" 2>&1
+	tap_check $? "$meth: export factored"
+	mem=$(ppl_final "$TMPD/e")
+	"$RS_BIN" -c "load $TMPD/f-$meth; ppl $EVAL $PPL" >"$TMPD/fl" 2>&1
+	v=$(ppl_final "$TMPD/fl")
+	tap_close "$v" "$mem" 1e-4
+	tap_check $? "$meth: factored file loaded again: PPL $v = in-memory $mem within 1e-4"
+done
+"$RS_BIN" -c "load $M32; set threads 1; $CAL; set method whiten; rank * --keep 0.7; rank L2.down dense; ppl $EVAL $PPL; export dense $TMPD/d" >"$TMPD/e" 2>&1
+tap_check $? "whiten: export dense"
+mem=$(ppl_final "$TMPD/e")
+"$RS_BIN" -c "load $TMPD/d; ppl $EVAL $PPL" >"$TMPD/dl" 2>&1
+v=$(ppl_final "$TMPD/dl")
+tap_close "$v" "$mem" 1e-4
+tap_check $? "whiten: dense folder loaded again: PPL $v = in-memory $mem within 1e-4"
+test -f "$TMPD/d/config.json" && test -f "$TMPD/d/tokenizer.model" && test -f "$TMPD/d/tokenizer.json" &&
+	grep -q '"torch_dtype": "float32"' "$TMPD/d/config.json"
+tap_check $? "dense folder: config.json (torch_dtype float32) and tokenizer files"
+"$RS_BIN" -c "load $MODEL; set threads 1; $CAL; set method feature; rank * --keep 0.7; export dense $TMPD/fd" >"$TMPD/e" 2>&1
+grep -q '"attention_bias": true' "$TMPD/fd/config.json" && grep -q '"mlp_bias": true' "$TMPD/fd/config.json" &&
+	grep -q '"torch_dtype": "bfloat16"' "$TMPD/fd/config.json" &&
+	grep -q '57 tensors (42 from factors, 0 biases)\|99 tensors (42 from factors, 42 biases)' "$TMPD/e"
+tap_check $? "feature, BF16 source: dense folder with q..down biases, attention_bias/mlp_bias, bfloat16"
+ls -d "$TMPD"/*.tmp.* >/dev/null 2>&1
+test $? -ne 0
+tap_check $? "no temporary folders left behind"
+
+# 3. Plan files round-trip exactly; another model's plan is refused.
+"$RS_BIN" -c "load $MODEL; set rank-align 1; rank *.q 61; rank L1-3.up --keep 0.5; set method feature; plan save $TMPD/a.json; plan save $TMPD/a.csv; plan reset; plan load $TMPD/a.csv; plan save $TMPD/b.json; plan reset; set rank-align 8; plan load $TMPD/a.json; plan save $TMPD/b.csv; plan diff $TMPD/a.json" >"$TMPD/pf" 2>&1
+tap_check $? "plan save/load/diff"
+cmp -s "$TMPD/a.json" "$TMPD/b.json" && cmp -s "$TMPD/a.csv" "$TMPD/b.csv"
+tap_check $? "JSON and CSV plan files round-trip byte for byte"
+grep -q '^0 of 42 matrices differ' "$TMPD/pf"
+tap_check $? "plan diff against the file just loaded: nothing differs"
+"$RS_BIN" -c "load $RS_FIXTURES/stories260K/hf; plan load $TMPD/a.json" >"$TMPD/o" 2>&1
+test $? -ne 0 && grep -q 'made for another model.*dim 256 (loaded 64)' "$TMPD/o"
+tap_check $? "a plan for another model is refused with the reason"
+
+# 4. Exports refuse the source folder and non-empty targets.
+"$RS_BIN" -c "load $M32; export dense $M32" >"$TMPD/x" 2>&1
+test $? -ne 0 && grep -q "source model's folder" "$TMPD/x"
+tap_check $? "export into the source folder is refused"
+"$RS_BIN" -c "load $M32; export dense $TMPD/d" >"$TMPD/x" 2>&1
+test $? -ne 0 && grep -q 'exists and is not empty' "$TMPD/x"
+tap_check $? "export into a non-empty folder is refused"
+
+# 5. A plan edit shows in `plan show` and `error` from the spectra, without recomputing them.
+"$RS_BIN" -c "load $MODEL; set threads 1; spectra; rank L0.q 32; plan show L0.q; error L0.q 32; rank L0.q 96; plan show L0.q; error L0.q 96; spectra" >"$TMPD/s" 2>&1
+tap_check $? "spectra, edits, plan show, error"
+e1=$(awk '$1 == "L0.q" && $3 == 32 { print $6 }' "$TMPD/s")
+e2=$(awk '$1 == "L0.q" && $3 == 96 { print $6 }' "$TMPD/s")
+awk -v a="$e1" -v b="$e2" 'BEGIN { exit !(a > 0 && b > 0 && b < a) }'
+tap_check $? "plan show follows the edit: error $e1 at rank 32, $e2 at rank 96"
+grep -q "^L0.q rank 96: weight $e2" "$TMPD/s"
+tap_check $? "error L0.q 96 agrees with plan show"
+tail -n 1 "$TMPD/s" | grep -q '0 computed, 0 from cache, 42 already in the session'
+tap_check $? "spectra afterwards: nothing recomputed (42 already in the session)"
+
+tap_done

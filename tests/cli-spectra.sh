@@ -1,0 +1,98 @@
+#!/bin/sh
+# spectra through the command line: kjv-llama's singular values against the fixture's float64
+# references, the exports, the cache (a second run computes nothing; a damaged or mismatched
+# entry is reported on one line, removed and recomputed), and dropping on a new load.
+. "$RS_SRCDIR/tests/tap.sh"
+
+tap_need_fixture kjv-llama/model.safetensors
+tap_need_fixture refs/kjv-llama-sv-L0.q.txt
+M="$RS_FIXTURES/kjv-llama"
+XDG_CACHE_HOME="$TMPD/cache"; export XDG_CACHE_HOME
+C="$XDG_CACHE_HOME/rankscope"
+
+"$RS_BIN" -c "load '$M'; spectra; spectra export '$TMPD/sv.csv'; metrics export '$TMPD/m.csv'" \
+	>"$TMPD/out" 2>"$TMPD/err"
+tap_check $? "load; spectra; spectra export; metrics export"
+grep -q 'spectra: weight, 42 matrices: 42 computed, 0 from cache' "$TMPD/out"
+tap_check $? "the first run computes all 42 decoder matrices"
+
+# Every σ ≥ 1e-3·σ₁ of the reference within 1e-4 relative, and as many values.
+for name in L0.q L3.down L5.v; do
+	ref="$RS_FIXTURES/refs/kjv-llama-sv-$name.txt"
+	res=$(awk -F, -v name="$name" '
+		NR == FNR { if ($0 !~ /^#/ && NF) ref[++n] = $1 + 0; next }
+		$1 == name && $2 == "weight" { got[$3 + 0] = $4 + 0; ng++ }
+		END {
+			bad = 0; cnt = 0; mx = 0
+			for (i = 1; i <= n; i++) {
+				if (ref[i] < 1e-3 * ref[1]) continue
+				cnt++
+				d = (got[i] - ref[i]) / ref[i]; if (d < 0) d = -d
+				if (d > mx) mx = d
+				if (d > 1e-4) bad++
+			}
+			printf "%d %d %d %d %.2e\n", n, ng, cnt, bad, mx
+		}' "$ref" "$TMPD/sv.csv")
+	set -- $res
+	[ "$1" -gt 0 ] && [ "$1" -eq "$2" ] && [ "$3" -gt 0 ] && [ "$4" -eq 0 ]
+	tap_check $? "$name: $3 singular values >= 1e-3 s1 within 1e-4 of the float64 reference (max rel. $5; $2 of $1 values exported)"
+done
+
+head -1 "$TMPD/sv.csv" | grep -q '^matrix,kind,i,sigma$' && [ "$(wc -l <"$TMPD/sv.csv")" -eq 9217 ]
+tap_check $? "spectra export: header and one row per singular value (9216)"
+head -1 "$TMPD/m.csv" | grep -q '^matrix,kind,m,n,r,fro,' && [ "$(wc -l <"$TMPD/m.csv")" -eq 43 ] \
+	&& grep -q '^L3.down,weight,256,768,256,' "$TMPD/m.csv"
+tap_check $? "metrics export: header and one row per matrix (42)"
+ls "$TMPD"/*.tmp.* >/dev/null 2>&1
+[ $? -ne 0 ]
+tap_check $? "no temporary files left beside the exports"
+
+"$RS_BIN" -c "load '$M'; spectra; spectra show L0.q; error L3.down 64; metrics 'L*.down'" \
+	>"$TMPD/out" 2>"$TMPD/err"
+tap_check $? "second run: spectra, show, error, metrics"
+grep -q 'spectra: weight, 42 matrices: 0 computed, 42 from cache' "$TMPD/out" && [ ! -s "$TMPD/err" ]
+tap_check $? "the second run is served from the cache: no SVD ran"
+grep -q '^L0.q weight spectrum: 256x256' "$TMPD/out" && grep -q 'power law  alpha' "$TMPD/out"
+tap_check $? "spectra show prints the metrics and the spectrum"
+grep -q '^L3.down rank 64: weight 0\.[0-9]* (energy [0-9.]*%)  \[[0-9.]* us\]$' "$TMPD/out"
+tap_check $? "error prints the weight error at a rank and the time it took"
+[ "$(grep -c '^L[0-5].down  *weight' "$TMPD/out")" -eq 6 ]
+tap_check $? "metrics with a pattern lists the six down matrices"
+
+# Damage one entry's payload: reported on one line, recomputed, rewritten.
+f=$(ls "$C"/spectrum-*.rsc | head -1)
+size=$(wc -c <"$f")
+printf 'X' | dd of="$f" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
+"$RS_BIN" -c "load '$M'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+tap_check $? "spectra with a corrupt cache entry still succeeds"
+[ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'corrupt' "$TMPD/err" && grep -q 'recomputing' "$TMPD/err"
+tap_check $? "the corrupt entry is reported on one line: $(cat "$TMPD/err")"
+grep -q '42 matrices: 1 computed, 41 from cache' "$TMPD/out"
+tap_check $? "exactly the damaged spectrum is recomputed"
+"$RS_BIN" -c "load '$M'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '0 computed, 42 from cache' "$TMPD/out" && [ ! -s "$TMPD/err" ]
+tap_check $? "and rewritten: the next run computes nothing"
+
+# An entry made for other inputs (copied over another's name) is a key mismatch.
+set -- $(ls "$C"/spectrum-*.rsc | head -2)
+cp "$1" "$2"
+"$RS_BIN" -c "load '$M'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+[ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'key mismatch' "$TMPD/err" \
+	&& grep -q '1 computed, 41 from cache' "$TMPD/out"
+tap_check $? "a mismatched entry is reported, removed and recomputed"
+
+"$RS_BIN" -c "load '$M'; spectra 'L2.*'; spectra; load '$M'; metrics" >"$TMPD/out" 2>"$TMPD/err"
+[ $? -eq 2 ] && grep -q '7 matrices: 0 computed, 7 from cache' "$TMPD/out" \
+	&& grep -q '42 matrices: 0 computed, 35 from cache, 7 already in the session' "$TMPD/out" \
+	&& grep -q 'metrics: no spectra' "$TMPD/err"
+tap_check $? "patterns select; the session keeps what it has; a new load drops the spectra"
+
+"$RS_BIN" -c "load '$M'; spectra --kind feature" >"$TMPD/out" 2>"$TMPD/err"
+[ $? -eq 2 ] && grep -q "run 'calibrate FILE' first" "$TMPD/err"
+tap_check $? "feature spectra without calibration say what to do"
+
+"$RS_BIN" -c "load '$M'; spectra 'L9-3.q'" >/dev/null 2>"$TMPD/err"
+[ $? -eq 2 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ]
+tap_check $? "a bad pattern is a one-line usage error"
+
+tap_done

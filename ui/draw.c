@@ -1,0 +1,664 @@
+/* draw.c: the workbench's screen: budget bar, matrix table, spectrum panel, log, status line
+ * and command line.  Everything is drawn from the view copy (view.h), never from the session.
+ * One erase + draw + refresh per change; curses sends only the difference. */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <wchar.h>
+
+#include <curses.h>
+
+#include "keys.h"
+#include "plan.h"
+#include "rl.h"
+#include "wb.h"
+
+enum {
+	PAIR_HEAD = 1, PAIR_SEL, PAIR_ERR, PAIR_INFO, PAIR_ECHO, PAIR_W, PAIR_F, PAIR_MARK,
+	PAIR_BAR, PAIR_FACT, PAIR_BOTH
+};
+
+/* Left margin of the plots (axis labels). */
+#define PLOT_MARGIN 7
+
+void
+wb_draw_init_colors(struct wb *w)
+{
+	if (!w->color)
+		return;
+	start_color();
+	use_default_colors();
+	init_pair(PAIR_HEAD, COLOR_BLACK, COLOR_CYAN);
+	init_pair(PAIR_SEL, COLOR_BLACK, COLOR_YELLOW);
+	init_pair(PAIR_ERR, COLOR_RED, -1);
+	init_pair(PAIR_INFO, COLOR_BLUE, -1);
+	init_pair(PAIR_ECHO, COLOR_CYAN, -1);
+	init_pair(PAIR_W, COLOR_YELLOW, -1);
+	init_pair(PAIR_F, COLOR_GREEN, -1);
+	init_pair(PAIR_MARK, COLOR_RED, -1);
+	init_pair(PAIR_BAR, COLOR_GREEN, -1);
+	init_pair(PAIR_FACT, COLOR_MAGENTA, -1);
+	init_pair(PAIR_BOTH, COLOR_WHITE, -1);
+}
+
+/* Attribute of a colour pair, or the monochrome fallback. */
+static attr_t
+wb_attr(const struct wb *w, int pair, attr_t mono)
+{
+	return w->color ? (attr_t)COLOR_PAIR(pair) : mono;
+}
+
+/* Formatted text at (y, x), cut at maxw columns (ASCII text). */
+static void
+put(int y, int x, int maxw, attr_t a, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void
+put(int y, int x, int maxw, attr_t a, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (maxw <= 0 || y < 0 || y >= LINES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	attron(a);
+	mvaddnstr(y, x, buf, maxw);
+	attroff(a);
+}
+
+/* Fill a row segment with spaces in an attribute. */
+static void
+fill(int y, int x, int n, attr_t a)
+{
+	attron(a);
+	for (int i = 0; i < n; i++)
+		mvaddch(y, x + i, ' ');
+	attroff(a);
+}
+
+/* A horizontal bar of `width` cells, `frac` full. */
+static void
+bar(const struct wb *w, int y, int x, int width, double frac)
+{
+	static const char *const eighths[] = { "", "▏", "▎", "▍", "▌", "▋", "▊", "▉" };
+	int full, i, rem;
+	double cells;
+
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	cells = frac * width;
+	full = (int)cells;
+	rem = (int)((cells - full) * 8);
+	move(y, x);
+	attron(wb_attr(w, PAIR_BAR, A_BOLD));
+	for (i = 0; i < width; i++) {
+		if (w->utf8) {
+			if (i < full)
+				addstr("█");
+			else if (i == full && rem > 0)
+				addstr(eighths[rem]);
+			else
+				addstr(i == full ? " " : "·");
+		} else {
+			addch(i < full ? '#' : '.');
+		}
+	}
+	attroff(wb_attr(w, PAIR_BAR, A_BOLD));
+}
+
+/* Row 0: the model, parameters kept (decoder linears) and the last perplexity. */
+static void
+draw_budget(struct wb *w, int y, int width)
+{
+	const struct ui_view *v = &w->view;
+	attr_t head = wb_attr(w, PAIR_HEAD, A_REVERSE);
+	char kept[32], dense[32], other[32];
+	int x, bw;
+
+	fill(y, 0, width, head);
+	if (!v->loaded) {
+		put(y, 1, width - 2, head | A_BOLD, "rankscope  no model loaded: type ':load PATH'");
+		return;
+	}
+	ui_fmt_count(kept, sizeof kept, v->params);
+	ui_fmt_count(dense, sizeof dense, v->dense);
+	ui_fmt_count(other, sizeof other, v->other);
+	put(y, 1, width - 2, head | A_BOLD, "%s", v->model);
+	x = 2 + (int)strlen(v->model);
+	{
+		char seg[128];
+		int n = snprintf(seg, sizeof seg, "| decoder params %s/%s %5.1f%%", kept, dense,
+		                 v->dense ? 100.0 * (double)v->params / (double)v->dense : 0.0);
+		put(y, x, width - x, head, "%s", seg);
+		x += n + 1;
+	}
+	bw = width >= 110 ? 20 : 10;
+	if (x + bw + 2 < width) {
+		bar(w, y, x, bw, v->dense ? (double)v->params / (double)v->dense : 0);
+		x += bw + 1;
+	}
+	if (width - x > 20) {
+		char seg[128];
+		int n;
+		if (v->ppl > 0)
+			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s, ctx %d)", v->ppl, v->ppl_protocol,
+			             v->ppl_ctx);
+		else
+			n = snprintf(seg, sizeof seg, "| ppl - (run 'ppl FILE')");
+		put(y, x, width - x, head, "%s", seg);
+		x += n + 1;
+	}
+	{
+		char seg[64];
+		int n = snprintf(seg, sizeof seg, "| %d/%d factored, align %d", v->n_compressed, v->n,
+		                 v->align);
+		if (x + n < width)
+			put(y, width - n - 1, n, head, "%s", seg);
+	}
+}
+
+/* The matrix table in the box (y0, x0, h, wd). */
+static void
+draw_table(struct wb *w, int y0, int x0, int h, int wd)
+{
+	const struct ui_view *v = &w->view;
+	attr_t hdr = A_BOLD | A_UNDERLINE;
+	int rows = h - 1, i;
+
+	w->table_rows = rows > 1 ? rows : 1;
+	put(y0, x0, wd, hdr, "%-8s %9s %6s %6s %6s %6s %8s %8s", "matrix", "shape", "rank",
+	    "keep%", "W.en%", "F.en%", "pr.err", "params");
+	if (!v->loaded || v->n == 0) {
+		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "No model.  Type :load PATH (Tab completes paths)");
+		return;
+	}
+	if (w->sel >= v->n)
+		w->sel = v->n - 1;
+	if (w->sel < 0)
+		w->sel = 0;
+	if (w->sel < w->top)
+		w->top = w->sel;
+	if (w->sel >= w->top + rows)
+		w->top = w->sel - rows + 1;
+	if (w->top > v->n - rows)
+		w->top = v->n - rows > 0 ? v->n - rows : 0;
+	for (i = 0; i < rows && w->top + i < v->n; i++) {
+		const struct ui_row *r = &v->rows[w->top + i];
+		char shape[24], rank[16], we[16], fe[16], err[16], params[16];
+		attr_t a = A_NORMAL;
+		int y = y0 + 1 + i;
+
+		snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->rows, (long long)r->cols);
+		if (r->rank == RS_PLAN_DENSE)
+			snprintf(rank, sizeof rank, "dense");
+		else
+			snprintf(rank, sizeof rank, "%d", r->rank);
+		if (r->we >= 0)
+			snprintf(we, sizeof we, "%6.2f", 100.0 * r->we);
+		else
+			snprintf(we, sizeof we, "%6s", "-");
+		if (r->fe >= 0)
+			snprintf(fe, sizeof fe, "%6.2f", 100.0 * r->fe);
+		else
+			snprintf(fe, sizeof fe, "%6s", "-");
+		if (r->err >= 0)
+			snprintf(err, sizeof err, "%7.4f%c", r->err, r->err_feature ? 'f' : 'w');
+		else
+			snprintf(err, sizeof err, "%8s", "-");
+		ui_fmt_count(params, sizeof params, r->params);
+		if (w->top + i == w->sel)
+			a = w->focus == WB_FOCUS_TABLE ? wb_attr(w, PAIR_SEL, A_REVERSE) | A_BOLD :
+			    A_REVERSE;
+		else if (r->rank != RS_PLAN_DENSE)
+			a = wb_attr(w, PAIR_FACT, A_BOLD);
+		if (w->top + i == w->sel)
+			fill(y, x0, wd < 66 ? wd : 66, a);
+		put(y, x0, wd, a, "%-8s %9s %6s %6.1f %s %s %s %8s", r->name, shape, rank,
+		    100.0 * (double)r->params / (double)(r->dense ? r->dense : 1), we, fe, err, params);
+	}
+	if (v->n > rows && wd >= 76)
+		put(y0, x0 + wd - 9, 9, A_NORMAL, " %d/%d", w->sel + 1, v->n);
+}
+
+/* Braille dot bits, [x][y] within a cell of 2x4 dots. */
+static const unsigned char braille_bit[2][4] = {
+	{ 0x01, 0x02, 0x04, 0x40 },
+	{ 0x08, 0x10, 0x20, 0x80 },
+};
+
+/* A series plotted into a dot grid (cw*2 x ch*4) of bits per cell. */
+struct canvas {
+	int cw, ch;
+	unsigned char *bits[2];     /* per series: cw*ch cells of braille bits */
+};
+
+/* Plot ys[0..n) (x spread over the width), y normalized to [lo, hi] (log10 values or energy). */
+static void
+canvas_series(struct canvas *c, int s, const double *ys, size_t n, double lo, double hi,
+              int logy)
+{
+	int W = c->cw * 2, H = c->ch * 4, prev = -1, dx;
+
+	if (n == 0 || hi <= lo)
+		return;
+	for (dx = 0; dx < W; dx++) {
+		size_t i = (size_t)((double)dx * (double)n / (double)W);
+		double val, t;
+		int dy, a, b, yy;
+
+		if (i >= n)
+			i = n - 1;
+		val = ys[i];
+		if (logy)
+			val = val > 0 ? log10(val) : lo;
+		t = (val - lo) / (hi - lo);
+		if (t < 0)
+			t = 0;
+		if (t > 1)
+			t = 1;
+		dy = (int)lround((1.0 - t) * (H - 1));
+		a = prev < 0 ? dy : prev;
+		b = dy;
+		if (a > b) {
+			int tmp = a;
+			a = b;
+			b = tmp;
+		}
+		for (yy = a; yy <= b; yy++)
+			c->bits[s][(yy / 4) * c->cw + dx / 2] |= braille_bit[dx % 2][yy % 4];
+		prev = dy;
+	}
+}
+
+/* Draw the canvas at (y, x); marker column mx (cell) or -1. */
+static void
+canvas_draw(const struct wb *w, const struct canvas *c, int y, int x, int mx)
+{
+	int cy, cx;
+
+	for (cy = 0; cy < c->ch; cy++) {
+		for (cx = 0; cx < c->cw; cx++) {
+			unsigned b0 = c->bits[0][cy * c->cw + cx], b1 = c->bits[1][cy * c->cw + cx];
+			unsigned b = b0 | b1;
+			attr_t a = b0 && b1 ? wb_attr(w, PAIR_BOTH, A_BOLD) :
+			           b0 ? wb_attr(w, PAIR_W, A_NORMAL) : wb_attr(w, PAIR_F, A_BOLD);
+			if (cx == mx)
+				a = wb_attr(w, PAIR_MARK, A_BOLD);
+			attron(a);
+			if (b == 0 && cx == mx) {
+				mvaddstr(y + cy, x + cx, w->utf8 ? "│" : "|");
+			} else if (b == 0) {
+				mvaddch(y + cy, x + cx, ' ');
+			} else if (w->utf8) {
+				wchar_t wc[2] = { (wchar_t)(0x2800 + b), 0 };
+				mvaddnwstr(y + cy, x + cx, wc, 1);
+			} else {
+				mvaddch(y + cy, x + cx, b0 && b1 ? '#' : b0 ? '*' : 'o');
+			}
+			attroff(a);
+		}
+	}
+}
+
+/* The spectrum panel for the selected matrix. */
+static void
+draw_spectrum(struct wb *w, int y0, int x0, int h, int wd)
+{
+	const struct ui_view *v = &w->view;
+	const struct ui_spec *sp = &v->spec;
+	const struct ui_row *r;
+	struct canvas c;
+	unsigned char cells[2][8192];
+	int plot_h, en_h, cw, mx = -1, k;
+	double lo = 0, hi = 0, mn = 0, mxv = 0;
+	size_t rr, i;
+
+	if (!v->loaded || v->n == 0 || w->sel < 0 || w->sel >= v->n || h < 4 || wd < 24)
+		return;
+	r = &v->rows[w->sel];
+	k = r->rank == RS_PLAN_DENSE ? (int)r->max_rank : r->rank;
+	{
+		char rk[32];
+		if (r->rank == RS_PLAN_DENSE)
+			snprintf(rk, sizeof rk, "dense (max rank %lld)", (long long)r->max_rank);
+		else
+			snprintf(rk, sizeof rk, "rank %d of %lld", r->rank, (long long)r->max_rank);
+		put(y0, x0, wd, A_BOLD, "%s %lldx%lld  %s  break-even %.0f", r->name,
+		    (long long)r->rows, (long long)r->cols, rk, r->break_even);
+	}
+	if (sp->index != w->sel || (sp->rw == 0 && sp->rf == 0)) {
+		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "%s", w->busy && sp->index != w->sel ?
+		    "(spectra shown when the job finishes)" : "no spectra for this matrix yet:");
+		if (!w->busy || sp->index == w->sel) {
+			put(y0 + 3, x0 + 3, wd - 4, A_NORMAL, "'spectra' computes the weight spectra;");
+			put(y0 + 4, x0 + 3, wd - 4, A_NORMAL, "'calibrate FILE' then");
+			put(y0 + 5, x0 + 3, wd - 4, A_NORMAL, "'spectra --kind feature' the feature ones.");
+		}
+		return;
+	}
+	rr = sp->rw > sp->rf ? sp->rw : sp->rf;
+	en_h = h >= 14 ? 3 : h >= 9 ? 2 : 1;
+	plot_h = h - 2 - en_h - 1;      /* title, legend, energy strip, energy label */
+	if (plot_h < 2) {
+		plot_h = h - 2;
+		en_h = 0;
+	}
+	cw = wd - PLOT_MARGIN - 1;
+	if (cw < 8 || (size_t)cw * (size_t)(plot_h > en_h ? plot_h : en_h) > sizeof cells[0])
+		return;
+	/* y range: log10 of the non-zero σ of both spectra. */
+	{
+		int first = 1;
+		for (int s = 0; s < 2; s++) {
+			const double *sv = s == 0 ? sp->sw : sp->sf;
+			size_t n = s == 0 ? sp->rw : sp->rf;
+			for (i = 0; i < n; i++) {
+				if (sv[i] <= 0)
+					continue;
+				if (first || sv[i] > mxv)
+					mxv = sv[i];
+				if (first || sv[i] < mn)
+					mn = sv[i];
+				first = 0;
+			}
+		}
+		if (first)
+			return;
+		hi = log10(mxv);
+		lo = log10(mn);
+		if (hi - lo < 1e-6)
+			lo = hi - 1;
+	}
+	if (r->rank != RS_PLAN_DENSE && k > 0 && rr > 0)   /* dense: no marker at the edge */
+		mx = (int)(((double)k - 0.5) * (double)cw / (double)rr);
+	if (mx >= cw)
+		mx = cw - 1;
+
+	memset(cells, 0, sizeof cells);
+	c.cw = cw;
+	c.ch = plot_h;
+	c.bits[0] = cells[0];
+	c.bits[1] = cells[1];
+	canvas_series(&c, 0, sp->sw, sp->rw, lo, hi, 1);
+	canvas_series(&c, 1, sp->sf, sp->rf, lo, hi, 1);
+	put(y0 + 1, x0, PLOT_MARGIN, A_NORMAL, "%6.0e", mxv);
+	put(y0 + plot_h / 2 + 1, x0, PLOT_MARGIN + 2, A_NORMAL, "%s", w->utf8 ? " σ log" : " log s");
+	put(y0 + plot_h, x0, PLOT_MARGIN, A_NORMAL, "%6.0e", mn);
+	canvas_draw(w, &c, y0 + 1, x0 + PLOT_MARGIN, mx);
+	if (en_h > 0) {
+		memset(cells, 0, sizeof cells);
+		c.ch = en_h;
+		canvas_series(&c, 0, sp->ew, sp->rw, 0, 1, 0);
+		canvas_series(&c, 1, sp->ef, sp->rf, 0, 1, 0);
+		put(y0 + 1 + plot_h, x0, PLOT_MARGIN, A_NORMAL, "  100%%");
+		put(y0 + plot_h + en_h, x0, PLOT_MARGIN, A_NORMAL, "energy");
+		canvas_draw(w, &c, y0 + 1 + plot_h, x0 + PLOT_MARGIN, mx);
+	}
+	/* Axis ticks under the plots and the values at the rank. */
+	put(y0 + h - 2, x0 + PLOT_MARGIN, cw, A_NORMAL, "1%*zu", cw - 1, rr);
+	if (cw >= 24) {
+		int lx = x0 + PLOT_MARGIN + (cw - 19) / 2;
+		put(y0 + h - 2, lx, 16, wb_attr(w, PAIR_W, A_NORMAL), "%s", w->utf8 ? "⣿ weight" : "* weight");
+		put(y0 + h - 2, lx + 9, 16, wb_attr(w, PAIR_F, A_BOLD), "%s",
+		    w->utf8 ? "⣿ feature" : "o feature");
+	}
+	{
+		char line[256];
+		size_t at = 0;
+		at += (size_t)snprintf(line + at, sizeof line - at, "%s %d: kept", r->rank == RS_PLAN_DENSE ? "dense, k =" : "rank", k);
+		if (sp->rw > 0)
+			at += (size_t)snprintf(line + at, sizeof line - at, " W %.1f%%",
+			                       100.0 * sp->ew[(size_t)k - 1 < sp->rw ? (size_t)k - 1 : sp->rw - 1]);
+		if (sp->rf > 0)
+			at += (size_t)snprintf(line + at, sizeof line - at, " F %.1f%%",
+			                       100.0 * sp->ef[(size_t)k - 1 < sp->rf ? (size_t)k - 1 : sp->rf - 1]);
+		if (r->err >= 0)
+			at += (size_t)snprintf(line + at, sizeof line - at, " err %.4f", r->err);
+		put(y0 + h - 1, x0, wd, A_NORMAL, "%s", line);
+	}
+}
+
+/* The log pane: a title line then the newest lines. */
+static void
+draw_log(struct wb *w, int y0, int h, int width)
+{
+	attr_t t = w->focus == WB_FOCUS_LOG ? A_BOLD | A_REVERSE : A_BOLD;
+	int rows = h - 1, total = w->log_n + (w->partial_len > 0), i, first;
+
+	w->log_rows = rows;
+	if (w->utf8) {
+		attron(A_DIM);
+		for (i = 0; i < width; i++)
+			mvaddstr(y0, i, "─");
+		attroff(A_DIM);
+	} else {
+		mvhline(y0, 0, '-', width);
+	}
+	put(y0, 1, width - 2, t, " log%s ", w->log_scroll > 0 ? " (scrolled; End: newest)" : "");
+	if (w->log_scroll > total - rows)
+		w->log_scroll = total - rows > 0 ? total - rows : 0;
+	first = total - rows - w->log_scroll;
+	if (first < 0)
+		first = 0;
+	for (i = 0; i < rows && first + i < total; i++) {
+		int idx = first + i;
+		const char *text;
+		int kind;
+		attr_t a;
+
+		if (idx < w->log_n) {
+			const struct wb_line *l = &w->log[(w->log_head + idx) % w->log_cap];
+			text = l->text;
+			kind = l->kind;
+		} else {
+			text = w->partial;
+			kind = w->partial_kind;
+		}
+		a = kind == RS_OUT_ERROR ? wb_attr(w, PAIR_ERR, A_BOLD) :
+		    kind == RS_OUT_INFO ? wb_attr(w, PAIR_INFO, A_DIM) :
+		    kind == WB_LOG_ECHO ? wb_attr(w, PAIR_ECHO, A_BOLD) : A_NORMAL;
+		attron(a);
+		mvaddnstr(y0 + 1 + i, 0, text, width);
+		attroff(a);
+	}
+}
+
+/* The status line: the job's progress bar with ETA, or its outcome, or key hints. */
+static void
+draw_status(struct wb *w, int y, int width)
+{
+	attr_t a = wb_attr(w, PAIR_HEAD, A_REVERSE);
+
+	fill(y, 0, width, a);
+	if (w->busy) {
+		double done, total, el, eta = -1;
+		char what[32];
+		struct timespec now;
+		int bw = width >= 100 ? 30 : 16, x;
+
+		pthread_mutex_lock(&w->mu);
+		done = w->prog_done;
+		total = w->prog_total;
+		snprintf(what, sizeof what, "%s", w->prog_what[0] ? w->prog_what : w->job_name);
+		pthread_mutex_unlock(&w->mu);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		el = (double)(now.tv_sec - w->job_t0.tv_sec) +
+		     1e-9 * (double)(now.tv_nsec - w->job_t0.tv_nsec);
+		if (total > 0 && done > 0)
+			eta = el * (total - done) / done;
+		put(y, 1, 12, a | A_BOLD, "%s", what);
+		x = 14;
+		attroff(a);
+		bar(w, y, x, bw, total > 0 ? done / total : 0);
+		x += bw + 1;
+		if (total > 0)
+			put(y, x, width - x, a, " %.0f/%.0f %3.0f%%  %.1fs  ETA %s  (Esc cancels) ", done,
+			    total, 100.0 * done / total, el, eta >= 0 ? "" : "-");
+		else
+			put(y, x, width - x, a, " starting  %.1fs  (Esc cancels) ", el);
+		if (eta >= 0) {
+			char e[32];
+			int ex;
+			snprintf(e, sizeof e, "%.1fs", eta);
+			ex = x + snprintf(NULL, 0, " %.0f/%.0f %3.0f%%  %.1fs  ETA ", done, total,
+			                  100.0 * done / total, el);
+			put(y, ex, width - ex, a, "%s  (Esc cancels) ", e);
+		}
+		return;
+	}
+	if (w->job_summary[0] != '\0' && w->focus != WB_FOCUS_CMD) {
+		put(y, 1, width - 2, a, "%s", w->job_summary);
+		return;
+	}
+	if (w->focus == WB_FOCUS_CMD)
+		put(y, 1, width - 2, a, "command line: Enter runs, Tab completes (empty line: back "
+		    "to the table), Up/Down history, Esc leaves%s%s",
+		    w->job_summary[0] ? "  | " : "", w->job_summary);
+	else if (w->focus == WB_FOCUS_LOG)
+		put(y, 1, width - 2, a, "log: Up/Down/PgUp/PgDn scroll, Home/End  Tab: command line  "
+		    ": command  ? keys  q quit");
+	else
+		put(y, 1, width - 2, a, "Up/Down move  +/- rank by %d  [/] by 1  = type rank  d dense  "
+		    "u/r undo/redo  Tab focus  : command  ? keys  q quit", w->view.align > 0 ?
+		    w->view.align : 8);
+}
+
+/* The command line: prompt and the readline buffer, scrolled to keep the cursor visible. */
+static int cmd_cursor_x;
+
+static void
+draw_cmdline(struct wb *w, int y, int width)
+{
+	const char *prompt = ui_rl_prompt(), *line = ui_rl_line();
+	int point = ui_rl_point(), pw = (int)strlen(prompt), col = 0, start = 0, avail;
+	mbstate_t st;
+	const char *p;
+
+	move(y, 0);
+	clrtoeol();
+	attron(A_BOLD);
+	mvaddstr(y, 0, prompt);
+	attroff(A_BOLD);
+	/* The cursor's column: display width of line[0..point). */
+	memset(&st, 0, sizeof st);
+	for (p = line; p < line + point && *p != '\0';) {
+		wchar_t wc;
+		size_t n = mbrtowc(&wc, p, (size_t)(line + point - p), &st);
+		int cw;
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			memset(&st, 0, sizeof st);
+			n = 1;
+			cw = 1;
+		} else {
+			cw = wcwidth(wc);
+			if (cw < 0)
+				cw = 1;
+		}
+		col += cw;
+		p += n;
+	}
+	avail = width - pw - 1;
+	if (avail < 4)
+		avail = 4;
+	/* Scroll by whole bytes from the start (ASCII lines scroll exactly). */
+	if (col >= avail)
+		start = col - avail + 1;
+	mvaddnstr(y, pw, line + (start < (int)strlen(line) ? start : 0), avail);
+	cmd_cursor_x = pw + col - start;
+	(void)w;
+}
+
+/* The key help, drawn over the panels. */
+static void
+draw_help(struct wb *w, int width, int height)
+{
+	const struct ui_key *k;
+	int n = 0, bw = width - 8 < 96 ? width - 8 : 96, bh, y0, x0, i = 0;
+
+	for (k = ui_keys; k->label != NULL; k++)
+		n++;
+	bh = n + 4 < height - 4 ? n + 4 : height - 4;
+	y0 = (height - bh) / 2;
+	x0 = (width - bw) / 2;
+	for (int y = 0; y < bh; y++)
+		fill(y0 + y, x0, bw, A_REVERSE);
+	put(y0, x0 + 2, bw - 4, A_REVERSE | A_BOLD, "keys  (every key that edits runs the command "
+	    "shown, and it goes into the history)");
+	for (k = ui_keys; k->label != NULL && i < bh - 3; k++, i++) {
+		char label[24];
+		snprintf(label, sizeof label, "%s%s%s", k->label,
+		         k->code2 > 32 && k->code2 < 127 ? ", " : "",
+		         k->code2 > 32 && k->code2 < 127 ? (char[]){ (char)k->code2, 0 } : "");
+		put(y0 + 2 + i, x0 + 2, 12, A_REVERSE | A_BOLD, "%s", label);
+		put(y0 + 2 + i, x0 + 14, bw - 16, A_REVERSE, "%s%s%s%s", k->help,
+		    k->command ? "  [" : "", k->command ? k->command : "", k->command ? "]" : "");
+	}
+	put(y0 + bh - 1, x0 + 2, bw - 4, A_REVERSE, "? or Esc closes this help; 'help' lists "
+	    "the commands, 'help CMD' explains one");
+}
+
+void
+wb_draw(struct wb *w)
+{
+	int width = COLS, height = LINES, main_h, log_h, tw;
+
+	erase();
+	w->too_small = width < 80 || height < 24;
+	if (w->too_small) {
+		const char *m1 = "rankscope needs a terminal of at least 80x24";
+		char m2[64];
+		snprintf(m2, sizeof m2, "(this one is %dx%d; q quits)", width, height);
+		put(height / 2 - 1, width > (int)strlen(m1) ? (width - (int)strlen(m1)) / 2 : 0, width,
+		    A_BOLD, "%s", m1);
+		put(height / 2, width > (int)strlen(m2) ? (width - (int)strlen(m2)) / 2 : 0, width,
+		    A_NORMAL, "%s", m2);
+		refresh();
+		return;
+	}
+	log_h = (height - 3) / 4;
+	if (log_h < 5)
+		log_h = 5;
+	main_h = height - 3 - log_h;
+	draw_budget(w, 0, width);
+	if (width >= 110) {
+		tw = 67;
+		draw_table(w, 1, 0, main_h, tw);
+		if (w->utf8) {
+			for (int y = 1; y < 1 + main_h; y++)
+				mvaddstr(y, tw, "│");
+		} else {
+			mvvline(1, tw, '|', main_h);
+		}
+		draw_spectrum(w, 1, tw + 2, main_h, width - tw - 2);
+	} else {
+		int th = main_h * 11 / 20;
+		draw_table(w, 1, 0, th, width);
+		draw_spectrum(w, 1 + th, 0, main_h - th, width);
+	}
+	draw_log(w, 1 + main_h, log_h, width);
+	draw_status(w, height - 2, width);
+	draw_cmdline(w, height - 1, width);
+	if (w->help)
+		draw_help(w, width, height);
+	wb_draw_cursor(w);
+	refresh();
+}
+
+void
+wb_draw_cursor(struct wb *w)
+{
+	if (w->focus == WB_FOCUS_CMD && !w->help && !w->too_small) {
+		curs_set(1);
+		move(LINES - 1, cmd_cursor_x < COLS ? cmd_cursor_x : COLS - 1);
+	} else {
+		curs_set(0);
+	}
+}

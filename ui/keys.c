@@ -1,0 +1,55 @@
+/* keys.c: the key table of the workbench (data only, no curses calls). */
+#include "config.h"
+
+#include "keys.h"
+
+#include <curses.h>
+
+#define CTRL_KEY(c) ((c) & 0x1f)
+
+const struct ui_key ui_keys[] = {
+	{ "Up", KEY_UP, 'k', UI_A_UP, UI_IN_PANEL, NULL, "select the previous matrix (log: scroll up)" },
+	{ "Down", KEY_DOWN, 'j', UI_A_DOWN, UI_IN_PANEL, NULL, "select the next matrix (log: scroll down)" },
+	{ "PgUp", KEY_PPAGE, 0, UI_A_PGUP, UI_IN_PANEL, NULL, "move up a page" },
+	{ "PgDn", KEY_NPAGE, 0, UI_A_PGDN, UI_IN_PANEL, NULL, "move down a page" },
+	{ "Home", KEY_HOME, 'g', UI_A_HOME, UI_IN_PANEL, NULL, "first matrix (log: oldest line)" },
+	{ "End", KEY_END, 'G', UI_A_END, UI_IN_PANEL, NULL, "last matrix (log: newest line)" },
+	{ "+", '+', 0, UI_A_RANK_STEP_UP, UI_IN_PANEL, "rank NAME +STEP",
+	  "raise the selected rank by the alignment step (past full rank: dense)" },
+	{ "-", '-', 0, UI_A_RANK_STEP_DOWN, UI_IN_PANEL, "rank NAME -STEP",
+	  "lower the selected rank by the alignment step (dense: from full rank)" },
+	{ "]", ']', 0, UI_A_RANK_INC, UI_IN_PANEL, "rank NAME +1",
+	  "raise the selected rank by 1 (with rank-align 1)" },
+	{ "[", '[', 0, UI_A_RANK_DEC, UI_IN_PANEL, "rank NAME -1",
+	  "lower the selected rank by 1 (with rank-align 1)" },
+	{ "=", '=', 0, UI_A_TYPE_RANK, UI_IN_PANEL, "rank NAME ",
+	  "type a rank: the command line opens with 'rank NAME '" },
+	{ "d", 'd', 0, UI_A_DENSE, UI_IN_PANEL, "rank NAME dense",
+	  "toggle dense: make the matrix dense, or factor it again at its last rank" },
+	{ "u", 'u', 0, UI_A_UNDO, UI_IN_PANEL, "undo", "undo the last plan change" },
+	{ "r", 'r', 0, UI_A_REDO, UI_IN_PANEL, "redo", "redo" },
+	{ "Tab", '\t', 0, UI_A_FOCUS_NEXT, UI_IN_PANEL,
+	  NULL, "focus the next panel: table, log, command line (on the command line: complete; "
+	  "on an empty line: back to the table)" },
+	{ ":", ':', 0, UI_A_CMDLINE, UI_IN_PANEL, NULL, "go to the command line" },
+	{ "Esc", 27, 0, UI_A_ESCAPE, UI_IN_PANEL | UI_IN_CMDLINE, NULL,
+	  "cancel the running job; else leave the command line or the help" },
+	{ "?", '?', KEY_F(1), UI_A_HELP, UI_IN_PANEL, NULL, "show or hide this key help" },
+	{ "q", 'q', 0, UI_A_QUIT, UI_IN_PANEL, "quit", "quit (cancels a running job first)" },
+	{ "Ctrl-C", CTRL_KEY('c'), 0, UI_A_CANCEL, UI_IN_PANEL | UI_IN_CMDLINE, NULL,
+	  "cancel the running job; else clear the command line" },
+	{ "Ctrl-L", CTRL_KEY('l'), 0, UI_A_REDRAW, UI_IN_PANEL | UI_IN_CMDLINE, NULL,
+	  "redraw the screen" },
+	{ NULL, 0, 0, UI_A_NONE, 0, NULL, NULL }
+};
+
+enum ui_act
+ui_key_action(int code)
+{
+	const struct ui_key *k;
+
+	for (k = ui_keys; k->label != NULL; k++)
+		if ((k->where & UI_IN_PANEL) && (k->code == code || (k->code2 != 0 && k->code2 == code)))
+			return k->act;
+	return UI_A_NONE;
+}

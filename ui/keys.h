@@ -1,0 +1,47 @@
+/* keys.h: the workbench's key table.  One row per key: what it does, the command it runs (every
+ * key that changes state is a command, run like a typed one and put in the history), and the
+ * label the key help and the man page use (tests/test-manpage checks the man page against it). */
+#ifndef RS_UI_KEYS_H
+#define RS_UI_KEYS_H
+
+enum ui_act {
+	UI_A_NONE,
+	UI_A_UP, UI_A_DOWN, UI_A_PGUP, UI_A_PGDN, UI_A_HOME, UI_A_END,
+	UI_A_RANK_STEP_UP,      /* rank NAME +align */
+	UI_A_RANK_STEP_DOWN,    /* rank NAME -align */
+	UI_A_RANK_INC,          /* rank NAME +1 */
+	UI_A_RANK_DEC,          /* rank NAME -1 */
+	UI_A_TYPE_RANK,         /* command line prefilled with "rank NAME " */
+	UI_A_DENSE,             /* rank NAME dense, or back to a factored rank */
+	UI_A_UNDO, UI_A_REDO,
+	UI_A_FOCUS_NEXT,        /* Tab: table -> log -> command line */
+	UI_A_CMDLINE,           /* ':' */
+	UI_A_ESCAPE,            /* Esc: cancel the job, or leave the command line / help */
+	UI_A_HELP,              /* '?' */
+	UI_A_QUIT,
+	UI_A_CANCEL,            /* Ctrl-C */
+	UI_A_REDRAW,            /* Ctrl-L */
+};
+
+/* Where a key works. */
+enum ui_key_where {
+	UI_IN_PANEL = 1,        /* a panel has the focus */
+	UI_IN_CMDLINE = 2,      /* the command line has the focus */
+};
+
+struct ui_key {
+	const char *label;      /* as shown in the key help and the man page: "PgUp", "+" */
+	int code, code2;        /* curses key codes or characters; 0 = none */
+	enum ui_act act;
+	unsigned where;         /* enum ui_key_where bits */
+	const char *command;    /* the command it runs (NAME is the selected matrix), or NULL */
+	const char *help;       /* one line */
+};
+
+/* The table, ended by a row with a NULL label. */
+extern const struct ui_key ui_keys[];
+
+/* The panel action of a key code (UI_A_NONE if unbound). */
+enum ui_act ui_key_action(int code);
+
+#endif

@@ -1,0 +1,214 @@
+/* view.c: copy what the workbench draws out of the session. */
+#include "config.h"
+
+#include "view.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "analysis.h"
+#include "model.h"
+#include "plan.h"
+#include "session.h"
+#include "status.h"
+
+void
+ui_fmt_count(char *buf, size_t n, uint64_t x)
+{
+	if (x >= 10000000000ULL)
+		snprintf(buf, n, "%.1fG", (double)x / 1e9);
+	else if (x >= 10000000ULL)
+		snprintf(buf, n, "%.1fM", (double)x / 1e6);
+	else if (x >= 1000000ULL)
+		snprintf(buf, n, "%.2fM", (double)x / 1e6);
+	else if (x >= 10000ULL)
+		snprintf(buf, n, "%.1fK", (double)x / 1e3);
+	else
+		snprintf(buf, n, "%llu", (unsigned long long)x);
+}
+
+/* The feature spectrum of a slot: centred, else uncentred, else NULL. */
+static const struct rs_spec *
+view_feature(const struct rs_analysis *a, int layer, enum rs_tkind t)
+{
+	const struct rs_spec *s;
+
+	if (a == NULL)
+		return NULL;
+	if ((s = rs_analysis_get(a, layer, t, RS_SPEC_CENTRED)) != NULL)
+		return s;
+	return rs_analysis_get(a, layer, t, RS_SPEC_UNCENTRED);
+}
+
+void
+ui_view_drop_spec(struct ui_view *v)
+{
+	rs_free(v->spec.sw);
+	rs_free(v->spec.sf);
+	rs_free(v->spec.ew);
+	rs_free(v->spec.ef);
+	memset(&v->spec, 0, sizeof v->spec);
+	v->spec.index = -1;
+}
+
+/* Free the row and name arrays. */
+static void
+view_free_rows(struct ui_view *v)
+{
+	int i;
+
+	if (v->names != NULL)
+		for (i = 0; i < v->n; i++)
+			rs_free(v->names[i]);
+	rs_free(v->names);
+	rs_free(v->rows);
+	v->names = NULL;
+	v->rows = NULL;
+	v->n = 0;
+}
+
+void
+ui_view_free(struct ui_view *v)
+{
+	view_free_rows(v);
+	ui_view_drop_spec(v);
+}
+
+int
+ui_view_refresh(struct ui_view *v, const struct rs_session *s)
+{
+	const struct rs_plan *p = s->plan;
+	const struct rs_analysis *a = s->analysis;
+	const char *base;
+	int i, n;
+
+	v->loaded = s->model != NULL && p != NULL;
+	v->ppl = s->last_ppl;
+	snprintf(v->ppl_protocol, sizeof v->ppl_protocol, "%s", s->last_ppl_protocol);
+	v->ppl_ctx = s->last_ppl_ctx;
+	base = s->model_path != NULL ? strrchr(s->model_path, '/') : NULL;
+	if (base != NULL && base[1] == '\0') {
+		/* "dir/": take the component before the slash */
+		const char *q = base;
+		while (q > s->model_path && q[-1] != '/')
+			q--;
+		snprintf(v->model, sizeof v->model, "%.*s", (int)(base - q), q);
+	} else {
+		snprintf(v->model, sizeof v->model, "%s", base != NULL ? base + 1 :
+		         s->model_path != NULL ? s->model_path : "");
+	}
+	v->desc[0] = '\0';
+	if (!v->loaded) {
+		view_free_rows(v);
+		ui_view_drop_spec(v);
+		v->have_spectra = v->have_features = 0;
+		return 0;
+	}
+	{
+		const struct rs_model_config *mc = rs_model_config(s->model);
+		snprintf(v->desc, sizeof v->desc, "%s, %d layers, dim %d", mc->arch, mc->n_layers,
+		         mc->dim);
+	}
+	n = rs_plan_count(p);
+	if (n != v->n || v->rows == NULL) {
+		view_free_rows(v);
+		ui_view_drop_spec(v);
+		if ((v->rows = rs_calloc((size_t)n, sizeof *v->rows)) == NULL ||
+		    (v->names = rs_calloc((size_t)n, sizeof *v->names)) == NULL) {
+			view_free_rows(v);
+			v->loaded = 0;
+			return RS_ENOMEM;
+		}
+		v->n = n;
+	}
+	v->align = rs_plan_align(p);
+	v->params = rs_plan_params(p);
+	v->dense = rs_plan_dense_params(p);
+	v->other = rs_model_embed_head_params(s->model);
+	v->n_compressed = rs_plan_n_compressed(p);
+	v->plan_version = rs_plan_version(p);
+	v->have_spectra = a != NULL && rs_analysis_count(a, RS_SPEC_WEIGHT) > 0;
+	v->have_features = a != NULL && (rs_analysis_count(a, RS_SPEC_CENTRED) > 0 ||
+	                                 rs_analysis_count(a, RS_SPEC_UNCENTRED) > 0);
+	for (i = 0; i < n; i++) {
+		struct ui_row *r = &v->rows[i];
+		int layer = rs_plan_layer(p, i);
+		enum rs_tkind t = rs_plan_type(p, i);
+		const struct rs_spec *w = a != NULL ? rs_analysis_get(a, layer, t, RS_SPEC_WEIGHT) : NULL;
+		const struct rs_spec *f = view_feature(a, layer, t);
+		size_t k;
+
+		snprintf(r->name, sizeof r->name, "%s", rs_plan_name(p, i));
+		if (v->names[i] == NULL || strcmp(v->names[i], r->name) != 0) {
+			rs_free(v->names[i]);
+			v->names[i] = rs_strdup(r->name);
+		}
+		rs_plan_shape(p, i, &r->rows, &r->cols);
+		r->rank = rs_plan_rank(p, i);
+		r->max_rank = rs_plan_max_rank(p, i);
+		r->break_even = rs_plan_break_even(p, i);
+		r->params = rs_plan_params_of(p, i);
+		r->dense = rs_plan_dense_of(p, i);
+		k = r->rank == RS_PLAN_DENSE ? (size_t)r->max_rank : (size_t)r->rank;
+		r->we = w != NULL ? rs_energy_kept(w->energy, k) : -1;
+		r->fe = f != NULL ? rs_energy_kept(f->energy, k) : -1;
+		r->err_feature = f != NULL;
+		if (f != NULL)
+			r->err = r->rank == RS_PLAN_DENSE ? 0.0 : rs_spec_error(f, k);
+		else if (w != NULL)
+			r->err = r->rank == RS_PLAN_DENSE ? 0.0 : rs_spec_error(w, k);
+		else
+			r->err = -1;
+	}
+	return 0;
+}
+
+/* Copy sv[r] and its cumulative energy into fresh arrays. */
+static int
+view_copy(const struct rs_spec *s, double **sv, double **en, size_t *r)
+{
+	size_t k;
+
+	*sv = *en = NULL;
+	*r = 0;
+	if (s == NULL || s->r == 0)
+		return 0;
+	if ((*sv = rs_mallocarray(s->r, sizeof **sv)) == NULL ||
+	    (*en = rs_mallocarray(s->r, sizeof **en)) == NULL) {
+		rs_free(*sv);
+		*sv = NULL;
+		return RS_ENOMEM;
+	}
+	memcpy(*sv, s->sv, s->r * sizeof **sv);
+	for (k = 0; k < s->r; k++)
+		(*en)[k] = rs_energy_kept(s->energy, k + 1);
+	*r = s->r;
+	return 0;
+}
+
+int
+ui_view_load_spec(struct ui_view *v, const struct rs_session *s, int i, int force)
+{
+	const struct rs_analysis *a = s->analysis;
+	int layer, rc;
+	enum rs_tkind t;
+
+	if (!force && v->spec.index == i)
+		return 0;
+	ui_view_drop_spec(v);
+	if (s->plan == NULL || i < 0 || i >= rs_plan_count(s->plan))
+		return 0;
+	v->spec.index = i;
+	if (a == NULL)
+		return 0;
+	layer = rs_plan_layer(s->plan, i);
+	t = rs_plan_type(s->plan, i);
+	if ((rc = view_copy(rs_analysis_get(a, layer, t, RS_SPEC_WEIGHT), &v->spec.sw, &v->spec.ew,
+	                    &v->spec.rw)) != 0 ||
+	    (rc = view_copy(view_feature(a, layer, t), &v->spec.sf, &v->spec.ef, &v->spec.rf)) != 0) {
+		ui_view_drop_spec(v);
+		return rc;
+	}
+	return 0;
+}

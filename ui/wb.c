@@ -1,0 +1,885 @@
+/* wb.c: the workbench: the one keyboard reader, key actions as commands, the worker thread for
+ * long jobs, the output queue, signals and terminal restore.
+ *
+ * Threads: the UI thread owns curses, readline and the view.  A long command (ppl, spectra,
+ * calibrate, ...) runs on one worker thread; while it runs the UI thread does not touch the
+ * session (it draws the view copy), refuses commands that would change state, and drains the
+ * worker's output from a mutex-protected queue.  Signal handlers only set flags. */
+#include "config.h"
+
+#include "front.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curses.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "keys.h"
+#include "plan.h"
+#include "rl.h"
+#include "session.h"
+#include "wb.h"
+
+#define WB_LOG_LINES 4000
+#define WB_PROMPT "rankscope> "
+
+/* Commands run on the worker thread. */
+static const char *const wb_job_cmds[] = {
+	"ppl", "spectra", "calibrate", "alloc", "compress", "eval", "export", "load", NULL
+};
+/* Commands allowed while a job runs (they read nothing the job writes). */
+static const char *const wb_busy_ok[] = { "help", NULL };
+static const char *const wb_quit_cmds[] = { "quit", NULL };
+
+static volatile sig_atomic_t wb_sig_quit;      /* SIGTERM, SIGHUP */
+static volatile sig_atomic_t wb_sig_cancel;    /* SIGINT */
+static int wb_curses_on;                        /* the terminal is in curses mode */
+
+/* At exit: never leave the terminal in curses mode (an exit() on some error path). */
+static void
+wb_atexit(void)
+{
+	if (wb_curses_on)
+		endwin();
+}
+
+/* SIGTERM/SIGHUP: leave the loop cleanly. */
+static void
+wb_on_quit(int sig)
+{
+	(void)sig;
+	wb_sig_quit = 1;
+}
+
+/* SIGINT: cancel the running job. */
+static void
+wb_on_int(int sig)
+{
+	(void)sig;
+	wb_sig_cancel = 1;
+}
+
+/* The output sink (any thread): queue the text for the UI thread. */
+static void
+wb_out_write(void *ud, enum rs_out_kind kind, const char *text, size_t len)
+{
+	struct wb *w = ud;
+	struct wb_chunk *c = rs_malloc(sizeof *c + len);
+
+	if (c == NULL)
+		return;
+	c->next = NULL;
+	c->kind = (int)kind;
+	c->len = len;
+	memcpy(c->text, text, len);
+	pthread_mutex_lock(&w->mu);
+	if (w->q_tail != NULL)
+		w->q_tail->next = c;
+	else
+		w->q_head = c;
+	w->q_tail = c;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Progress from the worker's command. */
+static void
+wb_progress(void *ud, double done, double total, const char *what)
+{
+	struct wb *w = ud;
+
+	pthread_mutex_lock(&w->mu);
+	w->prog_done = done;
+	w->prog_total = total;
+	snprintf(w->prog_what, sizeof w->prog_what, "%s", what != NULL ? what : "");
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Append a finished line to the log ring. */
+static void
+wb_log_push(struct wb *w, const char *text, size_t len, int kind)
+{
+	char *t = rs_malloc(len + 1);
+	struct wb_line *slot;
+
+	if (t == NULL)
+		return;
+	memcpy(t, text, len);
+	t[len] = '\0';
+	if (w->log_n < w->log_cap) {
+		slot = &w->log[(w->log_head + w->log_n) % w->log_cap];
+		w->log_n++;
+	} else {
+		slot = &w->log[w->log_head];
+		rs_free(slot->text);
+		w->log_head = (w->log_head + 1) % w->log_cap;
+	}
+	slot->text = t;
+	slot->kind = kind;
+	if (w->log_scroll > 0)
+		w->log_scroll++;
+}
+
+/* Add text (possibly several lines, possibly a partial one) to the log. */
+static void
+wb_log_text(struct wb *w, int kind, const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char ch = text[i];
+		if (ch == '\n') {
+			wb_log_push(w, w->partial != NULL ? w->partial : "", w->partial_len,
+			            w->partial_len > 0 ? w->partial_kind : kind);
+			w->partial_len = 0;
+			if (w->partial != NULL)
+				w->partial[0] = '\0';
+			continue;
+		}
+		if (ch == '\r')
+			continue;
+		if (ch == '\t')
+			ch = ' ';
+		if (w->partial_len == 0)
+			w->partial_kind = kind;
+		if (w->partial_len + 2 > w->partial_cap) {
+			size_t cap = w->partial_cap ? w->partial_cap * 2 : 256;
+			char *np = rs_realloc(w->partial, cap);
+			if (np == NULL)
+				return;
+			w->partial = np;
+			w->partial_cap = cap;
+		}
+		w->partial[w->partial_len++] = ch;
+		w->partial[w->partial_len] = '\0';
+	}
+}
+
+/* Move queued output into the log; 1 if there was any. */
+static int
+wb_drain(struct wb *w)
+{
+	struct wb_chunk *c, *next;
+
+	pthread_mutex_lock(&w->mu);
+	c = w->q_head;
+	w->q_head = w->q_tail = NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (c == NULL)
+		return 0;
+	for (; c != NULL; c = next) {
+		next = c->next;
+		wb_log_text(w, c->kind, c->text, c->len);
+		rs_free(c);
+	}
+	return 1;
+}
+
+/* A line of our own in the log. */
+static void
+wb_note(struct wb *w, int kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+wb_note(struct wb *w, int kind, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	if (w->partial_len > 0)
+		wb_log_text(w, w->partial_kind, "\n", 1);
+	wb_log_push(w, buf, (size_t)n, kind);
+	w->dirty = 1;
+}
+
+/* Refresh the view from the session (only when no job runs). */
+static void
+wb_refresh(struct wb *w, int reload_spec)
+{
+	struct rs_session *s = w->ctx->session;
+	int i;
+
+	if (w->busy)
+		return;
+	if (ui_view_refresh(&w->view, s) != 0)
+		wb_note(w, RS_OUT_ERROR, "out of memory refreshing the screen");
+	if (w->view.n > 0) {
+		int *lr = w->last_rank;
+		if (lr == NULL || w->last_rank_n != w->view.n) {
+			rs_free(lr);
+			lr = rs_calloc((size_t)w->view.n, sizeof *lr);
+			w->last_rank_n = lr != NULL ? w->view.n : 0;
+		}
+		w->last_rank = lr;
+		for (i = 0; lr != NULL && i < w->view.n; i++)
+			if (w->view.rows[i].rank != RS_PLAN_DENSE)
+				lr[i] = w->view.rows[i].rank;
+		if (w->sel >= w->view.n)
+			w->sel = w->view.n - 1;
+		if (ui_view_load_spec(&w->view, s, w->sel, reload_spec) != 0)
+			wb_note(w, RS_OUT_ERROR, "out of memory copying the spectrum");
+	}
+	w->dirty = 1;
+}
+
+/* Whether name (a command word) is in list, after resolving prefixes and aliases. */
+static int
+wb_cmd_in(const char *word, const char *const *list)
+{
+	const struct rs_cmd_entry *e;
+	char *cause = NULL;
+
+	e = rs_cmd_find(word, &cause);
+	rs_free(cause);
+	if (e == NULL)
+		return 0;
+	for (; *list != NULL; list++)
+		if (strcmp(e->name, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* Classify a line: any job command, any quit, all allowed while busy.  The names are the first
+ * words of its ';'-separated commands. */
+static void
+wb_classify(const char *line, int *job, int *quit, int *busy_ok, char *first, size_t firstn)
+{
+	char *copy = rs_strdup(line), *p, *seg, *words[8], *storage;
+	char quote = 0;
+
+	*job = *quit = 0;
+	*busy_ok = 1;
+	first[0] = '\0';
+	if (copy == NULL)
+		return;
+	for (seg = p = copy;; p++) {
+		if (quote != 0) {
+			if (*p == quote)
+				quote = 0;
+			else if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (*p != '\0')
+				continue;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+			continue;
+		} else if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == ';' || *p == '\0') {
+			char end = *p, *cause = NULL;
+			int n;
+			*p = '\0';
+			n = rs_cmd_split(seg, words, 8, &storage, &cause);
+			rs_free(cause);
+			if (n > 0) {
+				if (first[0] == '\0')
+					snprintf(first, firstn, "%s", words[0]);
+				if (wb_cmd_in(words[0], wb_job_cmds))
+					*job = 1;
+				if (wb_cmd_in(words[0], wb_quit_cmds))
+					*quit = 1;
+				if (!wb_cmd_in(words[0], wb_busy_ok))
+					*busy_ok = 0;
+			} else if (n < 0) {
+				*busy_ok = 0;
+			}
+			rs_free(storage);
+			if (end == '\0')
+				break;
+			seg = p + 1;
+		}
+	}
+	rs_free(copy);
+}
+
+/* The worker thread: run the job's line. */
+static void *
+wb_worker(void *arg)
+{
+	struct wb *w = arg;
+	int rc = rs_cmd_run_line(&w->wctx, w->job_line);
+
+	pthread_mutex_lock(&w->mu);
+	w->job_done = 1;
+	w->job_rc = rc;
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Start a job on the worker thread. */
+static int
+wb_job_start(struct wb *w, const char *line, const char *name)
+{
+	sigset_t all, old;
+	int e;
+
+	if ((w->job_line = rs_strdup(line)) == NULL)
+		return RS_ENOMEM;
+	memset(&w->job, 0, sizeof w->job);
+	w->job.progress = wb_progress;
+	w->job.ud = w;
+	memset(&w->wctx, 0, sizeof w->wctx);
+	w->wctx.session = w->ctx->session;
+	w->wctx.out = &w->out;
+	w->wctx.job = &w->job;
+	w->job_done = 0;
+	w->job_rc = 0;
+	w->prog_done = w->prog_total = 0;
+	w->prog_what[0] = '\0';
+	snprintf(w->job_name, sizeof w->job_name, "%s", name);
+	w->job_summary[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &w->job_t0);
+	/* Signals stay with the UI thread (the worker and its BLAS threads block them). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&w->thread, NULL, wb_worker, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		rs_free(w->job_line);
+		w->job_line = NULL;
+		wb_note(w, RS_OUT_ERROR, "cannot start a thread: %s", strerror(e));
+		return RS_EIO;
+	}
+	w->busy = 1;
+	return 0;
+}
+
+/* If the job finished (or wait: until it does), join it and take its results. */
+static void
+wb_job_reap(struct wb *w, int wait)
+{
+	struct timespec now;
+	double secs;
+	int done;
+
+	if (!w->busy)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		done = w->job_done;
+		pthread_mutex_unlock(&w->mu);
+		if (done || !wait)
+			break;
+		wb_drain(w);
+		{
+			struct timespec ts = { 0, 20 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!done)
+		return;
+	pthread_join(w->thread, NULL);
+	w->busy = 0;
+	wb_drain(w);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - w->job_t0.tv_sec) +
+	       1e-9 * (double)(now.tv_nsec - w->job_t0.tv_nsec);
+	if (w->job_rc == 0 && w->prog_total > 0)
+		snprintf(w->job_summary, sizeof w->job_summary, "%s: %.0f/%.0f done in %.1f s",
+		         w->job_name, w->prog_done, w->prog_total, secs);
+	else if (w->job_rc == 0)
+		snprintf(w->job_summary, sizeof w->job_summary, "%s: done in %.1f s", w->job_name, secs);
+	else if (w->job_rc == RS_ECANCEL)
+		snprintf(w->job_summary, sizeof w->job_summary, "%s: cancelled after %.1f s (%.0f/%.0f)",
+		         w->job_name, secs, w->prog_done, w->prog_total);
+	else
+		snprintf(w->job_summary, sizeof w->job_summary, "%s: failed after %.1f s (see the log)",
+		         w->job_name, secs);
+	w->rc = w->job_rc;
+	w->ctx->reactions |= w->wctx.reactions;
+	if (w->wctx.reactions & RS_REACT_QUIT)
+		w->quit = 1;
+	if (w->wctx.reactions & RS_REACT_MODEL) {
+		w->sel = 0;
+		w->top = 0;
+	}
+	rs_free(w->job_line);
+	w->job_line = NULL;
+	wb_refresh(w, 1);
+}
+
+/* Ask the running job to stop. */
+static void
+wb_cancel(struct wb *w)
+{
+	if (!w->busy)
+		return;
+	w->job.cancel = 1;
+	wb_note(w, RS_OUT_INFO, "cancelling %s ...", w->job_name);
+}
+
+/* Run a command line as typed (or as a key's command): history, echo, then either here or on
+ * the worker. */
+static void
+wb_run(struct wb *w, const char *line)
+{
+	char first[64];
+	int job, quit, busy_ok;
+	const char *p = line;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return;
+	ui_rl_history_add(p);
+	wb_note(w, WB_LOG_ECHO, "> %s", p);
+	w->log_scroll = 0;
+	wb_classify(p, &job, &quit, &busy_ok, first, sizeof first);
+	if (w->busy) {
+		if (quit) {
+			wb_cancel(w);
+			wb_job_reap(w, 1);
+			w->quit = 1;
+			return;
+		}
+		if (!busy_ok) {
+			wb_note(w, RS_OUT_ERROR, "busy: %s is running; Esc cancels", w->job_name);
+			return;
+		}
+	}
+	if (job && !w->busy) {
+		if (wb_job_start(w, p, first) == 0)
+			w->dirty = 1;
+		return;
+	}
+	w->ctx->reactions = 0;
+	w->rc = rs_cmd_run_line(w->ctx, p);
+	wb_drain(w);
+	if (w->ctx->reactions & RS_REACT_QUIT)
+		w->quit = 1;
+	if (w->ctx->reactions & RS_REACT_MODEL) {
+		w->sel = 0;
+		w->top = 0;
+	}
+	wb_refresh(w, 1);
+}
+
+/* Readline hook: a finished line. */
+static void
+wb_rl_line(void *ud, char *line)
+{
+	struct wb *w = ud;
+
+	if (line == NULL) {
+		wb_note(w, RS_OUT_INFO, "(Ctrl-D: type 'quit' or press Esc then q to leave)");
+		return;
+	}
+	wb_run(w, line);
+	free(line);
+	w->dirty = 1;
+}
+
+static void
+wb_rl_redisplay(void *ud)
+{
+	((struct wb *)ud)->dirty = 1;
+}
+
+static void
+wb_rl_matches(void *ud, const char *text)
+{
+	wb_note(ud, RS_OUT_INFO, "%s", text);
+}
+
+static const char *const *
+wb_rl_names(void *ud, int *n)
+{
+	struct wb *w = ud;
+
+	*n = w->view.names != NULL ? w->view.n : 0;
+	return (const char *const *)w->view.names;
+}
+
+/* Move focus (keypad on for panels only: readline needs the raw bytes). */
+static void
+wb_focus(struct wb *w, int focus)
+{
+	if (focus != WB_FOCUS_CMD && w->focus != WB_FOCUS_CMD)
+		w->prev_focus = w->focus;
+	if (focus == WB_FOCUS_CMD && w->focus != WB_FOCUS_CMD)
+		w->prev_focus = w->focus;
+	w->focus = focus;
+	keypad(stdscr, focus != WB_FOCUS_CMD);
+	w->dirty = 1;
+}
+
+/* Select matrix i (clamped) and show its spectra. */
+static void
+wb_select(struct wb *w, int i)
+{
+	if (w->view.n == 0)
+		return;
+	if (i < 0)
+		i = 0;
+	if (i >= w->view.n)
+		i = w->view.n - 1;
+	w->sel = i;
+	if (!w->busy && ui_view_load_spec(&w->view, w->ctx->session, i, 0) != 0)
+		wb_note(w, RS_OUT_ERROR, "out of memory copying the spectrum");
+	w->dirty = 1;
+}
+
+/* A rank action on the selected matrix, as a command. */
+static void
+wb_rank_key(struct wb *w, enum ui_act act)
+{
+	const struct ui_row *r;
+	char cmd[128];
+	int step = w->view.align > 0 ? w->view.align : 1;
+
+	if (!w->view.loaded || w->view.n == 0) {
+		wb_note(w, RS_OUT_ERROR, "no model loaded (type :load PATH)");
+		return;
+	}
+	r = &w->view.rows[w->sel];
+	switch (act) {
+	case UI_A_RANK_STEP_UP:
+		snprintf(cmd, sizeof cmd, "rank %s +%d", r->name, step);
+		break;
+	case UI_A_RANK_STEP_DOWN:
+		snprintf(cmd, sizeof cmd, "rank %s -%d", r->name, step);
+		break;
+	case UI_A_RANK_INC:
+		snprintf(cmd, sizeof cmd, "rank %s +1", r->name);
+		break;
+	case UI_A_RANK_DEC:
+		snprintf(cmd, sizeof cmd, "rank %s -1", r->name);
+		break;
+	case UI_A_DENSE:
+		if (r->rank != RS_PLAN_DENSE) {
+			snprintf(cmd, sizeof cmd, "rank %s dense", r->name);
+		} else {
+			long k = w->last_rank != NULL ? w->last_rank[w->sel] : 0;
+			if (k <= 0)
+				k = ((long)r->break_even / step) * step;
+			if (k < 1)
+				k = step;
+			snprintf(cmd, sizeof cmd, "rank %s %ld", r->name, k);
+		}
+		break;
+	default:
+		return;
+	}
+	wb_run(w, cmd);
+	if ((act == UI_A_RANK_INC || act == UI_A_RANK_DEC) && step > 1 && !w->busy &&
+	    w->view.rows != NULL && w->view.rows[w->sel].rank == r->rank)
+		wb_note(w, RS_OUT_INFO, "(ranks are multiples of %d: 'set rank-align 1' for steps of 1)",
+		        step);
+}
+
+/* A key while a panel has the focus. */
+static void
+wb_panel_key(struct wb *w, int c)
+{
+	enum ui_act act = ui_key_action(c);
+	int log = w->focus == WB_FOCUS_LOG;
+	int page = log ? (w->log_rows > 1 ? w->log_rows - 1 : 1) :
+	           (w->table_rows > 1 ? w->table_rows - 1 : 1);
+
+	if (w->help) {
+		w->help = 0;
+		w->dirty = 1;
+		if (act == UI_A_HELP || act == UI_A_ESCAPE)
+			return;
+	}
+	switch (act) {
+	case UI_A_UP:
+		if (log) w->log_scroll++; else wb_select(w, w->sel - 1);
+		break;
+	case UI_A_DOWN:
+		if (log) w->log_scroll = w->log_scroll > 0 ? w->log_scroll - 1 : 0;
+		else wb_select(w, w->sel + 1);
+		break;
+	case UI_A_PGUP:
+		if (log) w->log_scroll += page; else wb_select(w, w->sel - page);
+		break;
+	case UI_A_PGDN:
+		if (log) w->log_scroll = w->log_scroll > page ? w->log_scroll - page : 0;
+		else wb_select(w, w->sel + page);
+		break;
+	case UI_A_HOME:
+		if (log) w->log_scroll = w->log_n + 1; else wb_select(w, 0);
+		break;
+	case UI_A_END:
+		if (log) w->log_scroll = 0; else wb_select(w, w->view.n - 1);
+		break;
+	case UI_A_RANK_STEP_UP: case UI_A_RANK_STEP_DOWN: case UI_A_RANK_INC: case UI_A_RANK_DEC:
+	case UI_A_DENSE:
+		wb_rank_key(w, act);
+		break;
+	case UI_A_TYPE_RANK:
+		if (w->view.n > 0) {
+			char pre[64];
+			snprintf(pre, sizeof pre, "rank %s ", w->view.rows[w->sel].name);
+			ui_rl_set_line(pre);
+		}
+		wb_focus(w, WB_FOCUS_CMD);
+		break;
+	case UI_A_UNDO:
+		wb_run(w, "undo");
+		break;
+	case UI_A_REDO:
+		wb_run(w, "redo");
+		break;
+	case UI_A_FOCUS_NEXT:
+		wb_focus(w, w->focus == WB_FOCUS_TABLE ? WB_FOCUS_LOG : WB_FOCUS_CMD);
+		break;
+	case UI_A_CMDLINE:
+		wb_focus(w, WB_FOCUS_CMD);
+		break;
+	case UI_A_ESCAPE: case UI_A_CANCEL:
+		wb_cancel(w);
+		break;
+	case UI_A_HELP:
+		w->help = 1;
+		break;
+	case UI_A_QUIT:
+		wb_run(w, "quit");
+		break;
+	case UI_A_REDRAW:
+		clearok(curscr, TRUE);
+		break;
+	default:
+		break;
+	}
+	w->dirty = 1;
+}
+
+/* A key while the command line has the focus: bytes go to readline. */
+static void
+wb_cmd_key(struct wb *w, int c)
+{
+	unsigned char seq[64];
+	size_t n = 0;
+
+	if (c == 27) {
+		/* A lone Esc leaves the command line; a sequence (arrow keys...) goes to readline. */
+		int d;
+		seq[n++] = 27;
+		timeout(30);
+		while (n < sizeof seq && (d = getch()) != ERR) {
+			if (d == KEY_RESIZE) {
+				w->dirty = 1;
+				break;
+			}
+			seq[n++] = (unsigned char)d;
+			timeout(5);
+		}
+		if (n == 1) {
+			if (w->busy)
+				wb_cancel(w);
+			else if (w->help)
+				w->help = 0;
+			else
+				wb_focus(w, w->prev_focus == WB_FOCUS_LOG ? WB_FOCUS_LOG : WB_FOCUS_TABLE);
+			w->dirty = 1;
+			return;
+		}
+		ui_rl_feed(seq, n);
+		return;
+	}
+	if (c == 3) {
+		if (w->busy)
+			wb_cancel(w);
+		else
+			ui_rl_set_line("");
+		return;
+	}
+	if (c == 12) {
+		clearok(curscr, TRUE);
+		w->dirty = 1;
+		return;
+	}
+	if (c == '\t' && ui_rl_line()[0] == '\0') {
+		wb_focus(w, WB_FOCUS_TABLE);
+		return;
+	}
+	if (c == '\n')
+		c = '\r';
+	if (c >= 0 && c < 256) {
+		seq[0] = (unsigned char)c;
+		ui_rl_feed(seq, 1);
+	}
+}
+
+/* The loop: one reader, redraw when something changed, poll the job. */
+static void
+wb_loop(struct wb *w)
+{
+	while (!w->quit) {
+		int c;
+
+		if (wb_sig_quit) {
+			wb_cancel(w);
+			wb_job_reap(w, 1);
+			break;
+		}
+		if (wb_sig_cancel) {
+			wb_sig_cancel = 0;
+			wb_cancel(w);
+		}
+		if (wb_drain(w))
+			w->dirty = 1;
+		if (w->busy) {
+			wb_job_reap(w, 0);
+			w->dirty = 1;   /* progress and ETA move */
+		}
+		if (w->quit)
+			break;
+		if (w->dirty) {
+			w->dirty = 0;
+			wb_draw(w);
+		}
+		timeout(w->busy ? 100 : 250);
+		c = getch();
+		if (c == ERR)
+			continue;
+		if (c == KEY_RESIZE) {
+			w->dirty = 1;
+			continue;
+		}
+		if (w->focus == WB_FOCUS_CMD)
+			wb_cmd_key(w, c);
+		else
+			wb_panel_key(w, c);
+		w->dirty = 1;
+	}
+}
+
+int
+rs_front_interactive(struct rs_cmd_ctx *ctx)
+{
+	struct sigaction sa, old_term, old_hup, old_int;
+	const struct rs_out *saved_out = ctx->out;
+	const char *nc = getenv("NO_COLOR");
+	struct ui_rl_hooks hooks;
+	struct wb w;
+	SCREEN *scr;
+	char *cause = NULL;
+	int i;
+
+	memset(&w, 0, sizeof w);
+	w.ctx = ctx;
+	w.out.write = wb_out_write;
+	w.out.ud = &w;
+	w.log_cap = WB_LOG_LINES;
+	w.view.spec.index = -1;
+	if ((w.log = rs_calloc((size_t)w.log_cap, sizeof *w.log)) == NULL) {
+		fprintf(stderr, "rankscope: out of memory\n");
+		return RS_ENOMEM;
+	}
+	pthread_mutex_init(&w.mu, NULL);
+
+	/* The locale for wide characters; numbers stay in the C locale (commands print them). */
+	setlocale(LC_ALL, "");
+	setlocale(LC_NUMERIC, "C");
+	w.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+
+	hooks.line = wb_rl_line;
+	hooks.redisplay = wb_rl_redisplay;
+	hooks.matches = wb_rl_matches;
+	hooks.names = wb_rl_names;
+	hooks.ud = &w;
+	if (ui_rl_init(WB_PROMPT, &hooks, &cause) != 0) {
+		fprintf(stderr, "rankscope: %s\n", cause != NULL ? cause : "readline setup failed");
+		rs_free(cause);
+		rs_free(w.log);
+		return RS_EIO;
+	}
+	if (ui_rl_history_load(&cause) != 0) {
+		wb_note(&w, RS_OUT_INFO, "history: %s", cause != NULL ? cause : "?");
+		rs_free(cause);
+		cause = NULL;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = wb_on_quit;
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	sa.sa_handler = wb_on_int;
+	sigaction(SIGINT, &sa, &old_int);
+
+	if ((scr = newterm(NULL, stdout, stdin)) == NULL) {
+		fprintf(stderr, "rankscope: cannot use this terminal (TERM=%s); try -c or -f\n",
+		        getenv("TERM") != NULL ? getenv("TERM") : "");
+		ui_rl_shutdown();
+		sigaction(SIGTERM, &old_term, NULL);
+		sigaction(SIGHUP, &old_hup, NULL);
+		sigaction(SIGINT, &old_int, NULL);
+		rs_free(w.log);
+		return RS_EIO;
+	}
+	set_term(scr);
+	{
+		static int registered;
+		if (!registered)
+			atexit(wb_atexit);
+		registered = 1;
+	}
+	wb_curses_on = 1;
+	w.color = has_colors() && (nc == NULL || nc[0] == '\0');
+	raw();
+	noecho();
+	nonl();
+	intrflush(stdscr, FALSE);
+	set_escdelay(25);
+	wb_draw_init_colors(&w);
+	wb_focus(&w, WB_FOCUS_TABLE);
+
+	ctx->out = &w.out;
+	wb_refresh(&w, 1);
+	if (!w.view.loaded)
+		wb_note(&w, RS_OUT_INFO, "no model loaded: press : and type 'load PATH'");
+	else
+		wb_note(&w, RS_OUT_INFO, "model: %s (%s)", ctx->session->model_path, w.view.desc);
+	wb_note(&w, RS_OUT_INFO, "rankscope %s: ? shows the keys, : opens the command line, "
+	        "'help' lists the commands", PACKAGE_VERSION);
+	wb_loop(&w);
+
+	/* Leave: stop the job, restore the terminal, save the history. */
+	if (w.busy) {
+		wb_cancel(&w);
+		wb_job_reap(&w, 1);
+	}
+	endwin();
+	wb_curses_on = 0;
+	delscreen(scr);
+	ctx->out = saved_out;
+	if (ui_rl_history_save(&cause) != 0) {
+		fprintf(stderr, "rankscope: history not saved: %s\n", cause != NULL ? cause : "?");
+		rs_free(cause);
+	}
+	ui_rl_shutdown();
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+
+	wb_drain(&w);
+	for (i = 0; i < w.log_n; i++)
+		rs_free(w.log[(w.log_head + i) % w.log_cap].text);
+	rs_free(w.log);
+	rs_free(w.partial);
+	rs_free(w.last_rank);
+	ui_view_free(&w.view);
+	pthread_mutex_destroy(&w.mu);
+	return wb_sig_quit ? 0 : (w.rc == RS_ECANCEL ? 0 : w.rc);
+}
