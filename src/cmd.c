@@ -13,6 +13,8 @@
 #include "plugin.h"
 #include "session.h"
 
+extern const struct rs_cmd_entry rs_cmd_alloc_entry;
+extern const struct rs_cmd_entry rs_cmd_budget_entry;
 extern const struct rs_cmd_entry rs_cmd_calibrate_entry;
 extern const struct rs_cmd_entry rs_cmd_compare_entry;
 extern const struct rs_cmd_entry rs_cmd_error_entry;
@@ -36,6 +38,8 @@ extern const struct rs_cmd_entry rs_cmd_undo_entry;
 
 /* Sorted by name: `help` lists them in this order. */
 const struct rs_cmd_entry *const rs_cmd_table[] = {
+	&rs_cmd_alloc_entry,
+	&rs_cmd_budget_entry,
 	&rs_cmd_calibrate_entry,
 	&rs_cmd_compare_entry,
 	&rs_cmd_error_entry,

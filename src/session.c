@@ -12,6 +12,7 @@
 #include "compress.h"
 #include "model.h"
 #include "plan.h"
+#include "rankalloc.h"
 #include "plugin.h"
 #include "tokenizer.h"
 
@@ -43,6 +44,9 @@ rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokeniz
 	s->compress = NULL;
 	rs_free(s->plan_source);
 	s->plan_source = NULL;
+	/* trial histories and probes were measured on the old model */
+	rs_alloc_state_free(s->alloc);
+	s->alloc = NULL;
 	/* replacements plugins made belong to the old model */
 	rs_plugins_model_changed(s->plugins);
 	if (s->model != NULL)

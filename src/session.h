@@ -2,6 +2,7 @@
 #ifndef RS_SESSION_H
 #define RS_SESSION_H
 
+struct rs_alloc_state;
 struct rs_analysis;
 struct rs_cache;
 struct rs_calib;
@@ -28,6 +29,10 @@ struct rs_session {
 	double asvd_alpha;            /* `set asvd-alpha`, default 0.5 */
 	struct rs_compress *compress; /* factor cache of the loaded model; NULL until first use */
 	char *plan_source;            /* plan or factored file last loaded or saved, or NULL */
+	/* rank allocation (rankalloc.h) */
+	double budget_keep;           /* `budget --keep RATIO`, 0 when unset */
+	unsigned long long budget_params; /* `budget --params N`, 0 when unset */
+	struct rs_alloc_state *alloc; /* BO history, sensitivity probes; NULL until `alloc` */
 	struct rs_plugins *plugins;   /* plugin registry (plugin.h); NULL until first use */
 };
 

@@ -1,0 +1,850 @@
+/* cmd-alloc.c: rank allocators (uniform, energy, greedy, sensitivity, bo) that turn the
+ * budget into an ordinary plan, and the BO trial history. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "analysis.h"
+#include "cache.h"
+#include "calib.h"
+#include "cmd.h"
+#include "compress.h"
+#include "forward.h"
+#include "model.h"
+#include "plan.h"
+#include "rankalloc.h"
+#include "session.h"
+#include "textfile.h"
+#include "tokenizer.h"
+
+static const struct rs_opt cmd_alloc_opts[] = {
+	{ "types", "LIST", "matrix types to factor, e.g. q,k,o,gate,up,down (others stay dense)" },
+	{ "keep", "RATIO", "budget for this call: keep ratio of decoder-linear parameters" },
+	{ "params", "N", "budget for this call: decoder-linear parameters" },
+	{ "target", "E", "energy: covariance-energy target per matrix (ignores the budget)" },
+	{ "layer-weights", "W", "greedy: w0,w1,... per layer, or flat, front, back" },
+	{ "relative", NULL, "greedy/proxy: relative feature error (1 - energy) per matrix" },
+	{ "validation", "FILE", "sensitivity/bo: held-out text the search evaluates on" },
+	{ "ctx", "N", "sensitivity/bo: validation window (default 256, at most the context)" },
+	{ "chunks", "N", "sensitivity/bo: validation windows (default 8 and 16)" },
+	{ "ratios", "LIST", "sensitivity: keep ratios probed (default 0.25,0.5,0.75)" },
+	{ "recompute", NULL, "sensitivity: probe again even if the session holds probes" },
+	{ "trials", "N", "bo: trials in all, resumed ones included (default 50)" },
+	{ "init", "N", "bo: random initial trials (default 10)" },
+	{ "groups", "G", "bo: layer groups, one variable per type and group (default 1)" },
+	{ "kl", "LAMBDA", "bo: objective ppl + LAMBDA * KL(dense || plan) (default 0.001)" },
+	{ "objective", "ppl|proxy", "bo: validation perplexity, or the spectral proxy" },
+	{ "seed", "N", "bo: random seed (default 1)" },
+	{ "band", "F", "bo: feasible when |params - target| <= F * dense (default 0.01)" },
+	{ "resume", NULL, "bo: continue the session's last run (same settings)" },
+	{ "history", "FILE", "bo: continue the run saved in FILE (alloc history export)" },
+	{ "log", "FILE", "bo: save the history to FILE after every trial" },
+	{ NULL, NULL, NULL }
+};
+
+/* What every allocator needs, resolved once. */
+struct alloc_env {
+	struct rs_cmd_ctx *ctx;
+	struct rs_session *s;
+	struct rs_plan *p;
+	int n;
+	unsigned char *elig;
+	unsigned types;
+	const struct rs_spec **specs;
+	int used[RS_SPEC_KINDS];        /* eligible matrices per spectrum kind */
+	int missing;                    /* eligible matrices without a spectrum */
+	uint64_t target, step;
+	int have_budget;
+	int *ranks;
+};
+
+static void
+env_free(struct alloc_env *e)
+{
+	rs_free(e->elig);
+	rs_free(e->specs);
+	rs_free(e->ranks);
+}
+
+/* Resolve the plan, the eligible types, the spectra and the budget. */
+static int
+env_init(struct alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
+    const char *def_types, int need_budget)
+{
+	struct rs_session *s = ctx->session;
+	const char *keepw = rs_args_get(args, "keep"), *paramsw = rs_args_get(args, "params");
+	const char *tw = rs_args_get(args, "types");
+	struct rs_budget b;
+	int i, rc;
+
+	memset(e, 0, sizeof *e);
+	e->ctx = ctx;
+	e->s = s;
+	if ((e->p = s->plan) == NULL)
+		return rs_fail(&ctx->cause, RS_ENOMEM, "alloc: no plan (out of memory at load)");
+	e->n = rs_plan_count(e->p);
+	e->elig = rs_calloc((size_t)e->n, 1);
+	e->specs = rs_calloc((size_t)e->n, sizeof *e->specs);
+	e->ranks = rs_mallocarray((size_t)e->n, sizeof *e->ranks);
+	if (e->elig == NULL || e->specs == NULL || e->ranks == NULL)
+		return rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
+	if ((rc = rs_rankalloc_types(e->p, tw != NULL ? tw : def_types, e->elig, &e->types,
+	    &ctx->cause)) != 0)
+		return rc;
+	for (i = 0; i < e->n; i++) {
+		e->specs[i] = rs_compress_session_spec(s, rs_plan_layer(e->p, i),
+		    rs_plan_type(e->p, i));
+		if (!e->elig[i])
+			continue;
+		if (e->specs[i] != NULL)
+			e->used[e->specs[i]->kind]++;
+		else
+			e->missing++;
+	}
+	memset(&b, 0, sizeof b);
+	if (keepw != NULL && paramsw != NULL)
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: give --keep or --params, not both");
+	if (keepw != NULL) {
+		if ((rc = rs_args_double(args, "keep", 1, 0.0, 1.0, &b.keep, &ctx->cause)) != 0)
+			return rc;
+		if (!(b.keep > 0))
+			return rs_fail(&ctx->cause, RS_EINVAL, "alloc: --keep must be above 0");
+	} else if (paramsw != NULL) {
+		long v;
+		if ((rc = rs_args_int(args, "params", 0, 1, 0x7fffffffffffffffL, &v,
+		    &ctx->cause)) != 0)
+			return rc;
+		b.params = (uint64_t)v;
+	} else {
+		b.keep = s->budget_keep;
+		b.params = s->budget_params;
+	}
+	e->have_budget = b.keep > 0 || b.params > 0;
+	if (need_budget && !e->have_budget)
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: no budget: set one with 'budget "
+		    "--keep RATIO' (or 'budget --params N', or --keep here)");
+	if (e->have_budget)
+		e->target = rs_budget_target(&b, e->p);
+	e->step = rs_rankalloc_step(e->p, e->elig);
+	return 0;
+}
+
+/* "centred feature spectrum (36 matrices), weight spectrum (6 matrices)". */
+static void
+env_spec_desc(const struct alloc_env *e, char *buf, size_t n)
+{
+	static const char *const kname[RS_SPEC_KINDS] = { "weight", "centred feature",
+	    "uncentred feature" };
+	size_t at = 0;
+	int k;
+
+	buf[0] = '\0';
+	for (k = 0; k < RS_SPEC_KINDS && at < n; k++)
+		if (e->used[k] > 0)
+			at += (size_t)snprintf(buf + at, n - at, "%s%s spectrum (%d matri%s)",
+			    at > 0 ? ", " : "", kname[k], e->used[k], e->used[k] == 1 ? "x" : "ces");
+}
+
+/* Require a spectrum for every eligible matrix. */
+static int
+env_need_specs(struct alloc_env *e, const char *who)
+{
+	if (e->missing > 0)
+		return rs_fail(&e->ctx->cause, RS_EINVAL, "alloc %s: %d matrices have no "
+		    "spectrum: run 'spectra' (weights) or 'calibrate FILE' then 'spectra --kind "
+		    "feature' first", who, e->missing);
+	return 0;
+}
+
+/* Store e->ranks in the plan (one undo step) and say how the budget was met. */
+static int
+env_finish(struct alloc_env *e, const char *who)
+{
+	uint64_t P = rs_rankalloc_params(e->p, e->ranks), dense = rs_plan_dense_params(e->p);
+	char line[512];
+	int rc, i, dn = 0, fac = 0;
+
+	if ((rc = rs_rankalloc_apply(e->p, e->ranks, &e->ctx->cause)) != 0)
+		return rc;
+	for (i = 0; i < e->n; i++) {
+		if (e->ranks[i] == RS_PLAN_DENSE)
+			dn++;
+		else
+			fac++;
+	}
+	rs_out_printf(e->ctx->out, "alloc %s: %d matrices factored, %d dense; ranks multiples "
+	    "of %d below break-even\n", who, fac, dn, rs_plan_align(e->p));
+	if (e->have_budget) {
+		rs_out_printf(e->ctx->out, "alloc %s: %llu decoder-linear params kept (keep "
+		    "%.4f); budget %llu (keep %.4f), one step %llu: %s\n", who,
+		    (unsigned long long)P, (double)P / (double)dense,
+		    (unsigned long long)e->target, (double)e->target / (double)dense,
+		    (unsigned long long)e->step,
+		    P <= e->target && P + e->step > e->target ?
+		    "met (target - step < params <= target)" :
+		    P > e->target ? "NOT met: over the budget" :
+		    e->target >= dense ? "met (the budget allows the dense model)" :
+		    "NOT met: under the budget by more than one step");
+	}
+	rs_plan_budget_line(e->p, rs_model_embed_head_params(e->s->model), line, sizeof line);
+	rs_out_printf(e->ctx->out, "%s\n", line);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- uniform, energy, greedy */
+
+static int
+alloc_uniform(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct alloc_env e;
+	double rho;
+	int rc;
+
+	if ((rc = env_init(&e, ctx, args, "all", 1)) == 0 &&
+	    (rc = rs_rankalloc_uniform(e.p, e.elig, e.target, e.ranks, &rho, &ctx->cause)) == 0) {
+		rs_out_printf(ctx->out, "alloc uniform: keep ratio %.4f for every eligible matrix "
+		    "(ranks rounded down to the alignment, the largest remainders rounded up to "
+		    "meet the budget)\n", rho);
+		rc = env_finish(&e, "uniform");
+	}
+	env_free(&e);
+	return rc;
+}
+
+static int
+alloc_energy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct alloc_env e;
+	const char *tw = rs_args_get(args, "target");
+	double target = -1, got;
+	char which[256];
+	int rc;
+
+	if ((rc = env_init(&e, ctx, args, "all", tw == NULL)) != 0 ||
+	    (rc = env_need_specs(&e, "energy")) != 0)
+		goto out;
+	if (tw != NULL) {
+		if ((rc = rs_args_double(args, "target", 1, 0.0, 1.0, &target, &ctx->cause)) != 0)
+			goto out;
+		if (e.have_budget)
+			rs_out_infof(ctx->out, "alloc energy: --target given: the budget is not "
+			    "used for the ranks (only reported)\n");
+	}
+	if ((rc = rs_rankalloc_energy(e.p, e.elig, e.specs, target, e.target, e.ranks, &got,
+	    &ctx->cause)) != 0)
+		goto out;
+	env_spec_desc(&e, which, sizeof which);
+	rs_out_printf(ctx->out, "alloc energy: energy %.6f of the %s%s\n", got, which,
+	    tw != NULL ? "" : " (the largest energy target whose ranks fit the budget; then "
+	    "steps added by feature-error gain per parameter)");
+	rc = env_finish(&e, "energy");
+out:
+	env_free(&e);
+	return rc;
+}
+
+static int
+alloc_greedy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct alloc_env e;
+	const char *lw = rs_args_get(args, "layer-weights");
+	double *w = NULL;
+	char which[256];
+	int rc, relative = rs_args_has(args, "relative");
+
+	if ((rc = env_init(&e, ctx, args, "all", 1)) != 0 ||
+	    (rc = env_need_specs(&e, "greedy")) != 0)
+		goto out;
+	if ((w = rs_mallocarray((size_t)rs_plan_n_layers(e.p), sizeof *w)) == NULL) {
+		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
+		goto out;
+	}
+	if ((rc = rs_rankalloc_layer_weights(lw, rs_plan_n_layers(e.p), w, &ctx->cause)) != 0 ||
+	    (rc = rs_rankalloc_greedy(e.p, e.elig, e.specs, w, relative, e.target, e.ranks,
+	    &ctx->cause)) != 0)
+		goto out;
+	env_spec_desc(&e, which, sizeof which);
+	rs_out_printf(ctx->out, "alloc greedy: steps of %d ranks taken by %s feature-error "
+	    "reduction per parameter (layer weights %s) from the %s; predicted error %.6g\n",
+	    rs_plan_align(e.p), relative ? "relative" : "absolute", lw != NULL ? lw : "flat",
+	    which, rs_rankalloc_proxy(e.p, e.specs, w, relative, e.ranks));
+	rc = env_finish(&e, "greedy");
+out:
+	rs_free(w);
+	env_free(&e);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- validation text */
+
+struct alloc_val {
+	struct rs_compress_src src;
+	struct rs_alloc_eval *ev;
+	uint64_t text_hash;
+	int ctx, chunks;
+	char calib_id[24];
+};
+
+/* Tokenize --validation, check the method's data, and run the dense pass. */
+static int
+val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int want_kl,
+    struct alloc_val *v)
+{
+	struct rs_cmd_ctx *ctx = e->ctx;
+	struct rs_session *s = e->s;
+	const struct rs_model_config *mc = rs_model_config(s->model);
+	const char *file = rs_args_get(args, "validation");
+	struct rs_alloc_eval_opts eo;
+	struct rs_alloc_eval_res dres;
+	struct rs_compress *c;
+	struct timespec t0, t1;
+	int32_t *ids = NULL;
+	size_t n_ids = 0, len;
+	char *text = NULL;
+	long ctxlen, chunks;
+	int rc;
+
+	memset(v, 0, sizeof *v);
+	if (file == NULL)
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: needs --validation FILE, a held-out "
+		    "text (not the evaluation text, nor the calibration text)");
+	if (s->tok == NULL)
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: no tokenizer loaded for the "
+		    "validation text");
+	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 256 ? mc->ctx_len : 256, 2,
+	    mc->ctx_len, &ctxlen, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "chunks", def_chunks, 1, 1 << 20, &chunks, &ctx->cause)) != 0)
+		return rc;
+	if (rs_method_needs_calib((enum rs_method)s->method) &&
+	    (s->calib == NULL || !rs_calib_complete(s->calib)))
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: method %s needs a calibration: run "
+		    "'calibrate FILE' first (or 'set method svd')",
+		    rs_method_name((enum rs_method)s->method));
+	if ((c = rs_compress_session(s, &ctx->cause)) == NULL)
+		return RS_ENOMEM;
+	rs_compress_session_src(s, &v->src);
+	snprintf(v->calib_id, sizeof v->calib_id, "none");
+	if (v->src.calib != NULL)
+		snprintf(v->calib_id, sizeof v->calib_id, "%016" PRIx64,
+		    rs_hash64(rs_calib_identity(v->src.calib),
+		    strlen(rs_calib_identity(v->src.calib)), 0));
+	if ((rc = rs_textfile_read(file, &text, &len, &ctx->cause)) != 0)
+		return rc;
+	v->text_hash = rs_hash64(text, len, 0);
+	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
+	rs_free(text);
+	if (rc != 0)
+		return rc;
+	eo.ctx = (int)ctxlen;
+	eo.chunks = (int)chunks;
+	eo.want_kl = want_kl;
+	rs_forward_set_threads(s->threads);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	v->ev = rs_alloc_eval_new(s->model, c, &v->src, ids, n_ids, &eo, ctx->job, &ctx->cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rs_free(ids);
+	if (v->ev == NULL)
+		return rs_job_cancelled(ctx->job) ? RS_ECANCEL : RS_EINVAL;
+	v->ctx = (int)ctxlen;
+	v->chunks = rs_alloc_eval_windows(v->ev);
+	rs_alloc_eval_dense(v->ev, &dres);
+	rs_out_printf(ctx->out, "alloc: validation %s: %zu tokens, %d windows of %ld "
+	    "(chunked, %lld tokens scored); dense PPL %.4f (%.2f s)\n", file, n_ids, v->chunks,
+	    ctxlen, (long long)v->chunks * (ctxlen - 1), dres.ppl,
+	    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	return 0;
+}
+
+/* The evaluation counters, as one line. */
+static void
+val_counts(struct rs_cmd_ctx *ctx, const char *who, const struct alloc_val *v)
+{
+	uint64_t evals, windows;
+
+	rs_alloc_eval_counts(v->ev, &evals, &windows);
+	rs_out_printf(ctx->out, "alloc %s: forward passes: %llu validation evaluations of %d "
+	    "windows (the dense one included), %llu window forwards\n", who,
+	    (unsigned long long)evals, v->chunks, (unsigned long long)windows);
+}
+
+/* The session's allocation state, created on first use. */
+static struct rs_alloc_state *
+alloc_state(struct rs_cmd_ctx *ctx)
+{
+	if (ctx->session->alloc == NULL &&
+	    (ctx->session->alloc = rs_calloc(1, sizeof *ctx->session->alloc)) == NULL)
+		rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
+	return ctx->session->alloc;
+}
+
+/* ---------------------------------------------------------------- sensitivity */
+
+/* Parse "0.25,0.5,0.75" into r[] (ascending, in (0,1)); the count or -1. */
+static int
+parse_ratios(const char *s, double *r, int max)
+{
+	int n = 0;
+
+	while (*s != '\0') {
+		char *end;
+		if (n == max)
+			return -1;
+		errno = 0;
+		r[n] = strtod(s, &end);
+		if (errno != 0 || end == s || !(r[n] > 0 && r[n] < 1) || (n > 0 && r[n] <= r[n - 1]))
+			return -1;
+		n++;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			return -1;
+	}
+	return n > 0 ? n : -1;
+}
+
+static int
+alloc_sensitivity(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct alloc_env e;
+	struct alloc_val v;
+	struct rs_alloc_state *st;
+	const char *rw = rs_args_get(args, "ratios");
+	double ratios[64] = { 0.25, 0.5, 0.75 }, tau;
+	int nr = 3, rc, k;
+	char *key = NULL, rl[512] = "";
+	size_t at = 0;
+
+	memset(&v, 0, sizeof v);
+	if ((rc = env_init(&e, ctx, args, "all", 1)) != 0)
+		goto out;
+	if (rw != NULL && (nr = parse_ratios(rw, ratios, 64)) < 0) {
+		rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc sensitivity: --ratios is a list of "
+		    "ascending keep ratios inside (0, 1), e.g. 0.25,0.5,0.75");
+		goto out;
+	}
+	for (k = 0; k < nr && at < sizeof rl; k++)
+		at += (size_t)snprintf(rl + at, sizeof rl - at, "%s%g", k ? "," : "", ratios[k]);
+	if ((st = alloc_state(ctx)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	if ((rc = val_open(&e, args, 8, 0, &v)) != 0)
+		goto out;
+	key = rs_strdupf("sens-v1 model=%016" PRIx64 " method=%s alpha=%g calib=%s "
+	    "text=%016" PRIx64 " ctx=%d chunks=%d align=%d ratios=%s",
+	    rs_model_identity(e.s->model), rs_method_name((enum rs_method)e.s->method),
+	    e.s->asvd_alpha, v.calib_id, v.text_hash, v.ctx, v.chunks, rs_plan_align(e.p), rl);
+	if (key == NULL) {
+		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
+		goto out;
+	}
+	if (st->sens == NULL || st->sens_key == NULL || strcmp(st->sens_key, key) != 0 ||
+	    rs_args_has(args, "recompute")) {
+		struct rs_sens *ns = NULL;
+		struct timespec t0, t1;
+		int i, need = 0;
+		for (i = 0; i < e.n; i++)
+			need += e.elig[i] ? nr : 0;
+		rs_out_printf(ctx->out, "alloc sensitivity: probing %d matrices at keep %s: %d "
+		    "evaluations of %d windows\n", need / nr, rl, need, v.chunks);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		/* probe every matrix so a later --types subset reuses the probes */
+		if ((rc = rs_alloc_sens_probe(v.ev, e.p, NULL, ratios, nr, &ns, ctx->job,
+		    &ctx->cause)) != 0)
+			goto out;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rs_sens_free(st->sens);
+		rs_free(st->sens_key);
+		st->sens = ns;
+		st->sens_key = key;
+		key = NULL;
+		rs_out_printf(ctx->out, "alloc sensitivity: probes done in %.1f s (kept in the "
+		    "session)\n", (double)(t1.tv_sec - t0.tv_sec) +
+		    1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+		for (i = 0; i < e.n; i++) {
+			char line[256];
+			size_t la = 0;
+			la += (size_t)snprintf(line, sizeof line, "  %-8s", rs_plan_name(e.p, i));
+			for (k = 0; k < nr && la < sizeof line; k++)
+				la += (size_t)snprintf(line + la, sizeof line - la, " %8.3f",
+				    exp(ns->nll[(size_t)i * (size_t)nr + (size_t)k]));
+			rs_out_infof(ctx->out, "%s\n", line);
+		}
+	} else {
+		rs_out_printf(ctx->out, "alloc sensitivity: probes from the session (same model, "
+		    "method, calibration, text, windows and ratios)\n");
+	}
+	if ((rc = rs_rankalloc_cut(e.p, e.elig, st->sens, e.target, e.ranks, &tau,
+	    &ctx->cause)) != 0)
+		goto out;
+	rs_out_printf(ctx->out, "alloc sensitivity: threshold: NLL increase <= %.5f per matrix "
+	    "(probe ratios %s, smallest passing ratio each, else dense), then steps by "
+	    "interpolated sensitivity per parameter\n", tau, rl);
+	val_counts(ctx, "sensitivity", &v);
+	rc = env_finish(&e, "sensitivity");
+out:
+	rs_free(key);
+	rs_alloc_eval_free(v.ev);
+	env_free(&e);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- bo */
+
+struct bo_print {
+	struct rs_cmd_ctx *ctx;
+	const struct rs_bo_space *sp;
+	const char *log;
+	int trials;
+	int proxy;
+};
+
+/* Print trial k and the best so far; save the log file. */
+static void
+bo_on_trial(void *ud, const struct rs_bo_hist *h, size_t k, long best, const int *ranks)
+{
+	struct bo_print *bp = ud;
+	const struct rs_bo_trial *t = &h->t[k];
+	char line[1024];
+	size_t at = 0;
+	int j;
+
+	(void)ranks;
+	at += (size_t)snprintf(line, sizeof line, "trial %3zu/%d %-6s", k + 1, bp->trials,
+	    t->guided ? "guided" : "random");
+	for (j = 0; j < h->d && at < sizeof line; j++) {
+		double r = rs_bo_space_ratio(bp->sp, t->x[j]);
+		if (r >= 1.0)
+			at += (size_t)snprintf(line + at, sizeof line - at, " %s=dense",
+			    h->var_names[j]);
+		else
+			at += (size_t)snprintf(line + at, sizeof line - at, " %s=%.3f",
+			    h->var_names[j], r);
+	}
+	if (at < sizeof line)
+		at += (size_t)snprintf(line + at, sizeof line - at, " | %llu params (keep %.4f)",
+		    (unsigned long long)t->params, (double)t->params / (double)h->dense_params);
+	if (at < sizeof line) {
+		if (bp->proxy)
+			at += (size_t)snprintf(line + at, sizeof line - at, " | proxy %.6g",
+			    t->proxy);
+		else
+			at += (size_t)snprintf(line + at, sizeof line - at, " | ppl %.4f kl %.5f",
+			    t->ppl, t->kl);
+	}
+	if (at < sizeof line)
+		snprintf(line + at, sizeof line - at, " | obj %.6f | %.2f s | best %.6f (trial "
+		    "%ld)", t->y, t->secs, h->t[best].y, best + 1);
+	rs_out_printf(bp->ctx->out, "%s\n", line);
+	if (bp->log != NULL) {
+		char *cause = NULL;
+		if (rs_bo_hist_save(h, bp->log, &cause) != 0)
+			rs_out_infof(bp->ctx->out, "warning: %s\n", cause != NULL ? cause : "?");
+		rs_free(cause);
+	}
+}
+
+static int
+alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct alloc_env e;
+	struct alloc_val v;
+	struct rs_alloc_state *st;
+	struct rs_bo_space sp;
+	struct rs_alloc_bo_opts o;
+	struct rs_bo_hist *h = NULL, *loaded = NULL;
+	struct bo_print bp;
+	const char *objw = rs_args_get(args, "objective"), *histw = rs_args_get(args, "history");
+	int resume = rs_args_has(args, "resume") || histw != NULL, proxy = 0, rc, j;
+	int relative = rs_args_has(args, "relative");
+	long trials, init, groups, seed = 1;
+	double kl, band;
+	char *config = NULL, names[RS_BO_MAX_VARS * 24] = "", which[256];
+	size_t at = 0;
+	long best;
+
+	memset(&v, 0, sizeof v);
+	memset(&o, 0, sizeof o);
+	if ((rc = env_init(&e, ctx, args, "q,k,o,gate,up,down", 1)) != 0)
+		goto out;
+	if (objw == NULL || strcmp(objw, "ppl") == 0)
+		proxy = 0;
+	else if (strcmp(objw, "proxy") == 0)
+		proxy = 1;
+	else {
+		rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo: --objective is ppl or proxy, not "
+		    "'%s'", objw);
+		goto out;
+	}
+	if ((rc = rs_args_int(args, "trials", 50, 1, 100000, &trials, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "init", 10, 1, 100000, &init, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "groups", 1, 1, 1 << 16, &groups, &ctx->cause)) != 0 ||
+	    (rc = rs_args_double(args, "kl", 0.001, 0.0, 1e9, &kl, &ctx->cause)) != 0 ||
+	    (rc = rs_args_double(args, "band", 0.01, 0.0, 1.0, &band, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "seed", 1, 0, 0x7fffffffffffffffL, &seed, &ctx->cause)) != 0)
+		goto out;
+	if (proxy && (rc = env_need_specs(&e, "bo --objective proxy")) != 0)
+		goto out;
+	if ((rc = rs_bo_space_init(&sp, e.p, e.types, (int)groups, &ctx->cause)) != 0)
+		goto out;
+	if ((st = alloc_state(ctx)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	if (!proxy && (rc = val_open(&e, args, 16, kl > 0, &v)) != 0)
+		goto out;
+	for (j = 0; j < sp.d && at < sizeof names; j++) {
+		char nm[24];
+		rs_bo_space_var_name(&sp, j, nm, sizeof nm);
+		at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", j ? "," : "", nm);
+	}
+	env_spec_desc(&e, which, sizeof which);
+	/* everything the objective and the search space depend on: a resumed run must match */
+	if (proxy)
+		config = rs_strdupf("objective=proxy%s model=%016" PRIx64 " target=%llu band=%g "
+		    "vars=%s range=%g-%g align=%d init=%ld specs=%s", relative ? "-relative" : "",
+		    rs_model_identity(e.s->model), (unsigned long long)e.target, band, names,
+		    sp.lo, sp.hi, rs_plan_align(e.p), init, which);
+	else
+		config = rs_strdupf("objective=ppl kl=%g model=%016" PRIx64 " method=%s alpha=%g "
+		    "calib=%s text=%016" PRIx64 " ctx=%d chunks=%d target=%llu band=%g vars=%s "
+		    "range=%g-%g align=%d init=%ld", kl, rs_model_identity(e.s->model),
+		    rs_method_name((enum rs_method)e.s->method), e.s->asvd_alpha, v.calib_id,
+		    v.text_hash, v.ctx, v.chunks, (unsigned long long)e.target, band, names,
+		    sp.lo, sp.hi, rs_plan_align(e.p), init);
+	if (config == NULL) {
+		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
+		goto out;
+	}
+	if (resume) {
+		struct rs_bo_hist *src;
+		if (histw != NULL) {
+			if ((rc = rs_bo_hist_load(histw, &loaded, &ctx->cause)) != 0)
+				goto out;
+			src = loaded;
+		} else if ((src = st->hist) == NULL) {
+			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo --resume: no run in this "
+			    "session (give --history FILE)");
+			goto out;
+		}
+		if (strcmp(src->config, config) != 0) {
+			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo: cannot resume: the saved "
+			    "run was made with other settings: saved '%s', now '%s'", src->config,
+			    config);
+			goto out;
+		}
+		if (rs_args_has(args, "seed") && (uint64_t)seed != src->seed) {
+			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo: cannot resume with --seed "
+			    "%ld: the run used seed %llu", seed, (unsigned long long)src->seed);
+			goto out;
+		}
+		seed = (long)src->seed;
+		if (src == loaded) {
+			h = loaded;
+			loaded = NULL;
+		} else {
+			h = st->hist;
+			st->hist = NULL;
+		}
+		rs_out_printf(ctx->out, "alloc bo: resuming after %zu trials (seed %llu)\n", h->n,
+		    (unsigned long long)h->seed);
+	} else if ((h = rs_bo_hist_new(config, (uint64_t)seed, sp.d, &ctx->cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	h->dense_params = rs_plan_dense_params(e.p);
+	for (j = 0; j < sp.d; j++)
+		rs_bo_space_var_name(&sp, j, h->var_names[j], sizeof h->var_names[j]);
+
+	o.space = &sp;
+	o.target = e.target;
+	o.band = (uint64_t)(band * (double)rs_plan_dense_params(e.p));
+	if (o.band < e.step)
+		o.band = e.step;
+	o.elig = e.elig;
+	o.specs = e.missing == 0 ? e.specs : NULL;
+	o.proxy = proxy;
+	o.relative = relative;
+	o.ev = v.ev;
+	o.kl_lambda = kl;
+	o.trials = (int)trials;
+	o.n_init = (int)init;
+	o.seed = (uint64_t)seed;
+	o.on_trial = bo_on_trial;
+	o.ud = &bp;
+	bp.ctx = ctx;
+	bp.sp = &sp;
+	bp.log = rs_args_get(args, "log");
+	bp.trials = (int)trials;
+	bp.proxy = proxy;
+	rs_out_printf(ctx->out, "alloc bo: %d variables (%s), keep ratio %g..%g each (>= 1: "
+	    "dense), other types dense; %d random then guided trials up to %ld; GP Matern 5/2 + "
+	    "log-EI; seed %ld; objective %s; feasible band: params within %llu of the budget, "
+	    "then fitted within one step\n", sp.d, names, sp.lo, sp.hi, (int)init, trials, seed,
+	    proxy ? (relative ? "log of the predicted relative feature error (spectra)" :
+	    "log of the predicted feature error (spectra)") :
+	    "log(ppl + kl * KL(dense || plan)) on the validation text", (unsigned long long)o.band);
+	rc = rs_alloc_bo_run(e.p, &o, h, e.ranks, ctx->job, &ctx->cause);
+	best = rs_bo_hist_best(h);
+	if (best >= 0) {
+		const struct rs_bo_trial *t = &h->t[best];
+		int rc2;
+		char bl[1024];
+		size_t ba = 0;
+		for (j = 0; j < h->d && ba < sizeof bl; j++) {
+			double r = rs_bo_space_ratio(&sp, t->x[j]);
+			ba += r >= 1.0 ? (size_t)snprintf(bl + ba, sizeof bl - ba, " %s=dense",
+			    h->var_names[j]) : (size_t)snprintf(bl + ba, sizeof bl - ba, " %s=%.3f",
+			    h->var_names[j], r);
+		}
+		rs_out_printf(ctx->out, "alloc bo: best trial %ld of %zu:%s; objective %.6f%s\n",
+		    best + 1, h->n, bl, t->y, proxy ? "" : "");
+		if (!proxy)
+			rs_out_printf(ctx->out, "alloc bo: best validation PPL %.4f, KL %.5f\n",
+			    t->ppl, t->kl);
+		if (v.ev != NULL)
+			val_counts(ctx, "bo", &v);
+		if ((rc2 = env_finish(&e, "bo")) != 0 && rc == 0)
+			rc = rc2;
+		if (rc == RS_ECANCEL) {
+			rs_free(ctx->cause);
+			ctx->cause = rs_strdupf("alloc bo: cancelled after %zu trials; the best plan "
+			    "so far (trial %ld) is in place; 'alloc bo --resume' continues", h->n,
+			    best + 1);
+		}
+	}
+	rs_bo_hist_free(st->hist);
+	st->hist = h;
+	h = NULL;
+out:
+	rs_bo_hist_free(h);
+	rs_bo_hist_free(loaded);
+	rs_free(config);
+	rs_alloc_eval_free(v.ev);
+	env_free(&e);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- history */
+
+static int
+alloc_history(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_alloc_state *st = ctx->session->alloc;
+	struct rs_bo_hist *h = st != NULL ? st->hist : NULL;
+	size_t k;
+	long best;
+
+	if (h == NULL)
+		return rs_fail(&ctx->cause, RS_EINVAL, "alloc history: no bo run in this session");
+	if (args->argc >= 2) {
+		int rc;
+		if (strcmp(args->argv[1], "export") != 0 || args->argc != 3)
+			return rs_fail(&ctx->cause, RS_EINVAL, "usage: alloc history [export "
+			    "FILE.csv]");
+		if ((rc = rs_bo_hist_save(h, args->argv[2], &ctx->cause)) != 0)
+			return rc;
+		rs_out_printf(ctx->out, "alloc history: %zu trials written to %s\n", h->n,
+		    args->argv[2]);
+		return 0;
+	}
+	best = rs_bo_hist_best(h);
+	rs_out_printf(ctx->out, "alloc history: %zu trials, seed %llu, best trial %ld "
+	    "(objective %.6f)\n# %s\n", h->n, (unsigned long long)h->seed, best + 1,
+	    best >= 0 ? h->t[best].y : 0.0, h->config);
+	for (k = 0; k < h->n; k++) {
+		char what[64];
+		if (h->t[k].ppl > 0)
+			snprintf(what, sizeof what, "ppl %.4f kl %.5f", h->t[k].ppl, h->t[k].kl);
+		else
+			snprintf(what, sizeof what, "proxy %.6g", h->t[k].proxy);
+		rs_out_printf(ctx->out, "%4zu %-6s params %llu obj %.6f %s %.2f s%s\n", k + 1,
+		    h->t[k].guided ? "guided" : "random", (unsigned long long)h->t[k].params,
+		    h->t[k].y, what, h->t[k].secs, (long)k == best ? "  <- best" : "");
+	}
+	return 0;
+}
+
+static int
+cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct rs_cmd_ctx *, const struct rs_args *);
+	} allocators[] = {
+		{ "uniform", alloc_uniform }, { "energy", alloc_energy },
+		{ "greedy", alloc_greedy }, { "sensitivity", alloc_sensitivity },
+		{ "bo", alloc_bo },
+	};
+	const char *name = args->argv[0];
+	struct timespec t0, t1;
+	size_t k;
+	int rc;
+
+	if (strcmp(name, "history") == 0)
+		return alloc_history(ctx, args);
+	if (args->argc > 1)
+		return rs_fail(&ctx->cause, RS_EINVAL, "usage: alloc NAME [options] (NAME: uniform, "
+		    "energy, greedy, sensitivity, bo, history)");
+	for (k = 0; k < sizeof allocators / sizeof allocators[0]; k++) {
+		if (strcmp(name, allocators[k].name) != 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = allocators[k].fn(ctx, args);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (rc == 0)
+			rs_out_infof(ctx->out, "alloc %s: done in %.3f s\n", name,
+			    (double)(t1.tv_sec - t0.tv_sec) +
+			    1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+		return rc;
+	}
+	return rs_fail(&ctx->cause, RS_EINVAL, "alloc: unknown allocator '%s' (uniform, energy, "
+	    "greedy, sensitivity, bo, history)", name);
+}
+
+const struct rs_cmd_entry rs_cmd_alloc_entry = {
+	.name = "alloc",
+	.alias = NULL,
+	.usage = "uniform|energy|greedy|sensitivity|bo [options] | history [export FILE.csv]",
+	.summary = "choose every rank from the budget (uniform, energy, greedy, sensitivity, bo)",
+	.help = "Sets the ranks of the plan from the budget ('budget', or --keep/--params here) as "
+	        "one undo step; the plan can be edited afterwards. Every allocator keeps at most "
+	        "the budget and misses it by less than one alignment step, and prints the params "
+	        "kept. Ranks are multiples of the alignment below break-even, or dense. --types "
+	        "restricts the matrices factored (the others stay dense). "
+	        "'uniform': one keep ratio for all. "
+	        "'energy': the smallest rank reaching a covariance energy per matrix (--target E; "
+	        "without it the largest E that fits the budget), from the feature spectrum when "
+	        "computed, else the weight spectrum. "
+	        "'greedy': steps of the alignment given where the exact feature error (from the "
+	        "spectra) falls most per parameter (--relative: error relative to the matrix's "
+	        "energy; --layer-weights w0,w1,... or flat/front/back). "
+	        "'sensitivity': ASVD-style: each matrix alone at a few keep ratios (--ratios) is "
+	        "evaluated on --validation FILE (chunked, --ctx, --chunks, default 8 windows); "
+	        "the probes stay in the session; then the smallest NLL-increase threshold that "
+	        "fits the budget. "
+	        "'bo': Bayesian optimization (seed paper 1): one keep ratio per type (q and k "
+	        "shared, o, gate, up, down; v dense unless --types has it), times --groups layer "
+	        "groups; a Gaussian process (Matern 5/2) with expected improvement, --init random "
+	        "then guided trials up to --trials; points outside the budget band are rejected "
+	        "before evaluation; objective log(ppl + --kl LAMBDA * KL(dense || plan)) on "
+	        "--validation FILE (default 16 windows of 256), or --objective proxy (predicted "
+	        "feature error, no forward pass); --seed N reproduces a run. Every trial is "
+	        "printed with the best so far; Ctrl-C stops and keeps the best plan; --resume (or "
+	        "--history FILE) continues a run with the same settings; --log FILE saves the "
+	        "history after each trial. 'history' lists the last run, 'history export "
+	        "FILE.csv' writes it.",
+	.opts = cmd_alloc_opts,
+	.min_args = 1,
+	.max_args = 3,
+	.flags = RS_CMD_NEEDS_MODEL,
+	.exec = cmd_alloc_exec,
+};

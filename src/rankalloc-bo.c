@@ -1,0 +1,473 @@
+/* rankalloc-bo.c: plans evaluated on a validation text (perplexity and KL divergence to the
+ * dense model), sensitivity probes, and the Bayesian-optimization allocator (seed paper 1). */
+#include "config.h"
+
+#include "rankalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "bo.h"
+#include "compress.h"
+#include "forward.h"
+#include "model.h"
+
+/* Rows per forward call (several windows at once), as `ppl` uses. */
+#define EVAL_ROWS_TARGET 512
+/* Cap on the dense model's stored log-probabilities (bytes). */
+#define EVAL_KL_MAX_BYTES (1ull << 30)
+
+struct rs_alloc_eval {
+	const struct rs_model *m;
+	struct rs_compress *c;
+	const struct rs_compress_src *src;
+	struct rs_plan *scratch;        /* ranks to build factors from (alignment 1) */
+	struct rs_forward *f;
+	int32_t *ids;                   /* (windows, ctx) */
+	int ctx, windows, batch, vocab;
+	float *logits;                  /* (batch, ctx, vocab) */
+	float *dense_lp;                /* (windows, ctx - 1, vocab) log-probabilities, or NULL */
+	struct rs_alloc_eval_res dense;
+	uint64_t evals, win_done;
+};
+
+/* log Σ exp over n logits. */
+static double
+lse(const float *l, int n)
+{
+	double mx = l[0], s = 0;
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > mx)
+			mx = l[i];
+	for (i = 0; i < n; i++)
+		s += exp((double)l[i] - mx);
+	return mx + log(s);
+}
+
+/* Run the windows under the installed factors: mean NLL, and KL against dense_lp when
+ * `kl` (or store log-probabilities into dense_lp when `store`). */
+static int
+eval_pass(struct rs_alloc_eval *ev, int store, int kl, struct rs_alloc_eval_res *res,
+    struct rs_job *job, char **cause)
+{
+	double nll = 0, kls = 0;
+	int64_t count = 0;
+	int done, nb, w, p, v, rc, V = ev->vocab, T = ev->ctx;
+
+	for (done = 0; done < ev->windows; done += nb) {
+		nb = ev->windows - done < ev->batch ? ev->windows - done : ev->batch;
+		if ((rc = rs_forward_run(ev->f, ev->ids + (size_t)done * (size_t)T, nb, T, 0,
+		    ev->logits, job, cause)) != 0)
+			return rc;
+		ev->win_done += (uint64_t)nb;
+		for (w = 0; w < nb; w++) {
+			const int32_t *tok = ev->ids + (size_t)(done + w) * (size_t)T;
+			for (p = 0; p + 1 < T; p++) {
+				const float *l = ev->logits + ((size_t)w * (size_t)T + (size_t)p) *
+				    (size_t)V;
+				double z = lse(l, V);
+				size_t at = ((size_t)(done + w) * (size_t)(T - 1) + (size_t)p) *
+				    (size_t)V;
+
+				nll += z - (double)l[tok[p + 1]];
+				count++;
+				if (store) {
+					for (v = 0; v < V; v++)
+						ev->dense_lp[at + (size_t)v] = (float)((double)l[v] - z);
+				} else if (kl) {
+					const float *d = ev->dense_lp + at;
+					double k = 0;
+					for (v = 0; v < V; v++)
+						k += exp((double)d[v]) * ((double)d[v] -
+						    ((double)l[v] - z));
+					kls += k > 0 ? k : 0;
+				}
+			}
+		}
+	}
+	ev->evals++;
+	res->nll = nll / (double)count;
+	res->ppl = exp(res->nll);
+	res->kl = kl ? kls / (double)count : 0;
+	return 0;
+}
+
+struct rs_alloc_eval *
+rs_alloc_eval_new(const struct rs_model *m, struct rs_compress *c,
+    const struct rs_compress_src *src, const int32_t *ids, size_t n_ids,
+    const struct rs_alloc_eval_opts *o, struct rs_job *job, char **cause)
+{
+	struct rs_alloc_eval *ev;
+	size_t windows;
+	int rc;
+
+	if (o->ctx < 2) {
+		rs_fail(cause, RS_EINVAL, "alloc: --ctx %d: at least 2", o->ctx);
+		return NULL;
+	}
+	windows = n_ids / (size_t)o->ctx;
+	if (o->chunks > 0 && (size_t)o->chunks < windows)
+		windows = (size_t)o->chunks;
+	if (windows == 0) {
+		rs_fail(cause, RS_EINVAL, "alloc: the validation text has %zu tokens, fewer than "
+		    "one window of %d", n_ids, o->ctx);
+		return NULL;
+	}
+	if (windows > (1u << 20)) {
+		rs_fail(cause, RS_EINVAL, "alloc: %zu validation windows: use --chunks", windows);
+		return NULL;
+	}
+	if ((ev = rs_calloc(1, sizeof *ev)) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "alloc: out of memory");
+		return NULL;
+	}
+	ev->m = m;
+	ev->c = c;
+	ev->src = src;
+	ev->ctx = o->ctx;
+	ev->windows = (int)windows;
+	ev->vocab = rs_model_config(m)->vocab;
+	ev->batch = EVAL_ROWS_TARGET / o->ctx > 1 ? EVAL_ROWS_TARGET / o->ctx : 1;
+	if (ev->batch > ev->windows)
+		ev->batch = ev->windows;
+	if (o->want_kl && (double)windows * (double)(o->ctx - 1) * (double)ev->vocab *
+	    sizeof(float) > (double)EVAL_KL_MAX_BYTES) {
+		rs_fail(cause, RS_EINVAL, "alloc: the dense distributions for KL of %zu windows of "
+		    "%d would take over %llu MiB: use fewer --chunks or --kl 0", windows, o->ctx,
+		    EVAL_KL_MAX_BYTES >> 20);
+		rs_free(ev);
+		return NULL;
+	}
+	if ((ev->scratch = rs_plan_new(m, cause)) == NULL ||
+	    (ev->f = rs_forward_new(m, ev->batch * o->ctx, o->ctx, cause)) == NULL)
+		goto fail;
+	rs_plan_set_align(ev->scratch, 1);
+	ev->ids = rs_mallocarray(windows * (size_t)o->ctx, sizeof *ev->ids);
+	ev->logits = rs_mallocarray((size_t)ev->batch * (size_t)o->ctx,
+	    (size_t)ev->vocab * sizeof(float));
+	if (o->want_kl)
+		ev->dense_lp = rs_mallocarray(windows * (size_t)(o->ctx - 1),
+		    (size_t)ev->vocab * sizeof(float));
+	if (ev->ids == NULL || ev->logits == NULL || (o->want_kl && ev->dense_lp == NULL)) {
+		rs_fail(cause, RS_ENOMEM, "alloc: out of memory for %zu validation windows", windows);
+		goto fail;
+	}
+	memcpy(ev->ids, ids, windows * (size_t)o->ctx * sizeof *ev->ids);
+	if ((rc = eval_pass(ev, o->want_kl, 0, &ev->dense, job, cause)) != 0)
+		goto fail;
+	return ev;
+fail:
+	rs_alloc_eval_free(ev);
+	return NULL;
+}
+
+void
+rs_alloc_eval_free(struct rs_alloc_eval *ev)
+{
+	if (ev == NULL)
+		return;
+	rs_plan_free(ev->scratch);
+	rs_forward_free(ev->f);
+	rs_free(ev->ids);
+	rs_free(ev->logits);
+	rs_free(ev->dense_lp);
+	rs_free(ev);
+}
+
+void
+rs_alloc_eval_dense(const struct rs_alloc_eval *ev, struct rs_alloc_eval_res *res)
+{
+	*res = ev->dense;
+}
+
+int
+rs_alloc_eval_windows(const struct rs_alloc_eval *ev)
+{
+	return ev->windows;
+}
+
+void
+rs_alloc_eval_counts(const struct rs_alloc_eval *ev, uint64_t *evals, uint64_t *windows)
+{
+	if (evals != NULL)
+		*evals = ev->evals;
+	if (windows != NULL)
+		*windows = ev->win_done;
+}
+
+int
+rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_eval_res *res,
+    struct rs_job *job, char **cause)
+{
+	struct rs_compress_set *set = NULL;
+	int i, rc;
+
+	for (i = 0; i < rs_plan_count(ev->scratch); i++)
+		rs_plan_set(ev->scratch, i, ranks[i], NULL);
+	if (rs_plan_n_compressed(ev->scratch) == 0) {
+		rs_forward_clear_overrides(ev->f);
+	} else {
+		/* the job is not given: a cancel lands in the forward pass, after the build */
+		if ((rc = rs_compress_build(ev->c, ev->scratch, ev->src, &set, NULL, cause)) != 0)
+			return rc;
+		if ((rc = rs_compress_install(set, ev->f, cause)) != 0) {
+			rs_compress_set_free(set);
+			return rc;
+		}
+	}
+	rc = eval_pass(ev, 0, ev->dense_lp != NULL, res, job, cause);
+	/* the set's factors are only read during the pass */
+	rs_forward_clear_overrides(ev->f);
+	rs_compress_set_free(set);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- sensitivity probes */
+
+struct rs_sens *
+rs_sens_new(int n, int n_ratios, const double *ratios, char **cause)
+{
+	struct rs_sens *s;
+	size_t k;
+
+	if (n < 1 || n_ratios < 1 || n_ratios > 64) {
+		rs_fail(cause, RS_EINVAL, "sensitivity: 1 to 64 ratios");
+		return NULL;
+	}
+	if ((s = rs_calloc(1, sizeof *s)) == NULL ||
+	    (s->ratios = rs_mallocarray((size_t)n_ratios, sizeof *s->ratios)) == NULL ||
+	    (s->nll = rs_mallocarray((size_t)n * (size_t)n_ratios, sizeof *s->nll)) == NULL) {
+		rs_sens_free(s);
+		rs_fail(cause, RS_ENOMEM, "sensitivity: out of memory");
+		return NULL;
+	}
+	s->n = n;
+	s->n_ratios = n_ratios;
+	memcpy(s->ratios, ratios, (size_t)n_ratios * sizeof *ratios);
+	for (k = 0; k < (size_t)n * (size_t)n_ratios; k++)
+		s->nll[k] = NAN;
+	return s;
+}
+
+void
+rs_sens_free(struct rs_sens *s)
+{
+	if (s == NULL)
+		return;
+	rs_free(s->ratios);
+	rs_free(s->nll);
+	rs_free(s);
+}
+
+int
+rs_alloc_sens_probe(struct rs_alloc_eval *ev, const struct rs_plan *p,
+    const unsigned char *elig, const double *ratios, int n_ratios, struct rs_sens **out,
+    struct rs_job *job, char **cause)
+{
+	struct rs_sens *s;
+	int *ranks, i, k, n = rs_plan_count(p), total = 0, done = 0, rc = 0;
+
+	*out = NULL;
+	for (k = 0; k < n_ratios; k++)
+		if (!(ratios[k] > 0 && ratios[k] < 1) || (k > 0 && ratios[k] <= ratios[k - 1]))
+			return rs_fail(cause, RS_EINVAL, "sensitivity: ratios must ascend inside "
+			    "(0, 1)");
+	if ((s = rs_sens_new(n, n_ratios, ratios, cause)) == NULL)
+		return RS_ENOMEM;
+	if ((ranks = rs_mallocarray((size_t)n, sizeof *ranks)) == NULL) {
+		rs_sens_free(s);
+		return rs_fail(cause, RS_ENOMEM, "sensitivity: out of memory");
+	}
+	s->dense_nll = ev->dense.nll;
+	for (i = 0; i < n; i++)
+		total += elig == NULL || elig[i] ? n_ratios : 0;
+	for (i = 0; i < n; i++)
+		ranks[i] = RS_PLAN_DENSE;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (elig != NULL && !elig[i])
+			continue;
+		for (k = 0; k < n_ratios && rc == 0; k++) {
+			struct rs_alloc_eval_res r;
+			ranks[i] = rs_rankalloc_rank_for_keep(p, i, ratios[k]);
+			if ((rc = rs_alloc_eval_run(ev, ranks, &r, job, cause)) == 0)
+				s->nll[(size_t)i * (size_t)n_ratios + (size_t)k] = r.nll;
+			rs_job_progress(job, ++done, total, "sensitivity");
+		}
+		ranks[i] = RS_PLAN_DENSE;
+	}
+	rs_free(ranks);
+	if (rc != 0) {
+		rs_sens_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- BO */
+
+/* What the feasibility constraint needs. */
+struct bo_cons {
+	const struct rs_plan *p;
+	const struct rs_alloc_bo_opts *o;
+	int *ranks;
+	double dense;
+};
+
+/* ≤ 0 when the point's (unfitted) ranks are inside the budget band; in units of the dense
+ * parameter count so COBYLA sees numbers near 1. */
+static double
+bo_constraint(const double *x, void *ud)
+{
+	struct bo_cons *bc = ud;
+	double P;
+
+	rs_bo_space_ranks(bc->o->space, bc->p, x, bc->ranks);
+	P = (double)rs_rankalloc_params(bc->p, bc->ranks);
+	return (fabs(P - (double)bc->o->target) - (double)bc->o->band) / bc->dense;
+}
+
+int
+rs_alloc_bo_ranks(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
+    const double *x, int *ranks, char **cause)
+{
+	rs_bo_space_ranks(o->space, p, x, ranks);
+	return rs_rankalloc_fit(p, o->elig, o->specs, o->target, ranks, cause);
+}
+
+/* Seconds since t0. */
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+int
+rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
+    struct rs_bo_hist *h, int *best_ranks, struct rs_job *job, char **cause)
+{
+	struct rs_bo_options bopt;
+	struct rs_bo *bo = NULL;
+	struct bo_cons bc;
+	double *X = NULL, *Y = NULL, x[RS_BO_MAX_VARS];
+	int *ranks, d = o->space->d, rc = 0, n = rs_plan_count(p);
+	size_t k;
+	long best;
+
+	if (h->d != d)
+		return rs_fail(cause, RS_EINVAL, "alloc bo: the history has %d variables, the "
+		    "search %d", h->d, d);
+	if (!o->proxy && o->ev == NULL)
+		return rs_fail(cause, RS_EINVAL, "alloc bo: no validation text to evaluate on");
+	if ((ranks = rs_mallocarray((size_t)n, sizeof *ranks)) == NULL ||
+	    (bc.ranks = rs_mallocarray((size_t)n, sizeof *bc.ranks)) == NULL) {
+		rs_free(ranks);
+		return rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+	}
+	bc.p = p;
+	bc.o = o;
+	bc.dense = (double)rs_plan_dense_params(p);
+	rs_bo_options_init(&bopt);
+	bopt.constraint = bo_constraint;
+	bopt.ud = &bc;
+	if ((bo = rs_bo_new((size_t)d, o->seed, (size_t)(o->n_init > 0 ? o->n_init : 1), &bopt,
+	    cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	if (h->n > 0) {
+		X = rs_mallocarray(h->n * (size_t)d, sizeof *X);
+		Y = rs_mallocarray(h->n, sizeof *Y);
+		if (X == NULL || Y == NULL) {
+			rc = rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+			goto out;
+		}
+		for (k = 0; k < h->n; k++) {
+			memcpy(X + k * (size_t)d, h->t[k].x, (size_t)d * sizeof *X);
+			Y[k] = h->t[k].y;
+		}
+		if ((rc = rs_bo_load_history(bo, X, Y, h->n, cause)) != 0)
+			goto out;
+	}
+	while (h->n < (size_t)o->trials) {
+		struct rs_bo_trial t;
+		struct rs_bo_info info;
+		struct timespec t0;
+
+		if (rs_job_cancelled(job)) {
+			rc = rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((rc = rs_bo_suggest(bo, x, cause)) != 0)
+			break;
+		rs_bo_last_info(bo, &info);
+		if ((rc = rs_alloc_bo_ranks(p, o, x, ranks, cause)) != 0)
+			break;
+		memset(&t, 0, sizeof t);
+		t.x = x;
+		t.guided = info.guided;
+		t.params = rs_rankalloc_params(p, ranks);
+		if (o->proxy) {
+			t.proxy = rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks);
+			t.y = log(t.proxy > 1e-300 ? t.proxy : 1e-300);
+		} else {
+			struct rs_alloc_eval_res r;
+			if ((rc = rs_alloc_eval_run(o->ev, ranks, &r, job, cause)) != 0)
+				break;
+			t.ppl = r.ppl;
+			t.kl = r.kl;
+			t.proxy = o->specs != NULL ?
+			    rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks) : 0;
+			t.y = log(r.ppl + o->kl_lambda * r.kl);
+		}
+		t.secs = since(&t0);
+		if ((rc = rs_bo_observe(bo, x, t.y, cause)) != 0 ||
+		    (rc = rs_bo_hist_add(h, &t, cause)) != 0)
+			break;
+		if (o->on_trial != NULL)
+			o->on_trial(o->ud, h, h->n - 1, rs_bo_hist_best(h), ranks);
+		rs_job_progress(job, (double)h->n, o->trials, "alloc bo");
+	}
+	if (rc == RS_ECANCEL && (cause == NULL || *cause == NULL))
+		rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
+out:
+	if ((best = rs_bo_hist_best(h)) >= 0) {
+		char *c2 = NULL;
+		int r2 = rs_alloc_bo_ranks(p, o, h->t[best].x, best_ranks, &c2);
+		if (r2 != 0 && rc == 0) {
+			rc = r2;
+			if (cause != NULL) {
+				rs_free(*cause);
+				*cause = c2;
+				c2 = NULL;
+			}
+		}
+		rs_free(c2);
+	}
+	rs_bo_free(bo);
+	rs_free(X);
+	rs_free(Y);
+	rs_free(ranks);
+	rs_free(bc.ranks);
+	return rc;
+}
+
+void
+rs_alloc_state_free(struct rs_alloc_state *st)
+{
+	if (st == NULL)
+		return;
+	rs_bo_hist_free(st->hist);
+	rs_sens_free(st->sens);
+	rs_free(st->sens_key);
+	rs_free(st);
+}

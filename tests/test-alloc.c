@@ -1,0 +1,483 @@
+/* test-alloc.c: budgets and rank allocators (rankalloc.h) on kjv-llama's plan shapes with
+ * constructed spectra and probes: every allocator meets the budget within one alignment step;
+ * greedy matches brute force on a small case; proxy-objective BO is reproducible with a seed,
+ * resumes exactly, and keeps the best plan when cancelled; history files round-trip and bad
+ * ones are refused. */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "analysis.h"
+#include "model.h"
+#include "plan.h"
+#include "rankalloc.h"
+#include "tap.h"
+
+#define N_MAT 42
+
+static struct rs_spec *specs_own[N_MAT];
+static const struct rs_spec *specs[N_MAT];
+
+/* Constructed spectra: σ_j = c_i exp(−j/τ_i), different scale and decay per matrix. */
+static int
+make_specs(const struct rs_plan *p, double fast)
+{
+	int i;
+
+	for (i = 0; i < rs_plan_count(p); i++) {
+		int64_t m, n;
+		size_t r, j;
+		double *sv, c = 1.0 + 0.37 * (i % 5) + 0.11 * rs_plan_layer(p, i);
+		double tau = fast > 0 ? fast : 8.0 + 5.0 * (i % 7);
+		char *cause = NULL;
+
+		rs_plan_shape(p, i, &m, &n);
+		r = (size_t)(m < n ? m : n);
+		if ((sv = malloc(r * sizeof *sv)) == NULL)
+			return -1;
+		for (j = 0; j < r; j++)
+			sv[j] = c * exp(-(double)j / tau);
+		rs_spec_free(specs_own[i]);
+		specs_own[i] = rs_spec_new(RS_SPEC_CENTRED, sv, r, (size_t)m, (size_t)n, 0, &cause);
+		free(sv);
+		if (specs_own[i] == NULL) {
+			tap_diag("rs_spec_new: %s", cause ? cause : "?");
+			free(cause);
+			return -1;
+		}
+		specs[i] = specs_own[i];
+	}
+	return 0;
+}
+
+/* target − step < P ≤ T for ranks[]. */
+static int
+met(const struct rs_plan *p, const unsigned char *elig, uint64_t target, const int *ranks)
+{
+	uint64_t P = rs_rankalloc_params(p, ranks), step = rs_rankalloc_step(p, elig);
+	int i;
+
+	for (i = 0; i < rs_plan_count(p); i++)
+		if (elig != NULL && !elig[i] && ranks[i] != RS_PLAN_DENSE)
+			return 0;
+	return P <= target && P + step > target;
+}
+
+/* ---- BO helpers */
+
+struct stop_after {
+	struct rs_job *job;
+	size_t after;
+	size_t seen;
+};
+
+static void
+on_trial_stop(void *ud, const struct rs_bo_hist *h, size_t k, long best, const int *ranks)
+{
+	struct stop_after *s = ud;
+
+	(void)h; (void)best; (void)ranks;
+	s->seen = k + 1;
+	if (s->after > 0 && k + 1 >= s->after)
+		s->job->cancel = 1;
+}
+
+static int
+run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_space *sp,
+    uint64_t target, uint64_t seed, int trials, struct rs_bo_hist *h, int *best,
+    struct rs_job *job, void (*cb)(void *, const struct rs_bo_hist *, size_t, long,
+    const int *), void *ud)
+{
+	struct rs_alloc_bo_opts o;
+	char *cause = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.space = sp;
+	o.target = target;
+	o.band = rs_plan_dense_params(p) / 100;
+	o.elig = elig;
+	o.specs = specs;
+	o.proxy = 1;
+	o.relative = 1;
+	o.trials = trials;
+	o.n_init = 5;
+	o.seed = seed;
+	o.on_trial = cb;
+	o.ud = ud;
+	rc = rs_alloc_bo_run(p, &o, h, best, job, &cause);
+	if (rc != 0 && rc != RS_ECANCEL)
+		tap_diag("bo: %s", cause ? cause : "?");
+	free(cause);
+	return rc;
+}
+
+static int
+same_hist(const struct rs_bo_hist *a, const struct rs_bo_hist *b, size_t n)
+{
+	size_t k;
+
+	if (a->n < n || b->n < n)
+		return 0;
+	for (k = 0; k < n; k++)
+		if (memcmp(a->t[k].x, b->t[k].x, (size_t)a->d * sizeof(double)) != 0 ||
+		    a->t[k].y != b->t[k].y)
+			return 0;
+	return 1;
+}
+
+/* Write text to path. */
+static void
+put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+int
+main(void)
+{
+	char path[4096], *cause = NULL;
+	struct rs_model *m = NULL;
+	struct rs_plan *p;
+	unsigned char elig[N_MAT], few[N_MAT];
+	int ranks[N_MAT], i, ok, k;
+	static const double keeps[] = { 0.2, 0.35, 0.5, 0.7, 0.9, 0.99 };
+	static const char *const typesets[] = { "all", "q,k,o,gate,up,down", "q,k,up", "down" };
+	double w[6];
+
+	tap_fixture(path, sizeof path, "kjv-llama/config.json");
+	path[strlen(path) - strlen("/config.json")] = '\0';
+	if ((m = rs_model_open(path, &cause)) == NULL) {
+		tap_ok(0, "open kjv-llama: %s", cause ? cause : "?");
+		return tap_done();
+	}
+	p = rs_plan_new(m, &cause);
+	tap_ok(p != NULL && rs_plan_count(p) == N_MAT, "plan of kjv-llama: 42 matrices");
+	if (p == NULL || make_specs(p, 0) != 0)
+		return tap_done();
+
+	/* 1. every allocator meets the budget within one step, for many budgets and type sets */
+	{
+		int all_u = 1, all_e = 1, all_g = 1, all_c = 1, all_f = 1, n = 0;
+		struct rs_sens *s;
+		static const double rat[] = { 0.25, 0.5, 0.75 };
+		s = rs_sens_new(N_MAT, 3, rat, &cause);
+		for (i = 0; i < N_MAT; i++)
+			for (k = 0; k < 3; k++)
+				/* more sensitive at low keep, and some matrices much more than others */
+				s->nll[i * 3 + k] = 4.0 + (0.05 + 0.02 * (i % 6)) * (1 - rat[k]) *
+				    (1 - rat[k]) * (1 + (i % 3 == 0 ? 4 : 0));
+		s->dense_nll = 4.0;
+		for (int align = 8; align >= 1; align -= 7) {
+			rs_plan_set_align(p, align);
+			for (size_t t = 0; t < sizeof typesets / sizeof typesets[0]; t++) {
+				if (rs_rankalloc_types(p, typesets[t], elig, NULL, &cause) != 0)
+					return tap_done();
+				for (size_t b = 0; b < sizeof keeps / sizeof keeps[0]; b++) {
+					struct rs_budget bud = { keeps[b], 0 };
+					uint64_t T = rs_budget_target(&bud, p), dense_other = 0;
+					double rho, e, tau;
+					for (i = 0; i < N_MAT; i++)
+						if (!elig[i])
+							dense_other += rs_plan_dense_of(p, i);
+					if (dense_other + rs_rankalloc_step(p, elig) * 8 > T)
+						continue;       /* budget below what the subset allows */
+					n++;
+					if (rs_rankalloc_uniform(p, elig, T, ranks, &rho, &cause) != 0 ||
+					    !met(p, elig, T, ranks)) {
+						tap_diag("uniform %s keep %g align %d: %s", typesets[t],
+						    keeps[b], align, cause ? cause : "not met");
+						all_u = 0;
+					}
+					if (rs_rankalloc_energy(p, elig, specs, -1, T, ranks, &e,
+					    &cause) != 0 || !met(p, elig, T, ranks)) {
+						tap_diag("energy %s keep %g: %s", typesets[t], keeps[b],
+						    cause ? cause : "not met");
+						all_e = 0;
+					}
+					if (rs_rankalloc_greedy(p, elig, specs, NULL, b % 2, T, ranks,
+					    &cause) != 0 || !met(p, elig, T, ranks)) {
+						tap_diag("greedy %s keep %g: %s", typesets[t], keeps[b],
+						    cause ? cause : "not met");
+						all_g = 0;
+					}
+					if (rs_rankalloc_cut(p, elig, s, T, ranks, &tau, &cause) != 0 ||
+					    !met(p, elig, T, ranks)) {
+						tap_diag("cut %s keep %g: %s", typesets[t], keeps[b],
+						    cause ? cause : "not met");
+						all_c = 0;
+					}
+					/* fit from an arbitrary start (what BO does to each point) */
+					for (i = 0; i < N_MAT; i++)
+						ranks[i] = elig[i] ? rs_rankalloc_rank_for_keep(p, i,
+						    0.1 + 0.8 * ((i * 7) % 11) / 10.0) : RS_PLAN_DENSE;
+					if (rs_rankalloc_fit(p, elig, specs, T, ranks, &cause) != 0 ||
+					    !met(p, elig, T, ranks)) {
+						tap_diag("fit %s keep %g: %s", typesets[t], keeps[b],
+						    cause ? cause : "not met");
+						all_f = 0;
+					}
+				}
+			}
+		}
+		rs_plan_set_align(p, 8);
+		tap_ok(all_u, "uniform meets the budget within one step (%d budgets x type sets x "
+		    "alignments 8 and 1)", n);
+		tap_ok(all_e, "energy (target found from the budget) meets it within one step");
+		tap_ok(all_g, "greedy meets it within one step");
+		tap_ok(all_c, "sensitivity cut meets it within one step");
+		tap_ok(all_f, "fit from arbitrary ranks meets it within one step");
+		/* the sensitive matrices (i % 3 == 0) keep more than the others */
+		rs_rankalloc_types(p, "all", elig, NULL, NULL);
+		{
+			struct rs_budget bud = { 0.6, 0 };
+			double tau;
+			uint64_t T = rs_budget_target(&bud, p), a = 0, b2 = 0, da = 0, db = 0;
+			rs_rankalloc_cut(p, elig, s, T, ranks, &tau, NULL);
+			for (i = 0; i < N_MAT; i++) {
+				int64_t mm, nn;
+				uint64_t pi;
+				rs_plan_shape(p, i, &mm, &nn);
+				pi = ranks[i] == RS_PLAN_DENSE ? rs_plan_dense_of(p, i) :
+				    (uint64_t)ranks[i] * (uint64_t)(mm + nn);
+				if (i % 3 == 0) {
+					a += pi;
+					da += rs_plan_dense_of(p, i);
+				} else {
+					b2 += pi;
+					db += rs_plan_dense_of(p, i);
+				}
+			}
+			tap_ok((double)a / (double)da > (double)b2 / (double)db, "cut: sensitive "
+			    "matrices keep more (%.3f) than the others (%.3f)", (double)a / (double)da,
+			    (double)b2 / (double)db);
+		}
+		rs_sens_free(s);
+	}
+
+	/* 2. a budget below the smallest plan is refused with the reason */
+	rs_rankalloc_types(p, "all", elig, NULL, NULL);
+	ok = rs_rankalloc_uniform(p, elig, 1000, ranks, NULL, &cause) == RS_EINVAL &&
+	    cause != NULL && strstr(cause, "below the smallest plan") != NULL;
+	tap_ok(ok, "budget below every plan: %s", cause ? cause : "(no cause)");
+	free(cause);
+	cause = NULL;
+	ok = rs_rankalloc_uniform(p, elig, rs_plan_dense_params(p), ranks, NULL, &cause) == 0;
+	for (i = 0; i < N_MAT; i++)
+		ok = ok && ranks[i] == RS_PLAN_DENSE;
+	tap_ok(ok, "budget = dense: uniform leaves every matrix dense");
+
+	/* 3. greedy = brute force on three same-shape matrices (equal step costs) */
+	if (make_specs(p, 6.0) != 0)
+		return tap_done();
+	memset(few, 0, sizeof few);
+	few[rs_plan_index(p, 0, RS_T_Q)] = few[rs_plan_index(p, 2, RS_T_Q)] =
+	    few[rs_plan_index(p, 4, RS_T_O)] = 1;
+	{
+		int idx[3], nl, a, b, c, all_ok = 1, cases = 0;
+		double wl[6] = { 1, 1, 1, 1, 1, 1 };
+		uint64_t other = 0;
+		for (i = 0, k = 0; i < N_MAT; i++)
+			if (few[i])
+				idx[k++] = i;
+			else
+				other += rs_plan_dense_of(p, i);
+		/* 256x256, alignment 8: ranks 8..120 then dense, every step 4096 params */
+		nl = 16;
+		wl[2] = 1.7;
+		wl[4] = 0.6;
+		for (int tt = 3; tt <= 3 * nl; tt += 2) {
+			uint64_t T = other + (uint64_t)tt * 4096 + 1000;
+			double gbest, bf = HUGE_VAL;
+			if (rs_rankalloc_greedy(p, few, specs, wl, tt % 4 == 1, T, ranks, &cause) != 0) {
+				tap_diag("greedy: %s", cause);
+				all_ok = 0;
+				break;
+			}
+			gbest = rs_rankalloc_proxy(p, specs, wl, tt % 4 == 1, ranks);
+			for (a = 0; a < nl; a++)
+				for (b = 0; b < nl; b++)
+					for (c = 0; c < nl; c++) {
+						int rr[N_MAT];
+						double v;
+						for (i = 0; i < N_MAT; i++)
+							rr[i] = RS_PLAN_DENSE;
+						rr[idx[0]] = a < nl - 1 ? (a + 1) * 8 : RS_PLAN_DENSE;
+						rr[idx[1]] = b < nl - 1 ? (b + 1) * 8 : RS_PLAN_DENSE;
+						rr[idx[2]] = c < nl - 1 ? (c + 1) * 8 : RS_PLAN_DENSE;
+						if (rs_rankalloc_params(p, rr) > T)
+							continue;
+						v = rs_rankalloc_proxy(p, specs, wl, tt % 4 == 1, rr);
+						if (v < bf)
+							bf = v;
+					}
+			cases++;
+			if (!(gbest <= bf * (1 + 1e-12) + 1e-300)) {
+				tap_diag("budget %d steps: greedy %.17g, brute force %.17g", tt, gbest, bf);
+				all_ok = 0;
+			}
+		}
+		tap_ok(all_ok, "greedy = brute-force optimum of the proxy (%d budgets, 3 matrices, "
+		    "16 levels each, layer weights)", cases);
+	}
+	if (make_specs(p, 0) != 0)
+		return tap_done();
+
+	/* 4. layer weights */
+	ok = rs_rankalloc_layer_weights("front", 6, w, NULL) == 0 && w[0] == 2.0 && w[5] == 1.0 &&
+	    rs_rankalloc_layer_weights("1,2,3,4,5,6", 6, w, NULL) == 0 && w[3] == 4.0 &&
+	    rs_rankalloc_layer_weights("1,2", 6, w, NULL) != 0 &&
+	    rs_rankalloc_layer_weights("1,2,3,4,5,6,7", 6, w, NULL) != 0 &&
+	    rs_rankalloc_layer_weights("1,2,x,4,5,6", 6, w, NULL) != 0;
+	tap_ok(ok, "layer weights: schemes, lists, wrong counts and words refused");
+
+	/* 5. BO with the proxy objective: reproducible, resumable, cancellable */
+	{
+		struct rs_bo_space sp;
+		struct rs_bo_hist *h1, *h2, *h3, *h4, *hl = NULL;
+		struct rs_budget bud = { 0.5, 0 };
+		struct rs_job job;
+		struct stop_after st;
+		unsigned types;
+		uint64_t T;
+		int r1[N_MAT], r2[N_MAT], r3[N_MAT], rc, inband = 1;
+		size_t t;
+
+		rs_rankalloc_types(p, "q,k,o,gate,up,down", elig, &types, NULL);
+		T = rs_budget_target(&bud, p);
+		ok = rs_bo_space_init(&sp, p, types, 2, &cause) == 0 && sp.d == 10;
+		tap_ok(ok, "bo space: 5 types x 2 groups = %d variables", sp.d);
+		h1 = rs_bo_hist_new("test", 7, sp.d, NULL);
+		h2 = rs_bo_hist_new("test", 7, sp.d, NULL);
+		h3 = rs_bo_hist_new("test", 7, sp.d, NULL);
+		h4 = rs_bo_hist_new("test", 8, sp.d, NULL);
+		rc = run_bo(p, elig, &sp, T, 7, 14, h1, r1, NULL, NULL, NULL);
+		tap_ok(rc == 0 && h1->n == 14, "proxy bo: 14 trials");
+		for (t = 0; t < h1->n; t++) {
+			int rr[N_MAT];
+			rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &sp, .target = T,
+			    .elig = elig, .specs = specs }, h1->t[t].x, rr, NULL);
+			inband = inband && met(p, elig, T, rr) && h1->t[t].params ==
+			    rs_rankalloc_params(p, rr);
+		}
+		tap_ok(inband, "every trial's plan meets the budget within one step");
+		rc = run_bo(p, elig, &sp, T, 7, 14, h2, r2, NULL, NULL, NULL);
+		tap_ok(rc == 0 && same_hist(h1, h2, 14) && memcmp(r1, r2, sizeof r1) == 0,
+		    "same seed: the same 14 trials and the same best plan");
+		rc = run_bo(p, elig, &sp, T, 8, 14, h4, r3, NULL, NULL, NULL);
+		tap_ok(rc == 0 && !same_hist(h1, h4, 6), "another seed: other trials");
+		{
+			long b = rs_bo_hist_best(h1);
+			double bestproxy = rs_rankalloc_proxy(p, specs, NULL, 1, r1);
+			tap_ok(b >= 0 && tap_close(log(bestproxy), h1->t[b].y, 1e-12),
+			    "the best plan is the best trial's (proxy %.6g)", bestproxy);
+			tap_ok(h1->t[b].y <= h1->t[0].y && b >= 0, "best trial %ld of 14 (guided "
+			    "trials after 5 random)", b + 1);
+		}
+
+		/* cancel after trial 6: RS_ECANCEL, 6 trials, the best of those as the plan */
+		memset(&job, 0, sizeof job);
+		st.job = &job;
+		st.after = 6;
+		st.seen = 0;
+		rc = run_bo(p, elig, &sp, T, 7, 14, h3, r3, &job, on_trial_stop, &st);
+		{
+			long b = rs_bo_hist_best(h3);
+			int rr[N_MAT];
+			rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &sp, .target = T,
+			    .elig = elig, .specs = specs }, h3->t[b].x, rr, NULL);
+			tap_ok(rc == RS_ECANCEL && h3->n == 6 && memcmp(rr, r3, sizeof rr) == 0 &&
+			    met(p, elig, T, r3), "cancelled after 6 trials: RS_ECANCEL, the best of "
+			    "the 6 (trial %ld) is the plan returned", b + 1);
+		}
+		/* resume: the continued run equals the uninterrupted one */
+		memset(&job, 0, sizeof job);
+		rc = run_bo(p, elig, &sp, T, 7, 14, h3, r3, &job, NULL, NULL);
+		tap_ok(rc == 0 && same_hist(h1, h3, 14) && memcmp(r1, r3, sizeof r1) == 0,
+		    "resumed after the cancel: the same 14 trials and plan as uninterrupted");
+
+		/* history files */
+		snprintf(path, sizeof path, "%s/rs-test-alloc-%ld.csv", getenv("TMPDIR") ?
+		    getenv("TMPDIR") : "/tmp", (long)getpid());
+		for (int j = 0; j < sp.d; j++)
+			rs_bo_space_var_name(&sp, j, h1->var_names[j], sizeof h1->var_names[j]);
+		h1->dense_params = rs_plan_dense_params(p);
+		rc = rs_bo_hist_save(h1, path, &cause);
+		if (rc == 0)
+			rc = rs_bo_hist_load(path, &hl, &cause);
+		ok = rc == 0 && hl != NULL && hl->n == 14 && hl->seed == 7 && hl->d == 10 &&
+		    strcmp(hl->config, "test") == 0 && same_hist(h1, hl, 14) &&
+		    strcmp(hl->var_names[1], "qk@L3-5") == 0;
+		tap_ok(ok, "history CSV round-trips exactly (%s)", rc ? cause : "ok");
+		if (hl != NULL) {
+			/* resuming from the loaded file continues as the original would */
+			struct rs_bo_hist *h5 = rs_bo_hist_new("test", 7, sp.d, NULL);
+			int r5[N_MAT];
+			for (t = 0; t < 8; t++)
+				rs_bo_hist_add(h5, &hl->t[t], NULL);
+			rc = run_bo(p, elig, &sp, T, 7, 14, h5, r5, NULL, NULL, NULL);
+			tap_ok(rc == 0 && same_hist(h1, h5, 14), "resume from 8 loaded trials: the "
+			    "same 14 trials");
+			rs_bo_hist_free(h5);
+		}
+		rs_bo_hist_free(hl);
+		hl = NULL;
+		{
+			static const char *const bad[] = {
+				"trial,guided,x,params\n",
+				"# rankscope bo history v1\n# seed 1\n# config c\ntrial,guided,a,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n1,0,1.5,10,0.1,1,0,0,0,0,1\n",
+				"# rankscope bo history v1\n# seed 1\n# config c\ntrial,guided,a,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n1,0,0.5,10,0.1,nan,0,0,0,0,1\n",
+				"# rankscope bo history v1\n# seed 1\n# config c\ntrial,guided,a,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n2,0,0.5,10,0.1,1,0,0,0,0,1\n",
+				"# rankscope bo history v1\n# seed 1\n# config c\ntrial,guided,a,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n1,0,0.5,10,0.1,1,0,0,0\n",
+				"# rankscope bo history v1\n# config c\ntrial,guided,a,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n",
+				"# rankscope bo history v1\n# seed 1\n# config c\ntrial,guided,params,"
+				    "keep,objective,ppl,kl,proxy,seconds,best\n",
+			};
+			int all = 1;
+			for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+				free(cause);
+				cause = NULL;
+				put_file(path, bad[b]);
+				rc = rs_bo_hist_load(path, &hl, &cause);
+				if (rc != RS_EFORMAT || hl != NULL || cause == NULL ||
+				    strstr(cause, path) == NULL) {
+					tap_diag("bad file %zu accepted or unclear: %s", b, cause ? cause :
+					    "(none)");
+					all = 0;
+				}
+				rs_bo_hist_free(hl);
+				hl = NULL;
+			}
+			tap_ok(all, "7 malformed history files refused (RS_EFORMAT naming the file); "
+			    "last: %s", cause ? cause : "");
+		}
+		unlink(path);
+		rs_bo_hist_free(h1);
+		rs_bo_hist_free(h2);
+		rs_bo_hist_free(h3);
+		rs_bo_hist_free(h4);
+	}
+
+	free(cause);
+	for (i = 0; i < N_MAT; i++)
+		rs_spec_free(specs_own[i]);
+	rs_plan_free(p);
+	rs_model_close(m);
+	return tap_done();
+}
