@@ -306,8 +306,7 @@ val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int wa
 	struct rs_compress *c;
 	struct timespec t0, t1;
 	int32_t *ids = NULL;
-	size_t n_ids = 0, len;
-	char *text = NULL;
+	size_t n_ids = 0;
 	long ctxlen, chunks;
 	int rc;
 
@@ -335,12 +334,7 @@ val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int wa
 		snprintf(v->calib_id, sizeof v->calib_id, "%016" PRIx64,
 		    rs_hash64(rs_calib_identity(v->src.calib),
 		    strlen(rs_calib_identity(v->src.calib)), 0));
-	if ((rc = rs_textfile_read(file, &text, &len, &ctx->cause)) != 0)
-		return rc;
-	v->text_hash = rs_hash64(text, len, 0);
-	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
-	rs_free(text);
-	if (rc != 0)
+	if ((rc = rs_textfile_tokens(s->tok, file, &ids, &n_ids, &v->text_hash, &ctx->cause)) != 0)
 		return rc;
 	eo.ctx = (int)ctxlen;
 	eo.chunks = (int)chunks;

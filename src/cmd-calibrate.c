@@ -86,10 +86,10 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct rs_calib *c = NULL;
 	struct timespec t0, t1;
 	int32_t *ids = NULL;
-	size_t n_ids = 0, len;
+	size_t n_ids = 0;
 	uint64_t text_hash;
 	long ctxlen, maxtok, groups;
-	char *text = NULL, *cause = NULL, h1[32], h2[32], h3[32], h4[32];
+	char *cause = NULL, h1[32], h2[32], h3[32], h4[32];
 	int rc, windows;
 	double secs;
 
@@ -106,12 +106,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if (ctxlen > mc->ctx_len)
 		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
 		    ctxlen, mc->ctx_len);
-	if ((rc = rs_textfile_read(path, &text, &len, &ctx->cause)) != 0)
-		return rc;
-	text_hash = rs_hash64(text, len, 0);
-	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
-	rs_free(text);
-	if (rc != 0)
+	if ((rc = rs_textfile_tokens(s->tok, path, &ids, &n_ids, &text_hash, &ctx->cause)) != 0)
 		return rc;
 	windows = (int)((n_ids < (size_t)maxtok ? n_ids : (size_t)maxtok) / (size_t)ctxlen);
 	if (windows < 1) {

@@ -96,8 +96,8 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct timespec t0, t1;
 	int32_t *ids = NULL, *win = NULL, bos;
 	float *ld = NULL, *lc = NULL;
-	size_t n_ids = 0, len;
-	char *text = NULL, desc[512], budget[512];
+	size_t n_ids = 0;
+	char desc[512], budget[512];
 	long ctxlen, chunks;
 	int llama, rc, rows, windows, batch, first, per, done, nb, w, p, vocab = mc->vocab;
 	int64_t count = 0, agree = 0;
@@ -122,11 +122,7 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		bos = mc->bos_id;
 	if (llama && (bos < 0 || bos >= vocab))
 		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the llama.cpp protocol needs a BOS id");
-	if ((rc = rs_textfile_read(args->argv[0], &text, &len, &ctx->cause)) != 0)
-		return rc;
-	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
-	rs_free(text);
-	if (rc != 0)
+	if ((rc = rs_textfile_tokens(s->tok, args->argv[0], &ids, &n_ids, NULL, &ctx->cause)) != 0)
 		return rc;
 	if (n_ids < (size_t)ctxlen) {
 		rs_free(ids);

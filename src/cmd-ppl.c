@@ -116,8 +116,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct timespec t0, t1;
 	long ctxlen, chunks, logpos;
 	int32_t *ids = NULL;
-	size_t n_ids = 0, len;
-	char *text = NULL;
+	size_t n_ids = 0;
 	int rc, rows, windows;
 	double secs;
 	char desc[512], budget[512];
@@ -140,11 +139,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
 		             ctxlen, mc->ctx_len);
 
-	if ((rc = rs_textfile_read(args->argv[0], &text, &len, &ctx->cause)) != 0)
-		return rc;
-	rc = rs_tokenizer_encode(s->tok, text, len, 1, &ids, &n_ids, &ctx->cause);
-	rs_free(text);
-	if (rc != 0)
+	if ((rc = rs_textfile_tokens(s->tok, args->argv[0], &ids, &n_ids, NULL, &ctx->cause)) != 0)
 		return rc;
 	if (n_ids < (size_t)ctxlen) {
 		rs_free(ids);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "mapfile.h"
 #include "status.h"
+#include "tokenizer.h"
 
 #define TEXTFILE_MAX ((size_t)1 << 30)
 
@@ -38,4 +40,21 @@ rs_textfile_read(const char *path, char **text, size_t *len, char **cause)
 	*len = mf->size;
 	rs_mapfile_close(mf);
 	return 0;
+}
+
+int
+rs_textfile_tokens(const struct rs_tokenizer *t, const char *path, int32_t **ids, size_t *n,
+                   uint64_t *text_hash, char **cause)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = rs_textfile_read(path, &text, &len, cause)) != 0)
+		return rc;
+	if (text_hash != NULL)
+		*text_hash = rs_hash64(text, len, 0);
+	rc = rs_tokenizer_encode(t, text, len, 1, ids, n, cause);
+	rs_free(text);
+	return rc;
 }
