@@ -131,7 +131,8 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		} else {
 			want = value;
 		}
-		got = rs_plan_set(p, i, want, &clamped);
+		/* a relative edit is an exact step; absolute ranks follow the alignment */
+		got = relative ? rs_plan_set_exact(p, i, want, &clamped) : rs_plan_set(p, i, want, &clamped);
 		if (clamped)
 			rs_out_infof(ctx->out, "%s: rank %ld clamped to %d (ranks are 1..min(m,n) = %lld)\n",
 			             name, want, got, (long long)rs_plan_max_rank(p, i));
@@ -187,8 +188,9 @@ const struct rs_cmd_entry rs_cmd_rank_entry = {
 	        "spectrum of the current method when computed (uncentred for whiten, centred "
 	        "otherwise), else the weight spectrum; the output says which (E = 1: dense). "
 	        "Ranks are clamped "
-	        "to 1..min(m,n) with a message and rounded to a multiple of the alignment "
-	        "('set rank-align N', default 8). One step for undo.",
+	        "to 1..min(m,n) with a message; absolute ranks and ratios are rounded to a multiple "
+	        "of the alignment ('set rank-align N', default 8), relative changes are exact. One "
+	        "step for undo.",
 	.opts = cmd_rank_opts,
 	.min_args = 1,
 	.max_args = 2,

@@ -171,6 +171,27 @@ rs_plan_set(struct rs_plan *p, int i, long rank, int *clamped)
 }
 
 int
+rs_plan_set_exact(struct rs_plan *p, int i, long rank, int *clamped)
+{
+	int64_t max = rs_plan_max_rank(p, i);
+	long r = rank;
+
+	if (r != RS_PLAN_DENSE) {
+		if (r < 1)
+			r = 1;
+		if (r > max)
+			r = (long)max;
+	}
+	if (clamped != NULL)
+		*clamped = r != rank;
+	if (p->ranks[i] != (int)r) {
+		p->ranks[i] = (int)r;
+		p->version++;
+	}
+	return (int)r;
+}
+
+int
 rs_plan_rank_for_keep(const struct rs_plan *p, int i, double keep)
 {
 	double m = (double)p->mats[i].rows, n = (double)p->mats[i].cols;

@@ -40,6 +40,9 @@ int rs_plan_rank(const struct rs_plan *p, int i);           /* RS_PLAN_DENSE or 
 /* Set a rank (or RS_PLAN_DENSE), aligned and clamped.  Returns the rank stored; *clamped
  * (if not NULL) is set when the requested value had to be changed beyond alignment. */
 int rs_plan_set(struct rs_plan *p, int i, long rank, int *clamped);
+/* Set a rank clamped to [1, min(m,n)] but not rounded to the alignment (relative edits such as
+ * "+1": the user asked for that exact step).  Returns the rank stored. */
+int rs_plan_set_exact(struct rs_plan *p, int i, long rank, int *clamped);
 /* The aligned, clamped rank for a keep ratio (≥ 1: dense). */
 int rs_plan_rank_for_keep(const struct rs_plan *p, int i, double keep);
 /* The rank an alignment/clamp gives for a requested rank (without storing it). */

@@ -579,10 +579,6 @@ wb_rank_key(struct wb *w, enum ui_act act)
 		return;
 	}
 	wb_run(w, cmd);
-	if ((act == UI_A_RANK_INC || act == UI_A_RANK_DEC) && step > 1 && !w->busy &&
-	    w->view.rows != NULL && w->view.rows[w->sel].rank == r->rank)
-		wb_note(w, RS_OUT_INFO, "(ranks are multiples of %d: 'set rank-align 1' for steps of 1)",
-		        step);
 }
 
 /* A key while a panel has the focus. */
