@@ -212,8 +212,8 @@ rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_ev
 	if (rs_plan_n_compressed(ev->scratch) == 0) {
 		rs_forward_clear_overrides(ev->f);
 	} else {
-		/* the job is not given: a cancel lands in the forward pass, after the build */
-		if ((rc = rs_compress_build(ev->c, ev->scratch, ev->src, &set, NULL, cause)) != 0)
+		/* the build checks the cancel flag after every matrix (and reports "factors") */
+		if ((rc = rs_compress_build(ev->c, ev->scratch, ev->src, &set, job, cause)) != 0)
 			return rc;
 		if ((rc = rs_compress_install(set, ev->f, cause)) != 0) {
 			rs_compress_set_free(set);
