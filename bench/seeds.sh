@@ -15,6 +15,7 @@ bin="$build/rankscope"
 fx=${RS_FIXTURES:-$src/../shared/fixtures}
 model="$fx/kjv-llama"
 text="$fx/texts/kjv-eval.txt"
+calib="$fx/texts/kjv-calib.txt"
 out="$src/docs/results.md"
 export RANKSCOPE_PLUGIN_PATH="$build/plugins/.libs"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -61,8 +62,32 @@ EOT
 		done
 	done
 	echo
-	echo "transact (seed paper 3) at keep 0.8 and 0.7: not measured: the transact plugin's"
-	echo "pruning is not implemented yet (the command refuses)."
+	echo "### transact (seed paper 3) beside the best low-rank plan at the same parameter count"
+	echo
+	echo "transact: \`transact --keep K --calib texts/kjv-calib.txt\` (4 steps, 32768 calibration"
+	echo "tokens per step; MLP neurons, query/key RoPE pairs and value/output dims pruned by"
+	echo "activation norms, every layer the same fraction).  Low-rank: \`calibrate texts/kjv-calib.txt"
+	echo "--ctx 256 --groups 32; set method feature; rank * --keep R\` with R = transact's decoder keep."
+	echo "KV cache: values per token (all layers, keys + values)."
+	echo
+	echo "| target keep | method | decoder keep | whole-model keep | KV cache/token | ppl |"
+	echo "|---|---|---|---|---|---|"
+	for K in 0.8 0.7; do
+		"$bin" -c "load $model; transact --keep $K --calib $calib --eval $text --ctx 256" \
+		    >"$tmp/tlog" 2>&1 || { echo "FAILED: transact --keep $K" >&2; cat "$tmp/tlog" >&2; }
+		tk=$(sed -n 's/^transact: decoder linears: .*(keep \([0-9.]*\)); whole.*/\1/p' "$tmp/tlog")
+		tw=$(sed -n 's/^transact: decoder linears: .*dense: .*(keep \([0-9.]*\))$/\1/p' "$tmp/tlog")
+		kv=$(sed -n 's/^transact: KV cache per token: \([0-9]* -> [0-9]*\) values.*/\1/p' "$tmp/tlog")
+		tp=$(sed -n 's/^transact: perplexity \([0-9.]*\).*/\1/p' "$tmp/tlog")
+		echo "| $K | transact | $tk | $tw | $kv | $tp |"
+		"$bin" -c "load $model; calibrate $calib --ctx 256 --groups 32; set method feature; \
+rank * --keep ${tk:-$K}; ppl $text --ctx 256" >"$tmp/rlog" 2>&1 || {
+			echo "FAILED: feature plan at $tk" >&2; cat "$tmp/rlog" >&2; }
+		rk=$(sed -n 's/^ppl: decoder linears: .*(keep \([0-9.]*\)); whole.*/\1/p' "$tmp/rlog" | tail -1)
+		rw=$(sed -n 's/^ppl: decoder linears: .*dense: .*(keep \([0-9.]*\))$/\1/p' "$tmp/rlog" | tail -1)
+		rp=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' "$tmp/rlog" | tail -1)
+		echo "| $K | low-rank feature, rank * --keep ${tk:-$K} | $rk | $rw | unchanged | $rp |"
+	done
 	echo
 	echo "Regenerate: \`bench/seeds.sh BUILD_DIR\` ($(date -u +%Y-%m-%d))."
 	echo "<!-- seeds:end -->"

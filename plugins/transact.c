@@ -452,7 +452,7 @@ transact_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
     const char *const *vals, char **cause)
 {
 	struct run R;
-	double keep, steps, tokens, ctx, ppl;
+	double keep, ffrac, steps, tokens, ctx, ppl;
 	int32_t *ids = NULL;
 	size_t n_ids = 0;
 	int rc, s, l, f, window, windows;
@@ -503,11 +503,23 @@ transact_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
 	windows = (int)(tokens / window);
 	if (windows < 1)
 		windows = 1;
+	/* MLP only: the MLPs alone must give up what the whole budget asks */
+	ffrac = keep;
+	if (!R.attn) {
+		double mlp = 3.0 * R.M.dim * (double)R.M.ffn_dim * R.M.n_layers;
+		ffrac = (keep * (double)R.M.linear_params - ((double)R.M.linear_params - mlp)) / mlp;
+		if (ffrac < 1.0 / R.M.ffn_dim) {
+			rc = h->fail(cause, RS_PLUGIN_EINVAL, "transact: --keep %g cannot be met by "
+			    "pruning the MLPs alone (attention is %.1f%% of the decoder linears)",
+			    keep, 100.0 * (1.0 - mlp / (double)R.M.linear_params));
+			goto out;
+		}
+	}
 	h->replace_clear(h->ctx, NULL);
 	if ((rc = install(&R, cause)) != 0)
 		goto fail;
 	for (s = 1; s <= (int)steps; s++) {
-		double frac = 1.0 - (1.0 - keep) * s / steps;
+		double frac = 1.0 - (1.0 - ffrac) * s / steps;
 		for (l = 0; l < R.M.n_layers; l++) {
 			memset(R.L[l].sf, 0, (size_t)R.M.ffn_dim * sizeof(double));
 			memset(R.L[l].sq, 0, (size_t)R.qd * sizeof(double));

@@ -494,6 +494,8 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 		/* MLP block */
 		rs_model_tensor_rows_f32(f->m, rs_model_tensor(f->m, l, RS_T_MLP_NORM), 0, 1, f->nw);
 		rmsnorm(f->xb, f->x, f->nw, n, dim, c->rms_norm_eps);
+		/* the layer's own intermediate size (pruned exports), at most the config's */
+		ffn = (int)rs_model_tensor(f->m, l, RS_T_GATE)->rows;
 		if ((st = hook(f, l, RS_IN_MLP, f->xb, n, dim)) != 0 ||
 		    (st = linear(f, l, RS_T_GATE, f->xb, n, f->hb, 0)) != 0 ||
 		    (st = linear(f, l, RS_T_UP, f->xb, n, f->hb2, 0)) != 0)

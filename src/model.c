@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct rs_model {
 	int n_tensors;
 	struct rs_tensor *t;		/* n_layers * RS_T_LAYER_COUNT, then RS_G_COUNT */
 	uint64_t identity;
+	int *layer_ffn;			/* NULL, or per-layer intermediate sizes (pruned exports) */
 };
 
 /* What a format reader found for one canonical tensor, before shape checks. */
@@ -72,6 +74,7 @@ rs_model_close(struct rs_model *m)
 		rs_free((char *)m->t[i].file_name);
 	}
 	rs_free(m->t);
+	rs_free(m->layer_ffn);
 	rs_mapfile_close(m->mf);
 	if (m->gguf != NULL)
 		rs_gguf_close(m->gguf);
@@ -176,6 +179,14 @@ set_tensor(struct rs_model *m, struct rs_tensor *t, int kind, int global, const 
 	size_t rb;
 
 	expected_shape(&m->cfg, kind, global, &rows, &cols);
+	/* a pruned export's MLP has its own size per layer (checked against the config list) */
+	if (!global && m->layer_ffn != NULL && kind >= RS_T_GATE && kind <= RS_T_DOWN) {
+		int ff = m->layer_ffn[(t - m->t) / RS_T_LAYER_COUNT];
+		if (kind == RS_T_DOWN)
+			cols = ff;
+		else
+			rows = ff;
+	}
 	if (f->n_dims < 1 || f->n_dims > 2 || (f->n_dims == 1 && rows != 1))
 		return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': %u dimensions, expected %d",
 		    m->path, f->file_name, f->n_dims, rows == 1 ? 1 : 2);
@@ -505,8 +516,9 @@ json_int_field(const char *path, json_t *o, const char *key, int required, int64
 	}
 	if (json_is_integer(v))
 		i = json_integer_value(v);
-	else if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v))
-		i = (json_int_t)json_real_value(v);
+	else if (json_is_real(v) && fabs(json_real_value(v)) <= 0x1p62 &&
+	    json_real_value(v) == (double)(json_int_t)json_real_value(v))
+		i = (json_int_t)json_real_value(v);	/* 0x1p62: converting it is defined */
 	else
 		return rs_fail(cause, RS_EFORMAT, "%s: '%s' is not an integer", path, key);
 	if (i < lo || i > hi)
@@ -545,6 +557,8 @@ json_token_field(json_t *o, const char *key)
 }
 
 /* Parse config.json into the config, refusing what the forward pass does not implement. */
+static int layer_ffn_dims(struct rs_model *, const char *, json_t *, char **);
+
 static int
 hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 {
@@ -639,7 +653,34 @@ hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 	c->qkv_bias = strcmp(c->arch, "qwen2") == 0;
 	c->bos_id = json_token_field(j, "bos_token_id");
 	c->eos_id = json_token_field(j, "eos_token_id");
-	return check_config(cfgpath, c, cause);
+	if ((r = check_config(cfgpath, c, cause)) != 0)
+		return r;
+	return layer_ffn_dims(m, cfgpath, j, cause);
+}
+
+/* "rankscope_layer_ffn_dims" (transact's smaller exports): one intermediate size per layer,
+ * each in [1, intermediate_size]; absent: every layer has intermediate_size. */
+static int
+layer_ffn_dims(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
+{
+	json_t *a = json_object_get(j, "rankscope_layer_ffn_dims"), *v;
+	size_t i;
+
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) != (size_t)m->cfg.n_layers)
+		return rs_fail(cause, RS_EFORMAT, "%s: 'rankscope_layer_ffn_dims' is not an array of "
+		    "%d sizes", cfgpath, m->cfg.n_layers);
+	if ((m->layer_ffn = rs_mallocarray((size_t)m->cfg.n_layers, sizeof *m->layer_ffn)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory", cfgpath);
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > m->cfg.ffn_dim)
+			return rs_fail(cause, RS_EFORMAT, "%s: 'rankscope_layer_ffn_dims'[%zu] is not "
+			    "a size in [1, intermediate_size %d]", cfgpath, i, m->cfg.ffn_dim);
+		m->layer_ffn[i] = (int)json_integer_value(v);
+	}
+	return 0;
 }
 
 /* A safetensors tensor as a found tensor; 1 if absent. */
