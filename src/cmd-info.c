@@ -1,6 +1,8 @@
 /* cmd-info.c: what is loaded: architecture, shapes, parameter counts, tokenizer. */
 #include "config.h"
 
+#include <string.h>
+
 #include "cmd.h"
 #include "dtype.h"
 #include "model.h"
@@ -37,7 +39,18 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_printf(o, "rope theta:    %g\n", c->rope_theta);
 		rs_out_printf(o, "rms norm eps:  %g\n", c->rms_norm_eps);
 		rs_out_printf(o, "embeddings:    %s\n", c->tied ? "tied (head = embed)" : "separate head");
-		rs_out_printf(o, "q/k/v biases:  %s\n", c->qkv_bias ? "yes" : "no");
+		{
+			static const char *const lname[RS_MAT_COUNT] = { "q", "k", "v", "o", "gate", "up",
+			                                               "down" };
+			char b[64] = "";
+			int t;
+			for (t = 0; t < RS_MAT_COUNT; t++)
+				if (c->bias_mask & (1u << t)) {
+					strcat(b, b[0] ? " " : "");
+					strcat(b, lname[t]);
+				}
+			rs_out_printf(o, "biases:        %s\n", b[0] ? b : "none");
+		}
 		rs_out_printf(o, "parameters:    %llu in decoder linears (q k v o gate up down), "
 		              "%llu in embeddings and head; %llu together\n",
 		              (unsigned long long)lin, (unsigned long long)eh,

@@ -41,7 +41,8 @@ hf_name(char *buf, size_t n, int layer, enum rs_tkind k, const char *suffix)
 	static const char *const base[RS_T_LAYER_COUNT] = {
 		"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
 		"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm",
-		"post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"
+		"post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+		"self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"
 	};
 
 	snprintf(buf, n, "model.layers.%d.%s%s", layer, base[k], suffix);
@@ -488,7 +489,7 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 			continue;
 		if (t >= RS_T_GATE)
 			mlp_bias = 1;
-		else if (t == RS_T_O || !c->qkv_bias)
+		else if (!(c->bias_mask & (1u << t)))
 			attn_bias = 1;
 	}
 	if ((attn_bias || mlp_bias) && strcmp(c->arch, "llama") != 0)
@@ -566,7 +567,7 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 			struct wsrc *ws;
 			uint64_t shape[1];
 
-			if (k <= RS_T_V && c->qkv_bias)
+			if (c->bias_mask & (1u << k))
 				continue;       /* written above with the model's */
 			if (!(k < RS_T_GATE ? attn_bias : mlp_bias))
 				continue;

@@ -319,7 +319,7 @@ linear(struct rs_forward *f, int l, enum rs_tkind mat, const float *x, int n, fl
 	if (dst != y)
 		for (j = 0; j < (size_t)n * out; j++)
 			y[j] += dst[j];
-	if (mat <= RS_T_V && f->c.qkv_bias) {
+	if (f->c.bias_mask & (1u << mat)) {
 		bt = rs_model_tensor(f->m, l, (enum rs_tkind)(RS_T_Q_BIAS + mat));
 		if (bt->present) {
 			rs_model_tensor_rows_f32(f->m, bt, 0, 1, f->bias);

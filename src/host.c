@@ -778,7 +778,8 @@ h_export_dense(void *ctx, const char *dir, enum rs_plugin_dtype dtype, const cha
 	static const char *const lnames[RS_T_LAYER_COUNT] = {
 		NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 		"input_layernorm.weight", "post_attention_layernorm.weight",
-		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"
+		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+		"self_attn.o_proj.bias", "mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.down_proj.bias"
 	};
 	struct rs_host_call *c = call_of(ctx);
 	struct rs_session *s = c->s;

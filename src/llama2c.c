@@ -157,6 +157,7 @@ rs_llama2c_parse(const char *path, const uint8_t *data, size_t size, struct rs_l
 	out->cfg.rms_norm_eps = 1e-5;	/* run.c's constant */
 	out->cfg.tied = shared;
 	out->cfg.qkv_bias = 0;
+	out->cfg.bias_mask = 0;
 	out->cfg.bos_id = 1;		/* llama2.c's sentencepiece convention */
 	out->cfg.eos_id = 2;
 	return 0;

@@ -144,6 +144,8 @@ expected_shape(const struct rs_model_config *c, int kind, int global, int64_t *r
 	case RS_T_DOWN: *rows = c->dim; *cols = c->ffn_dim; break;
 	case RS_T_Q_BIAS: *cols = qd; break;
 	case RS_T_K_BIAS: case RS_T_V_BIAS: *cols = kvd; break;
+	case RS_T_O_BIAS: case RS_T_DOWN_BIAS: *cols = c->dim; break;
+	case RS_T_GATE_BIAS: case RS_T_UP_BIAS: *cols = c->ffn_dim; break;
 	default: *cols = c->dim; break;	/* norms */
 	}
 }
@@ -187,6 +189,8 @@ set_tensor(struct rs_model *m, struct rs_tensor *t, int kind, int global, const 
 		else
 			rows = ff;
 	}
+	if (!global && m->layer_ffn != NULL && (kind == RS_T_GATE_BIAS || kind == RS_T_UP_BIAS))
+		cols = m->layer_ffn[(t - m->t) / RS_T_LAYER_COUNT];
 	if (f->n_dims < 1 || f->n_dims > 2 || (f->n_dims == 1 && rows != 1))
 		return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': %u dimensions, expected %d",
 		    m->path, f->file_name, f->n_dims, rows == 1 ? 1 : 2);
@@ -350,7 +354,8 @@ open_gguf(struct rs_model *m, char **cause)
 	static const char *const gname[RS_T_LAYER_COUNT] = {
 		"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
 		"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "attn_norm.weight",
-		"ffn_norm.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"
+		"ffn_norm.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias",
+		"ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"
 	};
 	struct rs_model_config *c = &m->cfg;
 	const char *s;
@@ -455,6 +460,7 @@ open_gguf(struct rs_model *m, char **cause)
 	if ((r = gguf_int(m, arch, "vocab_size", 0, 1, MAX_VOCAB, &c->vocab, cause)) < 0)
 		return r;
 	c->qkv_bias = strcmp(arch, "qwen2") == 0;
+	c->bias_mask = c->qkv_bias ? 7u : 0u;
 	if ((r = check_config(m->path, c, cause)) != 0 || (r = alloc_tensors(m, cause)) != 0)
 		return r;
 
@@ -466,14 +472,14 @@ open_gguf(struct rs_model *m, char **cause)
 			if ((r = gguf_found(m, name, &f, cause)) < 0)
 				return r;
 			if (r == 1) {
-				if (k >= RS_T_Q_BIAS && !c->qkv_bias)
+				if (k >= RS_T_Q_BIAS && !(c->bias_mask & (1u << (k - RS_T_Q_BIAS))))
 					continue;
 				return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s' is missing",
 				    m->path, name);
 			}
-			if (k >= RS_T_Q_BIAS && !c->qkv_bias)
+			if (k >= RS_T_Q_BIAS && !(c->bias_mask & (1u << (k - RS_T_Q_BIAS))))
 				return rs_fail(cause, RS_EUNSUPPORTED,
-				    "%s: tensor '%s': attention biases are only supported for qwen2",
+				    "%s: tensor '%s': biases in GGUF files are only supported for qwen2",
 				    m->path, name);
 			if ((r = set_tensor(m, &m->t[l * RS_T_LAYER_COUNT + k], k, 0, &f,
 			    permute && k == RS_T_Q ? c->n_heads : permute && k == RS_T_K ?
@@ -610,10 +616,6 @@ hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 	if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), "silu") != 0))
 		return rs_fail(cause, RS_EUNSUPPORTED, "%s: 'hidden_act' %.40s is not supported (silu)",
 		    cfgpath, json_is_string(v) ? json_string_value(v) : "(not a string)");
-	if (json_is_true(json_object_get(j, "mlp_bias")))
-		return rs_fail(cause, RS_EUNSUPPORTED, "%s: 'mlp_bias' is not supported", cfgpath);
-	if (strcmp(c->arch, "qwen2") != 0 && json_is_true(json_object_get(j, "attention_bias")))
-		return rs_fail(cause, RS_EUNSUPPORTED, "%s: 'attention_bias' is not supported", cfgpath);
 
 	if ((r = json_int_field(cfgpath, j, "num_hidden_layers", 1, 1, MAX_LAYERS, &c->n_layers,
 	    cause)) < 0 ||
@@ -650,7 +652,14 @@ hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 	    (r = json_num_field(cfgpath, j, "rms_norm_eps", &c->rms_norm_eps, cause)) < 0)
 		return r;
 	c->tied = json_is_true(json_object_get(j, "tie_word_embeddings"));
-	c->qkv_bias = strcmp(c->arch, "qwen2") == 0;
+	/* Qwen2 always has q/k/v biases; Llama-family configs say so with attention_bias (q, k,
+	 * v and o) and mlp_bias (gate, up, down), as transformers' LlamaForCausalLM reads them. */
+	c->bias_mask = strcmp(c->arch, "qwen2") == 0 ? 7u : 0u;
+	if (strcmp(c->arch, "qwen2") != 0 && json_is_true(json_object_get(j, "attention_bias")))
+		c->bias_mask |= 15u;
+	if (json_is_true(json_object_get(j, "mlp_bias")))
+		c->bias_mask |= 7u << RS_T_GATE;
+	c->qkv_bias = (c->bias_mask & 7u) == 7u;
 	c->bos_id = json_token_field(j, "bos_token_id");
 	c->eos_id = json_token_field(j, "eos_token_id");
 	if ((r = check_config(cfgpath, c, cause)) != 0)
@@ -761,7 +770,8 @@ open_hf(struct rs_model *m, const char *dir, const char *stfile, char **cause)
 		"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
 		"self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
 		"mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight",
-		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"
+		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+		"self_attn.o_proj.bias", "mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.down_proj.bias"
 	};
 	struct rs_model_config *c = &m->cfg;
 	char *cfgpath = NULL, name[128];
@@ -794,13 +804,13 @@ open_hf(struct rs_model *m, const char *dir, const char *stfile, char **cause)
 			if ((r = st_found(m, name, &f, cause)) < 0)
 				return r;
 			if (r == 1) {
-				if (k >= RS_T_Q_BIAS && !c->qkv_bias)
+				if (k >= RS_T_Q_BIAS && !(c->bias_mask & (1u << (k - RS_T_Q_BIAS))))
 					continue;
 				return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s' is missing", dir,
 				    name);
 			}
-			if (k >= RS_T_Q_BIAS && !c->qkv_bias)
-				continue;	/* attention_bias was checked false: ignore */
+			if (k >= RS_T_Q_BIAS && !(c->bias_mask & (1u << (k - RS_T_Q_BIAS))))
+				continue;	/* the config has no bias here: ignore the tensor */
 			if ((r = set_tensor(m, &m->t[l * RS_T_LAYER_COUNT + k], k, 0, &f, 0,
 			    cause)) != 0)
 				return r;

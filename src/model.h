@@ -24,7 +24,10 @@
 /* Per-layer tensor kinds; the first RS_MAT_COUNT are the decoder linears. */
 enum rs_tkind {
 	RS_T_Q, RS_T_K, RS_T_V, RS_T_O, RS_T_GATE, RS_T_UP, RS_T_DOWN,
-	RS_T_ATTN_NORM, RS_T_MLP_NORM, RS_T_Q_BIAS, RS_T_K_BIAS, RS_T_V_BIAS,
+	RS_T_ATTN_NORM, RS_T_MLP_NORM,
+	/* biases of the linears, in the same order as the linears (RS_T_Q_BIAS + linear) */
+	RS_T_Q_BIAS, RS_T_K_BIAS, RS_T_V_BIAS, RS_T_O_BIAS, RS_T_GATE_BIAS, RS_T_UP_BIAS,
+	RS_T_DOWN_BIAS,
 	RS_T_LAYER_COUNT
 };
 #define RS_MAT_COUNT 7	/* RS_T_Q .. RS_T_DOWN */
@@ -45,7 +48,9 @@ struct rs_model_config {
 	double rope_theta;
 	double rms_norm_eps;
 	int tied;               /* head = embed */
-	int qkv_bias;           /* q/k/v have biases (Qwen2) */
+	int qkv_bias;           /* q/k/v have biases (Qwen2, or Llama's attention_bias) */
+	unsigned bias_mask;     /* bit t: linear t (RS_T_Q..RS_T_DOWN) has a bias: Qwen2 q,k,v;
+	                           Llama attention_bias q,k,v,o; mlp_bias gate,up,down */
 	int bos_id, eos_id;     /* -1 if unknown */
 };
 

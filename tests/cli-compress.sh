@@ -53,6 +53,12 @@ grep -q '"attention_bias": true' "$TMPD/fd/config.json" && grep -q '"mlp_bias": 
 	grep -q '"torch_dtype": "bfloat16"' "$TMPD/fd/config.json" &&
 	grep -q '57 tensors (42 from factors, 0 biases)\|99 tensors (42 from factors, 42 biases)' "$TMPD/e"
 tap_check $? "feature, BF16 source: dense folder with q..down biases, attention_bias/mlp_bias, bfloat16"
+"$RS_BIN" -c "load $M32; set threads 1; $CAL; set method feature; rank * --keep 0.7; ppl $EVAL $PPL; export dense $TMPD/fd32" >"$TMPD/e" 2>&1
+mem=$(ppl_final "$TMPD/e")
+"$RS_BIN" -c "load $TMPD/fd32; info; ppl $EVAL $PPL" >"$TMPD/dl" 2>&1
+v=$(ppl_final "$TMPD/dl")
+grep -q '^biases: *q k v o gate up down$' "$TMPD/dl" && tap_close "$v" "$mem" 1e-4
+tap_check $? "feature: dense folder with its biases loaded again: PPL $v = in-memory $mem within 1e-4"
 ls -d "$TMPD"/*.tmp.* >/dev/null 2>&1
 test $? -ne 0
 tap_check $? "no temporary folders left behind"
