@@ -10,21 +10,19 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "compress.h"
+#include "evaltext.h"
 #include "forward.h"
 #include "model.h"
 #include "plan.h"
 #include "ppl.h"
 #include "session.h"
-#include "textfile.h"
 #include "tokenizer.h"
 
 /* Rows per forward call, as `ppl` uses, so the dense numbers are ppl's to the last digit. */
 #define COMPARE_ROWS_TARGET 512
 
 static const struct rs_opt cmd_compare_opts[] = {
-	{ "protocol", "chunked|llama.cpp", "windows and scoring (default chunked)" },
-	{ "ctx", "N", "window length in tokens (default: the model's context, at most 2048)" },
-	{ "chunks", "N", "evaluate at most N windows" },
+	RS_EVALTEXT_OPTS,
 	{ NULL, NULL, NULL }
 };
 
@@ -89,7 +87,7 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	struct rs_session *s = ctx->session;
 	const struct rs_model_config *mc = rs_model_config(s->model);
-	const char *proto = rs_args_get(args, "protocol");
+	struct rs_evaltext ev;
 	struct rs_forward *fd = NULL, *fc = NULL;
 	struct rs_compress_set *set = NULL;
 	struct nll_sum nd = { 0, 0 }, nc = { 0, 0 };
@@ -98,42 +96,29 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	float *ld = NULL, *lc = NULL;
 	size_t n_ids = 0;
 	char desc[512], budget[512];
-	long ctxlen, chunks;
+	long ctxlen;
 	int llama, rc, rows, windows, batch, first, per, done, nb, w, p, vocab = mc->vocab;
 	int64_t count = 0, agree = 0;
 	double kl = 0, klmax = 0, pd, ed, pc, ec;
 
-	if (proto == NULL || strcmp(proto, "chunked") == 0)
-		llama = 0;
-	else if (strcmp(proto, "llama.cpp") == 0 || strcmp(proto, "llamacpp") == 0)
-		llama = 1;
-	else
-		return rs_fail(&ctx->cause, RS_EINVAL, "compare: --protocol is chunked or llama.cpp, "
-		               "not '%s'", proto);
-	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048, llama ? 4 : 2,
-	                      1 << 20, &ctxlen, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "chunks", 0, 0, 1L << 30, &chunks, &ctx->cause)) != 0)
-		return rc;
 	if (s->plan == NULL || rs_plan_n_compressed(s->plan) == 0)
 		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the plan is all dense: set ranks "
 		               "first ('rank * --keep 0.8', 'plan load FILE')");
 	bos = rs_tokenizer_bos(s->tok);
 	if (bos < 0)
 		bos = mc->bos_id;
-	if (llama && (bos < 0 || bos >= vocab))
-		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the llama.cpp protocol needs a BOS id");
-	if ((rc = rs_textfile_tokens(s->tok, args->argv[0], &ids, &n_ids, NULL, &ctx->cause)) != 0)
+	if ((rc = rs_evaltext_open(ctx, args, "compare", &ev)) != 0)
 		return rc;
-	if (n_ids < (size_t)ctxlen) {
-		rs_free(ids);
-		return rs_fail(&ctx->cause, RS_EINVAL, "%s: %zu tokens, fewer than one window of %ld",
-		               args->argv[0], n_ids, ctxlen);
+	llama = ev.protocol == RS_PPL_LLAMACPP;
+	if (llama && (bos < 0 || bos >= vocab)) {
+		rs_free(ev.ids);
+		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the llama.cpp protocol needs a BOS id");
 	}
-	windows = (int)(n_ids / (size_t)ctxlen);
-	if (chunks > 0 && chunks < windows)
-		windows = (int)chunks;
-	rows = (int)ctxlen * (COMPARE_ROWS_TARGET / (int)ctxlen > 1 ?
-	    COMPARE_ROWS_TARGET / (int)ctxlen : 1);
+	ids = ev.ids;
+	n_ids = ev.n_ids;
+	ctxlen = ev.ctx;
+	windows = ev.windows;
+	rows = rs_evaltext_rows(&ev, COMPARE_ROWS_TARGET);
 	batch = rows / (int)ctxlen;
 	if (batch > windows)
 		batch = windows;

@@ -9,22 +9,20 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "compress.h"
+#include "evaltext.h"
 #include "forward.h"
 #include "model.h"
 #include "plan.h"
 #include "plugin.h"
 #include "ppl.h"
 #include "session.h"
-#include "textfile.h"
 #include "tokenizer.h"
 
 /* Rows evaluated per forward call: several short windows at once, bounded in memory. */
 #define PPL_ROWS_TARGET 512
 
 static const struct rs_opt cmd_ppl_opts[] = {
-	{ "protocol", "chunked|llama.cpp", "windows and scoring (default chunked)" },
-	{ "ctx", "N", "window length in tokens (default: the model's context, at most 2048)" },
-	{ "chunks", "N", "evaluate at most N windows" },
+	RS_EVALTEXT_OPTS,
 	{ "log-logits", "N", "print logsumexp, top-5 and first logits of the first N positions" },
 	{ NULL, NULL, NULL }
 };
@@ -106,54 +104,28 @@ static int
 cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	struct rs_session *s = ctx->session;
-	const struct rs_model_config *mc = rs_model_config(s->model);
-	const char *proto = rs_args_get(args, "protocol");
+	struct rs_evaltext ev;
 	struct rs_ppl_opts o;
 	struct rs_ppl_result res;
 	struct ppl_state st;
 	struct rs_forward *f = NULL;
 	struct rs_compress_set *set = NULL;
 	struct timespec t0, t1;
-	long ctxlen, chunks, logpos;
-	int32_t *ids = NULL;
-	size_t n_ids = 0;
-	int rc, rows, windows;
+	long logpos;
+	int rc;
 	double secs;
 	char desc[512], budget[512];
 
 	memset(&o, 0, sizeof o);
 	memset(&st, 0, sizeof st);
-	if (proto == NULL || strcmp(proto, "chunked") == 0)
-		o.protocol = RS_PPL_CHUNKED;
-	else if (strcmp(proto, "llama.cpp") == 0 || strcmp(proto, "llamacpp") == 0)
-		o.protocol = RS_PPL_LLAMACPP;
-	else
-		return rs_fail(&ctx->cause, RS_EINVAL, "ppl: --protocol is chunked or llama.cpp, not '%s'",
-		               proto);
-	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048,
-	                      o.protocol == RS_PPL_LLAMACPP ? 4 : 2, 1 << 20, &ctxlen, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "chunks", 0, 0, 1L << 30, &chunks, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "log-logits", 0, 0, 1 << 20, &logpos, &ctx->cause)) != 0)
+	if ((rc = rs_args_int(args, "log-logits", 0, 0, 1 << 20, &logpos, &ctx->cause)) != 0 ||
+	    (rc = rs_evaltext_open(ctx, args, "ppl", &ev)) != 0)
 		return rc;
-	if (ctxlen > mc->ctx_len)
-		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
-		             ctxlen, mc->ctx_len);
-
-	if ((rc = rs_textfile_tokens(s->tok, args->argv[0], &ids, &n_ids, NULL, &ctx->cause)) != 0)
-		return rc;
-	if (n_ids < (size_t)ctxlen) {
-		rs_free(ids);
-		return rs_fail(&ctx->cause, RS_EINVAL, "%s: %zu tokens, fewer than one window of %ld",
-		               args->argv[0], n_ids, ctxlen);
-	}
-
-	windows = (int)(n_ids / (size_t)ctxlen);
-	if (chunks > 0 && chunks < windows)
-		windows = (int)chunks;
-	rows = (int)ctxlen * (PPL_ROWS_TARGET / (int)ctxlen > 1 ? PPL_ROWS_TARGET / (int)ctxlen : 1);
+	o.protocol = ev.protocol;
 	rs_forward_set_threads(s->threads);
-	if ((f = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL) {
-		rs_free(ids);
+	if ((f = rs_forward_new(s->model, rs_evaltext_rows(&ev, PPL_ROWS_TARGET), ev.ctx,
+	                        &ctx->cause)) == NULL) {
+		rs_free(ev.ids);
 		return RS_ENOMEM;
 	}
 	/* The current plan: factored matrices run as two products. */
@@ -173,7 +145,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		    (rc = rs_compress_install(set, f, &ctx->cause)) != 0) {
 			rs_compress_set_free(set);
 			rs_forward_free(f);
-			rs_free(ids);
+			rs_free(ev.ids);
 			return rc;
 		}
 		rs_compress_get_counters(s->compress, &c1);
@@ -188,11 +160,11 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if ((rc = rs_host_install(s, f, ctx->out, &ctx->cause)) != 0) {
 		rs_compress_set_free(set);
 		rs_forward_free(f);
-		rs_free(ids);
+		rs_free(ev.ids);
 		return rc;
 	}
-	o.ctx = (int)ctxlen;
-	o.max_chunks = (int)chunks;
+	o.ctx = ev.ctx;
+	o.max_chunks = ev.chunks;
 	o.bos = rs_tokenizer_bos(s->tok);
 	o.on_chunk = ppl_on_chunk;
 	o.ud = &st;
@@ -203,21 +175,21 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	st.ctx = ctx;
 	rs_out_printf(ctx->out, "ppl: protocol %s, window %ld tokens, %d windows, %lld tokens "
 	              "scored (text %zu tokens with BOS), %d threads\n",
-	              rs_ppl_protocol_name(o.protocol), ctxlen, windows,
-	              (long long)windows * (o.protocol == RS_PPL_CHUNKED ? ctxlen - 1 : ctxlen / 2 - 1),
-	              n_ids, s->threads);
+	              rs_ppl_protocol_name(o.protocol), (long)ev.ctx, ev.windows,
+	              (long long)ev.windows * (o.protocol == RS_PPL_CHUNKED ? ev.ctx - 1 : ev.ctx / 2 - 1),
+	              ev.n_ids, s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = rs_ppl_run(f, ids, n_ids, &o, &res, ctx->job, &ctx->cause);
+	rc = rs_ppl_run(f, ev.ids, ev.n_ids, &o, &res, ctx->job, &ctx->cause);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 	rs_forward_free(f);
 	rs_compress_set_free(set);
-	rs_free(ids);
+	rs_free(ev.ids);
 	if (rc == RS_ECANCEL) {
 		rs_free(ctx->cause);
 		ctx->cause = st.done > 0 ?
 		    rs_strdupf("ppl: cancelled after %d of %d windows (running PPL %.4f)", st.done,
-		               windows, st.running) :
+		               ev.windows, st.running) :
 		    rs_strdupf("ppl: cancelled before the first window finished");
 		return rc;
 	}
@@ -226,9 +198,9 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_out_printf(ctx->out, "Final estimate: PPL = %.4f +/- %.5f\n", res.ppl, res.error);
 	rs_out_infof(ctx->out, "ppl: %lld tokens scored in %d windows, %.2f s, %.0f tokens/s\n",
 	             (long long)res.n_scored, res.n_chunks, secs,
-	             secs > 0 ? (double)res.n_chunks * (double)ctxlen / secs : 0.0);
+	             secs > 0 ? (double)res.n_chunks * (double)ev.ctx / secs : 0.0);
 	s->last_ppl = res.ppl;
-	s->last_ppl_ctx = (int)ctxlen;
+	s->last_ppl_ctx = ev.ctx;
 	snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s",
 	         rs_ppl_protocol_name(o.protocol));
 	return 0;

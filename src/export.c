@@ -24,6 +24,7 @@
 #include "safetensors.h"
 #include "session.h"
 #include "st-write.h"
+#include "textfile.h"
 #include "tokenizer.h"
 
 #define FACTORS_FILE "factors.safetensors"
@@ -48,26 +49,6 @@ hf_name(char *buf, size_t n, int layer, enum rs_tkind k, const char *suffix)
 	snprintf(buf, n, "model.layers.%d.%s%s", layer, base[k], suffix);
 }
 
-/* The folder a model path lives in (the path itself for a folder), allocated. */
-static char *
-source_dir(const char *path)
-{
-	struct stat sb;
-	char *d, *slash;
-
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-		return rs_strdup(path);
-	if ((d = rs_strdup(path)) == NULL)
-		return NULL;
-	if ((slash = strrchr(d, '/')) == NULL)
-		strcpy(d, ".");
-	else if (slash == d)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return d;
-}
-
 /* Refuse a target that is the source folder or lies inside it, or that exists and is not an
  * empty folder; create "<dir>.tmp.XXXXXX" and return it (allocated). */
 static char *
@@ -77,7 +58,7 @@ start_dir(const struct rs_session *s, const char *dir, char **cause)
 	struct stat sb;
 	size_t n;
 
-	if ((sdir = source_dir(s->model_path)) == NULL) {
+	if ((sdir = rs_path_model_dir(s->model_path)) == NULL) {
 		rs_fail(cause, RS_ENOMEM, "export: out of memory");
 		return NULL;
 	}
@@ -504,7 +485,7 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 		rs_free(w);
 		return RS_EINVAL;
 	}
-	if ((sdir = source_dir(s->model_path)) == NULL || (path = rs_strdupf("%s/model.safetensors",
+	if ((sdir = rs_path_model_dir(s->model_path)) == NULL || (path = rs_strdupf("%s/model.safetensors",
 	    tmp)) == NULL || (plan = session_plan_json(s, cause)) == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
 		goto fail;

@@ -491,26 +491,6 @@ h_hf_name(void *ctx, int layer, enum rs_plugin_mat mat)
 	return c->name;
 }
 
-/* The folder holding the source model. */
-static char *
-source_dir(const char *path)
-{
-	struct stat sb;
-	char *d, *slash;
-
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-		return rs_strdup(path);
-	if ((d = rs_strdup(path)) == NULL)
-		return NULL;
-	if ((slash = strrchr(d, '/')) == NULL)
-		strcpy(d, ".");
-	else if (slash == d)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return d;
-}
-
 /* The source config.json (HF sources), or one made from the model's config. */
 static json_t *
 config_object(struct rs_session *s, char **cause)
@@ -522,7 +502,7 @@ config_object(struct rs_session *s, char **cause)
 	int bad = 0;
 
 	if (strcmp(rs_model_format(s->model), "safetensors") == 0 &&
-	    (sdir = source_dir(s->model_path)) != NULL) {
+	    (sdir = rs_path_model_dir(s->model_path)) != NULL) {
 		from = rs_strdupf("%s/config.json", sdir);
 		rs_free(sdir);
 		if (from == NULL) {
@@ -620,7 +600,7 @@ h_copy_tokenizer(void *ctx, const char *dir, char **cause)
 	char *sdir, *from, *to;
 	int i, n = 0, rc;
 
-	if (s->model_path == NULL || (sdir = source_dir(s->model_path)) == NULL)
+	if (s->model_path == NULL || (sdir = rs_path_model_dir(s->model_path)) == NULL)
 		return 0;
 	for (i = 0; names[i] != NULL; i++) {
 		struct rs_mapfile *mf;

@@ -4,6 +4,7 @@
 #include "textfile.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alloc.h"
 #include "cache.h"
@@ -12,6 +13,25 @@
 #include "tokenizer.h"
 
 #define TEXTFILE_MAX ((size_t)1 << 30)
+
+char *
+rs_path_model_dir(const char *path)
+{
+	struct stat sb;
+	char *d, *slash;
+
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return rs_strdup(path);
+	if ((d = rs_strdup(path)) == NULL)
+		return NULL;
+	if ((slash = strrchr(d, '/')) == NULL)
+		strcpy(d, ".");
+	else if (slash == d)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return d;
+}
 
 int
 rs_textfile_read(const char *path, char **text, size_t *len, char **cause)

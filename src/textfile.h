@@ -1,4 +1,4 @@
-/* textfile.h: read a whole text file (evaluation and calibration texts). */
+/* textfile.h: whole text files (evaluation and calibration texts) and model paths. */
 #ifndef RS_TEXTFILE_H
 #define RS_TEXTFILE_H
 
@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 struct rs_tokenizer;
+
+/* The folder a model path lives in: the path itself for a folder (HF), else the folder holding
+ * the file (GGUF, llama2.c); allocated, NULL when out of memory. */
+char *rs_path_model_dir(const char *path);
 
 /* Read `path` into an allocated NUL-terminated buffer (len excludes the NUL).  Refuses files
  * over 1 GiB and files holding NUL bytes (not text).  0 or RS_E* with a cause naming the file. */
