@@ -112,6 +112,20 @@ falloc(size_t rows, size_t cols)
 	return rs_mallocarray(rows * cols, sizeof(float));
 }
 
+/* Width of the widest linear output, the size of the bias row buffer (any linear may have a
+ * bias: Qwen2 q/k/v, Llama attention_bias q/k/v/o and mlp_bias gate/up/down). */
+static size_t
+bias_width(const struct rs_forward *f)
+{
+	size_t w = (size_t)(f->qd > f->kvd ? f->qd : f->kvd);
+
+	if ((size_t)f->c.dim > w)
+		w = (size_t)f->c.dim;
+	if ((size_t)f->c.ffn_dim > w)
+		w = (size_t)f->c.ffn_dim;
+	return w;
+}
+
 /* Allocate a run state for max_rows rows and windows up to max_tok. */
 struct rs_forward *
 rs_forward_new(const struct rs_model *m, int max_rows, int max_tok, char **cause)
@@ -164,7 +178,7 @@ rs_forward_new(const struct rs_model *m, int max_rows, int max_tok, char **cause
 	    (f->rope_sin = falloc((size_t)max_tok, half)) == NULL ||
 	    (wcap > 0 && (f->wbuf = falloc(wcap, 1)) == NULL) ||
 	    (f->nw = falloc((size_t)c->dim, 1)) == NULL ||
-	    (f->bias = falloc((size_t)(f->qd > f->kvd ? f->qd : f->kvd), 1)) == NULL ||
+	    (f->bias = falloc(bias_width(f), 1)) == NULL ||
 	    (f->slots = rs_calloc((size_t)c->n_layers * RS_MAT_COUNT, sizeof *f->slots)) == NULL)
 		goto nomem;
 	/* RoPE angles pos * theta^(-2i/hd), in double, as rotate-half pairs (i, i + hd/2). */
@@ -417,6 +431,92 @@ attention(struct rs_forward *f, int n_seq, int n_tok)
 		}
 }
 
+/* RoPE of a pruned export's layer (model.h's struct rs_layer_attn) on n rows of width w: head
+ * hh (of `heads`, kv head g = hh / per) has p = qk_pairs[g] pairs at its offset, pair t made of
+ * elements t and t + p, rotated with the frequency of its original pair index. */
+static void
+rope_small(struct rs_forward *f, const struct rs_layer_attn *a, float *x, int n, int n_tok,
+    int heads, int per, int w)
+{
+	int half = f->c.head_dim / 2, r, hh, g, t, p, pi;
+
+	for (r = 0; r < n; r++) {
+		const float *cs = f->rope_cos + (size_t)(r % n_tok) * half;
+		const float *sn = f->rope_sin + (size_t)(r % n_tok) * half;
+
+		for (hh = 0; hh < heads; hh++) {
+			float *v;
+
+			g = hh / per;
+			p = a->qk_pairs[g];
+			v = x + (size_t)r * w + (size_t)per * a->k_off[g] + (size_t)(hh % per) * 2 * p;
+			for (t = 0; t < p; t++) {
+				float b0 = v[t], b1 = v[t + p];
+
+				pi = a->pair_idx[a->pair_off[g] + t];
+				v[t] = b0 * cs[pi] - b1 * sn[pi];
+				v[t + p] = b0 * sn[pi] + b1 * cs[pi];
+			}
+		}
+	}
+}
+
+/* Attention of a pruned export's layer: per-head widths from the layer's lists (query heads
+ * share their kv head's), scale 1 / sqrt(original head_dim), o's input is the concatenated
+ * per-head outputs (width o_cols). */
+static void
+attention_small(struct rs_forward *f, const struct rs_layer_attn *a, int n_seq, int n_tok)
+{
+	int G = f->c.n_heads / f->c.n_kv_heads, H = f->c.n_kv_heads;
+	int qw = a->q_rows, kw = a->k_off[H], vw = a->v_off[H], ow = a->o_cols;
+	float scale = (float)(1.0 / sqrt((double)f->c.head_dim));
+	int s, h, g, i, j, r0, r1, kd, vd;
+
+	for (s = 0; s < n_seq; s++)
+		for (h = 0; h < f->c.n_heads; h++) {
+			const float *qh, *kh, *vh;
+			float *oh;
+
+			g = h / G;
+			kd = 2 * a->qk_pairs[g];
+			vd = a->v_dims[g];
+			if (vd == 0)
+				continue;	/* the head adds nothing to o's input */
+			qh = f->q + (size_t)s * n_tok * qw + (size_t)G * a->k_off[g] +
+			    (size_t)(h % G) * kd;
+			kh = f->k + (size_t)s * n_tok * kw + (size_t)a->k_off[g];
+			vh = f->v + (size_t)s * n_tok * vw + (size_t)a->v_off[g];
+			oh = f->ao + (size_t)s * n_tok * ow + (size_t)G * a->v_off[g] +
+			    (size_t)(h % G) * vd;
+			for (r0 = 0; r0 < n_tok; r0 = r1) {
+				r1 = r0 + ATT_BLOCK < n_tok ? r0 + ATT_BLOCK : n_tok;
+				if (kd > 0)
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1,
+					    kd, scale, qh + (size_t)r0 * qw, qw, kh, kw, 0.0f, f->att, r1);
+				else	/* no pair left: every score is 0, uniform over the past */
+					memset(f->att, 0, (size_t)(r1 - r0) * r1 * sizeof(float));
+				for (i = r0; i < r1; i++) {
+					float *row = f->att + (size_t)(i - r0) * r1, mx = row[0], sum = 0;
+
+					for (j = 1; j <= i; j++)
+						if (row[j] > mx)
+							mx = row[j];
+					for (j = 0; j <= i; j++) {
+						row[j] = expf(row[j] - mx);
+						sum += row[j];
+					}
+					sum = 1.0f / sum;
+					for (j = 0; j <= i; j++)
+						row[j] *= sum;
+					for (; j < r1; j++)
+						row[j] = 0.0f;
+				}
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, vd, r1,
+				    1.0f, f->att, r1, vh, vw, 0.0f, oh + (size_t)r0 * ow, ow);
+			}
+		}
+}
+
 /* Call the activation hook if one is installed. */
 static int
 hook(struct rs_forward *f, int l, enum rs_input_group g, const float *x, int n, int width)
@@ -458,6 +558,7 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 {
 	const struct rs_tensor *embed = rs_model_global(f->m, RS_G_EMBED);
 	const struct rs_model_config *c = &f->c;
+	const struct rs_layer_attn *la;
 	int n, dim = c->dim, ffn = c->ffn_dim, l, i, st;
 	size_t j;
 
@@ -485,10 +586,18 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 		    (st = linear(f, l, RS_T_K, f->xb, n, f->k, 0)) != 0 ||
 		    (st = linear(f, l, RS_T_V, f->xb, n, f->v, 0)) != 0)
 			goto fail;
-		rope(f, f->q, n, n_tok, c->n_heads);
-		rope(f, f->k, n, n_tok, c->n_kv_heads);
-		attention(f, n_seq, n_tok);
-		if ((st = hook(f, l, RS_IN_O, f->ao, n, f->qd)) != 0 ||
+		if ((la = rs_model_layer_attn(f->m, l)) == NULL) {
+			rope(f, f->q, n, n_tok, c->n_heads);
+			rope(f, f->k, n, n_tok, c->n_kv_heads);
+			attention(f, n_seq, n_tok);
+		} else {
+			/* a pruned export's layer: its own per-head sizes */
+			rope_small(f, la, f->q, n, n_tok, c->n_heads, c->n_heads / c->n_kv_heads,
+			    la->q_rows);
+			rope_small(f, la, f->k, n, n_tok, c->n_kv_heads, 1, la->k_off[c->n_kv_heads]);
+			attention_small(f, la, n_seq, n_tok);
+		}
+		if ((st = hook(f, l, RS_IN_O, f->ao, n, la != NULL ? la->o_cols : f->qd)) != 0 ||
 		    (st = linear(f, l, RS_T_O, f->ao, n, f->x, 1)) != 0)
 			goto fail;
 		/* MLP block */
