@@ -25,12 +25,23 @@
  * The result is installed through the host as the original matrices with the pruned rows
  * and columns zeroed (exactly the smaller model), so `ppl` measures it.  Exports:
  *   --export-dense DIR   Hugging Face folder, float32, zero-padded to the original shapes
- *   --export-small DIR   the MLPs really smaller: gate/up (F_l × dim), down (dim × F_l),
- *                        config.json "intermediate_size": max F_l and
- *                        "rankscope_layer_ffn_dims": [F_0, ...] (rankscope reads it and
- *                        checks every MLP tensor against it); attention stays zero-padded
- *                        (per-head sizes need RoPE frequencies of the kept pairs, which the
- *                        format does not carry yet).  With equal F_l, any HF tool loads it.
+ *   --export-small DIR   every linear really smaller, float32:
+ *                        MLP: gate/up (F_l × dim), down (dim × F_l), config.json
+ *                        "intermediate_size": max F_l, "rankscope_layer_ffn_dims": [F_0, ...];
+ *                        attention (unless --mlp-only): "rankscope_layer_qk_pairs": per layer,
+ *                        per kv head g, the kept pair indices i (ascending, the ORIGINAL
+ *                        index: it fixes the pair's RoPE frequency theta^(-2i/hd)), and
+ *                        "rankscope_layer_v_dims": per layer, per kv head, the kept value
+ *                        dim count.  Counts differ between kv heads (units are ranked over
+ *                        the whole layer; a head may keep none), hence lists per head.
+ *                        "head_dim" stays the original hd (score scale 1/sqrt(hd), RoPE).
+ *                        q: per query head (kv head g's pairs p_g) the rows i of the kept
+ *                        pairs, then the rows i + hd/2: a rotate-half head of 2·p_g dims;
+ *                        k likewise per kv head; v: per kv head its kept dims; o: per query
+ *                        head the columns of its kv head's kept dims.  rankscope reads the
+ *                        keys (src/model.h, struct rs_layer_attn), checks every tensor
+ *                        against them and runs the smaller attention exactly.  With equal
+ *                        F_l and --mlp-only, any HF tool loads it.
  * Qwen2 models (q/k/v biases) are pruned in the MLP only: a zeroed row would keep its bias. */
 #include <cblas.h>
 #include <math.h>
@@ -55,7 +66,7 @@ struct lay {
 	double *sf;			/* (ffn) sums of squares of down's input */
 	double *sq, *sk;		/* (qd), (kvd) of q and k */
 	double *svo;			/* (qd) of o's input */
-	float *small[3];		/* export-small: gate, up, down compacted */
+	float *small[RS_PLUGIN_MAT_COUNT];	/* export-small: the linears compacted */
 };
 
 /* What one `transact` run works with. */
@@ -88,7 +99,7 @@ run_free(struct run *R)
 			R->h->free(R->L[l].sq);
 			R->h->free(R->L[l].sk);
 			R->h->free(R->L[l].svo);
-			for (f = 0; f < 3; f++)
+			for (f = 0; f < RS_PLUGIN_MAT_COUNT; f++)
 				R->h->free(R->L[l].small[f]);
 		}
 	R->h->free(R->L);
@@ -372,7 +383,41 @@ num_opt(const struct rs_host *h, const char *v, const char *name, double lo, dou
 	return 0;
 }
 
-/* Export hook of --export-small: gate/up/down compacted to the kept neurons. */
+/* Kept rows of q (query head h = g·group + k, kv head g) or k (head g) in the smaller
+ * layout, written to idx: per head its kept pairs i ascending, first halves (row base + i)
+ * then second halves (row base + i + hd/2): the rotate-half layout of a head of 2·p dims.
+ * Returns the count. */
+static int
+small_qk_rows(const struct run *R, const struct lay *y, int heads, int per, int *idx)
+{
+	int hd = R->M.head_dim, n = 0, hh, g, i, half;
+
+	for (hh = 0; hh < heads; hh++) {
+		g = hh / per;
+		for (half = 0; half < 2; half++)
+			for (i = 0; i < R->half; i++)
+				if (y->keep[FAM_QK][g * R->half + i])
+					idx[n++] = hh * hd + i + half * R->half;
+	}
+	return n;
+}
+
+/* Kept rows of v (heads = n_kv_heads, per = 1) or columns of o (heads = n_heads, per = group):
+ * per head the kept value dims of its kv head, ascending.  Returns the count. */
+static int
+small_vo_index(const struct run *R, const struct lay *y, int heads, int per, int *idx)
+{
+	int hd = R->M.head_dim, n = 0, hh, j;
+
+	for (hh = 0; hh < heads; hh++)
+		for (j = 0; j < hd; j++)
+			if (y->keep[FAM_VO][(hh / per) * hd + j])
+				idx[n++] = hh * hd + j;
+	return n;
+}
+
+/* Export hook of --export-small: every linear compacted to its kept units (gate/up/down to
+ * the kept neurons; with attention pruning q/k/v/o to the kept pairs and value dims). */
 static int
 small_matrix(void *ud, int layer, enum rs_plugin_mat mat, int64_t *rows, int64_t *cols,
     const float **data)
@@ -381,33 +426,49 @@ small_matrix(void *ud, int layer, enum rs_plugin_mat mat, int64_t *rows, int64_t
 	struct lay *y;
 	const float *w;
 	float *o;
-	int F = R->M.ffn_dim, d = R->M.dim, n, i, j, r, slot;
+	int *idx;
+	int F = R->M.ffn_dim, d = R->M.dim, n, i, r, in, bycol;
 
-	if (mat != RS_PLUGIN_GATE && mat != RS_PLUGIN_UP && mat != RS_PLUGIN_DOWN)
+	if (!R->attn && mat < RS_PLUGIN_GATE)
 		return 0;
-	if (layer < 0 || layer >= R->M.n_layers ||
+	if (layer < 0 || layer >= R->M.n_layers || (unsigned)mat >= RS_PLUGIN_MAT_COUNT ||
 	    (w = R->h->replacement(R->h->ctx, layer, mat)) == NULL)
 		return 0;
 	y = &R->L[layer];
-	n = n_kept(R, y, FAM_MLP);
-	slot = mat - RS_PLUGIN_GATE;
-	R->h->free(y->small[slot]);
-	if ((o = y->small[slot] = R->h->alloc((size_t)n * (size_t)d * sizeof(float))) == NULL)
+	/* the kept rows (or columns of o and down) of the original matrix, in output order */
+	in = mat == RS_PLUGIN_O ? R->qd : mat == RS_PLUGIN_DOWN ? F : d;
+	bycol = mat == RS_PLUGIN_O || mat == RS_PLUGIN_DOWN;
+	if ((idx = R->h->alloc((size_t)(R->qd > F ? R->qd : F) * sizeof(int))) == NULL)
 		return 1;	/* data NULL: the host refuses the export */
-	if (mat == RS_PLUGIN_DOWN) {
+	switch (mat) {
+	case RS_PLUGIN_Q: n = small_qk_rows(R, y, R->M.n_heads, R->group, idx); break;
+	case RS_PLUGIN_K: n = small_qk_rows(R, y, R->M.n_kv_heads, 1, idx); break;
+	case RS_PLUGIN_V: n = small_vo_index(R, y, R->M.n_kv_heads, 1, idx); break;
+	case RS_PLUGIN_O: n = small_vo_index(R, y, R->M.n_heads, R->group, idx); break;
+	default:
+		for (i = 0, n = 0; i < F; i++)
+			if (y->keep[FAM_MLP][i])
+				idx[n++] = i;
+		break;
+	}
+	R->h->free(y->small[mat]);
+	if ((o = y->small[mat] = R->h->alloc((size_t)n * (size_t)d * sizeof(float))) == NULL) {
+		R->h->free(idx);
+		return 1;
+	}
+	if (bycol) {
 		for (r = 0; r < d; r++)
-			for (i = 0, j = 0; i < F; i++)
-				if (y->keep[FAM_MLP][i])
-					o[(size_t)r * n + j++] = w[(size_t)r * F + i];
+			for (i = 0; i < n; i++)
+				o[(size_t)r * n + i] = w[(size_t)r * in + idx[i]];
 		*rows = d;
 		*cols = n;
 	} else {
-		for (i = 0, j = 0; i < F; i++)
-			if (y->keep[FAM_MLP][i])
-				memcpy(o + (size_t)j++ * d, w + (size_t)i * d, (size_t)d * sizeof(float));
+		for (i = 0; i < n; i++)
+			memcpy(o + (size_t)i * d, w + (size_t)idx[i] * d, (size_t)d * sizeof(float));
 		*rows = n;
 		*cols = d;
 	}
+	R->h->free(idx);
 	*data = o;
 	return 1;
 }
@@ -419,8 +480,12 @@ export_small(struct run *R, const char *dir, double keep, char **cause)
 	const struct rs_host *h = R->h;
 	size_t cap = 256 + 12 * (size_t)R->M.n_layers, len;
 	char *cfg;
-	int l, maxf = 0, rc, nf;
+	int l, maxf = 0, rc, nf, g, i;
 
+	/* the attention lists: per layer and kv head its pair indices and value dim count */
+	if (R->attn)
+		cap += (size_t)R->M.n_layers * (size_t)R->M.n_kv_heads * (16 + 12 *
+		    (size_t)R->half + 12);
 	if ((cfg = h->alloc(cap)) == NULL)
 		return h->fail(cause, RS_PLUGIN_ENOMEM, "transact: out of memory");
 	for (l = 0; l < R->M.n_layers; l++)
@@ -428,15 +493,47 @@ export_small(struct run *R, const char *dir, double keep, char **cause)
 			maxf = nf;
 	len = (size_t)snprintf(cfg, cap, "{\"rankscope_transact\": {\"keep\": %.6g, "
 	    "\"attention\": \"%s\"}, \"intermediate_size\": %d, \"rankscope_layer_ffn_dims\": [",
-	    keep, R->attn ? "zero-padded" : "not pruned", maxf);
+	    keep, R->attn ? "per-head sizes" : "not pruned", maxf);
 	for (l = 0; l < R->M.n_layers; l++)
 		len += (size_t)snprintf(cfg + len, cap - len, "%s%d", l ? ", " : "",
 		    n_kept(R, &R->L[l], FAM_MLP));
-	snprintf(cfg + len, cap - len, "]}");
+	len += (size_t)snprintf(cfg + len, cap - len, "]");
+	if (R->attn) {
+		const struct lay *y;
+		/* explicit: dim / n_heads would no longer be the head size of the tensors */
+		len += (size_t)snprintf(cfg + len, cap - len, ", \"head_dim\": %d, "
+		    "\"rankscope_layer_qk_pairs\": [", R->M.head_dim);
+		for (l = 0; l < R->M.n_layers; l++) {
+			y = &R->L[l];
+			len += (size_t)snprintf(cfg + len, cap - len, "%s[", l ? ", " : "");
+			for (g = 0; g < R->M.n_kv_heads; g++) {
+				len += (size_t)snprintf(cfg + len, cap - len, "%s[", g ? ", " : "");
+				for (i = 0, nf = 0; i < R->half; i++)
+					if (y->keep[FAM_QK][g * R->half + i])
+						len += (size_t)snprintf(cfg + len, cap - len, "%s%d",
+						    nf++ ? ", " : "", i);
+				len += (size_t)snprintf(cfg + len, cap - len, "]");
+			}
+			len += (size_t)snprintf(cfg + len, cap - len, "]");
+		}
+		len += (size_t)snprintf(cfg + len, cap - len, "], \"rankscope_layer_v_dims\": [");
+		for (l = 0; l < R->M.n_layers; l++) {
+			y = &R->L[l];
+			len += (size_t)snprintf(cfg + len, cap - len, "%s[", l ? ", " : "");
+			for (g = 0; g < R->M.n_kv_heads; g++) {
+				for (i = 0, nf = 0; i < R->M.head_dim; i++)
+					nf += y->keep[FAM_VO][g * R->M.head_dim + i];
+				len += (size_t)snprintf(cfg + len, cap - len, "%s%d", g ? ", " : "", nf);
+			}
+			len += (size_t)snprintf(cfg + len, cap - len, "]");
+		}
+		len += (size_t)snprintf(cfg + len, cap - len, "]");
+	}
+	snprintf(cfg + len, cap - len, "}");
 	rc = h->export_dense(h->ctx, dir, RS_PLUGIN_F32, cfg, small_matrix, R, cause);
 	h->free(cfg);
 	for (l = 0; l < R->M.n_layers; l++)
-		for (nf = 0; nf < 3; nf++) {
+		for (nf = 0; nf < RS_PLUGIN_MAT_COUNT; nf++) {
 			h->free(R->L[l].small[nf]);
 			R->L[l].small[nf] = NULL;
 		}
@@ -488,6 +585,22 @@ transact_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
 		    "the MLP only\n");
 		R.attn = 0;
 	}
+	/* the unit bookkeeping assumes the config's shapes: a pruned export is pruned again from
+	 * its original */
+	for (l = 0; l < R.M.n_layers; l++)
+		for (f = 0; f < RS_PLUGIN_MAT_COUNT; f++) {
+			int64_t rows, cols, er, ec;
+			int qd = R.M.n_heads * R.M.head_dim, kvd = R.M.n_kv_heads * R.M.head_dim;
+			er = f == RS_PLUGIN_Q ? qd : f == RS_PLUGIN_K || f == RS_PLUGIN_V ? kvd :
+			    f == RS_PLUGIN_O || f == RS_PLUGIN_DOWN ? R.M.dim : R.M.ffn_dim;
+			ec = f == RS_PLUGIN_O ? qd : f == RS_PLUGIN_DOWN ? R.M.ffn_dim : R.M.dim;
+			if (h->matrix_shape(h->ctx, l, (enum rs_plugin_mat)f, &rows, &cols) != 0 ||
+			    rows != er || cols != ec)
+				return h->fail(cause, RS_PLUGIN_EINVAL, "transact: layer %d matrix %d is "
+				    "%lldx%lld, not the config's %lldx%lld (an already pruned export): "
+				    "prune the original model", l, f, (long long)rows, (long long)cols,
+				    (long long)er, (long long)ec);
+		}
 	if ((rc = run_init(&R, cause)) != 0)
 		goto out;
 	if ((rc = h->tokenize_file(h->ctx, vals[O_CALIB], &ids, &n_ids, cause)) != 0)
@@ -593,8 +706,8 @@ transact_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
 			goto out;
 		h->print(h->ctx, RS_PLUGIN_OUT_TEXT, "transact: smaller model written to %s (float32; "
 		    "MLPs at their kept sizes, \"rankscope_layer_ffn_dims\" in config.json%s)\n",
-		    vals[O_EXPORT_SMALL], R.attn ? "; attention inner dimensions stay zero-padded "
-		    "to the original shapes: per-head sizes are not in the format yet" : "");
+		    vals[O_EXPORT_SMALL], R.attn ? "; attention at its kept per-head sizes, "
+		    "\"rankscope_layer_qk_pairs\" and \"rankscope_layer_v_dims\"" : "");
 	}
 	if (vals[O_EVAL] != NULL) {
 		if ((rc = h->perplexity(h->ctx, vals[O_EVAL], (int)ctx, &ppl, cause)) != 0)
@@ -621,7 +734,7 @@ static const struct rs_plugin_opt transact_opts[] = {
 	{ "ctx", "N", "window for --eval (default: the model's context, at most 2048)" },
 	{ "mlp-only", NULL, "prune MLP neurons only (attention kept whole)" },
 	{ "export-dense", "DIR", "write the pruned model zero-padded as a Hugging Face folder" },
-	{ "export-small", "DIR", "write the model with smaller MLPs (per-layer sizes)" },
+	{ "export-small", "DIR", "write the model with smaller linears (per-layer, per-head sizes)" },
 	{ "clear", NULL, "remove transact's matrices" },
 	{ NULL, NULL, NULL }
 };
@@ -638,8 +751,9 @@ static const struct rs_plugin_cmd transact_cmds[] = {
 	  "result replaces the original matrices (pruned rows and columns zeroed, exactly the "
 	  "smaller model) for 'ppl' until 'transact --clear' or a new model. Reports parameters, "
 	  "KV-cache size per token and, with --eval, perplexity. --export-dense writes a "
-	  "zero-padded Hugging Face folder; --export-small one whose MLPs have their kept sizes "
-	  "(config key rankscope_layer_ffn_dims; attention stays zero-padded).",
+	  "zero-padded Hugging Face folder; --export-small one whose linears have their kept "
+	  "sizes (config keys rankscope_layer_ffn_dims, and with attention pruning "
+	  "rankscope_layer_qk_pairs and rankscope_layer_v_dims; rankscope loads it).",
 	  transact_opts, 0, 0, 1, transact_exec },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 };

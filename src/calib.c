@@ -64,12 +64,16 @@ rs_calib_input_name(enum rs_input_group g)
 	return (unsigned)g < RS_IN_COUNT ? names[g] : "?";
 }
 
-/* Width of an input group. */
+/* Width of an input group: of the layer's tensors (a pruned export's layers differ), or the
+ * config's (the widest) for layer < 0. */
 size_t
-rs_calib_input_dim(const struct rs_model *m, enum rs_input_group g)
+rs_calib_input_dim(const struct rs_model *m, int layer, enum rs_input_group g)
 {
 	const struct rs_model_config *c = rs_model_config(m);
+	static const enum rs_tkind reader[RS_IN_COUNT] = { RS_T_Q, RS_T_O, RS_T_GATE, RS_T_DOWN };
 
+	if (layer >= 0 && layer < c->n_layers && (unsigned)g < RS_IN_COUNT)
+		return (size_t)rs_model_tensor(m, layer, reader[g])->cols;
 	switch (g) {
 	case RS_IN_ATTN: case RS_IN_MLP: return (size_t)c->dim;
 	case RS_IN_O: return (size_t)c->n_heads * (size_t)c->head_dim;
@@ -173,7 +177,7 @@ rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
 		return NULL;
 	}
 	for (g = 0; g < RS_IN_COUNT; g++) {
-		uint64_t n = rs_calib_input_dim(m, (enum rs_input_group)g), e;
+		uint64_t n = rs_calib_input_dim(m, -1, (enum rs_input_group)g), e;
 		pl->layer_bytes += accum_bytes(n, (uint64_t)p->groups);
 		e = entry_bytes(n, (uint64_t)p->groups);
 		pl->stats_bytes += e * (uint64_t)c->n_layers;
@@ -416,7 +420,7 @@ rs_calib_stats_get(const struct rs_calib *c, struct rs_cache *cache, int layer,
 	if (!c->done[layer])
 		return rs_fail(cause, RS_EINVAL, "calibration: layer %d has no statistics yet "
 		    "(calibration incomplete)", layer);
-	n = rs_calib_input_dim(c->m, g);
+	n = rs_calib_input_dim(c->m, layer, g);
 	i = (size_t)layer * RS_IN_COUNT + g;
 	if (c->held[i] != NULL)
 		return decode(c->held[i], c->held_len[i], n, (size_t)c->p.groups, out, cause);
@@ -592,7 +596,7 @@ layer_cached(struct rs_calib *c, struct rs_cache *cache, int layer,
 			return 0;
 		rc = rs_cache_get(cache, CALIB_KIND, key, &data, &len, &ecause);
 		rs_free(key);
-		if (rc == 0 && decode(data, len, rs_calib_input_dim(c->m, (enum rs_input_group)g),
+		if (rc == 0 && decode(data, len, rs_calib_input_dim(c->m, layer, (enum rs_input_group)g),
 		    (size_t)c->p.groups, &s, &ecause) != 0)
 			rc = RS_EFORMAT;
 		else if (rc == 0)
@@ -676,7 +680,8 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 			ps.slot[todo[k + i]] = i;
 			for (g = 0; g < RS_IN_COUNT; g++) {
 				struct accum *a = &ps.acc[i * RS_IN_COUNT + g];
-				size_t n = rs_calib_input_dim(c->m, (enum rs_input_group)g);
+				size_t n = rs_calib_input_dim(c->m, todo[k + i],
+				    (enum rs_input_group)g);
 				a->open = -1;
 				if ((a->cs = rs_covstats_new(n, (size_t)c->p.groups, cause)) == NULL ||
 				    (a->gsum = rs_calloc((size_t)c->p.groups * n, sizeof(double))) == NULL) {

@@ -73,10 +73,12 @@ struct rs_calib;
 /* Default budget: half of the physical memory. */
 uint64_t rs_calib_default_memory(void);
 
-/* The input group a decoder matrix reads; its name ("attn", "o", "mlp", "down"); its width. */
+/* The input group a decoder matrix reads; its name ("attn", "o", "mlp", "down"); its width in
+ * a layer (from the layer's tensors: a pruned export's layers differ; layer < 0: the config's,
+ * the widest). */
 enum rs_input_group rs_calib_input_of(enum rs_tkind mat);
 const char *rs_calib_input_name(enum rs_input_group g);
-size_t rs_calib_input_dim(const struct rs_model *m, enum rs_input_group g);
+size_t rs_calib_input_dim(const struct rs_model *m, int layer, enum rs_input_group g);
 
 /* A calibration for model m (borrowed; must outlive the result) over n_ids tokens of a text
  * whose bytes hash to text_hash: fixes the identity and the memory plan (*plan, also kept).

@@ -36,6 +36,8 @@ struct rs_model {
 	struct rs_tensor *t;		/* n_layers * RS_T_LAYER_COUNT, then RS_G_COUNT */
 	uint64_t identity;
 	int *layer_ffn;			/* NULL, or per-layer intermediate sizes (pruned exports) */
+	struct rs_layer_attn *lattn;	/* NULL, or per-layer attention sizes (pruned exports) */
+	int *lattn_buf;			/* the arrays lattn points into */
 };
 
 /* What a format reader found for one canonical tensor, before shape checks. */
@@ -75,6 +77,8 @@ rs_model_close(struct rs_model *m)
 	}
 	rs_free(m->t);
 	rs_free(m->layer_ffn);
+	rs_free(m->lattn);
+	rs_free(m->lattn_buf);
 	rs_mapfile_close(m->mf);
 	if (m->gguf != NULL)
 		rs_gguf_close(m->gguf);
@@ -191,6 +195,21 @@ set_tensor(struct rs_model *m, struct rs_tensor *t, int kind, int global, const 
 	}
 	if (!global && m->layer_ffn != NULL && (kind == RS_T_GATE_BIAS || kind == RS_T_UP_BIAS))
 		cols = m->layer_ffn[(t - m->t) / RS_T_LAYER_COUNT];
+	/* and its attention per-head sizes (checked against the config lists) */
+	if (!global && m->lattn != NULL) {
+		const struct rs_layer_attn *a = &m->lattn[(t - m->t) / RS_T_LAYER_COUNT];
+		int G = m->cfg.n_heads / m->cfg.n_kv_heads;
+		switch (kind) {
+		case RS_T_Q: rows = a->q_rows; break;
+		case RS_T_K: rows = a->k_off[m->cfg.n_kv_heads]; break;
+		case RS_T_V: rows = a->v_off[m->cfg.n_kv_heads]; break;
+		case RS_T_O: cols = (int64_t)G * a->v_off[m->cfg.n_kv_heads]; break;
+		case RS_T_Q_BIAS: cols = a->q_rows; break;
+		case RS_T_K_BIAS: cols = a->k_off[m->cfg.n_kv_heads]; break;
+		case RS_T_V_BIAS: cols = a->v_off[m->cfg.n_kv_heads]; break;
+		default: break;
+		}
+	}
 	if (f->n_dims < 1 || f->n_dims > 2 || (f->n_dims == 1 && rows != 1))
 		return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': %u dimensions, expected %d",
 		    m->path, f->file_name, f->n_dims, rows == 1 ? 1 : 2);
@@ -564,6 +583,7 @@ json_token_field(json_t *o, const char *key)
 
 /* Parse config.json into the config, refusing what the forward pass does not implement. */
 static int layer_ffn_dims(struct rs_model *, const char *, json_t *, char **);
+static int layer_attn(struct rs_model *, const char *, json_t *, char **);
 
 static int
 hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
@@ -664,7 +684,9 @@ hf_config(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 	c->eos_id = json_token_field(j, "eos_token_id");
 	if ((r = check_config(cfgpath, c, cause)) != 0)
 		return r;
-	return layer_ffn_dims(m, cfgpath, j, cause);
+	if ((r = layer_ffn_dims(m, cfgpath, j, cause)) != 0)
+		return r;
+	return layer_attn(m, cfgpath, j, cause);
 }
 
 /* "rankscope_layer_ffn_dims" (transact's smaller exports): one intermediate size per layer,
@@ -690,6 +712,122 @@ layer_ffn_dims(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
 		m->layer_ffn[i] = (int)json_integer_value(v);
 	}
 	return 0;
+}
+
+/* "rankscope_layer_qk_pairs" and "rankscope_layer_v_dims" (transact's smaller exports, see
+ * model.h's struct rs_layer_attn): per layer and key/value head, the kept rotate-half pair
+ * indices (ascending, in [0, head_dim / 2)) and the kept value dim count (in [0, head_dim]);
+ * each layer keeps at least one of each.  Absent: every layer has the config's shapes. */
+static int
+layer_attn(struct rs_model *m, const char *cfgpath, json_t *j, char **cause)
+{
+	static const char *const kq = "rankscope_layer_qk_pairs", *const kv = "rankscope_layer_v_dims";
+	json_t *aq = json_object_get(j, kq), *av = json_object_get(j, kv), *lq, *lv, *hq, *e;
+	int L = m->cfg.n_layers, H = m->cfg.n_kv_heads, half = m->cfg.head_dim / 2;
+	int G = m->cfg.n_heads / m->cfg.n_kv_heads, l, g, i, prev;
+	size_t npairs = 0, per, n;
+	int *p;
+
+	if (aq != NULL && json_is_null(aq))
+		aq = NULL;
+	if (av != NULL && json_is_null(av))
+		av = NULL;
+	if (aq == NULL && av == NULL)
+		return 0;
+	if (aq == NULL || av == NULL)
+		return rs_fail(cause, RS_EFORMAT, "%s: '%s' without '%s': the two come together",
+		    cfgpath, aq != NULL ? kq : kv, aq != NULL ? kv : kq);
+	if (!json_is_array(aq) || json_array_size(aq) != (size_t)L)
+		return rs_fail(cause, RS_EFORMAT, "%s: '%s' is not an array of %d layers", cfgpath,
+		    kq, L);
+	if (!json_is_array(av) || json_array_size(av) != (size_t)L)
+		return rs_fail(cause, RS_EFORMAT, "%s: '%s' is not an array of %d layers", cfgpath,
+		    kv, L);
+	/* shapes first, so the allocation is bounded by what the file spells out */
+	for (l = 0; l < L; l++) {
+		lq = json_array_get(aq, (size_t)l);
+		lv = json_array_get(av, (size_t)l);
+		if (!json_is_array(lq) || json_array_size(lq) != (size_t)H)
+			return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d] is not an array of %d key/value "
+			    "heads", cfgpath, kq, l, H);
+		if (!json_is_array(lv) || json_array_size(lv) != (size_t)H)
+			return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d] is not an array of %d key/value "
+			    "heads", cfgpath, kv, l, H);
+		for (g = 0; g < H; g++) {
+			hq = json_array_get(lq, (size_t)g);
+			if (!json_is_array(hq) || json_array_size(hq) > (size_t)half)
+				return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d][%d] is not an array of at "
+				    "most %d pair indices", cfgpath, kq, l, g, half);
+			npairs += json_array_size(hq);
+		}
+	}
+	per = 5 * (size_t)H + 3;
+	if ((size_t)L > (SIZE_MAX / sizeof(int) - npairs) / per)
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory", cfgpath);
+	n = (size_t)L * per + npairs;
+	if ((m->lattn = rs_calloc((size_t)L, sizeof *m->lattn)) == NULL ||
+	    (m->lattn_buf = rs_mallocarray(n, sizeof(int))) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory", cfgpath);
+	p = m->lattn_buf;
+	for (l = 0; l < L; l++) {
+		struct rs_layer_attn *a = &m->lattn[l];
+
+		lq = json_array_get(aq, (size_t)l);
+		lv = json_array_get(av, (size_t)l);
+		a->qk_pairs = p; p += H;
+		a->v_dims = p; p += H;
+		a->pair_off = p; p += H + 1;
+		a->k_off = p; p += H + 1;
+		a->v_off = p; p += H + 1;
+		a->pair_off[0] = a->k_off[0] = a->v_off[0] = 0;
+		for (g = 0; g < H; g++) {
+			hq = json_array_get(lq, (size_t)g);
+			e = json_array_get(lv, (size_t)g);
+			a->qk_pairs[g] = (int)json_array_size(hq);
+			if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+			    json_integer_value(e) > m->cfg.head_dim)
+				return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d][%d] is not a count in [0, "
+				    "head_dim %d]", cfgpath, kv, l, g, m->cfg.head_dim);
+			a->v_dims[g] = (int)json_integer_value(e);
+			a->pair_off[g + 1] = a->pair_off[g] + a->qk_pairs[g];
+			a->k_off[g + 1] = a->k_off[g] + 2 * a->qk_pairs[g];
+			a->v_off[g + 1] = a->v_off[g] + a->v_dims[g];
+		}
+		if (a->pair_off[H] < 1)
+			return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d] keeps no query/key pair",
+			    cfgpath, kq, l);
+		if (a->v_off[H] < 1)
+			return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d] keeps no value dim", cfgpath,
+			    kv, l);
+		/* within the config's widths: at most n_heads * head_dim <= 16 MAX_DIM */
+		a->q_rows = G * a->k_off[H];
+		a->o_cols = G * a->v_off[H];
+		a->pair_idx = p;
+		for (g = 0; g < H; g++) {
+			hq = json_array_get(lq, (size_t)g);
+			prev = -1;
+			for (i = 0; i < a->qk_pairs[g]; i++) {
+				e = json_array_get(hq, (size_t)i);
+				if (!json_is_integer(e) || json_integer_value(e) <= prev ||
+				    json_integer_value(e) >= half)
+					return rs_fail(cause, RS_EFORMAT, "%s: '%s'[%d][%d][%d] is not a pair "
+					    "index in [0, %d) above the previous one", cfgpath, kq, l, g,
+					    i, half);
+				prev = (int)json_integer_value(e);
+				*p++ = prev;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Attention sizes of a pruned export's layer; NULL for the config's shapes. */
+const struct rs_layer_attn *
+rs_model_layer_attn(const struct rs_model *m, int layer)
+{
+	if (m->lattn == NULL || layer < 0 || layer >= m->cfg.n_layers)
+		return NULL;
+	return &m->lattn[layer];
 }
 
 /* A safetensors tensor as a found tensor; 1 if absent. */

@@ -89,6 +89,30 @@ const struct rs_tensor *rs_model_find(const struct rs_model *m, const char *name
 /* "q", "k", ..., "down", "attn_norm", ... */
 const char *rs_tkind_name(enum rs_tkind k);
 
+/* Attention of one layer of a pruned export whose per-head sizes differ from the config's
+ * (config.json "rankscope_layer_qk_pairs" / "rankscope_layer_v_dims", written by the transact
+ * plugin).  Every query head uses the sizes of its key/value head g = h / (n_heads /
+ * n_kv_heads).  Head g keeps qk_pairs[g] rotate-half query/key pairs: its original pair
+ * indices (i < head_dim / 2, RoPE frequency theta^(-2i/head_dim)) are pair_idx[pair_off[g]
+ * ..], ascending; a query or key head is 2 * qk_pairs[g] rows, the first halves of its pairs
+ * then the second halves (row t and t + qk_pairs[g] are one pair).  v head g is v_dims[g]
+ * rows; o has, per query head, v_dims[g] columns.  Heads are stored head after head, so with
+ * G = n_heads / n_kv_heads query head h = g * G + j starts at row G * k_off[g] + j * 2 *
+ * qk_pairs[g] of q and column G * v_off[g] + j * v_dims[g] of o; k head g at row k_off[g],
+ * v head g at row v_off[g] (prefix sums; the last entry is the total).  The score scale stays
+ * 1 / sqrt(head_dim).  Both keys come together; each layer keeps at least one pair and one
+ * value dim. */
+struct rs_layer_attn {
+	int *qk_pairs;          /* (n_kv_heads) */
+	int *v_dims;            /* (n_kv_heads) */
+	int *pair_off;          /* (n_kv_heads + 1) into pair_idx */
+	int *pair_idx;          /* (pair_off[n_kv_heads]) */
+	int *k_off, *v_off;     /* (n_kv_heads + 1) */
+	int q_rows, o_cols;     /* G * k_off[n_kv_heads], G * v_off[n_kv_heads] */
+};
+/* NULL when the layer's attention has the config's shapes (every ordinary model). */
+const struct rs_layer_attn *rs_model_layer_attn(const struct rs_model *m, int layer);
+
 /* Convert rows [row0, row0 + nrows) of t to float32 into dst (nrows * cols floats), in the
  * canonical row order.  RS_EINVAL if the range is outside the tensor. */
 int rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, int64_t row0,

@@ -2,16 +2,17 @@
 # cli-transact.sh: the transact plugin (TransAct structured pruning) on stories260K.  It prunes
 # MLP neurons and attention inner dimensions to a parameter budget, installs the result for
 # `ppl`, and its exports load back: the zero-padded dense folder and the smaller folder
-# (per-layer MLP sizes in config.json) give the perplexity transact reported within 1e-4
-# relative; an MLP-only run's smaller folder is a plain Hugging Face checkpoint; a per-layer
-# size list that does not match the tensors is refused with a one-line cause.
+# (per-layer MLP sizes and per-head attention sizes in config.json, q/k/v/o really smaller)
+# give the perplexity transact reported within 1e-4 relative; the smaller folder calibrates;
+# an MLP-only run's smaller folder is a plain Hugging Face checkpoint; per-layer size or pair
+# lists that are malformed or do not match the tensors are refused with a one-line cause.
 . "${RS_SRCDIR:-.}/tests/tap.sh"
 
 bin=${RS_BIN:-./rankscope}
 build=$(dirname "$bin")
 tmp=$TMPD
 export RANKSCOPE_PLUGIN_PATH="$build/plugins/.libs"
-export OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=1 XDG_CACHE_HOME="$tmp/cache"
 model="$RS_FIXTURES/stories260K/hf"
 text="$RS_FIXTURES/texts/tinystories_val.txt"
 tap_need_fixture stories260K/hf
@@ -53,6 +54,65 @@ grep -q "\"intermediate_size\": $n" "$tmp/small/config.json"
 tap_check $? "smaller export's intermediate size is the kept $n"
 test "$(stat -c %s "$tmp/small/model.safetensors")" -lt "$(stat -c %s "$tmp/dense/model.safetensors")"
 tap_check $? "smaller export is smaller on disk"
+
+# attention really smaller: stories260K has 8 query heads, 4 kv heads of 8 (4 pairs each);
+# layer 0's q is 2 pairs x 2 query heads per kept kv pair, k 2 per pair, v and o the value dims
+grep -q '"rankscope_layer_qk_pairs"' "$tmp/small/config.json" &&
+    grep -q '"rankscope_layer_v_dims"' "$tmp/small/config.json" &&
+    grep -q '"head_dim": 8' "$tmp/small/config.json"
+tap_check $? "per-head attention lists in config.json, head_dim the original 8"
+pq=$(sed -n 's/^transact: query\/key pairs kept per layer (of 16): \([0-9]*\).*/\1/p' "$tmp/out")
+pv=$(sed -n 's/^transact: value\/output dims kept per layer (of 32): \([0-9]*\).*/\1/p' "$tmp/out")
+shape() { awk -v t="$1" '$1 == t { print $3 }' "$tmp/out3"; }
+test -n "$pq" && test "$pq" -lt 16 && test -n "$pv" && test "$pv" -lt 32 &&
+    test "$(shape L0.q)" = "$((4 * pq))x64" && test "$(shape L0.k)" = "$((2 * pq))x64" &&
+    test "$(shape L0.v)" = "${pv}x64" && test "$(shape L0.o)" = "64x$((2 * pv))"
+tap_check $? "q/k/v/o smaller: $(shape L0.q) $(shape L0.k) $(shape L0.v) $(shape L0.o) ($pq pairs, $pv value dims)"
+"$bin" -c "load $tmp/small; calibrate $tmp/calib.txt --ctx 128" >"$tmp/outc" 2>&1
+grep -q '^calibrate: 5 layers computed' "$tmp/outc"; tap_check $? "smaller export calibrates"
+
+# a hard budget empties some heads (no pair, no value dim): still exact
+"$bin" -c "load $model; transact --keep 0.25 --steps 2 --calib $tmp/calib.txt --max-tokens 2048 \
+--eval $tmp/eval.txt --ctx 128 --export-small $tmp/small3; load $tmp/small3; \
+ppl $tmp/eval.txt --ctx 128" >"$tmp/out9" 2>&1
+tap_close "$(ppl_of "$tmp/out9")" "$(tppl_of "$tmp/out9")" 1e-4 &&
+    grep -q '\[\]' "$tmp/small3/config.json" &&
+    grep -A30 '"rankscope_layer_v_dims"' "$tmp/small3/config.json" | grep -q '^ *0,\{0,1\}$'
+tap_check $? "keep 0.25: heads without pairs or value dims, smaller export gives the reported perplexity ($(tppl_of "$tmp/out9") / $(ppl_of "$tmp/out9"))"
+
+# malformed or mismatching attention lists are refused with one line
+mkdir "$tmp/badq"
+cp "$tmp/small/model.safetensors" "$tmp/small/tokenizer"* "$tmp/badq/" 2>/dev/null
+# bad_cfg KEY AWKSUB: apply AWKSUB to the first number after KEY in the smaller config
+bad_cfg() {
+	awk -v key="\"$1\"" -v how="$2" 'index($0, key) { k = 1; print; next }
+	k == 1 && match($0, /[0-9]+/) { n = substr($0, RSTART, RLENGTH)
+		v = how == "big" ? 99 : how == "zero" ? (n == 0 ? 1 : n - 1) : n
+		sub(/[0-9]+/, v); k = 0 } { print }' "$tmp/small/config.json" >"$tmp/badq/config.json"
+}
+bad_cfg rankscope_layer_qk_pairs big
+"$bin" -c "load $tmp/badq" >"$tmp/outq1" 2>&1
+grep -q "'rankscope_layer_qk_pairs'\[0\]\[0\]\[0\] is not a pair index in \[0, 4) above the previous one" "$tmp/outq1"
+tap_check $? "out-of-range pair index refused"
+bad_cfg rankscope_layer_v_dims big
+"$bin" -c "load $tmp/badq" >"$tmp/outq2" 2>&1
+grep -q "'rankscope_layer_v_dims'\[0\]\[0\] is not a count in \[0, head_dim 8\]" "$tmp/outq2"
+tap_check $? "out-of-range value dim count refused"
+bad_cfg rankscope_layer_v_dims zero
+"$bin" -c "load $tmp/badq" >"$tmp/outq3" 2>&1
+grep -q "v_proj.weight': shape [0-9]* x 64, expected [0-9]* x 64 from the config" "$tmp/outq3"
+tap_check $? "value dim count disagreeing with the tensor refused"
+sed 's/"rankscope_layer_v_dims"/"rankscope_layer_v_dimz"/' "$tmp/small/config.json" >"$tmp/badq/config.json"
+"$bin" -c "load $tmp/badq" >"$tmp/outq4" 2>&1
+grep -q "'rankscope_layer_qk_pairs' without 'rankscope_layer_v_dims'" "$tmp/outq4"
+tap_check $? "pair lists without value dims refused"
+for f in "$tmp"/outq1 "$tmp"/outq2 "$tmp"/outq3 "$tmp"/outq4; do
+	test "$(grep -c "$tmp/badq" "$f")" -eq 1 || break
+done
+tap_check $? "each refusal is one line naming the config"
+"$bin" -c "load $tmp/small; transact --keep 0.5 --calib $tmp/calib.txt" >"$tmp/outq5" 2>&1
+grep -q "not the config's .*(an already pruned export)" "$tmp/outq5"
+tap_check $? "transact refuses an already pruned export"
 
 # MLP only: a plain checkpoint, still the budget
 "$bin" -c "load $model; transact --keep 0.8 --mlp-only --steps 2 --calib $tmp/calib.txt \
