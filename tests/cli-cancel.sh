@@ -123,17 +123,14 @@ interrupt
 	grep -q '\[3\]' "$TMPD/out"
 tap_check $? "SIGINT during ppl: exit 1 after $ms ms, the finished windows are printed: $(grep -i cancel "$TMPD/err" | head -n 1)"
 
-# --- batch: alloc bo (when the command exists).  The status and the message are checked; the
-# time is reported, not checked: the first trial builds its factors without looking at the
-# cancel flag (src/rankalloc-bo.c), which can take seconds (docs/hardening.md).
+# --- batch: alloc bo (when the command exists), during the factor build of its first trials
 if "$RS_BIN" -c 'help alloc' >/dev/null 2>&1; then
 	start "load '$MODEL'; alloc bo --keep 0.5 --validation '$EVAL' --chunks 2 --trials 50"
 	poll 'grep -q "^alloc bo:" "$TMPD/out" || [ -s "$TMPD/status" ]' 60
 	sleep 1
 	interrupt
-	[ "$(cat "$TMPD/status")" = 1 ] && grep -qi 'cancel' "$TMPD/err"
+	[ "$(cat "$TMPD/status")" = 1 ] && [ "$ms" -le 500 ] && grep -qi 'cancel' "$TMPD/err"
 	tap_check $? "SIGINT during alloc bo: exit 1 after $ms ms: $(grep -i cancel "$TMPD/err" | head -n 1)"
-	[ "$ms" -le 500 ] || tap_diag "alloc bo took $ms ms to stop (more than 0.5 s)"
 fi
 
 # --- interactive: the workbench in tmux
