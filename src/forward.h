@@ -24,7 +24,7 @@
 /* The four inputs of a layer's linears: q,k,v share one; gate,up share one. */
 enum rs_input_group {
 	RS_IN_ATTN,	/* normalized hidden state: q, k, v   (width dim) */
-	RS_IN_O,	/* attention output: o                (width n_heads * head_dim) */
+	RS_IN_O,	/* attention output: o                (width n_heads * head_dim; a pruned layer: its o columns) */
 	RS_IN_MLP,	/* normalized hidden state: gate, up  (width dim) */
 	RS_IN_DOWN,	/* SiLU(gate) * up: down              (width ffn_dim) */
 	RS_IN_COUNT
