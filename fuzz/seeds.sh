@@ -64,6 +64,9 @@ config)
 	cp_seed "$fx/kjv-llama/config.json" kjv
 	cp_seed "$fx/stories260K/hf/config.json" stories
 	cp_seed "$fx/tiny-random/hf/config.json" tiny-random
+	# stories260K's config with the per-layer keys of transact's smaller exports
+	cp_seed "$(dirname "$0")/seed-config-layers.json" layers
+	cp_seed "$(dirname "$0")/seed-config-layers-pruned.json" layers-pruned
 	;;
 gguf)
 	gguf_head "$fx/stories260K/stories260K.gguf" stories-f32
