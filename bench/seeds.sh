@@ -43,7 +43,7 @@ dense=$("$bin" -c "load $model; ppl $text" 2>/dev/null | sed -n 's/^Final estima
 	echo "everything included: the low-rank part in 16 bits, float16 scales, zero points, codebooks."
 	echo "RTN = plain round-to-nearest blockwise (\`lrq --rank 0\`, the integer program choosing"
 	echo "bits and block sizes per matrix); lrq = the same program also choosing ranks 0-64, with"
-	echo "alternating fits; lrq-vq = k-means vector residual (\`--vq-dim 4 --vq-bits 7\`) with ranks."
+	echo "alternating fits; lrq-vq = k-means vector residual with ranks (ReALLM-style: 2 bits \`--vq-dim 4 --vq-bits 7\`, 3 bits \`--vq-dim 2 --vq-bits 6\`)."
 	echo
 	echo "| budget | method | bits/param | ppl | rel. weight error | configuration |"
 	echo "|---|---|---|---|---|---|"
@@ -53,7 +53,13 @@ dense=$("$bin" -c "load $model; ppl $text" 2>/dev/null | sed -n 's/^Final estima
 			case $m in
 			rtn) args="--bits-per-param $B --rank 0" ;;
 			lrq) args="--bits-per-param $B" ;;
-			lrq-vq) [ "$b" -eq 2 ] || continue; args="--bits-per-param $B --vq-dim 4 --vq-bits 7" ;;
+			# vector shapes whose codebook (16·d·2^b bits per matrix) stays small:
+			# 2 bits: d=4, b=7 (1.75 bits per weight); 3 bits: d=2, b=6 (3 bits per weight)
+			lrq-vq) case $b in
+				2) args="--bits-per-param $B --vq-dim 4 --vq-bits 7" ;;
+				3) args="--bits-per-param $B --vq-dim 2 --vq-bits 6" ;;
+				*) continue ;;
+				esac ;;
 			esac
 			IFS='|' read -r bits ppl err cfg <<EOT
 $(run $args)
