@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "plugin.h"
 
 /* Print the full help of one entry. */
 static void
@@ -29,9 +30,12 @@ static int
 cmd_help_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	const struct rs_cmd_entry *const *e;
+	const struct rs_plugins *pl;
+	int i, n;
 
 	if (args->argc == 1) {
-		const struct rs_cmd_entry *one = rs_cmd_find(args->argv[0], &ctx->cause);
+		const struct rs_cmd_entry *one = rs_cmd_find_session(ctx->session, args->argv[0],
+		                                                     &ctx->cause);
 		if (one == NULL)
 			return RS_EINVAL;
 		help_entry(ctx, one);
@@ -39,6 +43,13 @@ cmd_help_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	for (e = rs_cmd_table; *e != NULL; e++)
 		rs_out_printf(ctx->out, "  %-10s %s\n", (*e)->name, (*e)->summary);
+	/* commands the loaded plugins add (lrq, transact, ...) */
+	pl = ctx->session != NULL ? rs_plugins_session(ctx->session) : NULL;
+	n = pl != NULL ? rs_plugins_n_cmds(pl) : 0;
+	for (i = 0; i < n; i++) {
+		const struct rs_cmd_entry *pe = rs_plugins_cmd_at(pl, i);
+		rs_out_printf(ctx->out, "  %-10s %s (plugin)\n", pe->name, pe->summary);
+	}
 	rs_out_printf(ctx->out, "'help CMD' shows a command's options.\n");
 	return 0;
 }
@@ -48,8 +59,9 @@ const struct rs_cmd_entry rs_cmd_help_entry = {
 	.alias = "?",
 	.usage = "[CMD]",
 	.summary = "list commands, or describe one",
-	.help = "Without an argument, lists every command with a one-line summary. With a "
-	        "command name, shows its usage, options and description.",
+	.help = "Without an argument, lists every command with a one-line summary, then the "
+	        "commands the loaded plugins add. With a command name, shows its usage, options "
+	        "and description.",
 	.min_args = 0,
 	.max_args = 1,
 	.exec = cmd_help_exec,

@@ -28,6 +28,9 @@ XDG_DATA_HOME="$tmp/xdg" "$tmp/p/bin/rankscope" -c 'plugins' >"$tmp/out" 2>&1
 tap_check $? "installed rankscope runs plugins"
 grep -q "^lrq .*$tmp/p/bin/../lib/rankscope/lrq.so" "$tmp/out"; tap_check $? "lrq listed after install"
 grep -q "^transact .*transact.so" "$tmp/out"; tap_check $? "transact listed after install"
+XDG_DATA_HOME="$tmp/xdg" "$tmp/p/bin/rankscope" -c 'help; help transact' >"$tmp/out" 2>&1 &&
+	grep -q '^  lrq .*(plugin)$' "$tmp/out" && grep -q '^usage: transact --keep' "$tmp/out"
+tap_check $? "help lists the plugins' commands and describes them"
 test -f "$tmp/p/include/rankscope/rankscope-plugin.h"; tap_check $? "ABI header installed"
 test -f "$tmp/p/share/man/man7/rankscope-plugin.7"; tap_check $? "man page installed"
 
