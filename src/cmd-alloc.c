@@ -804,6 +804,8 @@ cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    "greedy, sensitivity, bo, history)", name);
 }
 
+static const char *const cmd_alloc_words[] = { "uniform", "energy", "greedy", "sensitivity", "bo", "history", NULL };
+
 const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.name = "alloc",
 	.alias = NULL,
@@ -841,4 +843,5 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.max_args = 3,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_alloc_exec,
+	.words = cmd_alloc_words,
 };

@@ -88,6 +88,8 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+static const char *const cmd_export_words[] = { "dense", "factored", NULL };
+
 const struct rs_cmd_entry rs_cmd_export_entry = {
 	.name = "export",
 	.alias = NULL,
@@ -107,4 +109,5 @@ const struct rs_cmd_entry rs_cmd_export_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_export_exec,
+	.words = cmd_export_words,
 };

@@ -111,6 +111,8 @@ cmd_metrics_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+static const char *const cmd_metrics_words[] = { "export", NULL };
+
 const struct rs_cmd_entry rs_cmd_metrics_entry = {
 	.name = "metrics",
 	.alias = NULL,
@@ -126,4 +128,5 @@ const struct rs_cmd_entry rs_cmd_metrics_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_metrics_exec,
+	.words = cmd_metrics_words,
 };

@@ -236,6 +236,8 @@ cmd_plan_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	               "load, diff)", sub);
 }
 
+static const char *const cmd_plan_words[] = { "show", "reset", "save", "load", "diff", NULL };
+
 const struct rs_cmd_entry rs_cmd_plan_entry = {
 	.name = "plan",
 	.alias = NULL,
@@ -258,4 +260,5 @@ const struct rs_cmd_entry rs_cmd_plan_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_plan_exec,
+	.words = cmd_plan_words,
 };

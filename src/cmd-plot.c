@@ -241,6 +241,8 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+static const char *const cmd_plot_words[] = { "spectrum", "energy", "plan", "heatmap", "alloc-trace", NULL };
+
 const struct rs_cmd_entry rs_cmd_plot_entry = {
 	.name = "plot",
 	.alias = NULL,
@@ -260,4 +262,5 @@ const struct rs_cmd_entry rs_cmd_plot_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_plot_exec,
+	.words = cmd_plot_words,
 };

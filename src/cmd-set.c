@@ -147,6 +147,8 @@ cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+static const char *const cmd_set_words[] = { "asvd-alpha", "method", "rank-align", "threads", NULL };
+
 const struct rs_cmd_entry rs_cmd_set_entry = {
 	.name = "set",
 	.usage = "[NAME [VALUE]]",
@@ -161,4 +163,5 @@ const struct rs_cmd_entry rs_cmd_set_entry = {
 	.min_args = 0,
 	.max_args = 2,
 	.exec = cmd_set_exec,
+	.words = cmd_set_words,
 };

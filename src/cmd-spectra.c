@@ -232,6 +232,8 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return rc;
 }
 
+static const char *const cmd_spectra_words[] = { "show", "export", NULL };
+
 const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.name = "spectra",
 	.alias = NULL,
@@ -253,4 +255,5 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_spectra_exec,
+	.words = cmd_spectra_words,
 };

@@ -67,6 +67,8 @@ struct rs_cmd_entry {
 	int min_args, max_args;     /* positionals; max -1 = any */
 	unsigned flags;             /* enum rs_cmd_flags */
 	int (*exec)(struct rs_cmd_ctx *ctx, const struct rs_args *args);
+	const char *const *words;   /* NULL-ended words the first argument may be (subcommands,
+	                               setting names) for completion, or NULL */
 };
 
 /* The NULL-terminated command table. */

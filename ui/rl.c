@@ -189,11 +189,6 @@ cand_paths(const char *text)
 static char **
 ui_rl_complete(const char *text, int start, int end)
 {
-	static const char *const plot_words[] = {
-		"spectrum", "energy", "plan", "heatmap", "alloc-trace", NULL
-	};
-	static const char *const plan_words[] = { "show", "reset", NULL };
-	static const char *const set_words[] = { "rank-align", "threads", NULL };
 	const struct rs_cmd_entry *e = NULL, *const *t;
 	char first[64] = "";
 	int seg = 0, i, nwords = 0, in_word = 0;
@@ -240,12 +235,8 @@ ui_rl_complete(const char *text, int start, int end)
 					cand_add(buf);
 			}
 		} else {
-			if (e != NULL && nwords == 1 && strcmp(e->name, "plot") == 0)
-				cand_words(text, plot_words);
-			else if (e != NULL && nwords == 1 && strcmp(e->name, "plan") == 0)
-				cand_words(text, plan_words);
-			else if (e != NULL && nwords == 1 && strcmp(e->name, "set") == 0)
-				cand_words(text, set_words);
+			if (e != NULL && nwords == 1 && e->words != NULL)
+				cand_words(text, e->words);
 			else if (e != NULL && nwords == 1 && strcmp(e->name, "help") == 0) {
 				for (t = rs_cmd_table; *t != NULL; t++)
 					if (strncmp((*t)->name, text, strlen(text)) == 0)
