@@ -34,7 +34,7 @@
 
 /* Commands run on the worker thread. */
 static const char *const wb_job_cmds[] = {
-	"ppl", "spectra", "calibrate", "alloc", "compress", "eval", "export", "load", NULL
+	"alloc", "calibrate", "compare", "export", "load", "lrq", "ppl", "spectra", "transact", NULL
 };
 /* Commands allowed while a job runs (they read nothing the job writes). */
 static const char *const wb_busy_ok[] = { "help", NULL };
