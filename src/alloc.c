@@ -3,29 +3,32 @@
 
 #include "alloc.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long alloc_count;	/* allocations since the last rs_alloc_fail_at() */
-static unsigned long alloc_fail_n;	/* fail when alloc_count reaches this; 0 = never */
+/* The test hook's counters: the only process-wide state of the core, atomic because worker
+ * pools (spectra) allocate from several threads. */
+static _Atomic unsigned long alloc_count;	/* allocations since the last rs_alloc_fail_at() */
+static _Atomic unsigned long alloc_fail_n;	/* fail when alloc_count reaches this; 0 = never */
 
 /* Count an allocation and say whether it must fail. */
 static int
 alloc_should_fail(void)
 {
-	alloc_count++;
-	return alloc_fail_n != 0 && alloc_count == alloc_fail_n;
+	unsigned long n = atomic_fetch_add(&alloc_count, 1) + 1, fail = atomic_load(&alloc_fail_n);
+
+	return fail != 0 && n == fail;
 }
 
 unsigned long
 rs_alloc_fail_at(unsigned long n)
 {
-	unsigned long made = alloc_count;
+	unsigned long made = atomic_exchange(&alloc_count, 0);
 
-	alloc_count = 0;
-	alloc_fail_n = n;
+	atomic_store(&alloc_fail_n, n);
 	return made;
 }
 
