@@ -345,6 +345,31 @@ linear(struct rs_forward *f, int l, enum rs_tkind mat, const float *x, int n, fl
 	return 0;
 }
 
+/* Softmax of the score rows of query positions [r0, r1) over keys [0, r1) (att is
+ * (r1 - r0) x r1): row i keeps keys 0..i, the masked rest becomes 0. */
+static void
+causal_softmax(float *att, int r0, int r1)
+{
+	int i, j;
+
+	for (i = r0; i < r1; i++) {
+		float *row = att + (size_t)(i - r0) * r1, mx = row[0], sum = 0;
+
+		for (j = 1; j <= i; j++)
+			if (row[j] > mx)
+				mx = row[j];
+		for (j = 0; j <= i; j++) {
+			row[j] = expf(row[j] - mx);
+			sum += row[j];
+		}
+		sum = 1.0f / sum;
+		for (j = 0; j <= i; j++)
+			row[j] *= sum;
+		for (; j < r1; j++)
+			row[j] = 0.0f;
+	}
+}
+
 /* out[r] = x[r] / rms(x[r]) * w for n rows of width dim. */
 static void
 rmsnorm(float *out, const float *x, const float *w, int n, int dim, double eps)
@@ -394,7 +419,7 @@ attention(struct rs_forward *f, int n_seq, int n_tok)
 {
 	int hd = f->c.head_dim, group = f->c.n_heads / f->c.n_kv_heads;
 	float scale = (float)(1.0 / sqrt((double)hd));
-	int s, h, i, j, r0, r1;
+	int s, h, r0, r1;
 
 	for (s = 0; s < n_seq; s++)
 		for (h = 0; h < f->c.n_heads; h++) {
@@ -409,22 +434,7 @@ attention(struct rs_forward *f, int n_seq, int n_tok)
 				r1 = r0 + ATT_BLOCK < n_tok ? r0 + ATT_BLOCK : n_tok;
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hd,
 				    scale, qh + (size_t)r0 * f->qd, f->qd, kh, f->kvd, 0.0f, f->att, r1);
-				for (i = r0; i < r1; i++) {
-					float *row = f->att + (size_t)(i - r0) * r1, mx = row[0], sum = 0;
-
-					for (j = 1; j <= i; j++)
-						if (row[j] > mx)
-							mx = row[j];
-					for (j = 0; j <= i; j++) {
-						row[j] = expf(row[j] - mx);
-						sum += row[j];
-					}
-					sum = 1.0f / sum;
-					for (j = 0; j <= i; j++)
-						row[j] *= sum;
-					for (; j < r1; j++)
-						row[j] = 0.0f;
-				}
+				causal_softmax(f->att, r0, r1);
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hd, r1,
 				    1.0f, f->att, r1, vh, f->kvd, 0.0f, oh + (size_t)r0 * f->qd, f->qd);
 			}
@@ -470,7 +480,7 @@ attention_small(struct rs_forward *f, const struct rs_layer_attn *a, int n_seq, 
 	int G = f->c.n_heads / f->c.n_kv_heads, H = f->c.n_kv_heads;
 	int qw = a->q_rows, kw = a->k_off[H], vw = a->v_off[H], ow = a->o_cols;
 	float scale = (float)(1.0 / sqrt((double)f->c.head_dim));
-	int s, h, g, i, j, r0, r1, kd, vd;
+	int s, h, g, r0, r1, kd, vd;
 
 	for (s = 0; s < n_seq; s++)
 		for (h = 0; h < f->c.n_heads; h++) {
@@ -495,22 +505,7 @@ attention_small(struct rs_forward *f, const struct rs_layer_attn *a, int n_seq, 
 					    kd, scale, qh + (size_t)r0 * qw, qw, kh, kw, 0.0f, f->att, r1);
 				else	/* no pair left: every score is 0, uniform over the past */
 					memset(f->att, 0, (size_t)(r1 - r0) * r1 * sizeof(float));
-				for (i = r0; i < r1; i++) {
-					float *row = f->att + (size_t)(i - r0) * r1, mx = row[0], sum = 0;
-
-					for (j = 1; j <= i; j++)
-						if (row[j] > mx)
-							mx = row[j];
-					for (j = 0; j <= i; j++) {
-						row[j] = expf(row[j] - mx);
-						sum += row[j];
-					}
-					sum = 1.0f / sum;
-					for (j = 0; j <= i; j++)
-						row[j] *= sum;
-					for (; j < r1; j++)
-						row[j] = 0.0f;
-				}
+				causal_softmax(f->att, r0, r1);
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, vd, r1,
 				    1.0f, f->att, r1, vh, vw, 0.0f, oh + (size_t)r0 * ow, ow);
 			}
