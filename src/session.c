@@ -3,6 +3,7 @@
 
 #include "session.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -20,12 +21,21 @@ struct rs_session *
 rs_session_new(void)
 {
 	struct rs_session *s = rs_calloc(1, sizeof *s);
+	const char *env;
 	long n;
 
 	if (s == NULL)
 		return NULL;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	s->threads = n > 0 ? (int)n : 1;
+	/* A thread count the user gave OpenBLAS is the default (-t and 'set threads' still win):
+	 * two processes each running all-core BLAS on the same cores slow each other badly. */
+	if ((env = getenv("OPENBLAS_NUM_THREADS")) != NULL) {
+		char *end;
+		long t = strtol(env, &end, 10);
+		if (end != env && *end == '\0' && t >= 1 && t <= 1024)
+			s->threads = (int)t;
+	}
 	s->method = RS_METHOD_SVD;
 	s->asvd_alpha = 0.5;
 	return s;
