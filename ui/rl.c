@@ -219,13 +219,22 @@ ui_rl_complete(const char *text, int start, int end)
 	}
 	if (nwords == 0) {
 		size_t len = strlen(text);
+		const struct rs_cmd_entry *pe;
 		for (t = rs_cmd_table; *t != NULL; t++)
 			if (strncmp((*t)->name, text, len) == 0)
 				cand_add((*t)->name);
+		for (i = 0; rl_hooks.plugin_cmd != NULL &&
+		     (pe = rl_hooks.plugin_cmd(rl_hooks.ud, i)) != NULL; i++)
+			if (strncmp(pe->name, text, len) == 0)
+				cand_add(pe->name);
 	} else {
 		char *cause = NULL;
 		e = rs_cmd_find(first, &cause);
 		rs_free(cause);
+		for (i = 0; e == NULL && rl_hooks.plugin_cmd != NULL &&
+		     rl_hooks.plugin_cmd(rl_hooks.ud, i) != NULL; i++)
+			if (strcmp(rl_hooks.plugin_cmd(rl_hooks.ud, i)->name, first) == 0)
+				e = rl_hooks.plugin_cmd(rl_hooks.ud, i);
 		if (text[0] == '-' && e != NULL) {
 			const struct rs_opt *o;
 			char buf[64];

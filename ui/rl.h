@@ -12,6 +12,8 @@ struct ui_rl_hooks {
 	void (*redisplay)(void *ud);                 /* the line or the cursor changed */
 	void (*matches)(void *ud, const char *text); /* a list of completions to show */
 	const char *const *(*names)(void *ud, int *n); /* matrix names for completion */
+	/* The i-th command a plugin adds (lrq, transact), NULL past the last; may be NULL. */
+	const struct rs_cmd_entry *(*plugin_cmd)(void *ud, int i);
 	void *ud;
 };
 

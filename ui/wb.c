@@ -25,6 +25,7 @@
 #include "cmd.h"
 #include "keys.h"
 #include "plan.h"
+#include "plugin.h"
 #include "rl.h"
 #include "session.h"
 #include "wb.h"
@@ -508,6 +509,19 @@ wb_rl_names(void *ud, int *n)
 	return (const char *const *)w->view.names;
 }
 
+static const struct rs_cmd_entry *
+wb_rl_plugin_cmd(void *ud, int i)
+{
+	struct wb *w = ud;
+	const struct rs_plugins *p;
+
+	/* the registry loads on first use: not while a job may be using the session */
+	if (w->busy || (p = rs_plugins_session(w->ctx->session)) == NULL ||
+	    i >= rs_plugins_n_cmds(p))
+		return NULL;
+	return rs_plugins_cmd_at(p, i);
+}
+
 /* Move focus (keypad on for panels only: readline needs the raw bytes). */
 static void
 wb_focus(struct wb *w, int focus)
@@ -793,6 +807,7 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 	hooks.redisplay = wb_rl_redisplay;
 	hooks.matches = wb_rl_matches;
 	hooks.names = wb_rl_names;
+	hooks.plugin_cmd = wb_rl_plugin_cmd;
 	hooks.ud = &w;
 	if (ui_rl_init(WB_PROMPT, &hooks, &cause) != 0) {
 		fprintf(stderr, "rankscope: %s\n", cause != NULL ? cause : "readline setup failed");
