@@ -3,9 +3,12 @@
 
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -19,8 +22,12 @@
 #define CACHE_VERSION 1u
 #define CACHE_HEADER 32u	/* magic 8 + version 4 + keylen 4 + paylen 8 + checksum 8 */
 
+/* Temporary files older than this are left over from a killed process, not being written. */
+#define CACHE_STALE_SECONDS 3600
+
 struct rs_cache {
 	char *dir;
+	int swept;      /* stale temporary files removed once per session */
 };
 
 uint64_t
@@ -158,6 +165,34 @@ rs_cache_get(struct rs_cache *c, const char *kind, const char *key_text, void **
 	return rc;
 }
 
+/* Remove "<entry>.tmp.XXXXXX" files a killed process left behind (older than an hour, so a
+ * write in progress in another session is never touched). */
+static void
+cache_sweep(struct rs_cache *c)
+{
+	struct dirent *e;
+	time_t now = time(NULL);
+	DIR *d;
+
+	c->swept = 1;
+	if ((d = opendir(c->dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat sb;
+		char *path;
+
+		if (strstr(e->d_name, ".rsc.tmp.") == NULL)
+			continue;
+		if ((path = rs_strdupf("%s/%s", c->dir, e->d_name)) == NULL)
+			break;
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    now - sb.st_mtime > CACHE_STALE_SECONDS)
+			unlink(path);
+		rs_free(path);
+	}
+	closedir(d);
+}
+
 int
 rs_cache_put(struct rs_cache *c, const char *kind, const char *key_text, const void *data,
              size_t len, char **cause)
@@ -171,6 +206,8 @@ rs_cache_put(struct rs_cache *c, const char *kind, const char *key_text, const v
 
 	if ((rc = rs_mkdir_p(c->dir, cause)) != 0)
 		return rc;
+	if (!c->swept)
+		cache_sweep(c);
 	if ((path = cache_path(c, kind, key_text)) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "cache: out of memory");
 	memcpy(hdr, CACHE_MAGIC, 8);

@@ -5,7 +5,8 @@
  * the key: tensor content hash, method, calibration identity), so a hash collision or a stale
  * entry is detected.  Entry file: "RSCACHE1", uint32 format version, uint32 key-text length,
  * uint64 payload length, uint64 XXH64 of the payload, the key text, the payload.  Written
- * atomically; a corrupt or mismatched entry is reported, removed, and treated as a miss. */
+ * atomically; a corrupt or mismatched entry is reported, removed, and treated as a miss.
+ * Temporary files a killed process left (over an hour old) are removed at the first put. */
 #ifndef RS_CACHE_H
 #define RS_CACHE_H
 

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,6 +123,26 @@ main(void)
 	       "a truncated entry is reported: %s", cause ? cause : "");
 	rs_free(cause);
 	rs_cache_close(c);
+
+	/* Temporary files left by a killed writer: an old one is swept, a fresh one is kept. */
+	{
+		char old_tmp[600], new_tmp[600];
+		struct timespec ts[2];
+		cause = NULL;
+		c = rs_cache_open(path, &cause);
+		snprintf(old_tmp, sizeof old_tmp, "%s/spectrum-1.rsc.tmp.AAAAAA", path);
+		snprintf(new_tmp, sizeof new_tmp, "%s/spectrum-2.rsc.tmp.BBBBBB", path);
+		fclose(fopen(old_tmp, "wb"));
+		fclose(fopen(new_tmp, "wb"));
+		ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 7200;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		utimensat(AT_FDCWD, old_tmp, ts, 0);
+		tap_ok(rs_cache_put(c, "spectrum", "key C", payload, sizeof payload, &cause) == 0,
+		       "put after a crash");
+		tap_ok(access(old_tmp, F_OK) != 0, "a temporary file over an hour old is removed");
+		tap_ok(access(new_tmp, F_OK) == 0, "a fresh temporary file (a write in progress) is kept");
+		rs_cache_close(c);
+	}
 	tap_ok(rs_hash64("abc", 3, 0) != rs_hash64("abd", 3, 0), "hash distinguishes inputs");
 	{
 		char cmd[300];
