@@ -374,61 +374,82 @@ session_plan_json(const struct rs_session *s, char **cause)
 	return rs_planfile_json(s->plan, s->model, &meta, cause);
 }
 
-/* config.json for the export: the source's, or one made from the model's config. */
-static int
-write_config(const struct rs_session *s, const char *sdir, const char *tmp, enum rs_dtype dt,
-    int attn_bias, int mlp_bias, char **cause)
+json_t *
+rs_export_config_object(const struct rs_session *s, char **cause)
 {
 	const struct rs_model_config *c = rs_model_config(s->model);
-	json_t *j = NULL;
 	json_error_t err;
-	char *from, *to, *text;
+	json_t *j;
+	char *sdir, *from;
 	struct stat sb;
+	int bad = 0;
+
+	/* a Hugging Face source: its own config.json, every key it has kept */
+	if (strcmp(rs_model_format(s->model), "safetensors") == 0) {
+		if ((sdir = rs_path_model_dir(s->model_path)) == NULL ||
+		    (from = rs_strdupf("%s/config.json", sdir)) == NULL) {
+			rs_free(sdir);
+			rs_fail(cause, RS_ENOMEM, "export: out of memory");
+			return NULL;
+		}
+		rs_free(sdir);
+		if (stat(from, &sb) == 0) {
+			j = json_load_file(from, JSON_REJECT_DUPLICATES, &err);
+			if (j == NULL || !json_is_object(j)) {
+				json_decref(j);
+				rs_fail(cause, RS_EFORMAT, "%s: line %d: %s", from, err.line, err.text);
+				rs_free(from);
+				return NULL;
+			}
+			rs_free(from);
+			return j;
+		}
+		rs_free(from);
+	}
+	/* GGUF, llama2.c: one made from the model's config */
+	if ((j = json_object()) == NULL) {
+		rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		return NULL;
+	}
+	bad |= json_object_set_new(j, "architectures", json_pack("[s]",
+	    strcmp(c->arch, "mistral") == 0 ? "MistralForCausalLM" :
+	    strcmp(c->arch, "qwen2") == 0 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+	bad |= json_object_set_new(j, "model_type", json_string(c->arch));
+	bad |= json_object_set_new(j, "hidden_size", json_integer(c->dim));
+	bad |= json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
+	bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
+	bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
+	bad |= json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+	bad |= json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+	bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+	bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->ctx_len));
+	bad |= json_object_set_new(j, "rms_norm_eps", json_real(c->rms_norm_eps));
+	bad |= json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
+	bad |= json_object_set_new(j, "hidden_act", json_string("silu"));
+	bad |= json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
+	if (c->bos_id >= 0)
+		bad |= json_object_set_new(j, "bos_token_id", json_integer(c->bos_id));
+	if (c->eos_id >= 0)
+		bad |= json_object_set_new(j, "eos_token_id", json_integer(c->eos_id));
+	if (bad) {
+		json_decref(j);
+		rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		return NULL;
+	}
+	return j;
+}
+
+/* config.json for the export: the source's, or one made from the model's config. */
+static int
+write_config(const struct rs_session *s, const char *tmp, enum rs_dtype dt, int attn_bias,
+    int mlp_bias, char **cause)
+{
+	json_t *j;
+	char *to, *text;
 	int rc, bad = 0;
 
-	if ((from = rs_strdupf("%s/config.json", sdir)) == NULL)
-		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
-	if (stat(from, &sb) == 0 && strcmp(rs_model_format(s->model), "safetensors") == 0) {
-		struct rs_mapfile *mf = rs_mapfile_open(from, cause);
-		if (mf == NULL) {
-			rs_free(from);
-			return RS_EIO;
-		}
-		j = json_loadb((const char *)mf->data, mf->size, JSON_REJECT_DUPLICATES, &err);
-		rs_mapfile_close(mf);
-		if (j == NULL || !json_is_object(j)) {
-			json_decref(j);
-			rc = rs_fail(cause, RS_EFORMAT, "%s: line %d: %s", from, err.line, err.text);
-			rs_free(from);
-			return rc;
-		}
-	} else {
-		const char *arch = strcmp(c->arch, "mistral") == 0 ? "MistralForCausalLM" :
-		    strcmp(c->arch, "qwen2") == 0 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
-		if ((j = json_object()) == NULL) {
-			rs_free(from);
-			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		}
-		bad |= json_object_set_new(j, "architectures", json_pack("[s]", arch));
-		bad |= json_object_set_new(j, "model_type", json_string(c->arch));
-		bad |= json_object_set_new(j, "hidden_size", json_integer(c->dim));
-		bad |= json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
-		bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
-		bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
-		bad |= json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
-		bad |= json_object_set_new(j, "head_dim", json_integer(c->head_dim));
-		bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab));
-		bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->ctx_len));
-		bad |= json_object_set_new(j, "rms_norm_eps", json_real(c->rms_norm_eps));
-		bad |= json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
-		bad |= json_object_set_new(j, "hidden_act", json_string("silu"));
-		bad |= json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
-		if (c->bos_id >= 0)
-			bad |= json_object_set_new(j, "bos_token_id", json_integer(c->bos_id));
-		if (c->eos_id >= 0)
-			bad |= json_object_set_new(j, "eos_token_id", json_integer(c->eos_id));
-	}
-	rs_free(from);
+	if ((j = rs_export_config_object(s, cause)) == NULL)
+		return RS_EFORMAT;
 	bad |= json_object_set_new(j, "torch_dtype", json_string(torch_dtype(dt)));
 	if (attn_bias)
 		bad |= json_object_set_new(j, "attention_bias", json_true());
@@ -599,7 +620,7 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 		goto fail;
 	rs_stw_free(stw);
 	stw = NULL;
-	if ((rc = write_config(s, sdir, tmp, main_dt, attn_bias, mlp_bias, cause)) != 0)
+	if ((rc = write_config(s, tmp, main_dt, attn_bias, mlp_bias, cause)) != 0)
 		goto fail;
 	for (i = 0; copy_names[i] != NULL; i++) {
 		if ((rc = copy_file(sdir, tmp, copy_names[i], cause)) < 0)

@@ -40,6 +40,8 @@
 #include "dtype.h"
 #include "status.h"
 
+struct json_t;
+
 struct rs_session;
 
 struct rs_export_opts {
@@ -73,5 +75,10 @@ int rs_factored_probe(const char *path);
  * the session is unchanged. */
 int rs_factored_load(struct rs_session *s, const char *path, const char *base,
     void (*note)(void *ud, const char *line), void *ud, char **cause);
+
+/* The config.json object of an export: a Hugging Face source's own config.json (every key it
+ * has kept), else one made from the model's config (GGUF, llama2.c).  NULL + cause on a bad
+ * source file or out of memory; the caller json_decref()s it. */
+struct json_t *rs_export_config_object(const struct rs_session *s, char **cause);
 
 #endif

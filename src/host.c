@@ -19,6 +19,7 @@
 #include "atomic.h"
 #include "compress.h"
 #include "dtype.h"
+#include "export.h"
 #include "forward.h"
 #include "mapfile.h"
 #include "model.h"
@@ -491,66 +492,6 @@ h_hf_name(void *ctx, int layer, enum rs_plugin_mat mat)
 	return c->name;
 }
 
-/* The source config.json (HF sources), or one made from the model's config. */
-static json_t *
-config_object(struct rs_session *s, char **cause)
-{
-	const struct rs_model_config *c = rs_model_config(s->model);
-	json_error_t err;
-	json_t *j;
-	char *sdir, *from;
-	int bad = 0;
-
-	if (strcmp(rs_model_format(s->model), "safetensors") == 0 &&
-	    (sdir = rs_path_model_dir(s->model_path)) != NULL) {
-		from = rs_strdupf("%s/config.json", sdir);
-		rs_free(sdir);
-		if (from == NULL) {
-			rs_fail(cause, RS_ENOMEM, "out of memory");
-			return NULL;
-		}
-		j = json_load_file(from, JSON_REJECT_DUPLICATES, &err);
-		if (j != NULL && json_is_object(j)) {
-			rs_free(from);
-			return j;
-		}
-		json_decref(j);
-		rs_fail(cause, RS_EFORMAT, "%s: line %d: %s", from, err.line, err.text);
-		rs_free(from);
-		return NULL;
-	}
-	if ((j = json_object()) == NULL) {
-		rs_fail(cause, RS_ENOMEM, "out of memory");
-		return NULL;
-	}
-	bad |= json_object_set_new(j, "architectures", json_pack("[s]",
-	    strcmp(c->arch, "mistral") == 0 ? "MistralForCausalLM" :
-	    strcmp(c->arch, "qwen2") == 0 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
-	bad |= json_object_set_new(j, "model_type", json_string(c->arch));
-	bad |= json_object_set_new(j, "hidden_size", json_integer(c->dim));
-	bad |= json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
-	bad |= json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
-	bad |= json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
-	bad |= json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
-	bad |= json_object_set_new(j, "head_dim", json_integer(c->head_dim));
-	bad |= json_object_set_new(j, "vocab_size", json_integer(c->vocab));
-	bad |= json_object_set_new(j, "max_position_embeddings", json_integer(c->ctx_len));
-	bad |= json_object_set_new(j, "rms_norm_eps", json_real(c->rms_norm_eps));
-	bad |= json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
-	bad |= json_object_set_new(j, "hidden_act", json_string("silu"));
-	bad |= json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied));
-	if (c->bos_id >= 0)
-		bad |= json_object_set_new(j, "bos_token_id", json_integer(c->bos_id));
-	if (c->eos_id >= 0)
-		bad |= json_object_set_new(j, "eos_token_id", json_integer(c->eos_id));
-	if (bad) {
-		json_decref(j);
-		rs_fail(cause, RS_ENOMEM, "out of memory");
-		return NULL;
-	}
-	return j;
-}
-
 /* config.json text with extra members merged in. */
 static char *
 h_config_json(void *ctx, const char *extra, char **cause)
@@ -564,7 +505,7 @@ h_config_json(void *ctx, const char *extra, char **cause)
 		rs_fail(cause, RS_EINVAL, "no model loaded");
 		return NULL;
 	}
-	if ((j = config_object(s, cause)) == NULL)
+	if ((j = rs_export_config_object(s, cause)) == NULL)
 		return NULL;
 	if (extra != NULL) {
 		x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
