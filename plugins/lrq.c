@@ -882,24 +882,6 @@ load(const struct rs_host *h, const char *path, char **cause)
 	return rc;
 }
 
-/* Parse a number option within [lo, hi]. */
-static int
-num_opt(const struct rs_host *h, const char *v, const char *name, double lo, double hi,
-    double def, double *out, char **cause)
-{
-	char *end;
-
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	*out = strtod(v, &end);
-	if (end == v || *end != '\0' || !(*out >= lo && *out <= hi))
-		return h->fail(cause, RS_PLUGIN_EINVAL, "lrq: --%s: '%s' is not a number in "
-		    "[%g, %g]", name, v, lo, hi);
-	return 0;
-}
-
 enum { O_BITS, O_RANK, O_VQD, O_VQB, O_EVAL, O_CTX, O_SAVE, O_LOAD, O_EXPORT, O_CLEAR };
 
 /* `lrq`: compress every decoder matrix, install the result, report. */
@@ -928,11 +910,11 @@ lrq_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
 	if (vals[O_BITS] == NULL)
 		return h->fail(cause, RS_PLUGIN_EINVAL, "lrq: --bits-per-param B is required "
 		    "(or --load FILE, --clear)");
-	if ((rc = num_opt(h, vals[O_BITS], "bits-per-param", 1, 16, 0, &B, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_RANK], "rank", 0, 4096, -1, &rank, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_VQD], "vq-dim", 1, 16, 0, &vqd, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_VQB], "vq-bits", 1, 12, 0, &vqb, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx, cause)) != 0)
+	if ((rc = rs_plugin_number(h, "lrq", vals[O_BITS], "bits-per-param", 1, 16, 0, &B, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "lrq", vals[O_RANK], "rank", 0, 4096, -1, &rank, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "lrq", vals[O_VQD], "vq-dim", 1, 16, 0, &vqd, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "lrq", vals[O_VQB], "vq-bits", 1, 12, 0, &vqb, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "lrq", vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx, cause)) != 0)
 		return rc;
 	if ((vqd > 0) != (vqb > 0))
 		return h->fail(cause, RS_PLUGIN_EINVAL, "lrq: --vq-dim and --vq-bits go together");
@@ -1026,7 +1008,7 @@ report:
 		    "(float32 Hugging Face folder)\n", vals[O_EXPORT]);
 	}
 	if (vals[O_EVAL] != NULL) {
-		if ((rc = num_opt(h, vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx, cause)) != 0 ||
+		if ((rc = rs_plugin_number(h, "lrq", vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx, cause)) != 0 ||
 		    (rc = h->perplexity(h->ctx, vals[O_EVAL], (int)ctx, &ppl, cause)) != 0)
 			return rc;
 		h->print(h->ctx, RS_PLUGIN_OUT_TEXT, "lrq: perplexity %.4f on %s (chunked)\n", ppl,

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define RS_PLUGIN_ABI 1		/* bump on any incompatible change */
 #define RS_PLUGIN_ENTRY "rs_plugin_entry"
@@ -212,5 +213,25 @@ const struct rs_plugin *rs_plugin_entry(void);
 
 /* Helper for a plugin's descriptor initializer. */
 #define RS_PLUGIN_HEADER RS_PLUGIN_ABI, (uint32_t)sizeof(struct rs_plugin)
+
+/* Helper for a command: the number in option value v (as the host passed it in vals[]) within
+ * [lo, hi], def when the option was not given; a one-line error from `who` otherwise.  Inline,
+ * so it adds nothing to the ABI. */
+static inline int
+rs_plugin_number(const struct rs_host *h, const char *who, const char *v, const char *name,
+    double lo, double hi, double def, double *out, char **cause)
+{
+	char *end;
+
+	if (v == NULL) {
+		*out = def;
+		return RS_PLUGIN_OK;
+	}
+	*out = strtod(v, &end);
+	if (end == v || *end != '\0' || !(*out >= lo && *out <= hi))
+		return h->fail(cause, RS_PLUGIN_EINVAL, "%s: --%s: '%s' is not a number in "
+		    "[%g, %g]", who, name, v, lo, hi);
+	return RS_PLUGIN_OK;
+}
 
 #endif

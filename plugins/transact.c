@@ -365,24 +365,6 @@ layer_params(const struct run *R, const struct lay *y)
 	    (1 + g) * d * (uint64_t)n_kept(R, y, FAM_VO);
 }
 
-/* Parse a number option within [lo, hi]. */
-static int
-num_opt(const struct rs_host *h, const char *v, const char *name, double lo, double hi,
-    double def, double *out, char **cause)
-{
-	char *end;
-
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	*out = strtod(v, &end);
-	if (end == v || *end != '\0' || !(*out >= lo && *out <= hi))
-		return h->fail(cause, RS_PLUGIN_EINVAL, "transact: --%s: '%s' is not a number in "
-		    "[%g, %g]", name, v, lo, hi);
-	return 0;
-}
-
 /* Kept rows of q (query head h = g·group + k, kv head g) or k (head g) in the smaller
  * layout, written to idx: per head its kept pairs i ascending, first halves (row base + i)
  * then second halves (row base + i + hd/2): the rotate-half layout of a head of 2·p dims.
@@ -569,11 +551,14 @@ transact_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
 	if (vals[O_CALIB] == NULL)
 		return h->fail(cause, RS_PLUGIN_EINVAL, "transact: --calib FILE is required "
 		    "(calibration text for the activation norms)");
-	if ((rc = num_opt(h, vals[O_KEEP], "keep", 0.01, 1, 0, &keep, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_STEPS], "steps", 1, 64, TA_DEFAULT_STEPS, &steps, cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_TOKENS], "max-tokens", 2, 1e9, TA_DEFAULT_TOKENS, &tokens,
+	if ((rc = rs_plugin_number(h, "transact", vals[O_KEEP], "keep", 0.01, 1, 0, &keep,
 	    cause)) != 0 ||
-	    (rc = num_opt(h, vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx, cause)) != 0)
+	    (rc = rs_plugin_number(h, "transact", vals[O_STEPS], "steps", 1, 64, TA_DEFAULT_STEPS,
+	    &steps, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "transact", vals[O_TOKENS], "max-tokens", 2, 1e9,
+	    TA_DEFAULT_TOKENS, &tokens, cause)) != 0 ||
+	    (rc = rs_plugin_number(h, "transact", vals[O_CTX], "ctx", 0, 1 << 16, 0, &ctx,
+	    cause)) != 0)
 		return rc;
 	memset(&R, 0, sizeof R);
 	R.h = h;
