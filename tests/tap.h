@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int tap_count, tap_failed;
 
@@ -73,6 +74,16 @@ tap_fixture(char *buf, size_t n, const char *rel)
 		tap_skip_all("fixture missing");
 	fclose(f);
 	return buf;
+}
+
+/* Monotonic seconds, for timings printed as diagnostics. */
+__attribute__((unused)) static double
+tap_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Print the plan; the exit status for main(). */

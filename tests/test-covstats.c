@@ -35,14 +35,6 @@ gauss(void)
 	return sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
 }
 
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* ntok×n activations with correlated features: x = mu + z·M, M (n×n) Gaussian with
  * column scales decaying over two decades. */
@@ -437,21 +429,21 @@ measure(void)
 	for (i = 0; i < ntok * n; i++)
 		x[i] = (float)(mu[i % n] + gauss());
 	cs = rs_covstats_new(n, 1, &cause);
-	t = now();
+	t = tap_now();
 	st = rs_covstats_begin_group(cs, 0, &cause);
 	st |= rs_covstats_add(cs, x, ntok, &cause);
 	st |= rs_covstats_end_group(cs, &cause);
 	st |= rs_covstats_finish(cs, &cause);
-	t_rs = now() - t;
+	t_rs = tap_now() - t;
 	/* Reference: convert, centre with the exact mean, dsyrk in double. */
-	t = now();
+	t = tap_now();
 	xd = malloc(ntok * n * 8);
 	cref = calloc(n * n, 8);
 	for (i = 0; i < ntok * n; i++)
 		xd[i] = x[i];
 	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)ntok, 1.0, xd, (int)n,
 	    0.0, cref, (int)n);
-	t_d = now() - t;
+	t_d = tap_now() - t;
 	{
 		double *m1 = calloc(n, 8);
 		size_t j, tt;

@@ -32,14 +32,6 @@ gauss(void)
 	return sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
 }
 
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Random m×k (m ≥ k) matrix with orthonormal columns, row-major: Q of a Gaussian's QR. */
 static double *
@@ -531,17 +523,17 @@ measure(struct rs_linalg_ws *ws)
 		af[i] = (float)gauss();
 	for (k = 1; k <= 2; k++) {
 		threads((int)k);
-		t = now();
+		t = tap_now();
 		st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
-		ts[k] = now() - t;
+		ts[k] = tap_now() - t;
 		/* dgesdd for comparison, at one thread only (keeps the test short). */
 		td[k] = 0.0;
 		if (k == 1) {
 			for (i = 0; i < m * n; i++)
 				ad[i] = af[i];
-			t = now();
+			t = tap_now();
 			st |= rs_linalg_svals_f64(ws, ad, m, n, svd, &cause);
-			td[k] = now() - t;
+			td[k] = tap_now() - t;
 		}
 		tap_ok(st == 0, "2048x5632 at %zu BLAS thread(s)", k);
 		if (k == 1)

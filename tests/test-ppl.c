@@ -64,14 +64,6 @@ stop_logits(void *ud, int chunk, const int32_t *tokens, int n_tok, const float *
 	return RS_ECANCEL;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* llama.cpp protocol, n_ctx 128, on the stories token stream through one model file. */
 static void
@@ -102,11 +94,11 @@ run(const char *root, const char *rel, const int32_t *ids, size_t n, int max_chu
 	o.bos = -1;
 	o.on_chunk = on_chunk;
 	o.ud = ch;
-	t0 = now();
+	t0 = tap_now();
 	st = rs_ppl_run(f, ids, n, &o, &r, NULL, &cause);
 	tap_ok(st == 0 && tap_close(r.ppl, want, tol) && r.n_chunks == ch->n,
 	    "%s: llama.cpp protocol, %d chunks: PPL = %.4f +/- %.5f, want %.4f within %g %% "
-	    "(%.2f s)", rel, r.n_chunks, r.ppl, r.error, want, tol * 100, now() - t0);
+	    "(%.2f s)", rel, r.n_chunks, r.ppl, r.error, want, tol * 100, tap_now() - t0);
 	if (want_err > 0)
 		tap_ok(tap_close(r.error, want_err, 0.01) && r.n_scored == 193410 &&
 		    r.n_chunks == 3070, "%s: error %.5f (want %.5f), %lld scored, %d chunks", rel,

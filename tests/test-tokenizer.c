@@ -219,14 +219,6 @@ done:
 }
 
 /* Seconds on the monotonic clock. */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* SentencePiece's remove_extra_whitespaces on plain text: strip leading and trailing spaces,
  * collapse runs of spaces. */
@@ -270,9 +262,9 @@ test_stories(void)
 		tap_ok(rs_tokenizer_n_vocab(t) == 512 && rs_tokenizer_bos(t) == 1 &&
 		    rs_tokenizer_eos(t) == 2 && strcmp(rs_tokenizer_kind(t), "spm") == 0,
 		    "stories260K.gguf: spm, 512 tokens, bos 1, eos 2");
-		t0 = now();
+		t0 = tap_now();
 		got = enc(t, text, ntext, 1, &ng);
-		dt = now() - t0;
+		dt = tap_now() - t0;
 		d = first_diff(got, ng, want, nw);
 		if (!tap_ok(got != NULL && ng == nw && d == nw,
 		    "stories260K.gguf: tinystories_val.txt = llama.cpp's %zu ids", nw))
