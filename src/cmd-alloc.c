@@ -16,6 +16,7 @@
 #include "calib.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "forward.h"
 #include "model.h"
 #include "plan.h"
@@ -99,7 +100,7 @@ env_init(struct alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args
 	    &ctx->cause)) != 0)
 		return rc;
 	for (i = 0; i < e->n; i++) {
-		e->specs[i] = rs_compress_session_spec(s, rs_plan_layer(e->p, i),
+		e->specs[i] = rs_engine_preview_spec(s, rs_plan_layer(e->p, i),
 		    rs_plan_type(e->p, i));
 		if (!e->elig[i])
 			continue;
@@ -117,11 +118,9 @@ env_init(struct alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args
 		if (!(b.keep > 0))
 			return rs_fail(&ctx->cause, RS_EINVAL, "alloc: --keep must be above 0");
 	} else if (paramsw != NULL) {
-		long v;
-		if ((rc = rs_args_int(args, "params", 0, 1, 0x7fffffffffffffffL, &v,
+		if ((rc = rs_args_size(args, "params", RS_SIZE_COUNT, 0, 1, UINT64_MAX, &b.params,
 		    &ctx->cause)) != 0)
 			return rc;
-		b.params = (uint64_t)v;
 	} else {
 		b.keep = s->budget_keep;
 		b.params = s->budget_params;
@@ -292,6 +291,13 @@ struct alloc_val {
 	char calib_id[24];
 };
 
+/* A trial's factors and the plugins' replacements, as every evaluation of the session runs. */
+static int
+val_install(void *ud, const struct rs_compress_set *set, struct rs_forward *f, char **cause)
+{
+	return rs_engine_install(ud, set, f, cause);
+}
+
 /* Tokenize --validation, check the method's data, and run the dense pass. */
 static int
 val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int want_kl,
@@ -311,6 +317,7 @@ val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int wa
 	int rc;
 
 	memset(v, 0, sizeof *v);
+	memset(&eo, 0, sizeof eo);
 	if (file == NULL)
 		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: needs --validation FILE, a held-out "
 		    "text (not the evaluation text, nor the calibration text)");
@@ -326,9 +333,9 @@ val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int wa
 		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: method %s needs a calibration: run "
 		    "'calibrate FILE' first (or 'set method svd')",
 		    rs_method_name((enum rs_method)s->method));
-	if ((c = rs_compress_session(s, &ctx->cause)) == NULL)
+	if ((c = rs_engine_compress(s, &ctx->cause)) == NULL)
 		return RS_ENOMEM;
-	rs_compress_session_src(s, &v->src);
+	rs_engine_src(s, &v->src);
 	snprintf(v->calib_id, sizeof v->calib_id, "none");
 	if (v->src.calib != NULL)
 		snprintf(v->calib_id, sizeof v->calib_id, "%016" PRIx64,
@@ -339,6 +346,8 @@ val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int wa
 	eo.ctx = (int)ctxlen;
 	eo.chunks = (int)chunks;
 	eo.want_kl = want_kl;
+	eo.install = val_install;
+	eo.install_ud = s;
 	rs_forward_set_threads(s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	v->ev = rs_alloc_eval_new(s->model, c, &v->src, ids, n_ids, &eo, ctx->job, &ctx->cause);
@@ -742,7 +751,7 @@ alloc_history(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if (args->argc >= 2) {
 		int rc;
 		if (strcmp(args->argv[1], "export") != 0 || args->argc != 3)
-			return rs_fail(&ctx->cause, RS_EINVAL, "usage: alloc history [export "
+			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: alloc history [export "
 			    "FILE.csv]");
 		if ((rc = rs_bo_hist_save(h, args->argv[2], &ctx->cause)) != 0)
 			return rc;
@@ -786,7 +795,7 @@ cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if (strcmp(name, "history") == 0)
 		return alloc_history(ctx, args);
 	if (args->argc > 1)
-		return rs_fail(&ctx->cause, RS_EINVAL, "usage: alloc NAME [options] (NAME: uniform, "
+		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: alloc NAME [options] (NAME: uniform, "
 		    "energy, greedy, sensitivity, bo, history)");
 	for (k = 0; k < sizeof allocators / sizeof allocators[0]; k++) {
 		if (strcmp(name, allocators[k].name) != 0)
@@ -800,7 +809,7 @@ cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			    1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 		return rc;
 	}
-	return rs_fail(&ctx->cause, RS_EINVAL, "alloc: unknown allocator '%s' (uniform, energy, "
+	return rs_fail(&ctx->cause, RS_EUSAGE, "alloc: unknown allocator '%s' (uniform, energy, "
 	    "greedy, sensitivity, bo, history)", name);
 }
 

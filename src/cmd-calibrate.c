@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "calib.h"
 #include "cmd.h"
+#include "engine.h"
 #include "forward.h"
 #include "model.h"
 #include "session.h"
@@ -23,34 +24,9 @@ static const struct rs_opt cmd_calibrate_opts[] = {
 	{ "ctx", "N", "window length (default: the model's context, at most 2048)" },
 	{ "max-tokens", "N", "use at most N tokens, whole windows (default 65536)" },
 	{ "groups", "G", "pool the statistics over G groups of windows (default min(32, windows))" },
-	{ "memory", "BYTES", "accumulator budget, e.g. 2G or 512M (default: half the RAM)" },
+	{ "memory", "BYTES", "accumulator budget, e.g. 2GiB or 512MiB (default: half the RAM)" },
 	{ NULL, NULL, NULL }
 };
-
-/* Parse a byte count with an optional K/M/G/T suffix (powers of 1024). */
-static int
-calib_bytes(const char *s, uint64_t *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || v <= 0)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v *= 1024.0; end++; break;
-	case 'm': case 'M': v *= 1048576.0; end++; break;
-	case 'g': case 'G': v *= 1073741824.0; end++; break;
-	case 't': case 'T': v *= 1099511627776.0; end++; break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || v > 1.8e19)
-		return -1;
-	*out = (uint64_t)v;
-	return 0;
-}
 
 /* A byte count for people: "12.3 MB". */
 static const char *
@@ -79,7 +55,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	struct rs_session *s = ctx->session;
 	const struct rs_model_config *mc = rs_model_config(s->model);
-	const char *path = args->argv[0], *mem = rs_args_get(args, "memory");
+	const char *path = args->argv[0];
 	struct rs_calib_params p;
 	struct rs_calib_report rep;
 	const struct rs_calib_plan *pl;
@@ -99,10 +75,9 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    (rc = rs_args_int(args, "max-tokens", 65536, 2, 1L << 40, &maxtok, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "groups", 0, 1, 1 << 20, &groups, &ctx->cause)) != 0)
 		return rc;
-	p.memory = rs_calib_default_memory();
-	if (mem != NULL && calib_bytes(mem, &p.memory) != 0)
-		return rs_fail(&ctx->cause, RS_EINVAL, "calibrate: --memory: not a byte count: '%s'",
-		    mem);
+	if ((rc = rs_args_size(args, "memory", RS_SIZE_BYTES, rs_calib_default_memory(), 1,
+	    UINT64_MAX, &p.memory, &ctx->cause)) != 0)
+		return rc;
 	if (ctxlen > mc->ctx_len)
 		rs_out_infof(ctx->out, "warning: window %ld is longer than the model's context %d\n",
 		    ctxlen, mc->ctx_len);
@@ -155,13 +130,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_out_printf(ctx->out, "calibrate: %d layers computed in %d pass%s (%" PRId64 " tokens "
 	    "through the model), %d from cache; %.2f s\n", rep.layers_computed, rep.passes,
 	    rep.passes == 1 ? "" : "es", rep.tokens_run, rep.layers_cached, secs);
-	/* Feature spectra of another calibration no longer apply. */
-	if (s->calib == NULL || strcmp(rs_calib_identity(s->calib), rs_calib_identity(c)) != 0) {
-		rs_analysis_drop_kind(s->analysis, RS_SPEC_CENTRED);
-		rs_analysis_drop_kind(s->analysis, RS_SPEC_UNCENTRED);
-	}
-	rs_calib_free(s->calib);
-	s->calib = c;
+	rs_engine_set_calib(s, c);
 	return 0;
 }
 

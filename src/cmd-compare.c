@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "evaltext.h"
 #include "forward.h"
 #include "model.h"
@@ -88,22 +89,24 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct rs_session *s = ctx->session;
 	const struct rs_model_config *mc = rs_model_config(s->model);
 	struct rs_evaltext ev;
-	struct rs_forward *fd = NULL, *fc = NULL;
-	struct rs_compress_set *set = NULL;
+	struct rs_engine_pass dense_pass, plan_pass;
 	struct nll_sum nd = { 0, 0 }, nc = { 0, 0 };
 	struct timespec t0, t1;
 	int32_t *ids = NULL, *win = NULL, bos;
 	float *ld = NULL, *lc = NULL;
 	size_t n_ids = 0;
-	char desc[512], budget[512];
+	char desc[512];
 	long ctxlen;
 	int llama, rc, rows, windows, batch, first, per, done, nb, w, p, vocab = mc->vocab;
 	int64_t count = 0, agree = 0;
 	double kl = 0, klmax = 0, pd, ed, pc, ec;
 
-	if (s->plan == NULL || rs_plan_n_compressed(s->plan) == 0)
-		return rs_fail(&ctx->cause, RS_EINVAL, "compare: the plan is all dense: set ranks "
-		               "first ('rank * --keep 0.8', 'plan load FILE')");
+	memset(&dense_pass, 0, sizeof dense_pass);
+	memset(&plan_pass, 0, sizeof plan_pass);
+	if (!rs_engine_modified(s))
+		return rs_fail(&ctx->cause, RS_EINVAL, "compare: nothing to compare: the plan is "
+		               "all dense and no plugin replaced a matrix: set ranks first ('rank * "
+		               "--keep 0.8', 'plan load FILE')");
 	bos = rs_tokenizer_bos(s->tok);
 	if (bos < 0)
 		bos = mc->bos_id;
@@ -124,17 +127,13 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		batch = windows;
 	first = llama ? (int)ctxlen / 2 : 0;
 	per = (int)ctxlen - first;
-	rs_forward_set_threads(s->threads);
-	rs_compress_session_desc(s, desc, sizeof desc);
-	rs_plan_budget_line(s->plan, rs_model_embed_head_params(s->model), budget, sizeof budget);
-	rs_out_printf(ctx->out, "compare: the dense model against %s\ncompare: %s\n", desc, budget);
-	if ((fd = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL ||
-	    (fc = rs_forward_new(s->model, rows, (int)ctxlen, &ctx->cause)) == NULL) {
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	if ((rc = rs_compress_session_build(s, compare_note, ctx, &set, ctx->job, &ctx->cause)) != 0
-	    || (rc = rs_compress_install(set, fc, &ctx->cause)) != 0)
+	rs_engine_desc(s, desc, sizeof desc);
+	rs_out_printf(ctx->out, "compare: the dense model against %s\n", desc);
+	rs_engine_print_budget(s, ctx->out, "compare");
+	if ((rc = rs_engine_open(s, rows, (int)ctxlen, 1, NULL, NULL, NULL, &dense_pass, ctx->job,
+	                         &ctx->cause)) != 0 ||
+	    (rc = rs_engine_open(s, rows, (int)ctxlen, 0, compare_note, ctx, ctx->out, &plan_pass,
+	                         ctx->job, &ctx->cause)) != 0)
 		goto out;
 	win = rs_mallocarray((size_t)batch * (size_t)ctxlen, sizeof *win);
 	ld = rs_mallocarray((size_t)batch * (size_t)per, (size_t)vocab * sizeof *ld);
@@ -156,9 +155,9 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if (llama)
 			for (w = 0; w < nb; w++)
 				win[(size_t)w * (size_t)ctxlen] = bos;
-		if ((rc = rs_forward_run(fd, win, nb, (int)ctxlen, first, ld, ctx->job,
+		if ((rc = rs_forward_run(dense_pass.f, win, nb, (int)ctxlen, first, ld, ctx->job,
 		                         &ctx->cause)) != 0 ||
-		    (rc = rs_forward_run(fc, win, nb, (int)ctxlen, first, lc, ctx->job,
+		    (rc = rs_forward_run(plan_pass.f, win, nb, (int)ctxlen, first, lc, ctx->job,
 		                         &ctx->cause)) != 0)
 			goto out;
 		for (w = 0; w < nb; w++)
@@ -199,9 +198,8 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	             1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 	rc = 0;
 out:
-	rs_forward_free(fd);
-	rs_forward_free(fc);
-	rs_compress_set_free(set);
+	rs_engine_close(&dense_pass);
+	rs_engine_close(&plan_pass);
 	rs_free(ids);
 	rs_free(win);
 	rs_free(ld);
@@ -214,8 +212,9 @@ const struct rs_cmd_entry rs_cmd_compare_entry = {
 	.alias = NULL,
 	.usage = "FILE [--protocol chunked|llama.cpp] [--ctx N] [--chunks N]",
 	.summary = "dense vs compressed: perplexity, KL divergence, top-1 agreement",
-	.help = "Runs the dense model and the model under the current plan (factored matrices as "
-	        "two products, the current method) over the same windows of FILE, with the protocol "
+	.help = "Runs the dense model and the model as 'ppl' evaluates it (factored matrices as "
+	        "two products with the current method's factors, matrices a plugin replaced as its "
+	        "replacements) over the same windows of FILE, with the protocol "
 	        "and options of 'ppl', and prints both perplexities, the mean KL divergence "
 	        "KL(dense || compressed) of the next-token distributions over the scored positions "
 	        "(nats per token, and the largest), and the share of positions where both predict "

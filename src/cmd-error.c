@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "analysis.h"
 #include "cmd.h"
+#include "engine.h"
 #include "model.h"
 #include "pattern.h"
 #include "session.h"
@@ -34,15 +35,15 @@ cmd_error_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	long rank;
 	int l, k, kind, any, matched = 0, shown = 0;
 	size_t r;
-	char name[64], line[256];
+	char name[64], line[512];
 
 	if (rs_pattern_check(pat, &ctx->cause) != 0)
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	{
 		char *end;
 		rank = strtol(args->argv[1], &end, 10);
 		if (end == args->argv[1] || *end != '\0' || rank < 0)
-			return rs_fail(&ctx->cause, RS_EINVAL, "error: RANK is a whole number >= 0, "
+			return rs_fail(&ctx->cause, RS_EUSAGE, "error: RANK is a whole number >= 0, "
 			    "not '%s'", args->argv[1]);
 	}
 	for (l = 0; l < mc->n_layers; l++)
@@ -77,6 +78,15 @@ cmd_error_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 					    kind == RS_SPEC_CENTRED ? "feature-centred" :
 					    "feature-uncentred", err[kind],
 					    100.0 * rs_energy_kept(sp[kind]->energy, (size_t)rank));
+			{
+				/* which of them the table, rank --energy and alloc preview with */
+				const struct rs_spec *pv = rs_engine_preview_spec(s, l, (enum rs_tkind)k);
+				if (pv != NULL && at < sizeof line)
+					at += (size_t)snprintf(line + at, sizeof line - at, "; method %s "
+					    "previews with %s", rs_method_name((enum rs_method)s->method),
+					    pv->kind == RS_SPEC_WEIGHT ? "weight" : pv->kind ==
+					    RS_SPEC_CENTRED ? "feature-centred" : "feature-uncentred");
+			}
 			rs_out_printf(ctx->out, "%s  [%.2f us]\n", line, (t1 - t0) * 1e6);
 		}
 	if (matched == 0)
@@ -96,7 +106,10 @@ const struct rs_cmd_entry rs_cmd_error_entry = {
 	        "error of the best rank-RANK approximation, sqrt(sum_{i>RANK} s_i^2 / sum s_i^2), "
 	        "for every spectrum computed so far: the weight spectrum (Eckart-Young) and the "
 	        "feature spectra (the exact relative output error on the calibration activations, "
-	        "centred or uncentred), with the energy kept and the time the look-up took.",
+	        "centred or uncentred), with the energy kept, the spectrum the current method previews with (the one the "
+	        "workbench's table, 'rank --energy' and 'alloc' use: uncentred feature for "
+	        "whiten, centred feature otherwise, else the other feature kind, else weight) "
+	        "and the time the look-up took.",
 	.opts = NULL,
 	.min_args = 2,
 	.max_args = 2,

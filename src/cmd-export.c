@@ -6,6 +6,7 @@
 
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "dtype.h"
 #include "export.h"
 #include "model.h"
@@ -64,10 +65,10 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	if (s->plan == NULL)
 		return rs_fail(&ctx->cause, RS_ENOMEM, "export: no plan");
-	rs_compress_session_desc(s, desc, sizeof desc);
+	rs_engine_desc(s, desc, sizeof desc);
 	rs_out_printf(ctx->out, "export %s: %s\n", kind, desc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((rc = rs_compress_session_build(s, export_note, ctx, &set, ctx->job, &ctx->cause)) != 0)
+	if ((rc = rs_engine_build(s, export_note, ctx, &set, ctx->job, &ctx->cause)) != 0)
 		return rc;
 	if (dense)
 		rc = rs_export_dense(s, set, dir, &o, &rep, ctx->job, &ctx->cause);

@@ -9,6 +9,7 @@
 #include "calib.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "model.h"
 #include "pattern.h"
 #include "plan.h"
@@ -51,7 +52,7 @@ plan_show(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		else
 			snprintf(rank, sizeof rank, "%d", r);
 		/* the preview error is a look-up in the spectra: no decomposition runs here */
-		sp = rs_compress_session_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
+		sp = rs_engine_preview_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
 		if (sp == NULL)
 			snprintf(err, sizeof err, "-");
 		else {
@@ -224,7 +225,7 @@ cmd_plan_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	if (strcmp(sub, "save") == 0 || strcmp(sub, "load") == 0 || strcmp(sub, "diff") == 0) {
 		if (args->argc != 2)
-			return rs_fail(&ctx->cause, RS_EINVAL, "usage: plan %s FILE%s", sub,
+			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: plan %s FILE%s", sub,
 			               sub[0] == 's' ? ".json|FILE.csv" : "");
 		if (sub[0] == 's')
 			return plan_save(ctx, args->argv[1]);
@@ -232,7 +233,7 @@ cmd_plan_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			return plan_load(ctx, args->argv[1], rs_args_has(args, "force"));
 		return plan_diff(ctx, args->argv[1], rs_args_has(args, "force"));
 	}
-	return rs_fail(&ctx->cause, RS_EINVAL, "plan: unknown subcommand '%s' (show, reset, save, "
+	return rs_fail(&ctx->cause, RS_EUSAGE, "plan: unknown subcommand '%s' (show, reset, save, "
 	               "load, diff)", sub);
 }
 

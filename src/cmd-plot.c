@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "analysis.h"
 #include "cmd.h"
+#include "engine.h"
 #include "gplot.h"
 #include "model.h"
 #include "pattern.h"
@@ -22,19 +23,6 @@ static const struct rs_opt cmd_plot_opts[] = {
 	{ "title", "TEXT", "plot title (default: what is plotted and the model)" },
 	{ NULL, NULL, NULL }
 };
-
-/* The feature spectrum of a slot: centred if present, else uncentred, else NULL. */
-static const struct rs_spec *
-plot_feature(const struct rs_analysis *a, int layer, enum rs_tkind t)
-{
-	const struct rs_spec *s;
-
-	if (a == NULL)
-		return NULL;
-	if ((s = rs_analysis_get(a, layer, t, RS_SPEC_CENTRED)) != NULL)
-		return s;
-	return rs_analysis_get(a, layer, t, RS_SPEC_UNCENTRED);
-}
 
 /* Common variables: title and model name. */
 static void
@@ -85,7 +73,7 @@ plot_spectra(struct rs_cmd_ctx *ctx, const struct rs_args *args, struct rs_gplot
 	rs_gplot_printf(g, "N = %d\narray NAME[%d]\narray RANK[%d]\n", n, n, n);
 	for (j = 0; j < n; j++) {
 		int r = rs_plan_rank(p, idx[j]);
-		if (plot_feature(a, rs_plan_layer(p, idx[j]), rs_plan_type(p, idx[j])) != NULL)
+		if (rs_engine_feature_spec(s, rs_plan_layer(p, idx[j]), rs_plan_type(p, idx[j])) != NULL)
 			nf++;
 		rs_gplot_printf(g, "NAME[%d] = '%s'\nRANK[%d] = %d\n", j + 1,
 		                rs_plan_name(p, idx[j]), j + 1, r == RS_PLAN_DENSE ? 0 : r);
@@ -95,7 +83,7 @@ plot_spectra(struct rs_cmd_ctx *ctx, const struct rs_args *args, struct rs_gplot
 	if (nf > 0) {
 		rs_gplot_printf(g, "array FI[%d]\n", nf);
 		for (j = 0, nf = 0; j < n; j++)
-			if (plot_feature(a, rs_plan_layer(p, idx[j]), rs_plan_type(p, idx[j])) != NULL)
+			if (rs_engine_feature_spec(s, rs_plan_layer(p, idx[j]), rs_plan_type(p, idx[j])) != NULL)
 				rs_gplot_printf(g, "FI[%d] = %d\n", ++nf, j + 1);
 	}
 	/* Columns: i, sigma_w, sigma_f, energy_w(i), energy_f(i); one index per matrix. */
@@ -104,7 +92,7 @@ plot_spectra(struct rs_cmd_ctx *ctx, const struct rs_args *args, struct rs_gplot
 		int l = rs_plan_layer(p, idx[j]);
 		enum rs_tkind t = rs_plan_type(p, idx[j]);
 		const struct rs_spec *w = rs_analysis_get(a, l, t, RS_SPEC_WEIGHT);
-		const struct rs_spec *f = plot_feature(a, l, t);
+		const struct rs_spec *f = rs_engine_feature_spec(s, l, t);
 		size_t k;
 
 		if (j > 0)
@@ -170,11 +158,9 @@ plot_heatmap(struct rs_cmd_ctx *ctx, const struct rs_args *args, struct rs_gplot
 	for (l = 0; l < rs_plan_n_layers(p); l++) {
 		for (t = 0; t < RS_MAT_COUNT; t++) {
 			int i = rs_plan_index(p, l, (enum rs_tkind)t), r = rs_plan_rank(p, i);
-			const struct rs_spec *sp = plot_feature(s->analysis, l, (enum rs_tkind)t);
+			const struct rs_spec *sp = rs_engine_preview_spec(s, l, (enum rs_tkind)t);
 			double err = NAN;
 
-			if (sp == NULL && s->analysis != NULL)
-				sp = rs_analysis_get(s->analysis, l, (enum rs_tkind)t, RS_SPEC_WEIGHT);
 			if (sp != NULL)
 				err = r == RS_PLAN_DENSE ? 0.0 : rs_spec_error(sp, (size_t)r);
 			if (!rs_pattern_match(pattern, rs_plan_name(p, i))) {
@@ -204,6 +190,7 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const char *what = args->argv[0], *to = rs_args_get(args, "to");
 	const char *pattern = args->argc > 1 ? args->argv[1] : "*";
 	struct rs_gplot *g;
+	enum rs_gplot_format fmt;
 	char *warn = NULL;
 	int rc;
 
@@ -213,13 +200,14 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	if (strcmp(what, "spectrum") != 0 && strcmp(what, "energy") != 0 &&
 	    strcmp(what, "plan") != 0 && strcmp(what, "heatmap") != 0)
-		return rs_fail(&ctx->cause, RS_EINVAL, "plot: '%s' is not a plot (spectrum, energy, "
+		return rs_fail(&ctx->cause, RS_EUSAGE, "plot: '%s' is not a plot (spectrum, energy, "
 		               "plan, heatmap or alloc-trace)", what);
 	if (to == NULL || to[0] == '\0')
-		return rs_fail(&ctx->cause, RS_EINVAL, "plot: --to FILE.png|svg|pdf is required");
+		return rs_fail(&ctx->cause, RS_EUSAGE, "plot: --to FILE.png|svg|pdf is required");
 	if (ctx->session->plan == NULL)
 		return rs_fail(&ctx->cause, RS_ENOMEM, "plot: no plan (out of memory at load)");
-	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0)
+	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0 ||
+	    (rc = rs_gplot_format_of(to, &fmt, &ctx->cause)) != 0)
 		return rc;
 	if ((g = rs_gplot_new(to, &ctx->cause)) == NULL)
 		return RS_EINVAL;

@@ -9,11 +9,11 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "evaltext.h"
 #include "forward.h"
 #include "model.h"
 #include "plan.h"
-#include "plugin.h"
 #include "ppl.h"
 #include "session.h"
 #include "tokenizer.h"
@@ -108,13 +108,13 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	struct rs_ppl_opts o;
 	struct rs_ppl_result res;
 	struct ppl_state st;
-	struct rs_forward *f = NULL;
-	struct rs_compress_set *set = NULL;
+	struct rs_engine_pass pass;
+	struct rs_compress_counters c0, c1;
 	struct timespec t0, t1;
 	long logpos;
 	int rc;
 	double secs;
-	char desc[512], budget[512];
+	char desc[512];
 
 	memset(&o, 0, sizeof o);
 	memset(&st, 0, sizeof st);
@@ -122,32 +122,19 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    (rc = rs_evaltext_open(ctx, args, "ppl", &ev)) != 0)
 		return rc;
 	o.protocol = ev.protocol;
-	rs_forward_set_threads(s->threads);
-	if ((f = rs_forward_new(s->model, rs_evaltext_rows(&ev, PPL_ROWS_TARGET), ev.ctx,
-	                        &ctx->cause)) == NULL) {
-		rs_free(ev.ids);
-		return RS_ENOMEM;
-	}
-	/* The current plan: factored matrices run as two products. */
-	rs_compress_session_desc(s, desc, sizeof desc);
+	/* The current plan: factored matrices run as two products, replaced ones as the plugin's. */
+	rs_engine_desc(s, desc, sizeof desc);
 	rs_out_printf(ctx->out, "ppl: evaluating %s\n", desc);
-	if (s->plan != NULL && rs_plan_n_compressed(s->plan) > 0) {
-		rs_plan_budget_line(s->plan, rs_model_embed_head_params(s->model), budget,
-		                    sizeof budget);
-		rs_out_printf(ctx->out, "ppl: %s\n", budget);
-		struct rs_compress_counters c0, c1;
-
-		memset(&c0, 0, sizeof c0);
-		if (s->compress != NULL)
-			rs_compress_get_counters(s->compress, &c0);
-		if ((rc = rs_compress_session_build(s, ppl_note, ctx, &set, ctx->job,
-		                                    &ctx->cause)) != 0 ||
-		    (rc = rs_compress_install(set, f, &ctx->cause)) != 0) {
-			rs_compress_set_free(set);
-			rs_forward_free(f);
-			rs_free(ev.ids);
-			return rc;
-		}
+	rs_engine_print_budget(s, ctx->out, "ppl");
+	memset(&c0, 0, sizeof c0);
+	if (s->compress != NULL)
+		rs_compress_get_counters(s->compress, &c0);
+	if ((rc = rs_engine_open(s, rs_evaltext_rows(&ev, PPL_ROWS_TARGET), ev.ctx, 0, ppl_note,
+	                         ctx, ctx->out, &pass, ctx->job, &ctx->cause)) != 0) {
+		rs_free(ev.ids);
+		return rc;
+	}
+	if (pass.n_factored > 0) {
 		rs_compress_get_counters(s->compress, &c1);
 		rs_out_infof(ctx->out, "factors: %llu decompositions run, %llu pairs cut from cached "
 		             "factors, %llu from loaded factors; %.1f MiB of factors cached\n",
@@ -155,13 +142,6 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		             (unsigned long long)(c1.hits - c0.hits),
 		             (unsigned long long)(c1.fixed_hits - c0.fixed_hits),
 		             (double)c1.held_bytes / 1048576.0);
-	}
-	/* Matrices a plugin replaced (lrq, transact) run as their dense replacements. */
-	if ((rc = rs_host_install(s, f, ctx->out, &ctx->cause)) != 0) {
-		rs_compress_set_free(set);
-		rs_forward_free(f);
-		rs_free(ev.ids);
-		return rc;
 	}
 	o.ctx = ev.ctx;
 	o.max_chunks = ev.chunks;
@@ -179,11 +159,10 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	              (long long)ev.windows * (o.protocol == RS_PPL_CHUNKED ? ev.ctx - 1 : ev.ctx / 2 - 1),
 	              ev.n_ids, s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = rs_ppl_run(f, ev.ids, ev.n_ids, &o, &res, ctx->job, &ctx->cause);
+	rc = rs_ppl_run(pass.f, ev.ids, ev.n_ids, &o, &res, ctx->job, &ctx->cause);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-	rs_forward_free(f);
-	rs_compress_set_free(set);
+	rs_engine_close(&pass);
 	rs_free(ev.ids);
 	if (rc == RS_ECANCEL) {
 		rs_free(ctx->cause);

@@ -9,9 +9,11 @@
 #include "analysis.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "model.h"
 #include "pattern.h"
 #include "plan.h"
+#include "rankalloc.h"
 #include "session.h"
 
 static const struct rs_opt cmd_rank_opts[] = {
@@ -35,7 +37,7 @@ rank_parse(const char *w, long *value, int *relative, char **cause)
 	errno = 0;
 	*value = strtol(w, &end, 10);
 	if (errno != 0 || end == w || *end != '\0')
-		return rs_fail(cause, RS_EINVAL, "rank: '%s' is not a rank (a number, +N, -N or dense)", w);
+		return rs_fail(cause, RS_EUSAGE, "rank: '%s' is not a rank (a number, +N, -N or dense)", w);
 	if (!*relative && *value < 1)
 		return rs_fail(cause, RS_EINVAL, "rank: %ld: a rank is at least 1 (or dense)", *value);
 	return 0;
@@ -45,25 +47,7 @@ rank_parse(const char *w, long *value, int *relative, char **cause)
 static const struct rs_spec *
 rank_energy_spec(const struct rs_session *s, const struct rs_plan *p, int i)
 {
-	return rs_compress_session_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
-}
-
-/* The aligned rank reaching energy e of spectrum sp (alignment rounds up, never below e). */
-static long
-rank_for_energy(const struct rs_plan *p, int i, const struct rs_spec *sp, double e)
-{
-	long k, a = rs_plan_align(p);
-
-	if (e >= 1.0)
-		return RS_PLAN_DENSE;
-	k = (long)rs_energy_rank_for(sp->energy, e);
-	if (k < 1)
-		k = 1;
-	if (a > 1)
-		k = (k + a - 1) / a * a;
-	if (k >= rs_plan_max_rank(p, i))
-		k = (long)rs_plan_max_rank(p, i);
-	return k;
+	return rs_engine_preview_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
 }
 
 static int
@@ -82,7 +66,7 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0)
 		return rc;
 	if ((keepw != NULL) + (energyw != NULL) + (args->argc == 2) != 1)
-		return rs_fail(&ctx->cause, RS_EINVAL,
+		return rs_fail(&ctx->cause, RS_EUSAGE,
 		    "usage: rank PATTERN (RANK | +N | -N | dense | --keep RATIO | --energy E)");
 	if (energyw != NULL) {
 		if ((rc = rs_args_double(args, "energy", 1, 0.0, 1.0, &energy, &ctx->cause)) != 0)
@@ -116,7 +100,7 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if (energyw != NULL) {
 			const struct rs_spec *sp = rank_energy_spec(ctx->session, p, i);
 			used[sp->kind]++;
-			want = rank_for_energy(p, i, sp, energy);
+			want = rs_rankalloc_energy_rank(p, i, sp, energy);
 		} else if (keepw != NULL) {
 			want = rs_plan_rank_for_keep(p, i, keep);
 		} else if (relative) {
@@ -186,7 +170,8 @@ const struct rs_cmd_entry rs_cmd_rank_entry = {
 	        "matrix's parameters (r(m+n) = RATIO*m*n; RATIO >= 1 means dense), or --energy E, the "
 	        "smallest rank keeping the fraction E of the covariance energy: the feature "
 	        "spectrum of the current method when computed (uncentred for whiten, centred "
-	        "otherwise), else the weight spectrum; the output says which (E = 1: dense). "
+	        "otherwise), else the weight spectrum; the output says which (E = 1, or a rank at "
+	        "or past break-even: dense, as 'alloc energy' gives). "
 	        "Ranks are clamped "
 	        "to 1..min(m,n) with a message; absolute ranks and ratios are rounded to a multiple "
 	        "of the alignment ('set rank-align N', default 8), relative changes are exact. One "

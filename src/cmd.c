@@ -3,6 +3,7 @@
 
 #include "cmd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -82,7 +83,7 @@ rs_cmd_find(const char *name, char **cause)
 	if (matches == 1)
 		return found;
 	if (matches == 0) {
-		rs_fail(cause, RS_EINVAL, "unknown command: %s (try 'help')", name);
+		rs_fail(cause, RS_EUSAGE, "unknown command: %s (try 'help')", name);
 		return NULL;
 	}
 	{
@@ -94,7 +95,7 @@ rs_cmd_find(const char *name, char **cause)
 				strncat(list, ", ", sizeof list - strlen(list) - 1);
 			strncat(list, (*e)->name, sizeof list - strlen(list) - 1);
 		}
-		rs_fail(cause, RS_EINVAL, "ambiguous command: %s, could be: %s", name, list);
+		rs_fail(cause, RS_EUSAGE, "ambiguous command: %s, could be: %s", name, list);
 	}
 	return NULL;
 }
@@ -140,7 +141,7 @@ rs_cmd_split(const char *line, char **words, int max_words, char **storage, char
 			break;
 		if (n == max_words) {
 			rs_free(buf);
-			rs_fail(cause, RS_EINVAL, "too many words (at most %d)", max_words);
+			rs_fail(cause, RS_EUSAGE, "too many words (at most %d)", max_words);
 			return -1;
 		}
 		words[n++] = w;
@@ -164,7 +165,7 @@ rs_cmd_split(const char *line, char **words, int max_words, char **storage, char
 		}
 		if (quote != 0) {
 			rs_free(buf);
-			rs_fail(cause, RS_EINVAL, "unterminated %c quote", quote);
+			rs_fail(cause, RS_EUSAGE, "unterminated %c quote", quote);
 			return -1;
 		}
 		*w++ = '\0';
@@ -193,6 +194,7 @@ args_parse(const struct rs_cmd_entry *e, int argc, char **argv, struct rs_args *
 
 	memset(a, 0, sizeof *a);
 	a->opts = e->opts;
+	a->argv = argv;
 	for (i = 0; i < argc; i++) {
 		const char *w = argv[i];
 		if (!only_pos && strcmp(w, "--") == 0) {
@@ -204,11 +206,11 @@ args_parse(const struct rs_cmd_entry *e, int argc, char **argv, struct rs_args *
 			size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
 			int k = args_index(e->opts, name, len);
 			if (k < 0 || k >= RS_ARGS_MAX_OPTS)
-				return rs_fail(cause, RS_EINVAL, "%s: unknown option --%.*s", e->name,
+				return rs_fail(cause, RS_EUSAGE, "%s: unknown option --%.*s", e->name,
 				               (int)len, name);
 			if (e->opts[k].arg == NULL) {
 				if (eq != NULL)
-					return rs_fail(cause, RS_EINVAL, "%s: --%s takes no value",
+					return rs_fail(cause, RS_EUSAGE, "%s: --%s takes no value",
 					               e->name, e->opts[k].name);
 				a->vals[k] = "";
 			} else if (eq != NULL) {
@@ -216,17 +218,15 @@ args_parse(const struct rs_cmd_entry *e, int argc, char **argv, struct rs_args *
 			} else if (i + 1 < argc) {
 				a->vals[k] = argv[++i];
 			} else {
-				return rs_fail(cause, RS_EINVAL, "%s: --%s needs a value (%s)", e->name,
+				return rs_fail(cause, RS_EUSAGE, "%s: --%s needs a value (%s)", e->name,
 				               e->opts[k].name, e->opts[k].arg);
 			}
 			continue;
 		}
-		if (a->argc == RS_ARGS_MAX_POS)
-			return rs_fail(cause, RS_EINVAL, "%s: too many arguments", e->name);
-		a->argv[a->argc++] = argv[i];
+		a->argv[a->argc++] = argv[i];	/* compacted in place: argc <= i */
 	}
 	if (a->argc < e->min_args || (e->max_args >= 0 && a->argc > e->max_args))
-		return rs_fail(cause, RS_EINVAL, "usage: %s %s", e->name, e->usage);
+		return rs_fail(cause, RS_EUSAGE, "usage: %s %s", e->name, e->usage);
 	return 0;
 }
 
@@ -259,9 +259,9 @@ rs_args_int(const struct rs_args *a, const char *name, long def, long min, long 
 	errno = 0;
 	x = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0')
-		return rs_fail(cause, RS_EINVAL, "--%s: not a whole number: '%s'", name, v);
+		return rs_fail(cause, RS_EUSAGE, "--%s: not a whole number: '%s'", name, v);
 	if (x < min || x > max)
-		return rs_fail(cause, RS_EINVAL, "--%s: %ld is out of range [%ld, %ld]", name, x,
+		return rs_fail(cause, RS_EUSAGE, "--%s: %ld is out of range [%ld, %ld]", name, x,
 		               min, max);
 	*out = x;
 	return 0;
@@ -282,10 +282,66 @@ rs_args_double(const struct rs_args *a, const char *name, double def, double min
 	errno = 0;
 	x = strtod(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || !isfinite(x))
-		return rs_fail(cause, RS_EINVAL, "--%s: not a number: '%s'", name, v);
+		return rs_fail(cause, RS_EUSAGE, "--%s: not a number: '%s'", name, v);
 	if (x < min || x > max)
-		return rs_fail(cause, RS_EINVAL, "--%s: %g is out of range [%g, %g]", name, x, min,
+		return rs_fail(cause, RS_EUSAGE, "--%s: %g is out of range [%g, %g]", name, x, min,
 		               max);
+	*out = x;
+	return 0;
+}
+
+int
+rs_parse_size(const char *s, enum rs_size_unit unit, uint64_t *out)
+{
+	static const char sfx[] = "KMGT";
+	const char *at;
+	char *end;
+	double v, base = 1000.0;
+	int pw = 0;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || !isfinite(v) || v < 0 || s[0] == '-' || s[0] == '+')
+		return -1;
+	if (*end != '\0' && (at = strchr(sfx, toupper((unsigned char)*end))) != NULL) {
+		pw = (int)(at - sfx) + 1;
+		end++;
+		if (*end == 'i') {
+			base = 1024.0;
+			end++;
+		}
+	}
+	if (unit == RS_SIZE_BYTES && *end == 'B')
+		end++;
+	if (*end != '\0')
+		return -1;
+	while (pw-- > 0)
+		v *= base;
+	if (v >= 18446744073709551616.0)
+		return -1;
+	*out = (uint64_t)floor(v);
+	return 0;
+}
+
+int
+rs_args_size(const struct rs_args *a, const char *name, enum rs_size_unit unit, uint64_t def,
+             uint64_t min, uint64_t max, uint64_t *out, char **cause)
+{
+	const char *v = rs_args_get(a, name);
+	uint64_t x;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (rs_parse_size(v, unit, &x) != 0)
+		return rs_fail(cause, RS_EUSAGE, "--%s: not a %s: '%s' (a number with an optional "
+		               "suffix k, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of "
+		               "1024)%s)", name, unit == RS_SIZE_BYTES ? "byte count" : "count", v,
+		               unit == RS_SIZE_BYTES ? ", then B if you like" : "");
+	if (x < min || x > max)
+		return rs_fail(cause, RS_EUSAGE, "--%s: %s is out of range [%llu, %llu]", name, v,
+		               (unsigned long long)min, (unsigned long long)max);
 	*out = x;
 	return 0;
 }
@@ -308,12 +364,12 @@ cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
 	if ((e = rs_cmd_find_session(ctx->session, argv[0], &cause)) == NULL) {
 		rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "unknown command");
 		rs_free(cause);
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	}
 	if (args_parse(e, argc - 1, argv + 1, &args, &cause) != 0) {
 		rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "usage error");
 		rs_free(cause);
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	}
 	if ((e->flags & RS_CMD_NEEDS_MODEL) && ctx->session->model == NULL) {
 		rs_out_errorf(ctx->out, "%s: no model loaded (use 'load PATH')\n", e->name);
@@ -344,12 +400,17 @@ cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
 int
 rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
 {
-	char *words[RS_ARGS_MAX_POS + 2 * RS_ARGS_MAX_OPTS + 1];
-	char *storage = NULL, *cause = NULL, *copy, *cmd, *p;
-	int rc = 0;
+	char **words, *storage = NULL, *cause = NULL, *copy, *cmd, *p;
+	/* a word takes a character and a separator: no line has more words than this */
+	int rc = 0, max_words = (int)(strlen(line) / 2 + 1);
 
 	/* Split on ';' outside quotes first, then each command into words. */
-	if ((copy = rs_strdup(line)) == NULL) {
+	if (strlen(line) > INT_MAX / 2 || (copy = rs_strdup(line)) == NULL) {
+		rs_out_errorf(ctx->out, "out of memory\n");
+		return RS_ENOMEM;
+	}
+	if ((words = rs_mallocarray((size_t)max_words, sizeof *words)) == NULL) {
+		rs_free(copy);
 		rs_out_errorf(ctx->out, "out of memory\n");
 		return RS_ENOMEM;
 	}
@@ -375,12 +436,11 @@ rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
 		{
 			char end = *p;
 			*p = '\0';
-			n = rs_cmd_split(cmd, words, (int)(sizeof words / sizeof words[0]), &storage,
-			                 &cause);
+			n = rs_cmd_split(cmd, words, max_words, &storage, &cause);
 			if (n < 0) {
 				rs_out_errorf(ctx->out, "%s\n", cause != NULL ? cause : "parse error");
 				rs_free(cause);
-				rc = RS_EINVAL;
+				rc = RS_EUSAGE;
 				break;
 			}
 			if (n > 0)
@@ -393,5 +453,6 @@ rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
 		}
 	}
 	rs_free(copy);
+	rs_free(words);
 	return rc;
 }

@@ -5,6 +5,8 @@
 #ifndef RS_CMD_H
 #define RS_CMD_H
 
+#include <stdint.h>
+
 #include "out.h"
 #include "status.h"
 
@@ -18,12 +20,12 @@ struct rs_opt {
 };
 
 #define RS_ARGS_MAX_OPTS 24
-#define RS_ARGS_MAX_POS 64
 
-/* A parsed command line: positionals plus the value of each option of the entry's table. */
+/* A parsed command line: positionals (any number) plus the value of each option of the
+ * entry's table. */
 struct rs_args {
 	int argc;                             /* positionals, command name excluded */
-	char *argv[RS_ARGS_MAX_POS];
+	char **argv;                          /* into the split line's word array */
 	const struct rs_opt *opts;
 	const char *vals[RS_ARGS_MAX_OPTS];   /* value, or "" for a given flag, or NULL */
 };
@@ -31,11 +33,25 @@ struct rs_args {
 /* Value of option `name` (NULL if not given; "" for a flag). */
 const char *rs_args_get(const struct rs_args *a, const char *name);
 int rs_args_has(const struct rs_args *a, const char *name);
-/* Integer option within [min,max]; *out = def when absent.  RS_EINVAL + cause on bad values. */
+/* Integer option within [min,max]; *out = def when absent.  RS_EUSAGE + cause on bad values
+ * (as for every rs_args_* reader: a malformed or out-of-range option value is a usage error). */
 int rs_args_int(const struct rs_args *a, const char *name, long def, long min, long max,
                 long *out, char **cause);
 int rs_args_double(const struct rs_args *a, const char *name, double def, double min,
                    double max, double *out, char **cause);
+/* What a size option counts. */
+enum rs_size_unit {
+	RS_SIZE_COUNT,      /* parameters, tokens: "7B" is not a count, "7G" and "7e9" are */
+	RS_SIZE_BYTES,      /* memory: a trailing B is allowed ("512MiB", "2GB") */
+};
+/* A size option, the one parser every command uses: a number (decimal, fraction or exponent
+ * allowed) with an optional suffix, K M G T (either case) = powers of 1000 (SI) and Ki Mi Gi Ti =
+ * powers of 1024 (IEC), for counts and bytes alike; *out = def when absent; RS_EINVAL + cause when
+ * not a size or outside [min, max]. */
+int rs_args_size(const struct rs_args *a, const char *name, enum rs_size_unit unit,
+                 uint64_t def, uint64_t min, uint64_t max, uint64_t *out, char **cause);
+/* The same for a word that is not an option (0, or -1 when it is not a size). */
+int rs_parse_size(const char *s, enum rs_size_unit unit, uint64_t *out);
 
 /* What a command may ask of the front end afterwards. */
 enum rs_reaction {
@@ -82,8 +98,9 @@ const struct rs_cmd_entry *rs_cmd_find_session(struct rs_session *s, const char 
                                                char **cause);
 
 /* Run one line: commands separated by ';', words split shell-like ('…', "…", \x), '#' starts a
- * comment.  Stops at the first failing command.  Returns 0, RS_EINVAL for a usage error, or the
- * failing command's status; errors are written to ctx->out. */
+ * comment; any number of words.  Stops at the first failing command.  Returns 0, RS_EUSAGE for
+ * a usage error (unknown command or option, wrong argument count, a bad quote or option value),
+ * or the failing command's status; errors are written to ctx->out. */
 int rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line);
 
 /* Split a line into words (shell-like); returns the number of words, or -1 with *cause set on an

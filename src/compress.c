@@ -11,12 +11,10 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "analysis.h"
 #include "cache.h"
 #include "calib.h"
 #include "covstats.h"
 #include "linalg.h"
-#include "session.h"
 
 /* Full-rank factors of one matrix by one method. */
 struct entry {
@@ -785,89 +783,4 @@ rs_factor_pair_rows(const struct rs_factor_pair *fp, size_t row0, size_t nrows, 
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nrows, (int)fp->n, fp->rank,
 	    1.0f, fp->b + row0 * (size_t)fp->rank, fp->rank, fp->a, (int)fp->n, 0.0f, dst,
 	    (int)fp->n);
-}
-
-/* ------------------------------------------------------------------ session glue */
-
-struct rs_compress *
-rs_compress_session(struct rs_session *s, char **cause)
-{
-	if (s->model == NULL) {
-		rs_fail(cause, RS_EINVAL, "no model loaded");
-		return NULL;
-	}
-	if (s->compress == NULL)
-		s->compress = rs_compress_new(s->model, rs_compress_default_budget(), cause);
-	return s->compress;
-}
-
-void
-rs_compress_session_src(struct rs_session *s, struct rs_compress_src *src)
-{
-	memset(src, 0, sizeof *src);
-	src->method = (enum rs_method)s->method;
-	src->alpha = s->asvd_alpha;
-	src->calib = s->calib != NULL && rs_calib_complete(s->calib) ? s->calib : NULL;
-	src->cache = s->cache;
-}
-
-int
-rs_compress_session_build(struct rs_session *s, void (*note)(void *, const char *), void *ud,
-    struct rs_compress_set **out, struct rs_job *job, char **cause)
-{
-	struct rs_compress_src src;
-	struct rs_compress *c;
-
-	*out = NULL;
-	if (s->plan == NULL || rs_plan_n_compressed(s->plan) == 0)
-		return 0;
-	if ((c = rs_compress_session(s, cause)) == NULL)
-		return RS_ENOMEM;
-	rs_compress_session_src(s, &src);
-	src.note = note;
-	src.ud = ud;
-	return rs_compress_build(c, s->plan, &src, out, job, cause);
-}
-
-void
-rs_compress_session_desc(const struct rs_session *s, char *buf, size_t n)
-{
-	enum rs_method m = (enum rs_method)s->method;
-	char alpha[32] = "";
-	const char *data = "";
-
-	if (s->plan == NULL || rs_plan_n_compressed(s->plan) == 0) {
-		snprintf(buf, n, "the dense model (every decoder matrix dense)");
-		return;
-	}
-	if (m == RS_METHOD_ASVD)
-		snprintf(alpha, sizeof alpha, " (alpha %g)", s->asvd_alpha);
-	if (rs_method_needs_calib(m))
-		data = s->calib != NULL && rs_calib_complete(s->calib) ?
-		    ", with the session's calibration" :
-		    s->compress != NULL && rs_compress_n_fixed(s->compress) > 0 ?
-		    ", factors from the loaded file" : ", no calibration yet";
-	snprintf(buf, n, "the plan%s%s%s: %d of %d decoder matrices factored, method %s%s%s",
-	    s->plan_source != NULL ? " (from " : "", s->plan_source != NULL ? s->plan_source : "",
-	    s->plan_source != NULL ? ")" : "", rs_plan_n_compressed(s->plan),
-	    rs_plan_count(s->plan), rs_method_name(m), alpha, data);
-}
-
-const struct rs_spec *
-rs_compress_session_spec(const struct rs_session *s, int layer, enum rs_tkind t)
-{
-	static const enum rs_spec_kind pref_whiten[] = { RS_SPEC_UNCENTRED, RS_SPEC_CENTRED,
-	    RS_SPEC_WEIGHT };
-	static const enum rs_spec_kind pref_other[] = { RS_SPEC_CENTRED, RS_SPEC_UNCENTRED,
-	    RS_SPEC_WEIGHT };
-	const enum rs_spec_kind *pref = s->method == RS_METHOD_WHITEN ? pref_whiten : pref_other;
-	const struct rs_spec *sp;
-	int k;
-
-	if (s->analysis == NULL)
-		return NULL;
-	for (k = 0; k < 3; k++)
-		if ((sp = rs_analysis_get(s->analysis, layer, t, pref[k])) != NULL)
-			return sp;
-	return NULL;
 }

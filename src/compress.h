@@ -145,24 +145,4 @@ int rs_compress_install(const struct rs_compress_set *s, struct rs_forward *f, c
 void rs_factor_pair_rows(const struct rs_factor_pair *fp, size_t row0, size_t nrows,
     float *dst);
 
-/* ---- session glue (the commands' shared use of the cache) */
-struct rs_session;
-
-/* The session's factor cache, created for the loaded model on first use; NULL + cause. */
-struct rs_compress *rs_compress_session(struct rs_session *s, char **cause);
-/* The session's source: its method and α, its calibration when complete, its cache. */
-void rs_compress_session_src(struct rs_session *s, struct rs_compress_src *src);
-/* Build the factor set of the session's plan (NULL set, 0, when every matrix is dense). */
-int rs_compress_session_build(struct rs_session *s, void (*note)(void *, const char *),
-    void *ud, struct rs_compress_set **out, struct rs_job *job, char **cause);
-/* The spectrum that previews matrix (layer, t) for the session's method: its feature spectrum
- * (uncentred for whiten, centred otherwise) when computed, else the other feature spectrum,
- * else the weight spectrum; NULL when none is (analysis.h). */
-struct rs_spec;
-const struct rs_spec *rs_compress_session_spec(const struct rs_session *s, int layer,
-    enum rs_tkind t);
-/* One line saying what the session evaluates: the dense model, or the plan (factored count,
- * method, calibration, the file it came from). */
-void rs_compress_session_desc(const struct rs_session *s, char *buf, size_t n);
-
 #endif

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "calib.h"
+#include "engine.h"
 #include "mapfile.h"
 #include "model.h"
 #include "plan.h"
@@ -860,7 +861,7 @@ rs_factored_load(struct rs_session *s, const char *path, const char *base,
 	s->asvd_alpha = pf->alpha;
 	s->plan_source = src;
 	src = NULL;
-	if ((c = rs_compress_session(s, cause)) == NULL) {
+	if ((c = rs_engine_compress(s, cause)) == NULL) {
 		rc = RS_ENOMEM;
 		goto out;
 	}

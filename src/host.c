@@ -19,6 +19,7 @@
 #include "atomic.h"
 #include "compress.h"
 #include "dtype.h"
+#include "engine.h"
 #include "export.h"
 #include "forward.h"
 #include "mapfile.h"
@@ -306,13 +307,11 @@ repl_apply(void *ud, int layer, enum rs_tkind mat, const float *x, int n_rows, i
 
 /* Install the replacements into f (after the plan's factors). */
 int
-rs_host_install(struct rs_session *s, struct rs_forward *f, const struct rs_out *out,
-    char **cause)
+rs_host_install(struct rs_session *s, struct rs_forward *f, char **cause)
 {
 	struct rs_host_state *hs = s->plugins != NULL ? rs_plugins_host_state(s->plugins) : NULL;
 	struct rs_linear_override ov;
-	const char *owner = NULL;
-	int i, n = 0, rc;
+	int i, rc;
 
 	for (i = 0; hs != NULL && i < hs->n; i++) {
 		if (hs->w[i] == NULL)
@@ -322,13 +321,7 @@ rs_host_install(struct rs_session *s, struct rs_forward *f, const struct rs_out 
 		if ((rc = rs_forward_set_override(f, i / RS_MAT_COUNT,
 		    (enum rs_tkind)(i % RS_MAT_COUNT), &ov)) != 0)
 			return rs_fail(cause, rc, "plugin replacement %d: %s", i, rs_status_str(rc));
-		if (owner == NULL)
-			owner = hs->owner[i];
-		n++;
 	}
-	if (n > 0 && out != NULL)
-		rs_out_printf(out, "ppl: %d decoder matrices replaced by plugin %s (dense, "
-		    "dequantized or pruned)\n", n, owner);
 	return 0;
 }
 
@@ -350,28 +343,14 @@ rs_host_n_replaced(struct rs_session *s, const char **owner)
 	return n;
 }
 
-/* A forward pass with the session's plan and the replacements installed. */
+/* A pass of the model as the session evaluates it (engine.h), windows of `window` tokens. */
 static int
-make_forward(struct rs_session *s, int window, struct rs_forward **fo,
-    struct rs_compress_set **set, char **cause)
+open_pass(struct rs_session *s, int window, struct rs_engine_pass *p, struct rs_job *job,
+    char **cause)
 {
-	int rows = window * (HOST_ROWS_TARGET / window > 1 ? HOST_ROWS_TARGET / window : 1), rc;
+	int rows = window * (HOST_ROWS_TARGET / window > 1 ? HOST_ROWS_TARGET / window : 1);
 
-	*fo = NULL;
-	*set = NULL;
-	rs_forward_set_threads(s->threads);
-	if ((*fo = rs_forward_new(s->model, rows, window, cause)) == NULL)
-		return RS_ENOMEM;
-	if ((rc = rs_compress_session_build(s, NULL, NULL, set, NULL, cause)) != 0 ||
-	    (*set != NULL && (rc = rs_compress_install(*set, *fo, cause)) != 0) ||
-	    (rc = rs_host_install(s, *fo, NULL, cause)) != 0) {
-		rs_forward_free(*fo);
-		rs_compress_set_free(*set);
-		*fo = NULL;
-		*set = NULL;
-		return rc;
-	}
-	return 0;
+	return rs_engine_open(s, rows, window, 0, NULL, NULL, NULL, p, job, cause);
 }
 
 struct hook_adapter {
@@ -395,8 +374,7 @@ h_forward_pass(void *ctx, const int32_t *ids, size_t n, int window, int max_wind
 {
 	struct rs_host_call *c = call_of(ctx);
 	struct rs_session *s = c->s;
-	struct rs_forward *f;
-	struct rs_compress_set *set;
+	struct rs_engine_pass p;
 	struct hook_adapter a;
 	int windows, per, w0, nw, rc = 0;
 
@@ -407,20 +385,20 @@ h_forward_pass(void *ctx, const int32_t *ids, size_t n, int window, int max_wind
 	windows = (int)(n / (size_t)window);
 	if (max_windows > 0 && max_windows < windows)
 		windows = max_windows;
-	if ((rc = make_forward(s, window, &f, &set, cause)) != 0)
+	if ((rc = open_pass(s, window, &p, c->job, cause)) != 0)
 		return rc;
 	a.hook = hook;
 	a.ud = ud;
 	if (hook != NULL)
-		rs_forward_set_hook(f, hook_adapt, &a);
-	per = rs_forward_max_rows(f) / window;
+		rs_forward_set_hook(p.f, hook_adapt, &a);
+	per = rs_forward_max_rows(p.f) / window;
 	for (w0 = 0; w0 < windows && rc == 0; w0 += nw) {
 		nw = windows - w0 < per ? windows - w0 : per;
-		rc = rs_forward_run(f, ids + (size_t)w0 * window, nw, window, 0, NULL, c->job, cause);
+		rc = rs_forward_run(p.f, ids + (size_t)w0 * window, nw, window, 0, NULL, c->job,
+		    cause);
 		rs_job_progress(c->job, w0 + nw, windows, "forward");
 	}
-	rs_forward_free(f);
-	rs_compress_set_free(set);
+	rs_engine_close(&p);
 	return rc;
 }
 
@@ -430,8 +408,7 @@ h_perplexity(void *ctx, const char *path, int window, double *ppl, char **cause)
 {
 	struct rs_host_call *c = call_of(ctx);
 	struct rs_session *s = c->s;
-	struct rs_forward *f;
-	struct rs_compress_set *set;
+	struct rs_engine_pass p;
 	struct rs_ppl_opts o;
 	struct rs_ppl_result res;
 	int32_t *ids = NULL;
@@ -447,7 +424,7 @@ h_perplexity(void *ctx, const char *path, int window, double *ppl, char **cause)
 	}
 	if ((rc = h_tokenize_file(ctx, path, &ids, &n, cause)) != 0)
 		return rc;
-	if ((rc = make_forward(s, window, &f, &set, cause)) != 0) {
+	if ((rc = open_pass(s, window, &p, c->job, cause)) != 0) {
 		rs_free(ids);
 		return rc;
 	}
@@ -455,9 +432,8 @@ h_perplexity(void *ctx, const char *path, int window, double *ppl, char **cause)
 	o.protocol = RS_PPL_CHUNKED;
 	o.ctx = window;
 	o.bos = rs_tokenizer_bos(s->tok);
-	rc = rs_ppl_run(f, ids, n, &o, &res, c->job, cause);
-	rs_forward_free(f);
-	rs_compress_set_free(set);
+	rc = rs_ppl_run(p.f, ids, n, &o, &res, c->job, cause);
+	rs_engine_close(&p);
 	rs_free(ids);
 	if (rc == 0) {
 		*ppl = res.ppl;

@@ -93,10 +93,9 @@ struct rs_host_call {
 };
 /* Fill a host table whose ctx is `call` (which must outlive the table's use). */
 void rs_host_fill(struct rs_host *h, struct rs_host_call *call);
-/* Install the replacements plugins made into forward pass f (called by `ppl` after the plan's
- * factors); prints one line naming them to out when there are any. */
-int rs_host_install(struct rs_session *s, struct rs_forward *f, const struct rs_out *out,
-    char **cause);
+/* Install the replacements plugins made into forward pass f (engine.c calls it after the
+ * plan's factors, so a replacement wins). */
+int rs_host_install(struct rs_session *s, struct rs_forward *f, char **cause);
 /* Number of replaced matrices, and the owner of the first (or NULL). */
 int rs_host_n_replaced(struct rs_session *s, const char **owner);
 

@@ -26,6 +26,8 @@ struct rs_alloc_eval {
 	const struct rs_compress_src *src;
 	struct rs_plan *scratch;        /* ranks to build factors from (alignment 1) */
 	struct rs_forward *f;
+	int (*install)(void *, const struct rs_compress_set *, struct rs_forward *, char **);
+	void *install_ud;
 	int32_t *ids;                   /* (windows, ctx) */
 	int ctx, windows, batch, vocab;
 	float *logits;                  /* (batch, ctx, vocab) */
@@ -129,6 +131,8 @@ rs_alloc_eval_new(const struct rs_model *m, struct rs_compress *c,
 	ev->m = m;
 	ev->c = c;
 	ev->src = src;
+	ev->install = o->install;
+	ev->install_ud = o->install_ud;
 	ev->ctx = o->ctx;
 	ev->windows = (int)windows;
 	ev->vocab = rs_model_config(m)->vocab;
@@ -205,20 +209,23 @@ rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_ev
     struct rs_job *job, char **cause)
 {
 	struct rs_compress_set *set = NULL;
-	int i, rc;
+	int i, rc = 0;
 
 	for (i = 0; i < rs_plan_count(ev->scratch); i++)
 		rs_plan_set(ev->scratch, i, ranks[i], NULL);
-	if (rs_plan_n_compressed(ev->scratch) == 0) {
+	/* the build checks the cancel flag after every matrix (and reports "factors") */
+	if (rs_plan_n_compressed(ev->scratch) > 0 &&
+	    (rc = rs_compress_build(ev->c, ev->scratch, ev->src, &set, job, cause)) != 0)
+		return rc;
+	if (ev->install != NULL)
+		rc = ev->install(ev->install_ud, set, ev->f, cause);
+	else if (set != NULL)
+		rc = rs_compress_install(set, ev->f, cause);
+	else
 		rs_forward_clear_overrides(ev->f);
-	} else {
-		/* the build checks the cancel flag after every matrix (and reports "factors") */
-		if ((rc = rs_compress_build(ev->c, ev->scratch, ev->src, &set, job, cause)) != 0)
-			return rc;
-		if ((rc = rs_compress_install(set, ev->f, cause)) != 0) {
-			rs_compress_set_free(set);
-			return rc;
-		}
+	if (rc != 0) {
+		rs_compress_set_free(set);
+		return rc;
 	}
 	rc = eval_pass(ev, 0, ev->dense_lp != NULL, res, job, cause);
 	/* the set's factors are only read during the pass */

@@ -577,25 +577,38 @@ rs_rankalloc_uniform(const struct rs_plan *p, const unsigned char *elig, uint64_
 
 /* ---------------------------------------------------------------- energy */
 
-/* Levels reaching energy e (rounded up), eligible matrices with a spectrum. */
+/* The level of energy e for matrix i (rounded up; past break-even: the dense level). */
+static int
+energy_level(const struct rs_plan *p, int i, const struct rs_spec *sp, double e)
+{
+	struct lev l = lev_of(p, i);
+	size_t k;
+
+	if (sp == NULL || e >= 1.0)
+		return l.nlev;
+	k = rs_energy_rank_for(sp->energy, e < 0 ? 0 : e);
+	if (k < 1)
+		k = 1;
+	k = (k + (size_t)l.a - 1) / (size_t)l.a;       /* level + 1 */
+	return k > (size_t)l.nlev ? l.nlev : (int)k - 1;
+}
+
+int
+rs_rankalloc_energy_rank(const struct rs_plan *p, int i, const struct rs_spec *sp, double e)
+{
+	struct lev l = lev_of(p, i);
+
+	return lev_rank(&l, energy_level(p, i, sp, e));
+}
+
+/* Levels reaching energy e, eligible matrices with a spectrum. */
 static void
 energy_levels(const struct rs_plan *p, const struct rs_spec *const *specs, double e, int *lev)
 {
 	int i;
 
-	for (i = 0; i < rs_plan_count(p); i++) {
-		struct lev l = lev_of(p, i);
-		size_t k;
-		if (specs[i] == NULL || e >= 1.0) {
-			lev[i] = l.nlev;
-			continue;
-		}
-		k = rs_energy_rank_for(specs[i]->energy, e < 0 ? 0 : e);
-		if (k < 1)
-			k = 1;
-		k = (k + (size_t)l.a - 1) / (size_t)l.a;       /* level + 1 */
-		lev[i] = k > (size_t)l.nlev ? l.nlev : (int)k - 1;
-	}
+	for (i = 0; i < rs_plan_count(p); i++)
+		lev[i] = energy_level(p, i, specs[i], e);
 }
 
 /* Check that every eligible matrix has a spectrum. */

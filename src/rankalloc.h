@@ -31,6 +31,8 @@ struct rs_spec;
 struct rs_model;
 struct rs_compress;
 struct rs_compress_src;
+struct rs_compress_set;
+struct rs_forward;
 
 /* ---- budget */
 
@@ -84,6 +86,12 @@ double rs_rankalloc_proxy(const struct rs_plan *p, const struct rs_spec *const *
  * rounding remainders rounded up while they fit.  *rho_out (may be NULL) gets ρ. */
 int rs_rankalloc_uniform(const struct rs_plan *p, const unsigned char *elig, uint64_t target,
     int *ranks, double *rho_out, char **cause);
+
+/* The rank `rank --energy E` and the energy allocator give matrix i: the smallest rank whose
+ * spectrum sp keeps energy e, rounded up to the plan's alignment; RS_PLAN_DENSE for e ≥ 1 or
+ * when that rank is at or past break-even (it would cost as much as dense, or more). */
+int rs_rankalloc_energy_rank(const struct rs_plan *p, int i, const struct rs_spec *sp,
+    double e);
 
 /* Energy: the smallest aligned rank reaching energy E of each eligible matrix's spectrum
  * (rounded up; past break-even: dense).  energy ≥ 0: that E, budget ignored; energy < 0: the
@@ -198,6 +206,12 @@ struct rs_alloc_eval_opts {
 	int ctx;                /* window length ≥ 2 */
 	int chunks;             /* windows used; 0: all */
 	int want_kl;            /* keep the dense distributions for KL */
+	/* Installs a trial's factor set (NULL: all dense) into the pass, so a trial runs as every
+	 * other evaluation of the session does (engine.h: replacements too); NULL: the factors
+	 * alone (rs_compress_install). */
+	int (*install)(void *ud, const struct rs_compress_set *set, struct rs_forward *f,
+	    char **cause);
+	void *install_ud;
 };
 
 struct rs_alloc_eval_res {

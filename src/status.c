@@ -35,6 +35,7 @@ rs_status_str(int status)
 	case RS_EINVAL: return "invalid argument";
 	case RS_EUNSUPPORTED: return "unsupported";
 	case RS_ECANCEL: return "cancelled";
+	case RS_EUSAGE: return "usage error";
 	}
 	return "error";
 }

@@ -14,9 +14,12 @@ enum rs_status {
 	RS_EIO = -1,          /* open/read/write/mmap failed */
 	RS_EFORMAT = -2,      /* the file's content is malformed */
 	RS_ENOMEM = -3,       /* an allocation failed */
-	RS_EINVAL = -4,       /* bad argument from the user */
+	RS_EINVAL = -4,       /* a request that cannot be met: a missing precondition, a value
+	                         the model or the plan refuses (exit 1) */
 	RS_EUNSUPPORTED = -5, /* well-formed but not something rankscope implements */
 	RS_ECANCEL = -6,      /* the job was cancelled */
+	RS_EUSAGE = -7,       /* the command line itself is wrong: unknown command or option, a
+	                         missing or extra argument, a malformed option value (exit 2) */
 };
 
 /* Store a formatted message in *cause (freeing any previous one); no-op if cause is NULL.

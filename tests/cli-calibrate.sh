@@ -21,7 +21,7 @@ grep -q 'calibrate: 6 layers computed in 1 pass (1024 tokens through the model),
 tap_check $? "six layers computed in one pass"
 grep -q 'spectra: centred, 42 matrices: 42 computed' "$TMPD/out"
 tap_check $? "42 centred feature spectra computed"
-grep -q '^L2.up rank 100: weight 0\.[0-9]* (energy [0-9.]*%) feature-centred 0\.[0-9]* (energy [0-9.]*%)  \[[0-9.]* us\]$' "$TMPD/out"
+grep -q '^L2.up rank 100: weight 0\.[0-9]* (energy [0-9.]*%) feature-centred 0\.[0-9]* (energy [0-9.]*%); method svd previews with feature-centred  \[[0-9.]* us\]$' "$TMPD/out"
 tap_check $? "error shows the weight and the feature error"
 
 "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2; spectra --kind feature" \
@@ -31,7 +31,7 @@ grep -q '0 layers computed in 0 passes (0 tokens through the model), 6 from cach
 tap_check $? "a rerun reads statistics and feature spectra from the cache: no forward pass, no SVD"
 
 XDG_CACHE_HOME="$TMPD/cache2"; export XDG_CACHE_HOME
-"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45M;
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45MiB;
 	spectra --kind feature; spectra export '$TMPD/multi.csv' --kind feature" \
 	>"$TMPD/out" 2>"$TMPD/err"
 tap_check $? "calibrate under a 45 MiB budget"
@@ -42,7 +42,7 @@ tap_check $? "the budget forces several passes (${1:-?} of ${2:-?} layers)"
 cmp -s "$TMPD/one.csv" "$TMPD/multi.csv"
 tap_check $? "and the statistics (feature spectra) are identical to the one-pass run"
 
-"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --memory 1M" >"$TMPD/out" 2>"$TMPD/err"
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --memory 1MiB" >"$TMPD/out" 2>"$TMPD/err"
 [ $? -ne 0 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'over the budget' "$TMPD/err"
 tap_check $? "a budget below one layer is refused on one line"
 
@@ -54,7 +54,7 @@ tap_check $? "more groups than windows is refused"
 f=$(ls "$TMPD"/cache2/rankscope/calib-*.rsc | head -1)
 size=$(wc -c <"$f")
 printf 'X' | dd of="$f" bs=1 seek=$((size - 9)) conv=notrunc 2>/dev/null
-"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45M" \
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45MiB" \
 	>"$TMPD/out" 2>"$TMPD/err"
 [ $? -eq 0 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'corrupt' "$TMPD/err" \
 	&& grep -q '1 layers computed in 1 pass .*, 5 from cache' "$TMPD/out"

@@ -24,6 +24,7 @@
 #include "calib.h"
 #include "cmd.h"
 #include "compress.h"
+#include "engine.h"
 #include "linalg.h"
 #include "model.h"
 #include "plan.h"
@@ -168,9 +169,9 @@ main(void)
 		tap_diag("setup: %s", ctx.cause != NULL ? ctx.cause : "?");
 		tap_skip_all("bundled model or calibration text unavailable");
 	}
-	c = rs_compress_session(s, &cause);
+	c = rs_engine_compress(s, &cause);
 	tap_ok(c != NULL, "factor cache for the session");
-	rs_compress_session_src(s, &src);
+	rs_engine_src(s, &src);
 	tap_ok(src.calib != NULL, "calibration complete");
 
 	/* 1. svd against the reference spectrum */

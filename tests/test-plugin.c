@@ -154,10 +154,10 @@ main(void)
 	tap_ok(rc == RS_EINVAL && strstr(sk.buf, "failing as asked") != NULL,
 	    "a plugin's failure reaches the output: %s", sk.buf);
 	rc = run(&ctx, &sk, "good-echo --nope");
-	tap_ok(rc == RS_EINVAL && strstr(sk.buf, "unknown option --nope") != NULL,
+	tap_ok(rc == RS_EUSAGE && strstr(sk.buf, "unknown option --nope") != NULL,
 	    "its options are checked by the command layer");
 	rc = run(&ctx, &sk, "good-ech");
-	tap_ok(rc == RS_EINVAL && strstr(sk.buf, "unknown command") != NULL,
+	tap_ok(rc == RS_EUSAGE && strstr(sk.buf, "unknown command") != NULL,
 	    "plugin commands match by exact name only");
 	rc = run(&ctx, &sk, "plugi");
 	tap_ok(rc == 0 && strstr(sk.buf, "good.so") != NULL, "built-in prefixes still work");
@@ -191,7 +191,7 @@ main(void)
 		rc = h.replace(h.ctx, "test", 2, RS_PLUGIN_UP, w, &cause);
 		tap_ok(rc == 0 && h.replacement(h.ctx, 2, RS_PLUGIN_UP) == w &&
 		    rs_host_n_replaced(s, NULL) == 1, "a replacement is held");
-		rc = rs_host_install(s, f, NULL, &cause);
+		rc = rs_host_install(s, f, &cause);
 		rs_forward_run(f, toks, 1, 16, 0, l1, NULL, NULL);
 		for (i = 0; i < 16 * vocab; i++)
 			if (fabsf(l0[i] - l1[i]) > md)

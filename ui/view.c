@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "analysis.h"
+#include "engine.h"
 #include "model.h"
 #include "plan.h"
 #include "session.h"
@@ -26,19 +27,6 @@ ui_fmt_count(char *buf, size_t n, uint64_t x)
 		snprintf(buf, n, "%.1fK", (double)x / 1e3);
 	else
 		snprintf(buf, n, "%llu", (unsigned long long)x);
-}
-
-/* The feature spectrum of a slot: centred, else uncentred, else NULL. */
-static const struct rs_spec *
-view_feature(const struct rs_analysis *a, int layer, enum rs_tkind t)
-{
-	const struct rs_spec *s;
-
-	if (a == NULL)
-		return NULL;
-	if ((s = rs_analysis_get(a, layer, t, RS_SPEC_CENTRED)) != NULL)
-		return s;
-	return rs_analysis_get(a, layer, t, RS_SPEC_UNCENTRED);
 }
 
 void
@@ -136,7 +124,8 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 		int layer = rs_plan_layer(p, i);
 		enum rs_tkind t = rs_plan_type(p, i);
 		const struct rs_spec *w = a != NULL ? rs_analysis_get(a, layer, t, RS_SPEC_WEIGHT) : NULL;
-		const struct rs_spec *f = view_feature(a, layer, t);
+		/* what `rank --energy`, `alloc` and `plan show` preview with (engine.h) */
+		const struct rs_spec *f = rs_engine_feature_spec(s, layer, t);
 		size_t k;
 
 		snprintf(r->name, sizeof r->name, "%s", rs_plan_name(p, i));
@@ -206,7 +195,7 @@ ui_view_load_spec(struct ui_view *v, const struct rs_session *s, int i, int forc
 	t = rs_plan_type(s->plan, i);
 	if ((rc = view_copy(rs_analysis_get(a, layer, t, RS_SPEC_WEIGHT), &v->spec.sw, &v->spec.ew,
 	                    &v->spec.rw)) != 0 ||
-	    (rc = view_copy(view_feature(a, layer, t), &v->spec.sf, &v->spec.ef, &v->spec.rf)) != 0) {
+	    (rc = view_copy(rs_engine_feature_spec(s, layer, t), &v->spec.sf, &v->spec.ef, &v->spec.rf)) != 0) {
 		ui_view_drop_spec(v);
 		return rc;
 	}

@@ -1,0 +1,23 @@
+# tmux.sh: helpers for the workbench tests (sourced after tap.sh).  rankscope runs in a tmux
+# server on a private socket; keys go in with send-keys, the screen comes back with
+# capture-pane.  Polls with timeouts, no fixed waits for results.
+command -v tmux >/dev/null 2>&1 || tap_skip_all "tmux not installed"
+SOCK="rs-test-$$"
+T="tmux -L $SOCK -f /dev/null"
+trap '$T kill-server >/dev/null 2>&1; rm -rf "$TMPD"' EXIT
+
+# wait_for PATTERN SECONDS: poll the screen of session rs until an extended regexp matches;
+# 0 if it did, else the screen goes to the log.
+wait_for() {
+	n=0
+	lim=$(($2 * 10))
+	while [ $n -lt "$lim" ]; do
+		$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null
+		grep -Eq -- "$1" "$TMPD/screen" && return 0
+		sleep 0.1
+		n=$((n + 1))
+	done
+	tap_diag "timed out waiting for /$1/; the screen:"
+	sed 's/^/#   /' "$TMPD/screen"
+	return 1
+}
