@@ -15,32 +15,10 @@
 
 static const struct rs_opt cmd_budget_opts[] = {
 	{ "keep", "RATIO", "keep this fraction of the decoder-linear parameters (0 < RATIO <= 1)" },
-	{ "params", "N", "keep N decoder-linear parameters (suffix k, M, G allowed)" },
+	{ "params", "N", "keep N decoder-linear parameters (3.5M = 3.5e6, suffixes as sizes)" },
 	{ "clear", NULL, "remove the budget" },
 	{ NULL, NULL, NULL }
 };
-
-/* Parse a count with an optional k/M/G suffix (powers of 1000); -1 on error. */
-static int
-budget_count(const char *s, unsigned long long *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || !(v > 0))
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v *= 1e3; end++; break;
-	case 'm': case 'M': v *= 1e6; end++; break;
-	case 'g': case 'G': v *= 1e9; end++; break;
-	}
-	if (*end != '\0' || v > 1e18)
-		return -1;
-	*out = (unsigned long long)floor(v);
-	return *out > 0 ? 0 : -1;
-}
 
 /* Print the budget and where the current plan stands against it. */
 static void
@@ -101,10 +79,10 @@ cmd_budget_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		s->budget_keep = keep;
 		s->budget_params = 0;
 	} else if (paramsw != NULL) {
-		unsigned long long n;
-		if (budget_count(paramsw, &n) != 0)
-			return rs_fail(&ctx->cause, RS_EINVAL, "budget: --params '%s' is not a "
-			    "positive count (e.g. 3500000 or 3.5M)", paramsw);
+		uint64_t n;
+		if ((rc = rs_args_size(args, "params", RS_SIZE_COUNT, 0, 1, UINT64_MAX, &n,
+		    &ctx->cause)) != 0)
+			return rc;
 		s->budget_keep = 0;
 		s->budget_params = n;
 	}
@@ -120,7 +98,8 @@ const struct rs_cmd_entry rs_cmd_budget_entry = {
 	.help = "Sets the budget of the rank allocators ('alloc'): --keep RATIO keeps that "
 	        "fraction of the decoder-linear parameters (the seven matrices of every layer; "
 	        "embeddings and head are not counted and stay dense), --params N that many "
-	        "(k, M, G suffixes: powers of 1000). Every allocator meets it within one "
+	        "(K, M, G, T: powers of 1000; Ki, Mi, Gi, Ti: powers of 1024, as every size option "
+	        "reads them). Every allocator meets it within one "
 	        "rank-alignment step and never exceeds it: target - step < params <= target, "
 	        "step = the largest a*(m+n) of the matrices it may change (a = 'set rank-align'). "
 	        "Without options: shows the budget and whether the current plan meets it.",

@@ -15,10 +15,8 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const struct rs_session *s = ctx->session;
 	const struct rs_out *o = ctx->out;
 
-	if (s->model == NULL && s->tok == NULL) {
-		rs_out_printf(o, "nothing loaded (use 'load PATH')\n");
-		return 0;
-	}
+	if (s->model == NULL && s->tok == NULL)
+		return rs_fail(&ctx->cause, RS_EINVAL, "info: nothing loaded (use 'load PATH')");
 	rs_out_printf(o, "path:          %s\n", s->model_path);
 	if (s->model != NULL) {
 		const struct rs_model *m = s->model;

@@ -44,19 +44,19 @@ cmd_metrics_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	char name[64];
 
 	if (kname != NULL && (only = rs_spec_kind_parse(kname)) < 0)
-		return rs_fail(&ctx->cause, RS_EINVAL, "metrics: --kind is weight, centred or "
+		return rs_fail(&ctx->cause, RS_EUSAGE, "metrics: --kind is weight, centred or "
 		    "uncentred, not '%s'", kname);
 	if (args->argc > 0 && strcmp(args->argv[0], "export") == 0) {
 		if (args->argc != 2)
-			return rs_fail(&ctx->cause, RS_EINVAL, "usage: metrics export FILE.csv");
+			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: metrics export FILE.csv");
 		path = args->argv[1];
 	} else if (args->argc > 1) {
-		return rs_fail(&ctx->cause, RS_EINVAL, "usage: metrics [PATTERN] [--kind K] | "
+		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: metrics [PATTERN] [--kind K] | "
 		    "export FILE.csv");
 	} else if (args->argc == 1) {
 		pat = args->argv[0];
 		if (rs_pattern_check(pat, &ctx->cause) != 0)
-			return RS_EINVAL;
+			return RS_EUSAGE;
 	}
 	if (path != NULL) {
 		if ((af = rs_afile_open(path, &ctx->cause)) == NULL)

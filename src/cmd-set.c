@@ -134,7 +134,7 @@ cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if (strcmp(st->name, args->argv[0]) == 0)
 			break;
 	if (st->name == NULL)
-		return rs_fail(&ctx->cause, RS_EINVAL, "set: unknown setting '%s' (try 'set')",
+		return rs_fail(&ctx->cause, RS_EUSAGE, "set: unknown setting '%s' (try 'set')",
 		               args->argv[0]);
 	if (args->argc == 2 && st->put(ctx->session, args->argv[1]) != 0)
 		return rs_fail(&ctx->cause, RS_EINVAL, "set %s: expected %s, got '%s'", st->name,

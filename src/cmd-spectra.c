@@ -116,7 +116,7 @@ spectra_show(struct rs_cmd_ctx *ctx, const char *pat)
 	char name[64];
 
 	if (rs_pattern_check(pat, &ctx->cause) != 0)
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	for (l = 0; l < mc->n_layers; l++)
 		for (k = 0; k < RS_MAT_COUNT; k++) {
 			snprintf(name, sizeof name, "L%d.%s", l, rs_tkind_name((enum rs_tkind)k));
@@ -194,21 +194,21 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return RS_ENOMEM;
 	if (sub != NULL && (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0)) {
 		if (args->argc != 2)
-			return rs_fail(&ctx->cause, RS_EINVAL, "usage: spectra %s %s", sub,
+			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra %s %s", sub,
 			    sub[0] == 's' ? "NAME" : "FILE.csv");
 		if (sub[0] == 's')
 			return spectra_show(ctx, args->argv[1]);
 		if ((kind = spectra_kind(ctx, args, -1)) < -1 || (kind == -1 && ctx->cause != NULL))
-			return RS_EINVAL;
+			return RS_EUSAGE;
 		return spectra_export(ctx, args->argv[1], kind);
 	}
 	if (args->argc > 1)
-		return rs_fail(&ctx->cause, RS_EINVAL, "usage: spectra [PATTERN] [--kind "
+		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra [PATTERN] [--kind "
 		    "weight|feature] [--variant centred|uncentred]");
 	if (sub != NULL && rs_pattern_check(sub, &ctx->cause) != 0)
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	if ((kind = spectra_kind(ctx, args, RS_SPEC_WEIGHT)) < 0)
-		return RS_EINVAL;
+		return RS_EUSAGE;
 	memset(&o, 0, sizeof o);
 	o.pattern = sub;
 	o.kind = (enum rs_spec_kind)kind;

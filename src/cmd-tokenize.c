@@ -26,7 +26,7 @@ cmd_tokenize_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	int rc, a;
 
 	if ((file == NULL) == (args->argc == 0))
-		return rs_fail(&ctx->cause, RS_EINVAL, "usage: tokenize [--no-bos] (TEXT | --file F)");
+		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: tokenize [--no-bos] (TEXT | --file F)");
 	if (file != NULL) {
 		if ((rc = rs_textfile_read(file, &text, &len, &ctx->cause)) != 0)
 			return rc;

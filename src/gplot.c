@@ -57,7 +57,7 @@ rs_gplot_format_of(const char *path, enum rs_gplot_format *fmt, char **cause)
 		if (strcasecmp(dot, ".pdf") == 0)
 			return *fmt = RS_GPLOT_PDF, 0;
 	}
-	return rs_fail(cause, RS_EINVAL, "%s: the file name must end in .png, .svg or .pdf", path);
+	return rs_fail(cause, RS_EUSAGE, "%s: the file name must end in .png, .svg or .pdf", path);
 }
 
 /* Directory of the running executable into buf ("" if unknown). */

@@ -1015,6 +1015,15 @@ compute_identity(struct rs_model *m)
 	m->identity = h;
 }
 
+/* Whether path ends with ext (".bin"). */
+static int
+has_ext(const char *path, const char *ext)
+{
+	size_t n = strlen(path), e = strlen(ext);
+
+	return n > e && strcmp(path + n - e, ext) == 0;
+}
+
 /* Open a regular file: GGUF, safetensors, llama2.c; refuse pickles. */
 static int
 open_file(struct rs_model *m, char **cause)
@@ -1060,7 +1069,8 @@ open_file(struct rs_model *m, char **cause)
 			return r;
 		}
 	}
-	if (rs_llama2c_probe(d, n))
+	/* a .bin that fails the probe is read as llama2.c anyway, so the error names the field */
+	if (rs_llama2c_probe(d, n) || has_ext(m->path, ".bin"))
 		return open_llama2c(m, cause);
 	return rs_fail(cause, RS_EFORMAT, "%s: not a GGUF file, a safetensors model or a llama2.c "
 	    "checkpoint", m->path);

@@ -99,9 +99,9 @@ rs_pattern_check(const char *pattern, char **cause)
 	size_t pll;
 
 	if (pattern[0] == '\0')
-		return rs_fail(cause, RS_EINVAL, "empty matrix pattern");
+		return rs_fail(cause, RS_EUSAGE, "empty matrix pattern");
 	if (pattern_split(pattern, &pl, &pll, &pr) && pattern_layer_in(pl, pll, 0) < 0)
-		return rs_fail(cause, RS_EINVAL,
+		return rs_fail(cause, RS_EUSAGE,
 		    "bad layer range in '%s' (use L3, L3-7, L0,2,5-7 or L*)", pattern);
 	return 0;
 }

@@ -13,7 +13,7 @@
 /* Non-zero when the canonical `name` ("L3.q", "embed") matches `pattern`. */
 int rs_pattern_match(const char *pattern, const char *name);
 
-/* 0 if `pattern` is well formed; RS_EINVAL with a cause otherwise (e.g. "L7-3.q"). */
+/* 0 if `pattern` is well formed; RS_EUSAGE (a usage error) with a cause otherwise (e.g. "L7-3.q"). */
 int rs_pattern_check(const char *pattern, char **cause);
 
 #endif

@@ -29,8 +29,8 @@ tap_check $? "an unknown command is a usage error (exit 2)"
 tap_check $? "a missing option value is a usage error (exit 2)"
 
 "$RS_BIN" -c 'ppl x.txt' >/dev/null 2>"$TMPD/err"
-[ $? -eq 2 ] && grep -q 'no model loaded' "$TMPD/err"
-tap_check $? "ppl without a model says so"
+[ $? -eq 1 ] && grep -q 'no model loaded' "$TMPD/err"
+tap_check $? "ppl without a model says so (a missing precondition: exit 1)"
 
 "$RS_BIN" -c "load $TMPD/nonexistent; help" >"$TMPD/out" 2>"$TMPD/err"
 [ $? -eq 1 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q "$TMPD/nonexistent" "$TMPD/err" \

@@ -62,18 +62,46 @@ main_exit_status(int rc)
 {
 	if (rc == 0)
 		return EXIT_OK;
-	return rc == RS_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+	return rc == RS_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 }
 
-/* Run every line of a stream; stop at the first failure. */
+/* "load PATH" with every character of PATH escaped, so any path (quotes, ';', '#') reaches
+ * `load` as one word. */
+static char *
+main_load_line(const char *path)
+{
+	size_t n = strlen(path), i;
+	char *line = rs_malloc(5 + 2 * n + 1), *w;
+
+	if (line == NULL)
+		return NULL;
+	memcpy(line, "load ", 5);
+	for (w = line + 5, i = 0; i < n; i++) {
+		*w++ = '\\';
+		*w++ = path[i];
+	}
+	*w = '\0';
+	return line;
+}
+
+/* Run every line of a stream (named `name` in errors); stop at the first failure. */
 static int
-main_run_stream(struct rs_cmd_ctx *ctx, FILE *in)
+main_run_stream(struct rs_cmd_ctx *ctx, FILE *in, const char *name)
 {
 	char *line = NULL;
 	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
 	int rc = 0;
 
-	while (getline(&line, &cap, in) >= 0) {
+	while ((len = getline(&line, &cap, in)) >= 0) {
+		lineno++;
+		/* a command cut at a NUL byte would run something other than what the file says */
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			fprintf(stderr, "rankscope: %s:%ld: a NUL byte in the line\n", name, lineno);
+			rc = RS_EUSAGE;
+			break;
+		}
 		rc = rs_cmd_run_line(ctx, line);
 		if (rc != 0 || (ctx->reactions & RS_REACT_QUIT))
 			break;
@@ -137,10 +165,10 @@ main(int argc, char **argv)
 
 	if (optind < argc) {
 		/* The model on the command line is loaded first, through the same command. */
-		char *load = rs_strdupf("load '%s'", argv[optind]);
-		if (load == NULL || strchr(argv[optind], '\'') != NULL) {
-			fprintf(stderr, "rankscope: %s: unusable path\n", argv[optind]);
-			rc = RS_EINVAL;
+		char *load = main_load_line(argv[optind]);
+		if (load == NULL) {
+			fprintf(stderr, "rankscope: out of memory\n");
+			rc = RS_ENOMEM;
 		} else {
 			rc = rs_cmd_run_line(&ctx, load);
 		}
@@ -159,12 +187,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "rankscope: %s: %s\n", script, strerror(errno));
 			rc = RS_EIO;
 		} else {
-			rc = main_run_stream(&ctx, in);
+			rc = main_run_stream(&ctx, in, strcmp(script, "-") == 0 ? "standard input" :
+			                     script);
 			if (in != stdin)
 				fclose(in);
 		}
 	} else if (batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		rc = main_run_stream(&ctx, stdin);
+		rc = main_run_stream(&ctx, stdin, "standard input");
 	} else {
 		rc = rs_front_interactive(&ctx);
 	}
