@@ -11,19 +11,12 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "analysis.h"
-#include "cache.h"
-#include "calib.h"
+#include "allocrun.h"
 #include "cmd.h"
-#include "compress.h"
-#include "engine.h"
-#include "forward.h"
 #include "model.h"
 #include "plan.h"
 #include "rankalloc.h"
 #include "session.h"
-#include "textfile.h"
-#include "tokenizer.h"
 
 static const struct rs_opt cmd_alloc_opts[] = {
 	{ "types", "LIST", "matrix types to factor, e.g. q,k,o,gate,up,down (others stay dense)" },
@@ -50,150 +43,50 @@ static const struct rs_opt cmd_alloc_opts[] = {
 	{ NULL, NULL, NULL }
 };
 
-/* What every allocator needs, resolved once. */
-struct alloc_env {
-	struct rs_cmd_ctx *ctx;
-	struct rs_session *s;
-	struct rs_plan *p;
-	int n;
-	unsigned char *elig;
-	unsigned types;
-	const struct rs_spec **specs;
-	int used[RS_SPEC_KINDS];        /* eligible matrices per spectrum kind */
-	int missing;                    /* eligible matrices without a spectrum */
-	uint64_t target, step;
-	int have_budget;
-	int *ranks;
-};
-
-static void
-env_free(struct alloc_env *e)
-{
-	rs_free(e->elig);
-	rs_free(e->specs);
-	rs_free(e->ranks);
-}
-
-/* Resolve the plan, the eligible types, the spectra and the budget. */
+/* Resolve what every allocator needs: --types (default def_types), the budget of --keep or
+ * --params or the session's (allocrun.h). */
 static int
-env_init(struct alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
+env_init(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
     const char *def_types, int need_budget)
 {
-	struct rs_session *s = ctx->session;
-	const char *keepw = rs_args_get(args, "keep"), *paramsw = rs_args_get(args, "params");
 	const char *tw = rs_args_get(args, "types");
 	struct rs_budget b;
-	int i, rc;
+	int rc;
 
 	memset(e, 0, sizeof *e);
-	e->ctx = ctx;
-	e->s = s;
-	if ((e->p = s->plan) == NULL)
-		return rs_fail(&ctx->cause, RS_ENOMEM, "alloc: no plan (out of memory at load)");
-	e->n = rs_plan_count(e->p);
-	e->elig = rs_calloc((size_t)e->n, 1);
-	e->specs = rs_calloc((size_t)e->n, sizeof *e->specs);
-	e->ranks = rs_mallocarray((size_t)e->n, sizeof *e->ranks);
-	if (e->elig == NULL || e->specs == NULL || e->ranks == NULL)
-		return rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
-	if ((rc = rs_rankalloc_types(e->p, tw != NULL ? tw : def_types, e->elig, &e->types,
+	memset(&b, 0, sizeof b);
+	if (rs_args_get(args, "keep") != NULL && rs_args_get(args, "params") != NULL)
+		return rs_fail(&ctx->cause, RS_EUSAGE, "alloc: give --keep or --params, not both");
+	if ((rc = rs_args_double(args, "keep", 0, 0.0, 1.0, &b.keep, &ctx->cause)) != 0 ||
+	    (rc = rs_args_size(args, "params", RS_SIZE_COUNT, 0, 1, UINT64_MAX, &b.params,
 	    &ctx->cause)) != 0)
 		return rc;
-	for (i = 0; i < e->n; i++) {
-		e->specs[i] = rs_engine_preview_spec(s, rs_plan_layer(e->p, i),
-		    rs_plan_type(e->p, i));
-		if (!e->elig[i])
-			continue;
-		if (e->specs[i] != NULL)
-			e->used[e->specs[i]->kind]++;
-		else
-			e->missing++;
-	}
-	memset(&b, 0, sizeof b);
-	if (keepw != NULL && paramsw != NULL)
-		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: give --keep or --params, not both");
-	if (keepw != NULL) {
-		if ((rc = rs_args_double(args, "keep", 1, 0.0, 1.0, &b.keep, &ctx->cause)) != 0)
-			return rc;
-		if (!(b.keep > 0))
-			return rs_fail(&ctx->cause, RS_EINVAL, "alloc: --keep must be above 0");
-	} else if (paramsw != NULL) {
-		if ((rc = rs_args_size(args, "params", RS_SIZE_COUNT, 0, 1, UINT64_MAX, &b.params,
-		    &ctx->cause)) != 0)
-			return rc;
-	} else {
-		b.keep = s->budget_keep;
-		b.params = s->budget_params;
-	}
-	e->have_budget = b.keep > 0 || b.params > 0;
-	if (need_budget && !e->have_budget)
-		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: no budget: set one with 'budget "
-		    "--keep RATIO' (or 'budget --params N', or --keep here)");
-	if (e->have_budget)
-		e->target = rs_budget_target(&b, e->p);
-	e->step = rs_rankalloc_step(e->p, e->elig);
-	return 0;
-}
-
-/* "centred feature spectrum (36 matrices), weight spectrum (6 matrices)". */
-static void
-env_spec_desc(const struct alloc_env *e, char *buf, size_t n)
-{
-	static const char *const kname[RS_SPEC_KINDS] = { "weight", "centred feature",
-	    "uncentred feature" };
-	size_t at = 0;
-	int k;
-
-	buf[0] = '\0';
-	for (k = 0; k < RS_SPEC_KINDS && at < n; k++)
-		if (e->used[k] > 0)
-			at += (size_t)snprintf(buf + at, n - at, "%s%s spectrum (%d matri%s)",
-			    at > 0 ? ", " : "", kname[k], e->used[k], e->used[k] == 1 ? "x" : "ces");
-}
-
-/* Require a spectrum for every eligible matrix. */
-static int
-env_need_specs(struct alloc_env *e, const char *who)
-{
-	if (e->missing > 0)
-		return rs_fail(&e->ctx->cause, RS_EINVAL, "alloc %s: %d matrices have no "
-		    "spectrum: run 'spectra' (weights) or 'calibrate FILE' then 'spectra --kind "
-		    "feature' first", who, e->missing);
-	return 0;
+	if (rs_args_get(args, "keep") != NULL && !(b.keep > 0))
+		return rs_fail(&ctx->cause, RS_EUSAGE, "alloc: --keep must be above 0");
+	return rs_allocrun_env(e, ctx->session, tw != NULL ? tw : def_types, &b, need_budget,
+	    &ctx->cause);
 }
 
 /* Store e->ranks in the plan (one undo step) and say how the budget was met. */
 static int
-env_finish(struct alloc_env *e, const char *who)
+env_finish(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const char *who)
 {
-	uint64_t P = rs_rankalloc_params(e->p, e->ranks), dense = rs_plan_dense_params(e->p);
+	struct rs_alloc_outcome o;
 	char line[512];
-	int rc, i, dn = 0, fac = 0;
+	int rc;
 
-	if ((rc = rs_rankalloc_apply(e->p, e->ranks, &e->ctx->cause)) != 0)
+	if ((rc = rs_allocrun_apply(e, &o, &ctx->cause)) != 0)
 		return rc;
-	for (i = 0; i < e->n; i++) {
-		if (e->ranks[i] == RS_PLAN_DENSE)
-			dn++;
-		else
-			fac++;
-	}
-	rs_out_printf(e->ctx->out, "alloc %s: %d matrices factored, %d dense; ranks multiples "
-	    "of %d below break-even\n", who, fac, dn, rs_plan_align(e->p));
-	if (e->have_budget) {
-		rs_out_printf(e->ctx->out, "alloc %s: %llu decoder-linear params kept (keep "
+	rs_out_printf(ctx->out, "alloc %s: %d matrices factored, %d dense; ranks multiples "
+	    "of %d below break-even\n", who, o.factored, o.dense, rs_plan_align(e->p));
+	if (o.budget != NULL)
+		rs_out_printf(ctx->out, "alloc %s: %llu decoder-linear params kept (keep "
 		    "%.4f); budget %llu (keep %.4f), one step %llu: %s\n", who,
-		    (unsigned long long)P, (double)P / (double)dense,
-		    (unsigned long long)e->target, (double)e->target / (double)dense,
-		    (unsigned long long)e->step,
-		    P <= e->target && P + e->step > e->target ?
-		    "met (target - step < params <= target)" :
-		    P > e->target ? "NOT met: over the budget" :
-		    e->target >= dense ? "met (the budget allows the dense model)" :
-		    "NOT met: under the budget by more than one step");
-	}
+		    (unsigned long long)o.params, (double)o.params / (double)o.dense_params,
+		    (unsigned long long)e->target, (double)e->target / (double)o.dense_params,
+		    (unsigned long long)e->step, o.budget);
 	rs_plan_budget_line(e->p, rs_model_embed_head_params(e->s->model), line, sizeof line);
-	rs_out_printf(e->ctx->out, "%s\n", line);
+	rs_out_printf(ctx->out, "%s\n", line);
 	return 0;
 }
 
@@ -202,7 +95,7 @@ env_finish(struct alloc_env *e, const char *who)
 static int
 alloc_uniform(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct alloc_env e;
+	struct rs_alloc_env e;
 	double rho;
 	int rc;
 
@@ -211,23 +104,23 @@ alloc_uniform(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_printf(ctx->out, "alloc uniform: keep ratio %.4f for every eligible matrix "
 		    "(ranks rounded down to the alignment, the largest remainders rounded up to "
 		    "meet the budget)\n", rho);
-		rc = env_finish(&e, "uniform");
+		rc = env_finish(&e, ctx, "uniform");
 	}
-	env_free(&e);
+	rs_allocrun_env_free(&e);
 	return rc;
 }
 
 static int
 alloc_energy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct alloc_env e;
+	struct rs_alloc_env e;
 	const char *tw = rs_args_get(args, "target");
 	double target = -1, got;
 	char which[256];
 	int rc;
 
 	if ((rc = env_init(&e, ctx, args, "all", tw == NULL)) != 0 ||
-	    (rc = env_need_specs(&e, "energy")) != 0)
+	    (rc = rs_allocrun_need_specs(&e, "energy", &ctx->cause)) != 0)
 		goto out;
 	if (tw != NULL) {
 		if ((rc = rs_args_double(args, "target", 1, 0.0, 1.0, &target, &ctx->cause)) != 0)
@@ -239,27 +132,27 @@ alloc_energy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if ((rc = rs_rankalloc_energy(e.p, e.elig, e.specs, target, e.target, e.ranks, &got,
 	    &ctx->cause)) != 0)
 		goto out;
-	env_spec_desc(&e, which, sizeof which);
+	rs_allocrun_spec_desc(&e, which, sizeof which);
 	rs_out_printf(ctx->out, "alloc energy: energy %.6f of the %s%s\n", got, which,
 	    tw != NULL ? "" : " (the largest energy target whose ranks fit the budget; then "
 	    "steps added by feature-error gain per parameter)");
-	rc = env_finish(&e, "energy");
+	rc = env_finish(&e, ctx, "energy");
 out:
-	env_free(&e);
+	rs_allocrun_env_free(&e);
 	return rc;
 }
 
 static int
 alloc_greedy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct alloc_env e;
+	struct rs_alloc_env e;
 	const char *lw = rs_args_get(args, "layer-weights");
 	double *w = NULL;
 	char which[256];
 	int rc, relative = rs_args_has(args, "relative");
 
 	if ((rc = env_init(&e, ctx, args, "all", 1)) != 0 ||
-	    (rc = env_need_specs(&e, "greedy")) != 0)
+	    (rc = rs_allocrun_need_specs(&e, "greedy", &ctx->cause)) != 0)
 		goto out;
 	if ((w = rs_mallocarray((size_t)rs_plan_n_layers(e.p), sizeof *w)) == NULL) {
 		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
@@ -269,105 +162,47 @@ alloc_greedy(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    (rc = rs_rankalloc_greedy(e.p, e.elig, e.specs, w, relative, e.target, e.ranks,
 	    &ctx->cause)) != 0)
 		goto out;
-	env_spec_desc(&e, which, sizeof which);
+	rs_allocrun_spec_desc(&e, which, sizeof which);
 	rs_out_printf(ctx->out, "alloc greedy: steps of %d ranks taken by %s feature-error "
 	    "reduction per parameter (layer weights %s) from the %s; predicted error %.6g\n",
 	    rs_plan_align(e.p), relative ? "relative" : "absolute", lw != NULL ? lw : "flat",
 	    which, rs_rankalloc_proxy(e.p, e.specs, w, relative, e.ranks));
-	rc = env_finish(&e, "greedy");
+	rc = env_finish(&e, ctx, "greedy");
 out:
 	rs_free(w);
-	env_free(&e);
+	rs_allocrun_env_free(&e);
 	return rc;
 }
 
 /* ---------------------------------------------------------------- validation text */
 
-struct alloc_val {
-	struct rs_compress_src src;
-	struct rs_alloc_eval *ev;
-	uint64_t text_hash;
-	int ctx, chunks;
-	char calib_id[24];
-};
-
-/* A trial's factors and the plugins' replacements, as every evaluation of the session runs. */
+/* Open --validation (--ctx, --chunks; default def_chunks windows) and say what it is. */
 static int
-val_install(void *ud, const struct rs_compress_set *set, struct rs_forward *f, char **cause)
+val_open(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
+    int def_chunks, int want_kl, struct rs_alloc_val *v)
 {
-	return rs_engine_install(ud, set, f, cause);
-}
-
-/* Tokenize --validation, check the method's data, and run the dense pass. */
-static int
-val_open(struct alloc_env *e, const struct rs_args *args, int def_chunks, int want_kl,
-    struct alloc_val *v)
-{
-	struct rs_cmd_ctx *ctx = e->ctx;
-	struct rs_session *s = e->s;
-	const struct rs_model_config *mc = rs_model_config(s->model);
+	const struct rs_model_config *mc = rs_model_config(e->s->model);
 	const char *file = rs_args_get(args, "validation");
-	struct rs_alloc_eval_opts eo;
 	struct rs_alloc_eval_res dres;
-	struct rs_compress *c;
-	struct timespec t0, t1;
-	int32_t *ids = NULL;
-	size_t n_ids = 0;
 	long ctxlen, chunks;
 	int rc;
 
 	memset(v, 0, sizeof *v);
-	memset(&eo, 0, sizeof eo);
-	if (file == NULL)
-		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: needs --validation FILE, a held-out "
-		    "text (not the evaluation text, nor the calibration text)");
-	if (s->tok == NULL)
-		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: no tokenizer loaded for the "
-		    "validation text");
-	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 256 ? mc->ctx_len : 256, 2,
-	    mc->ctx_len, &ctxlen, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "chunks", def_chunks, 1, 1 << 20, &chunks, &ctx->cause)) != 0)
+	if ((rc = rs_args_int(args, "ctx", 0, 2, mc->ctx_len, &ctxlen, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "chunks", 0, 1, 1 << 20, &chunks, &ctx->cause)) != 0 ||
+	    (rc = rs_allocrun_val_open(e, file, ctxlen, chunks, def_chunks, want_kl, v, ctx->job,
+	    &ctx->cause)) != 0)
 		return rc;
-	if (rs_method_needs_calib((enum rs_method)s->method) &&
-	    (s->calib == NULL || !rs_calib_complete(s->calib)))
-		return rs_fail(&ctx->cause, RS_EINVAL, "alloc: method %s needs a calibration: run "
-		    "'calibrate FILE' first (or 'set method svd')",
-		    rs_method_name((enum rs_method)s->method));
-	if ((c = rs_engine_compress(s, &ctx->cause)) == NULL)
-		return RS_ENOMEM;
-	rs_engine_src(s, &v->src);
-	snprintf(v->calib_id, sizeof v->calib_id, "none");
-	if (v->src.calib != NULL)
-		snprintf(v->calib_id, sizeof v->calib_id, "%016" PRIx64,
-		    rs_hash64(rs_calib_identity(v->src.calib),
-		    strlen(rs_calib_identity(v->src.calib)), 0));
-	if ((rc = rs_textfile_tokens(s->tok, file, &ids, &n_ids, &v->text_hash, &ctx->cause)) != 0)
-		return rc;
-	eo.ctx = (int)ctxlen;
-	eo.chunks = (int)chunks;
-	eo.want_kl = want_kl;
-	eo.install = val_install;
-	eo.install_ud = s;
-	rs_forward_set_threads(s->threads);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	v->ev = rs_alloc_eval_new(s->model, c, &v->src, ids, n_ids, &eo, ctx->job, &ctx->cause);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rs_free(ids);
-	if (v->ev == NULL)
-		return rs_job_cancelled(ctx->job) ? RS_ECANCEL : RS_EINVAL;
-	v->ctx = (int)ctxlen;
-	v->chunks = rs_alloc_eval_windows(v->ev);
 	rs_alloc_eval_dense(v->ev, &dres);
-	rs_out_printf(ctx->out, "alloc: validation %s: %zu tokens, %d windows of %ld "
-	    "(chunked, %lld tokens scored); dense PPL %.4f (%.2f s)\n", file, n_ids, v->chunks,
-	    ctxlen, (long long)v->chunks * (ctxlen - 1), dres.ppl,
-	    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	rs_out_printf(ctx->out, "alloc: validation %s: %zu tokens, %d windows of %d "
+	    "(chunked, %lld tokens scored); dense PPL %.4f (%.2f s)\n", file, v->n_ids, v->chunks,
+	    v->ctx, (long long)v->chunks * (v->ctx - 1), dres.ppl, v->dense_secs);
 	return 0;
 }
 
 /* The evaluation counters, as one line. */
 static void
-val_counts(struct rs_cmd_ctx *ctx, const char *who, const struct alloc_val *v)
+val_counts(struct rs_cmd_ctx *ctx, const char *who, const struct rs_alloc_val *v)
 {
 	uint64_t evals, windows;
 
@@ -377,14 +212,13 @@ val_counts(struct rs_cmd_ctx *ctx, const char *who, const struct alloc_val *v)
 	    (unsigned long long)evals, v->chunks, (unsigned long long)windows);
 }
 
-/* The session's allocation state, created on first use. */
-static struct rs_alloc_state *
-alloc_state(struct rs_cmd_ctx *ctx)
+/* Print a note line. */
+static void
+alloc_note(void *ud, const char *line)
 {
-	if (ctx->session->alloc == NULL &&
-	    (ctx->session->alloc = rs_calloc(1, sizeof *ctx->session->alloc)) == NULL)
-		rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
-	return ctx->session->alloc;
+	struct rs_cmd_ctx *ctx = ud;
+
+	rs_out_printf(ctx->out, "%s\n", line);
 }
 
 /* ---------------------------------------------------------------- sensitivity */
@@ -416,59 +250,35 @@ parse_ratios(const char *s, double *r, int max)
 static int
 alloc_sensitivity(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct alloc_env e;
-	struct alloc_val v;
-	struct rs_alloc_state *st;
+	struct rs_alloc_env e;
+	struct rs_alloc_val v;
+	const struct rs_sens *sens;
 	const char *rw = rs_args_get(args, "ratios");
 	double ratios[64] = { 0.25, 0.5, 0.75 }, tau;
-	int nr = 3, rc, k;
-	char *key = NULL, rl[512] = "";
+	int nr = 3, rc, k, probed;
+	char rl[512] = "";
 	size_t at = 0;
+	struct timespec t0, t1;
 
 	memset(&v, 0, sizeof v);
 	if ((rc = env_init(&e, ctx, args, "all", 1)) != 0)
 		goto out;
 	if (rw != NULL && (nr = parse_ratios(rw, ratios, 64)) < 0) {
-		rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc sensitivity: --ratios is a list of "
+		rc = rs_fail(&ctx->cause, RS_EUSAGE, "alloc sensitivity: --ratios is a list of "
 		    "ascending keep ratios inside (0, 1), e.g. 0.25,0.5,0.75");
 		goto out;
 	}
 	for (k = 0; k < nr && at < sizeof rl; k++)
 		at += (size_t)snprintf(rl + at, sizeof rl - at, "%s%g", k ? "," : "", ratios[k]);
-	if ((st = alloc_state(ctx)) == NULL) {
-		rc = RS_ENOMEM;
+	if ((rc = val_open(&e, ctx, args, 8, 0, &v)) != 0)
 		goto out;
-	}
-	if ((rc = val_open(&e, args, 8, 0, &v)) != 0)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((rc = rs_allocrun_probes(&e, &v, ratios, nr, rl, rs_args_has(args, "recompute"),
+	    alloc_note, ctx, &sens, &probed, ctx->job, &ctx->cause)) != 0)
 		goto out;
-	key = rs_strdupf("sens-v1 model=%016" PRIx64 " method=%s alpha=%g calib=%s "
-	    "text=%016" PRIx64 " ctx=%d chunks=%d align=%d ratios=%s",
-	    rs_model_identity(e.s->model), rs_method_name((enum rs_method)e.s->method),
-	    e.s->asvd_alpha, v.calib_id, v.text_hash, v.ctx, v.chunks, rs_plan_align(e.p), rl);
-	if (key == NULL) {
-		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
-		goto out;
-	}
-	if (st->sens == NULL || st->sens_key == NULL || strcmp(st->sens_key, key) != 0 ||
-	    rs_args_has(args, "recompute")) {
-		struct rs_sens *ns = NULL;
-		struct timespec t0, t1;
-		int i, need = 0;
-		for (i = 0; i < e.n; i++)
-			need += e.elig[i] ? nr : 0;
-		rs_out_printf(ctx->out, "alloc sensitivity: probing %d matrices at keep %s: %d "
-		    "evaluations of %d windows\n", need / nr, rl, need, v.chunks);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		/* probe every matrix so a later --types subset reuses the probes */
-		if ((rc = rs_alloc_sens_probe(v.ev, e.p, NULL, ratios, nr, &ns, ctx->job,
-		    &ctx->cause)) != 0)
-			goto out;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		rs_sens_free(st->sens);
-		rs_free(st->sens_key);
-		st->sens = ns;
-		st->sens_key = key;
-		key = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (probed) {
+		int i;
 		rs_out_printf(ctx->out, "alloc sensitivity: probes done in %.1f s (kept in the "
 		    "session)\n", (double)(t1.tv_sec - t0.tv_sec) +
 		    1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
@@ -478,25 +288,24 @@ alloc_sensitivity(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			la += (size_t)snprintf(line, sizeof line, "  %-8s", rs_plan_name(e.p, i));
 			for (k = 0; k < nr && la < sizeof line; k++)
 				la += (size_t)snprintf(line + la, sizeof line - la, " %8.3f",
-				    exp(ns->nll[(size_t)i * (size_t)nr + (size_t)k]));
+				    exp(sens->nll[(size_t)i * (size_t)nr + (size_t)k]));
 			rs_out_infof(ctx->out, "%s\n", line);
 		}
 	} else {
 		rs_out_printf(ctx->out, "alloc sensitivity: probes from the session (same model, "
 		    "method, calibration, text, windows and ratios)\n");
 	}
-	if ((rc = rs_rankalloc_cut(e.p, e.elig, st->sens, e.target, e.ranks, &tau,
+	if ((rc = rs_rankalloc_cut(e.p, e.elig, sens, e.target, e.ranks, &tau,
 	    &ctx->cause)) != 0)
 		goto out;
 	rs_out_printf(ctx->out, "alloc sensitivity: threshold: NLL increase <= %.5f per matrix "
 	    "(probe ratios %s, smallest passing ratio each, else dense), then steps by "
 	    "interpolated sensitivity per parameter\n", tau, rl);
 	val_counts(ctx, "sensitivity", &v);
-	rc = env_finish(&e, "sensitivity");
+	rc = env_finish(&e, ctx, "sensitivity");
 out:
-	rs_free(key);
-	rs_alloc_eval_free(v.ev);
-	env_free(&e);
+	rs_allocrun_val_close(&v);
+	rs_allocrun_env_free(&e);
 	return rc;
 }
 
@@ -558,12 +367,11 @@ bo_on_trial(void *ud, const struct rs_bo_hist *h, size_t k, long best, const int
 static int
 alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct alloc_env e;
-	struct alloc_val v;
-	struct rs_alloc_state *st;
+	struct rs_alloc_env e;
+	struct rs_alloc_val v;
 	struct rs_bo_space sp;
 	struct rs_alloc_bo_opts o;
-	struct rs_bo_hist *h = NULL, *loaded = NULL;
+	struct rs_bo_hist *h = NULL;
 	struct bo_print bp;
 	const char *objw = rs_args_get(args, "objective"), *histw = rs_args_get(args, "history");
 	int resume = rs_args_has(args, "resume") || histw != NULL, proxy = 0, rc, j;
@@ -594,22 +402,18 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    (rc = rs_args_double(args, "band", 0.01, 0.0, 1.0, &band, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "seed", 1, 0, 0x7fffffffffffffffL, &seed, &ctx->cause)) != 0)
 		goto out;
-	if (proxy && (rc = env_need_specs(&e, "bo --objective proxy")) != 0)
+	if (proxy && (rc = rs_allocrun_need_specs(&e, "bo --objective proxy", &ctx->cause)) != 0)
 		goto out;
 	if ((rc = rs_bo_space_init(&sp, e.p, e.types, (int)groups, &ctx->cause)) != 0)
 		goto out;
-	if ((st = alloc_state(ctx)) == NULL) {
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	if (!proxy && (rc = val_open(&e, args, 16, kl > 0, &v)) != 0)
+	if (!proxy && (rc = val_open(&e, ctx, args, 16, kl > 0, &v)) != 0)
 		goto out;
 	for (j = 0; j < sp.d && at < sizeof names; j++) {
 		char nm[24];
 		rs_bo_space_var_name(&sp, j, nm, sizeof nm);
 		at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", j ? "," : "", nm);
 	}
-	env_spec_desc(&e, which, sizeof which);
+	rs_allocrun_spec_desc(&e, which, sizeof which);
 	/* everything the objective and the search space depend on: a resumed run must match */
 	if (proxy)
 		config = rs_strdupf("objective=proxy%s model=%016" PRIx64 " target=%llu band=%g "
@@ -627,42 +431,16 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
 		goto out;
 	}
-	if (resume) {
-		struct rs_bo_hist *src;
-		if (histw != NULL) {
-			if ((rc = rs_bo_hist_load(histw, &loaded, &ctx->cause)) != 0)
-				goto out;
-			src = loaded;
-		} else if ((src = st->hist) == NULL) {
-			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo --resume: no run in this "
-			    "session (give --history FILE)");
+	{
+		uint64_t useed = (uint64_t)seed;
+		if ((rc = rs_allocrun_bo_hist(e.s, config, &useed, rs_args_has(args, "seed"), resume,
+		    histw, sp.d, &h, &ctx->cause)) != 0)
 			goto out;
-		}
-		if (strcmp(src->config, config) != 0) {
-			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo: cannot resume: the saved "
-			    "run was made with other settings: saved '%s', now '%s'", src->config,
-			    config);
-			goto out;
-		}
-		if (rs_args_has(args, "seed") && (uint64_t)seed != src->seed) {
-			rc = rs_fail(&ctx->cause, RS_EINVAL, "alloc bo: cannot resume with --seed "
-			    "%ld: the run used seed %llu", seed, (unsigned long long)src->seed);
-			goto out;
-		}
-		seed = (long)src->seed;
-		if (src == loaded) {
-			h = loaded;
-			loaded = NULL;
-		} else {
-			h = st->hist;
-			st->hist = NULL;
-		}
+		seed = (long)useed;
+	}
+	if (resume)
 		rs_out_printf(ctx->out, "alloc bo: resuming after %zu trials (seed %llu)\n", h->n,
 		    (unsigned long long)h->seed);
-	} else if ((h = rs_bo_hist_new(config, (uint64_t)seed, sp.d, &ctx->cause)) == NULL) {
-		rc = RS_ENOMEM;
-		goto out;
-	}
 	h->dense_params = rs_plan_dense_params(e.p);
 	for (j = 0; j < sp.d; j++)
 		rs_bo_space_var_name(&sp, j, h->var_names[j], sizeof h->var_names[j]);
@@ -715,7 +493,7 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			    t->ppl, t->kl);
 		if (v.ev != NULL)
 			val_counts(ctx, "bo", &v);
-		if ((rc2 = env_finish(&e, "bo")) != 0 && rc == 0)
+		if ((rc2 = env_finish(&e, ctx, "bo")) != 0 && rc == 0)
 			rc = rc2;
 		if (rc == RS_ECANCEL) {
 			rs_free(ctx->cause);
@@ -724,15 +502,17 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			    best + 1);
 		}
 	}
-	rs_bo_hist_free(st->hist);
-	st->hist = h;
+	{
+		int rc2 = rs_allocrun_bo_keep(e.s, h, &ctx->cause);
+		if (rc == 0)
+			rc = rc2;
+	}
 	h = NULL;
 out:
 	rs_bo_hist_free(h);
-	rs_bo_hist_free(loaded);
 	rs_free(config);
-	rs_alloc_eval_free(v.ev);
-	env_free(&e);
+	rs_allocrun_val_close(&v);
+	rs_allocrun_env_free(&e);
 	return rc;
 }
 
@@ -741,8 +521,7 @@ out:
 static int
 alloc_history(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
-	struct rs_alloc_state *st = ctx->session->alloc;
-	struct rs_bo_hist *h = st != NULL ? st->hist : NULL;
+	struct rs_bo_hist *h = rs_allocrun_bo_last(ctx->session);
 	size_t k;
 	long best;
 
