@@ -208,8 +208,8 @@ while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); don
 [ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
 tap_check $? "typing quit exits with status 0"
 
-# Long commands are jobs whatever their length (the command table's RS_CMD_JOB flag): a
-# 12-word 'alloc bo' shows its progress and Esc cancels it within 0.5 s.
+# Long commands are jobs whatever their length, plugin commands included (the command table's
+# RS_CMD_JOB flag): a 12-word 'alloc bo' shows its progress and Esc cancels it within 0.5 s.
 rm -f "$TMPD/status"
 $T kill-session -t rs
 cat >"$TMPD/run3.sh" <<EOF
@@ -241,6 +241,22 @@ $T send-keys -t rs Enter
 wait_for 'Final estimate: PPL = [0-9]+\.[0-9]+' 60
 tap_check $? "after the cancel the session takes the next command (ppl runs)"
 
+# A plugin's long command (lrq) is a job too: its progress line, a second long command refused.
+if [ -f "$(dirname "$RS_BIN")/plugins/.libs/lrq.so" ]; then
+	$T send-keys -t rs -l 'lrq --bits-per-param 4.3 --eval share/texts/kjv-eval.txt'
+	$T send-keys -t rs Enter
+	wait_for '^ (lrq|perplexity|forward) .*\(Esc cancels\)' 30
+	tap_check $? "lrq runs as a job: the status line shows its progress"
+	$T send-keys -t rs -l 'ppl share/texts/kjv-eval.txt --chunks 4'
+	$T send-keys -t rs Enter
+	wait_for 'busy: lrq is running; Esc cancels' 10
+	tap_check $? "a second long command while lrq runs is refused as busy"
+	$T send-keys -t rs Escape
+	wait_for 'lrq: cancelled' 30
+	tap_check $? "Esc cancels lrq"
+else
+	tap_diag "plugins/.libs/lrq.so not built: lrq in the workbench not checked"
+fi
 $T send-keys -t rs -l 'quit'
 $T send-keys -t rs Enter
 n=0
