@@ -1046,7 +1046,7 @@ static const struct rs_plugin_cmd lrq_cmds[] = {
 	  "total, low-rank part, scales and codebooks included, meets --bits-per-param. --rank 0 "
 	  "is plain round-to-nearest at the same budget. The result replaces the matrices for "
 	  "'ppl' until 'lrq --clear' or a new model.",
-	  lrq_opts, 0, 0, 1, lrq_exec },
+	  lrq_opts, 0, 0, RS_PLUGIN_CMD_NEEDS_MODEL | RS_PLUGIN_CMD_LONG, lrq_exec },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 };
 

@@ -173,6 +173,13 @@ struct rs_plugin_opt {
 	const char *help;
 };
 
+/* Bits of rs_plugin_cmd.flags.  The member was `int needs_model` (0 or 1) before the long bit
+ * existed: the same place, type and meaning of 1, so ABI 1 plugins built then work unchanged.
+ * Hosts that predate RS_PLUGIN_CMD_LONG read any non-zero value as NEEDS_MODEL. */
+#define RS_PLUGIN_CMD_NEEDS_MODEL 0x1	/* refused unless a model and tokenizer are loaded */
+#define RS_PLUGIN_CMD_LONG 0x2		/* long: the workbench runs it as a job (progress,
+					   Esc cancels through h->cancelled) */
+
 /* A command a plugin adds.  exec gets the positionals and, for option i of opts, vals[i]:
  * its value, "" for a given flag, or NULL when absent.  It returns 0 or an RS_PLUGIN_E* status
  * with *cause set.  state is what init() stored. */
@@ -183,7 +190,7 @@ struct rs_plugin_cmd {
 	const char *help;		/* a paragraph */
 	const struct rs_plugin_opt *opts;	/* NULL or ended by {NULL} */
 	int min_args, max_args;		/* positionals; max -1: any */
-	int needs_model;		/* refused unless a model and tokenizer are loaded */
+	int flags;			/* RS_PLUGIN_CMD_* bits; unknown bits are ignored */
 	int (*exec)(void *state, const struct rs_host *h, int argc, char *const *argv,
 	    const char *const *vals, char **cause);
 };

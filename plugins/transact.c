@@ -739,7 +739,7 @@ static const struct rs_plugin_cmd transact_cmds[] = {
 	  "zero-padded Hugging Face folder; --export-small one whose linears have their kept "
 	  "sizes (config keys rankscope_layer_ffn_dims, and with attention pruning "
 	  "rankscope_layer_qk_pairs and rankscope_layer_v_dims; rankscope loads it).",
-	  transact_opts, 0, 0, 1, transact_exec },
+	  transact_opts, 0, 0, RS_PLUGIN_CMD_NEEDS_MODEL | RS_PLUGIN_CMD_LONG, transact_exec },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 };
 

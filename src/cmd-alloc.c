@@ -629,7 +629,7 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.opts = cmd_alloc_opts,
 	.min_args = 1,
 	.max_args = 3,
-	.flags = RS_CMD_NEEDS_MODEL,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_alloc_exec,
 	.words = cmd_alloc_words,
 };

@@ -108,7 +108,7 @@ const struct rs_cmd_entry rs_cmd_export_entry = {
 	.opts = cmd_export_opts,
 	.min_args = 2,
 	.max_args = 2,
-	.flags = RS_CMD_NEEDS_MODEL,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_export_exec,
 	.words = cmd_export_words,
 };

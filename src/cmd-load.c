@@ -106,5 +106,6 @@ const struct rs_cmd_entry rs_cmd_load_entry = {
 	.opts = cmd_load_opts,
 	.min_args = 1,
 	.max_args = 1,
+	.flags = RS_CMD_JOB,
 	.exec = cmd_load_exec,
 };

@@ -203,6 +203,6 @@ const struct rs_cmd_entry rs_cmd_ppl_entry = {
 	.opts = cmd_ppl_opts,
 	.min_args = 1,
 	.max_args = 1,
-	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER | RS_CMD_JOB,
 	.exec = cmd_ppl_exec,
 };

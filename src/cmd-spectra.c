@@ -253,7 +253,7 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.opts = cmd_spectra_opts,
 	.min_args = 0,
 	.max_args = 2,
-	.flags = RS_CMD_NEEDS_MODEL,
+	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_spectra_exec,
 	.words = cmd_spectra_words,
 };

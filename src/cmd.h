@@ -68,9 +68,15 @@ struct rs_cmd_ctx {
 	const struct rs_cmd_entry *entry; /* the entry being run (set by the dispatcher) */
 };
 
+/* RS_CMD_JOB marks a long command: the workbench runs a line holding one on its worker thread,
+ * with the progress bar and Esc to cancel (batch mode runs everything in place).  The flag is
+ * per entry, not per subcommand: an instant subcommand of a long command (`alloc history`,
+ * `spectra show`) then runs as a job that ends at once, which costs nothing but a status line,
+ * so entries need no finer grain.  A plugin command sets it with RS_PLUGIN_CMD_LONG. */
 enum rs_cmd_flags {
 	RS_CMD_NEEDS_MODEL = 1 << 0,      /* refuse unless weights are loaded */
 	RS_CMD_NEEDS_TOKENIZER = 1 << 1,  /* refuse unless a tokenizer is loaded */
+	RS_CMD_JOB = 1 << 2,              /* long: a background job in the workbench */
 };
 
 struct rs_cmd_entry {

@@ -238,7 +238,9 @@ add_cmds(struct rs_plugins *p, int owner, const struct rs_plugin_cmd *cmds, char
 		c->e.opts = c->opts;
 		c->e.min_args = pc->min_args;
 		c->e.max_args = pc->max_args;
-		c->e.flags = pc->needs_model ? RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER : 0;
+		c->e.flags = ((pc->flags & RS_PLUGIN_CMD_NEEDS_MODEL) ?
+		    RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER : 0) |
+		    ((pc->flags & RS_PLUGIN_CMD_LONG) ? RS_CMD_JOB : 0);
 		c->e.exec = pcmd_exec;
 		c->pc = pc;
 		c->owner = owner;

@@ -1,5 +1,6 @@
 /* test-manpage.c: man/rankscope.1 documents every command (with its alias and every option) of
- * rs_cmd_table, every key of the workbench's key table, and nothing that no longer exists. */
+ * rs_cmd_table, names as long exactly the commands flagged RS_CMD_JOB, every key of the
+ * workbench's key table, and nothing that no longer exists. */
 #include "config.h"
 
 #include <ctype.h>
@@ -192,6 +193,22 @@ main(void)
 		free(cause);
 		tap_ok(found != NULL && strcmp(found->name, name) == 0,
 		       "documented command '%s' exists", name);
+	}
+
+	/* The workbench's long commands: the list names exactly the RS_CMD_JOB entries. */
+	{
+		const char *from = strstr(man, "Long commands"), *to;
+		char *list = NULL;
+
+		if (from != NULL && (to = strstr(from, "plugin commands")) != NULL)
+			list = strndup(from, (size_t)(to - from));
+		if (tap_ok(list != NULL, "the man page lists the long commands")) {
+			for (e = rs_cmd_table; *e != NULL; e++)
+				tap_ok(has_token(list, (*e)->name) == !!((*e)->flags & RS_CMD_JOB),
+				       "  '%s' is %slisted as long, as its RS_CMD_JOB flag says",
+				       (*e)->name, has_token(list, (*e)->name) ? "" : "not ");
+			free(list);
+		}
 	}
 
 	for (k = ui_keys; k->label != NULL; k++)

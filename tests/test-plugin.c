@@ -3,7 +3,9 @@
  * mismatch or dlerror()'s text, before any of their code runs (wrong-abi's init aborts);
  * built-in methods register through the preload table; a duplicate name is refused; the
  * host's replacements are installed into a forward pass and give the same logits as the
- * weights they copy.  The test plugins are loaded from the build tree's tests/plugins/.libs. */
+ * weights they copy; a command's RS_PLUGIN_CMD_* flags carry over to its entry (the old
+ * needs_model value 1 keeps its meaning).  The test plugins are loaded from the build tree's
+ * tests/plugins/.libs. */
 #include "config.h"
 
 #include <math.h>
@@ -49,6 +51,28 @@ run(struct rs_cmd_ctx *ctx, struct sink *sk, const char *line)
 	return rs_cmd_run_line(ctx, line);
 }
 
+/* A command that does nothing (the flag tests only register it). */
+static int
+flag_exec(void *state, const struct rs_host *h, int argc, char *const *argv,
+    const char *const *vals, char **cause)
+{
+	(void)state, (void)h, (void)argc, (void)argv, (void)vals, (void)cause;
+	return 0;
+}
+
+static const struct rs_plugin_cmd flagged_cmds[] = {
+	{ "flag-long", "", "long", NULL, NULL, 0, 0, RS_PLUGIN_CMD_LONG, flag_exec },
+	{ "flag-model", "", "needs a model", NULL, NULL, 0, 0, 1, flag_exec },
+	{ "flag-both", "", "both", NULL, NULL, 0, 0,
+	  RS_PLUGIN_CMD_NEEDS_MODEL | RS_PLUGIN_CMD_LONG, flag_exec },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
+};
+static const struct rs_plugin_ops flagged_ops = { sizeof(struct rs_plugin_ops), flagged_cmds };
+static const struct rs_plugin flagged_plugin = {
+	RS_PLUGIN_HEADER, "flagged", "method", "1.0", "commands with flags (in the test)", NULL,
+	NULL, &flagged_ops
+};
+
 int
 main(void)
 {
@@ -92,6 +116,8 @@ main(void)
 	    strcmp(in.version, "1.0") == 0 && in.n_cmds == 1, "its descriptor: %s %s %s, %d command",
 	    in.name, in.kind, in.version, in.n_cmds);
 	tap_ok(rs_plugins_cmd(p, "good-echo") != NULL, "its command is registered");
+	tap_ok(rs_plugins_cmd(p, "good-echo") != NULL && rs_plugins_cmd(p, "good-echo")->flags == 0,
+	    "good-echo (flags 0): no model needed, not a job");
 	rc = rs_plugins_load_file(p, good, &h, &cause);
 	tap_ok(rc != 0 && cause != NULL && strstr(cause, "already loaded") != NULL,
 	    "the same plugin twice is refused: %s", cause ? cause : "-");
@@ -116,6 +142,21 @@ main(void)
 	rs_free(cause);
 	cause = NULL;
 	tap_ok(rs_plugins_count(p) == 1, "only the good plugin stayed");
+	rs_plugins_free(p);
+
+	/* command flags: a descriptor registered in memory */
+	p = rs_plugins_new(NULL);
+	rc = rs_plugins_add(p, &flagged_plugin, NULL, NULL, &h, &cause);
+	tap_ok(rc == 0, "a descriptor with flagged commands registers (%s)", cause ? cause : "ok");
+	tap_ok(rs_plugins_cmd(p, "flag-long") != NULL && rs_plugins_cmd(p, "flag-long")->flags ==
+	    RS_CMD_JOB, "RS_PLUGIN_CMD_LONG becomes RS_CMD_JOB on the command's entry");
+	tap_ok(rs_plugins_cmd(p, "flag-model") != NULL && rs_plugins_cmd(p, "flag-model")->flags ==
+	    (RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER), "flags 1 (an ABI 1 needs_model) still "
+	    "means a model and tokenizer are needed, and no job");
+	tap_ok(rs_plugins_cmd(p, "flag-both") != NULL && rs_plugins_cmd(p, "flag-both")->flags ==
+	    (RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER | RS_CMD_JOB), "both bits carry over");
+	rs_free(cause);
+	cause = NULL;
 	rs_plugins_free(p);
 
 	/* a directory: the good one loads, the others are recorded as refused */

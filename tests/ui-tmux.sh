@@ -31,6 +31,23 @@ wait_for() {
 	return 1
 }
 
+# now_ms: the wall clock in milliseconds (GNU date).
+now_ms() {
+	date +%s%3N
+}
+
+# wait_fast PATTERN SECONDS: as wait_for, polling as fast as capture-pane goes (for timings).
+wait_fast() {
+	t_end=$(($(now_ms) + $2 * 1000))
+	while [ "$(now_ms)" -lt "$t_end" ]; do
+		$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null
+		grep -Eq -- "$1" "$TMPD/screen" && return 0
+	done
+	tap_diag "timed out waiting for /$1/; the screen:"
+	sed 's/^/#   /' "$TMPD/screen"
+	return 1
+}
+
 # row NAME: the table row of matrix NAME on the current screen (left panel only).
 row() {
 	$T capture-pane -p -t rs | grep -E "^$1 " | head -1 | cut -c1-66
@@ -190,5 +207,62 @@ n=0
 while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 [ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
 tap_check $? "typing quit exits with status 0"
+
+# Long commands are jobs whatever their length, plugin commands included (the command table's
+# RS_CMD_JOB flag): a 12-word 'alloc bo' shows its progress and Esc cancels it within 0.5 s.
+rm -f "$TMPD/status"
+$T kill-session -t rs
+cat >"$TMPD/run3.sh" <<EOF
+cd "$RS_SRCDIR"
+RANKSCOPE_PLUGIN_PATH="$(dirname "$RS_BIN")/plugins/.libs" "$BIN" $MODEL 2>"$TMPD/stderr3"
+echo \$? >"$TMPD/status"
+exec sleep 120
+EOF
+$T new-session -d -s rs -x 120 -y 40 "sh $TMPD/run3.sh"
+wait_for '^L0\.q +256x256' 20
+$T send-keys -t rs ':'
+$T send-keys -t rs -l 'alloc bo --keep 0.7 --trials 40 --init 10 --chunks 16 --validation share/texts/kjv-eval.txt'
+$T send-keys -t rs Enter
+# live: trials reach the log while the status line still shows a progress bar (trials, or the
+# factors of one)
+wait_for 'trial +[0-9]+/40 ' 90 &&
+	grep -Eq '^ [a-z ]+ .* [0-9]+/[0-9]+ +[0-9]+%.*\(Esc cancels\)' "$TMPD/screen"
+tap_check $? "a 12-word 'alloc bo' runs as a job: trials show while its progress bar runs"
+t0=$(now_ms)
+$T send-keys -t rs Escape
+wait_fast 'alloc bo: cancelled after [0-9]+ trials' 30
+st=$?
+ms=$(($(now_ms) - t0))
+tap_diag "Esc to 'alloc bo: cancelled' on screen: $ms ms"
+[ $st -eq 0 ] && [ $ms -le 500 ]
+tap_check $? "Esc cancels 'alloc bo' within 0.5 s ($ms ms)"
+$T send-keys -t rs -l 'ppl share/texts/kjv-eval.txt --chunks 4'
+$T send-keys -t rs Enter
+wait_for 'Final estimate: PPL = [0-9]+\.[0-9]+' 60
+tap_check $? "after the cancel the session takes the next command (ppl runs)"
+
+# A plugin's long command (lrq) is a job too: its progress line, a second long command refused.
+if [ -f "$(dirname "$RS_BIN")/plugins/.libs/lrq.so" ]; then
+	$T send-keys -t rs -l 'lrq --bits-per-param 4.3 --eval share/texts/kjv-eval.txt'
+	$T send-keys -t rs Enter
+	wait_for '^ (lrq|perplexity|forward) .*\(Esc cancels\)' 30
+	tap_check $? "lrq runs as a job: the status line shows its progress"
+	$T send-keys -t rs -l 'ppl share/texts/kjv-eval.txt --chunks 4'
+	$T send-keys -t rs Enter
+	wait_for 'busy: lrq is running; Esc cancels' 10
+	tap_check $? "a second long command while lrq runs is refused as busy"
+	$T send-keys -t rs Escape
+	wait_for 'lrq: cancelled' 30
+	tap_check $? "Esc cancels lrq"
+else
+	tap_diag "plugins/.libs/lrq.so not built: lrq in the workbench not checked"
+fi
+$T send-keys -t rs -l 'quit'
+$T send-keys -t rs Enter
+n=0
+while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
+tap_check $? "then quit exits with status 0"
+[ -s "$TMPD/stderr3" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr3")"
 
 tap_done

@@ -1,10 +1,11 @@
 /* wb.c: the workbench: the one keyboard reader, key actions as commands, the worker thread for
  * long jobs, the output queue, signals and terminal restore.
  *
- * Threads: the UI thread owns curses, readline and the view.  A long command (ppl, spectra,
- * calibrate, ...) runs on one worker thread; while it runs the UI thread does not touch the
- * session (it draws the view copy), refuses commands that would change state, and drains the
- * worker's output from a mutex-protected queue.  Signal handlers only set flags. */
+ * Threads: the UI thread owns curses, readline and the view.  A line holding a long command
+ * (its entry has RS_CMD_JOB: ppl, spectra, calibrate, ..., plugin commands marked long) runs on
+ * one worker thread; while it runs the UI thread does not touch the session (it draws the view
+ * copy), refuses commands that would change state, and drains the worker's output from a
+ * mutex-protected queue.  Signal handlers only set flags. */
 #include "config.h"
 
 #include "front.h"
@@ -33,10 +34,6 @@
 #define WB_LOG_LINES 4000
 #define WB_PROMPT "rankscope> "
 
-/* Commands run on the worker thread. */
-static const char *const wb_job_cmds[] = {
-	"alloc", "calibrate", "compare", "export", "load", "lrq", "ppl", "spectra", "transact", NULL
-};
 /* Commands allowed while a job runs (they read nothing the job writes). */
 static const char *const wb_busy_ok[] = { "help", NULL };
 static const char *const wb_quit_cmds[] = { "quit", NULL };
@@ -239,36 +236,53 @@ wb_refresh(struct wb *w, int reload_spec)
 	w->dirty = 1;
 }
 
-/* Whether name (a command word) is in list, after resolving prefixes and aliases. */
+/* Whether a command entry is one of the names in list. */
 static int
-wb_cmd_in(const char *word, const char *const *list)
+wb_cmd_in(const struct rs_cmd_entry *e, const char *const *list)
 {
-	const struct rs_cmd_entry *e;
-	char *cause = NULL;
-
-	e = rs_cmd_find(word, &cause);
-	rs_free(cause);
-	if (e == NULL)
-		return 0;
 	for (; *list != NULL; list++)
 		if (strcmp(e->name, *list) == 0)
 			return 1;
 	return 0;
 }
 
-/* Classify a line: any job command, any quit, all allowed while busy.  The names are the first
- * words of its ';'-separated commands. */
-static void
-wb_classify(const char *line, int *job, int *quit, int *busy_ok, char *first, size_t firstn)
+/* The entry a command word names (name, alias or prefix; then a plugin's), or NULL.  Plugin
+ * commands only while no job runs: the registry loads on first use and the job may use it. */
+static const struct rs_cmd_entry *
+wb_entry(struct wb *w, const char *word)
 {
-	char *copy = rs_strdup(line), *p, *seg, *words[8], *storage;
+	const struct rs_cmd_entry *e;
+	char *cause = NULL;
+
+	if (w->busy)
+		e = rs_cmd_find(word, &cause);
+	else
+		e = rs_cmd_find_session(w->ctx->session, word, &cause);
+	rs_free(cause);
+	return e;
+}
+
+/* Classify a line by the entries of its ';'-separated commands, split as rs_cmd_run_line
+ * splits them: any job (RS_CMD_JOB; name: the first one's), any quit, all allowed while
+ * busy.  Any number of words. */
+static void
+wb_classify(struct wb *w, const char *line, int *job, int *quit, int *busy_ok, char *name,
+            size_t namen)
+{
+	char *copy = rs_strdup(line), *p, *seg, **words, *storage;
 	char quote = 0;
 
 	*job = *quit = 0;
 	*busy_ok = 1;
-	first[0] = '\0';
-	if (copy == NULL)
+	name[0] = '\0';
+	/* a word takes a character and a separator: at most len / 2 + 1 of them */
+	words = rs_malloc((strlen(line) / 2 + 1) * sizeof *words);
+	if (copy == NULL || words == NULL) {
+		rs_free(copy);
+		rs_free(words);
+		*busy_ok = 0;
 		return;
+	}
 	for (seg = p = copy;; p++) {
 		if (quote != 0) {
 			if (*p == quote)
@@ -284,30 +298,34 @@ wb_classify(const char *line, int *job, int *quit, int *busy_ok, char *first, si
 			p++;
 			continue;
 		}
-		if (*p == ';' || *p == '\0') {
+		/* '#' at the start of a word ends the line, as in rs_cmd_run_line */
+		if (*p == ';' || *p == '\0' || (*p == '#' && (p == copy || p[-1] == ' ' ||
+		    p[-1] == '\t'))) {
+			const struct rs_cmd_entry *e;
 			char end = *p, *cause = NULL;
 			int n;
 			*p = '\0';
-			n = rs_cmd_split(seg, words, 8, &storage, &cause);
+			n = rs_cmd_split(seg, words, (int)(strlen(line) / 2 + 1), &storage, &cause);
 			rs_free(cause);
-			if (n > 0) {
-				if (first[0] == '\0')
-					snprintf(first, firstn, "%s", words[0]);
-				if (wb_cmd_in(words[0], wb_job_cmds))
+			if (n > 0 && (e = wb_entry(w, words[0])) != NULL) {
+				if ((e->flags & RS_CMD_JOB) && !*job) {
 					*job = 1;
-				if (wb_cmd_in(words[0], wb_quit_cmds))
+					snprintf(name, namen, "%s", e->name);
+				}
+				if (wb_cmd_in(e, wb_quit_cmds))
 					*quit = 1;
-				if (!wb_cmd_in(words[0], wb_busy_ok))
+				if (!wb_cmd_in(e, wb_busy_ok))
 					*busy_ok = 0;
-			} else if (n < 0) {
-				*busy_ok = 0;
+			} else if (n != 0) {
+				*busy_ok = 0;   /* unknown, or a split error: it runs and reports it */
 			}
 			rs_free(storage);
-			if (end == '\0')
+			if (end != ';')
 				break;
 			seg = p + 1;
 		}
 	}
+	rs_free(words);
 	rs_free(copy);
 }
 
@@ -432,7 +450,7 @@ wb_cancel(struct wb *w)
 static void
 wb_run(struct wb *w, const char *line)
 {
-	char first[64];
+	char name[32];
 	int job, quit, busy_ok;
 	const char *p = line;
 
@@ -443,7 +461,7 @@ wb_run(struct wb *w, const char *line)
 	ui_rl_history_add(p);
 	wb_note(w, WB_LOG_ECHO, "> %s", p);
 	w->log_scroll = 0;
-	wb_classify(p, &job, &quit, &busy_ok, first, sizeof first);
+	wb_classify(w, p, &job, &quit, &busy_ok, name, sizeof name);
 	if (w->busy) {
 		if (quit) {
 			wb_cancel(w);
@@ -457,7 +475,7 @@ wb_run(struct wb *w, const char *line)
 		}
 	}
 	if (job && !w->busy) {
-		if (wb_job_start(w, p, first) == 0)
+		if (wb_job_start(w, p, name) == 0)
 			w->dirty = 1;
 		return;
 	}
