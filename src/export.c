@@ -421,8 +421,9 @@ src_plan_json(const struct rs_export_src *src, char **cause)
 	return rs_planfile_json(src->plan, src->model, &src->meta, cause);
 }
 
-json_t *
-rs_export_config_object(const struct rs_model *m, const char *path, char **cause)
+/* The source's config.json object, or one made from the model's config. */
+static json_t *
+config_base(const struct rs_model *m, const char *path, char **cause)
 {
 	const struct rs_model_config *c = rs_model_config(m);
 	json_error_t err;
@@ -486,29 +487,39 @@ rs_export_config_object(const struct rs_model *m, const char *path, char **cause
 	return j;
 }
 
+json_t *
+rs_export_config_object(const struct rs_model *m, const char *path, const char *extra,
+    char **cause)
+{
+	json_t *j, *x;
+	json_error_t err;
+
+	if ((j = config_base(m, path, cause)) == NULL || extra == NULL)
+		return j;
+	x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
+	if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
+		rs_fail(cause, RS_EINVAL, "config: extra members are not a JSON object: %s",
+		    x == NULL ? err.text : "not an object");
+		json_decref(x);
+		json_decref(j);
+		return NULL;
+	}
+	json_decref(x);
+	return j;
+}
+
 /* config.json for the export: the source's, or one made from the model's config, with the
  * caller's extra members, the dtype written and the biases added. */
 static int
 write_config(const struct rs_export_src *src, const char *tmp, const char *extra,
     enum rs_dtype dt, int attn_bias, int mlp_bias, char **cause)
 {
-	json_t *j, *x;
-	json_error_t err;
+	json_t *j;
 	char *to, *text;
 	int rc, bad = 0;
 
-	if ((j = rs_export_config_object(src->model, src->path, cause)) == NULL)
+	if ((j = rs_export_config_object(src->model, src->path, extra, cause)) == NULL)
 		return RS_EFORMAT;
-	if (extra != NULL) {
-		x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
-		if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
-			json_decref(x);
-			json_decref(j);
-			return rs_fail(cause, RS_EINVAL, "export: extra config members are not a JSON "
-			    "object: %s", x == NULL ? err.text : "not an object");
-		}
-		json_decref(x);
-	}
 	bad |= json_object_set_new(j, "torch_dtype", json_string(torch_dtype(dt)));
 	if (attn_bias)
 		bad |= json_object_set_new(j, "attention_bias", json_true());

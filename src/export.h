@@ -128,9 +128,10 @@ void rs_factored_close(struct rs_factored *f);
 int rs_export_copy_tokenizer(const char *path, const char *dir, char **cause);
 
 /* The config.json object of an export of m loaded from path: a Hugging Face source's own
- * config.json (every key it has kept), else one made from the model's config (GGUF, llama2.c).
- * NULL + cause on a bad source file or out of memory; the caller json_decref()s it. */
+ * config.json (every key it has kept), else one made from the model's config (GGUF, llama2.c),
+ * with the members of the JSON object `extra` (NULL: none) merged in.  NULL + cause on a bad
+ * source file, a bad extra, or out of memory; the caller json_decref()s it. */
 struct json_t *rs_export_config_object(const struct rs_model *m, const char *path,
-    char **cause);
+    const char *extra, char **cause);
 
 #endif

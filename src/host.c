@@ -492,27 +492,15 @@ static char *
 h_config_json(void *ctx, const char *extra, char **cause)
 {
 	struct rs_session *s = call_of(ctx)->s;
-	json_t *j, *x = NULL;
-	json_error_t err;
+	json_t *j;
 	char *text, *out;
 
 	if (s->model == NULL) {
 		rs_fail(cause, RS_EINVAL, "no model loaded");
 		return NULL;
 	}
-	if ((j = rs_export_config_object(s->model, s->model_path, cause)) == NULL)
+	if ((j = rs_export_config_object(s->model, s->model_path, extra, cause)) == NULL)
 		return NULL;
-	if (extra != NULL) {
-		x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
-		if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
-			json_decref(x);
-			json_decref(j);
-			rs_fail(cause, RS_EINVAL, "config: extra members are not a JSON object: %s",
-			    err.text);
-			return NULL;
-		}
-		json_decref(x);
-	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (text == NULL || (out = rs_strdup(text)) == NULL) {
