@@ -3,10 +3,12 @@
 
 #include "atomic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +20,102 @@ struct rs_afile {
 	char *tmp;      /* temporary name beside it */
 	FILE *f;
 };
+
+/* Non-zero when name is base + ".tmp." + exactly six letters or digits. */
+static int
+is_leftover(const char *name, const char *base, size_t blen)
+{
+	int i;
+
+	if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0)
+		return 0;
+	name += blen + 5;
+	for (i = 0; i < 6; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			return 0;
+	}
+	return name[6] == '\0';
+}
+
+/* Remove one leftover (a file, or a folder of files) unless a live writer holds its lock. */
+static void
+remove_leftover(const char *path)
+{
+	struct stat sb;
+	struct dirent *e;
+	DIR *d;
+	int fd, folder;
+
+	if (lstat(path, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)))
+		return;
+	folder = S_ISDIR(sb.st_mode);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return;
+	}
+	if (!folder) {
+		unlink(path);
+	} else if ((d = opendir(path)) != NULL) {
+		/* an export's temporary folder holds files only */
+		while ((e = readdir(d)) != NULL) {
+			struct stat eb;
+			if (fstatat(dirfd(d), e->d_name, &eb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    !S_ISDIR(eb.st_mode))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+		rmdir(path);
+	}
+	close(fd);
+}
+
+void
+rs_atomic_sweep(const char *target)
+{
+	char *copy, *base, *dir, *p;
+	size_t n;
+	struct dirent *e;
+	DIR *d;
+
+	if ((copy = rs_strdup(target)) == NULL)
+		return;
+	while ((n = strlen(copy)) > 1 && copy[n - 1] == '/')
+		copy[n - 1] = '\0';
+	if ((base = strrchr(copy, '/')) == NULL) {
+		dir = ".";
+		base = copy;
+	} else {
+		*base++ = '\0';
+		dir = copy[0] != '\0' ? copy : "/";
+	}
+	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    (d = opendir(dir)) == NULL) {
+		rs_free(copy);
+		return;
+	}
+	n = strlen(base);
+	while ((e = readdir(d)) != NULL) {
+		if (!is_leftover(e->d_name, base, n))
+			continue;
+		if ((p = rs_strdupf("%s/%s", dir, e->d_name)) != NULL) {
+			remove_leftover(p);
+			rs_free(p);
+		}
+	}
+	closedir(d);
+	rs_free(copy);
+}
+
+void
+rs_atomic_hold(int fd)
+{
+	/* a fresh temporary: nobody else can hold it; a failure only weakens the sweep's check */
+	(void)flock(fd, LOCK_EX | LOCK_NB);
+}
 
 struct rs_afile *
 rs_afile_open(const char *path, char **cause)
@@ -35,11 +133,13 @@ rs_afile_open(const char *path, char **cause)
 		rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
 		return NULL;
 	}
+	rs_atomic_sweep(path);
 	if ((fd = mkstemp(af->tmp)) < 0) {
 		rs_fail(cause, RS_EIO, "%s: cannot create a temporary file beside it: %s", path,
 		        strerror(errno));
 		goto fail;
 	}
+	rs_atomic_hold(fd);
 	fchmod(fd, 0644);
 	if ((af->f = fdopen(fd, "wb")) == NULL) {
 		rs_fail(cause, RS_EIO, "%s: %s", path, strerror(errno));
@@ -98,11 +198,11 @@ rs_afile_commit(struct rs_afile *af, char **cause)
 		err = errno ? errno : EIO;
 	if (err == 0 && fsync(fileno(af->f)) != 0)
 		err = errno;
-	if (fclose(af->f) != 0 && err == 0)
-		err = errno ? errno : EIO;
-	af->f = NULL;
+	/* renamed while still open and locked, so no sweep takes it for a leftover */
 	if (err == 0 && rename(af->tmp, af->path) != 0)
 		err = errno;
+	fclose(af->f);  /* flushed and synced above: nothing left to fail */
+	af->f = NULL;
 	if (err != 0) {
 		unlink(af->tmp);
 		rs_fail(cause, RS_EIO, "%s: %s (the previous file, if any, is untouched)",

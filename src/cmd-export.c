@@ -14,7 +14,8 @@
 #include "session.h"
 
 static const struct rs_opt cmd_export_opts[] = {
-	{ "dtype", "f32|f16|bf16", "dense: tensor dtype (default: the source's; F32 if quantized)" },
+	{ "dtype", "f32|f16|bf16", "tensor or factor dtype (default: the source's; F32 if "
+	  "quantized)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -34,6 +35,7 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const char *kind = args->argv[0], *dir = args->argv[1], *dt = rs_args_get(args, "dtype");
 	struct rs_compress_set *set = NULL;
 	struct rs_export_opts o;
+	struct rs_export_src src;
 	struct rs_export_report rep;
 	struct timespec t0, t1;
 	char desc[512];
@@ -50,9 +52,6 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	else
 		return rs_fail(&ctx->cause, RS_EINVAL, "export: 'dense' or 'factored', not '%s'", kind);
 	if (dt != NULL) {
-		if (!dense)
-			return rs_fail(&ctx->cause, RS_EINVAL, "export: --dtype goes with 'dense' (factors "
-			               "are always F32)");
 		if (strcmp(dt, "f32") == 0 || strcmp(dt, "F32") == 0)
 			o.dtype = RS_DT_F32;
 		else if (strcmp(dt, "f16") == 0 || strcmp(dt, "F16") == 0)
@@ -65,15 +64,16 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	if (s->plan == NULL)
 		return rs_fail(&ctx->cause, RS_ENOMEM, "export: no plan");
+	rs_engine_export_src(s, &src);
 	rs_engine_desc(s, desc, sizeof desc);
 	rs_out_printf(ctx->out, "export %s: %s\n", kind, desc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((rc = rs_engine_build(s, export_note, ctx, &set, ctx->job, &ctx->cause)) != 0)
 		return rc;
 	if (dense)
-		rc = rs_export_dense(s, set, dir, &o, &rep, ctx->job, &ctx->cause);
+		rc = rs_export_dense(&src, set, dir, &o, &rep, ctx->job, &ctx->cause);
 	else
-		rc = rs_export_factored(s, set, dir, &o, &rep, ctx->job, &ctx->cause);
+		rc = rs_export_factored(&src, set, dir, &o, &rep, ctx->job, &ctx->cause);
 	rs_compress_set_free(set);
 	if (rc != 0)
 		return rc;
@@ -100,11 +100,15 @@ const struct rs_cmd_entry rs_cmd_export_entry = {
 	        "model.safetensors with every factored matrix reconstructed as B*A (in the source "
 	        "dtype unless --dtype), the tokenizer files copied; loadable by rankscope and by "
 	        "Hugging Face tools. With method feature the mean-compensation biases become bias "
-	        "tensors with attention_bias/mlp_bias set (LLaMA only), which Hugging Face reads and "
-	        "rankscope's loader does not yet: use 'export factored' for a rankscope round trip. 'export factored DIR' writes DIR/factors.safetensors with the factor "
-	        "pairs (F32) and biases, the plan in the header metadata, and DIR/plan.json; 'load "
-	        "DIR' opens the base model it names with these factors. Both write to DIR.tmp.* "
-	        "and rename; DIR must be new or empty and outside the source model's folder.",
+	        "tensors with attention_bias/mlp_bias set (LLaMA only), which both Hugging Face and "
+	        "rankscope's loader read. 'export factored DIR' writes DIR/factors.safetensors with "
+	        "the factor pairs and biases in the source dtype (BF16/F16; F32 for F32 or quantized "
+	        "sources) unless --dtype, the plan in the header metadata, and DIR/plan.json; 'load "
+	        "DIR' opens the base model it names with these factors (16-bit factors are the "
+	        "in-memory ones rounded; --dtype f32 reloads exactly). Both write to DIR.tmp.XXXXXX "
+	        "and rename (one a killed export left is removed by the next export to DIR); DIR "
+	        "must be new or empty and outside the source model's folder. A refused or failed "
+	        "export exits 1.",
 	.opts = cmd_export_opts,
 	.min_args = 2,
 	.max_args = 2,

@@ -4,10 +4,13 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "engine.h"
+#include "compress.h"
 #include "dtype.h"
 #include "export.h"
 #include "model.h"
 #include "plan.h"
+#include "planfile.h"
 #include "session.h"
 #include "tokenizer.h"
 
@@ -16,6 +19,70 @@ static const struct rs_opt cmd_load_opts[] = {
 	{ "tokenizer", "FILE", "take the tokenizer from FILE instead of beside the model" },
 	{ NULL, NULL, NULL }
 };
+
+/* Load a factored export (export.h) into the session, replacing its model: the base model,
+ * its tokenizer, the plan, the method and the factors.  On failure before the model changes
+ * the session is unchanged; a failure while installing factors leaves the base model with an
+ * all-dense plan. */
+static int
+load_factored(struct rs_session *s, const char *path, char **cause)
+{
+	struct rs_factored *f;
+	struct rs_compress *c;
+	char *src;
+	int rc, i, r;
+
+	if ((rc = rs_factored_open(path, NULL, &f, cause)) != 0)
+		return rc;
+	if ((src = rs_strdup(path)) == NULL) {
+		rs_factored_close(f);
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
+	}
+	/* From here the session changes. */
+	rs_session_set_model(s, f->model, f->tok, f->base);
+	f->model = NULL;
+	f->tok = NULL;
+	f->base = NULL;
+	if (s->plan == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if ((rc = rs_planfile_apply(f->plan, s->plan, cause)) != 0)
+		goto out;
+	s->method = f->plan->method;
+	s->asvd_alpha = f->plan->alpha;
+	rs_free(s->plan_source);
+	s->plan_source = src;
+	src = NULL;
+	if ((c = rs_engine_compress(s, cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < f->plan->n; i++) {
+		float *a, *b, *bias;
+
+		if (f->plan->ranks[i] == RS_PLAN_DENSE)
+			continue;
+		if ((rc = rs_factored_pair(f, s->model, i, &a, &b, &bias, cause)) == 0)
+			rc = rs_compress_put_fixed(c, i, f->plan->method, f->plan->alpha,
+			    f->plan->ranks[i], a, b, bias, cause);
+		rs_free(a);
+		rs_free(b);
+		rs_free(bias);
+		if (rc != 0) {
+			/* leave no half-loaded plan behind: a dense plan and no factors */
+			rs_compress_clear_fixed(c);
+			for (r = 0; r < rs_plan_count(s->plan); r++)
+				rs_plan_set(s->plan, r, RS_PLAN_DENSE, NULL);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	rs_factored_close(f);
+	rs_free(src);
+	return rc;
+}
 
 /* Print a one-line summary of what was loaded. */
 static void
@@ -46,7 +113,7 @@ cmd_load_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 	/* A factored export (export.h): its base model, plan and factors. */
 	if (!rs_args_has(args, "vocab-only") && tokpath == NULL && rs_factored_probe(path)) {
-		int rc = rs_factored_load(ctx->session, path, NULL, NULL, NULL, &ctx->cause);
+		int rc = load_factored(ctx->session, path, &ctx->cause);
 		if (rc != 0)
 			return rc;
 		ctx->reactions |= RS_REACT_MODEL;

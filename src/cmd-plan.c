@@ -82,18 +82,6 @@ plan_show(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
-/* The session's metadata for a plan file. */
-static void
-plan_meta(const struct rs_session *s, struct rs_planfile_meta *meta)
-{
-	memset(meta, 0, sizeof *meta);
-	meta->method = (enum rs_method)s->method;
-	meta->alpha = s->asvd_alpha;
-	meta->calib = s->calib != NULL && rs_calib_complete(s->calib) ?
-	    rs_calib_identity(s->calib) : NULL;
-	meta->model_path = s->model_path;
-}
-
 /* plan save FILE.json|FILE.csv */
 static int
 plan_save(struct rs_cmd_ctx *ctx, const char *path)
@@ -103,7 +91,7 @@ plan_save(struct rs_cmd_ctx *ctx, const char *path)
 	char *owned;
 	int rc;
 
-	plan_meta(s, &meta);
+	rs_engine_plan_meta(s, &meta);
 	if ((rc = rs_planfile_save(path, s->plan, s->model, &meta, &ctx->cause)) != 0)
 		return rc;
 	if ((owned = rs_strdup(path)) != NULL) {

@@ -9,9 +9,11 @@
 #include "alloc.h"
 #include "analysis.h"
 #include "calib.h"
+#include "export.h"
 #include "forward.h"
 #include "out.h"
 #include "plan.h"
+#include "planfile.h"
 #include "plugin.h"
 #include "session.h"
 
@@ -207,4 +209,25 @@ rs_engine_print_budget(struct rs_session *s, const struct rs_out *out, const cha
 		return;
 	rs_plan_budget_line(s->plan, rs_model_embed_head_params(s->model), line, sizeof line);
 	rs_out_printf(out, "%s: %s\n", who, line);
+}
+
+void
+rs_engine_plan_meta(const struct rs_session *s, struct rs_planfile_meta *meta)
+{
+	memset(meta, 0, sizeof *meta);
+	meta->method = (enum rs_method)s->method;
+	meta->alpha = s->asvd_alpha;
+	meta->calib = s->calib != NULL && rs_calib_complete(s->calib) ?
+	    rs_calib_identity(s->calib) : NULL;
+	meta->model_path = s->model_path;
+}
+
+void
+rs_engine_export_src(const struct rs_session *s, struct rs_export_src *src)
+{
+	memset(src, 0, sizeof *src);
+	src->model = s->model;
+	src->path = s->model_path;
+	src->plan = s->plan;
+	rs_engine_plan_meta(s, &src->meta);
 }

@@ -22,7 +22,9 @@
 #include "status.h"
 
 struct rs_calib;
+struct rs_export_src;
 struct rs_forward;
+struct rs_planfile_meta;
 struct rs_out;
 struct rs_session;
 struct rs_spec;
@@ -75,6 +77,11 @@ void rs_engine_set_calib(struct rs_session *s, struct rs_calib *c);
 /* One line saying what the session evaluates: the dense model, or the plan (factored count,
  * method, calibration, the file it came from) and the replacements. */
 void rs_engine_desc(struct rs_session *s, char *buf, size_t n);
+/* What a plan file records of the session: method, α, calibration identity, model path. */
+void rs_engine_plan_meta(const struct rs_session *s, struct rs_planfile_meta *meta);
+/* The session as an export's source (export.h): model, path, plan and its metadata. */
+void rs_engine_export_src(const struct rs_session *s, struct rs_export_src *src);
+
 /* "WHO: <the plan's budget line>" into out when the plan factors a matrix. */
 void rs_engine_print_budget(struct rs_session *s, const struct rs_out *out, const char *who);
 

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -17,13 +18,11 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "calib.h"
-#include "engine.h"
 #include "mapfile.h"
 #include "model.h"
 #include "plan.h"
 #include "planfile.h"
 #include "safetensors.h"
-#include "session.h"
 #include "st-write.h"
 #include "textfile.h"
 #include "tokenizer.h"
@@ -50,57 +49,71 @@ hf_name(char *buf, size_t n, int layer, enum rs_tkind k, const char *suffix)
 	snprintf(buf, n, "model.layers.%d.%s%s", layer, base[k], suffix);
 }
 
-/* Refuse a target that is the source folder or lies inside it, or that exists and is not an
- * empty folder; create "<dir>.tmp.XXXXXX" and return it (allocated). */
-static char *
-start_dir(const struct rs_session *s, const char *dir, char **cause)
+/* An export folder being written: "<dir>.tmp.XXXXXX" beside dir, locked while it is written
+ * (atomic.h), renamed to dir at the end. */
+struct expdir {
+	const char *dir;
+	char *tmp;
+	int fd;                         /* open on tmp: holds the writer's lock */
+};
+
+/* Non-zero when the real path tgt is src or lies inside it. */
+static int
+path_within(const char *tgt, const char *src)
 {
-	char src[PATH_MAX], tgt[PATH_MAX], *sdir, *parent, *slash, *tmp;
+	size_t n = strlen(src);
+
+	if (n == 1 && src[0] == '/')
+		return 1;
+	return strncmp(tgt, src, n) == 0 && (tgt[n] == '\0' || tgt[n] == '/');
+}
+
+/* Start an export into dir for the model loaded from source (NULL: no source folder to
+ * protect): refuse a dir that is the source's folder or lies inside it, or that exists and is
+ * not an empty folder; remove what a killed export to dir left; make the temporary folder. */
+static int
+expdir_start(struct expdir *x, const char *source, const char *dir, char **cause)
+{
+	char src[PATH_MAX], tgt[PATH_MAX], *sdir = NULL, *parent, *slash, *p;
 	struct stat sb;
 	size_t n;
 
-	if ((sdir = rs_path_model_dir(s->model_path)) == NULL) {
-		rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		return NULL;
-	}
-	if (realpath(sdir, src) == NULL) {
-		rs_fail(cause, RS_EIO, "export: %s: %s", sdir, strerror(errno));
+	x->dir = dir;
+	x->tmp = NULL;
+	x->fd = -1;
+	if (source != NULL) {
+		if ((sdir = rs_path_model_dir(source)) == NULL)
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		if (realpath(sdir, src) == NULL) {
+			rs_fail(cause, RS_EIO, "export: %s: %s", sdir, strerror(errno));
+			rs_free(sdir);
+			return RS_EIO;
+		}
 		rs_free(sdir);
-		return NULL;
 	}
-	rs_free(sdir);
 	if (stat(dir, &sb) == 0) {
 		DIR *d;
 		struct dirent *e;
 		int empty = 1;
 
-		if (!S_ISDIR(sb.st_mode) || realpath(dir, tgt) == NULL) {
-			rs_fail(cause, RS_EINVAL, "export: %s exists and is not a folder", dir);
-			return NULL;
-		}
-		if ((d = opendir(dir)) != NULL) {
-			while ((e = readdir(d)) != NULL)
-				if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-					empty = 0;
-			closedir(d);
-		}
-		n = strlen(src);
-		if (strncmp(tgt, src, n) == 0 && (tgt[n] == '\0' || tgt[n] == '/')) {
-			rs_fail(cause, RS_EINVAL, "export: %s is the source model's folder (or inside "
-			    "it): an export never writes there", dir);
-			return NULL;
-		}
-		if (!empty) {
-			rs_fail(cause, RS_EINVAL, "export: %s exists and is not empty: choose a new "
+		if (!S_ISDIR(sb.st_mode) || realpath(dir, tgt) == NULL)
+			return rs_fail(cause, RS_EIO, "export: %s exists and is not a folder", dir);
+		if (source != NULL && path_within(tgt, src))
+			return rs_fail(cause, RS_EIO, "export: %s is the source model's folder (or "
+			    "inside it): an export never writes there", dir);
+		if ((d = opendir(dir)) == NULL)
+			return rs_fail(cause, RS_EIO, "export: %s: %s", dir, strerror(errno));
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				empty = 0;
+		closedir(d);
+		if (!empty)
+			return rs_fail(cause, RS_EIO, "export: %s exists and is not empty: choose a new "
 			    "folder", dir);
-			return NULL;
-		}
 	} else {
 		/* the parent must exist; check it against the source too */
-		if ((parent = rs_strdup(dir)) == NULL) {
-			rs_fail(cause, RS_ENOMEM, "export: out of memory");
-			return NULL;
-		}
+		if ((parent = rs_strdup(dir)) == NULL)
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
 		while ((n = strlen(parent)) > 1 && parent[n - 1] == '/')
 			parent[n - 1] = '\0';
 		slash = strrchr(parent, '/');
@@ -111,81 +124,98 @@ start_dir(const struct rs_session *s, const char *dir, char **cause)
 		else
 			*slash = '\0';
 		if (realpath(parent, tgt) == NULL) {
-			rs_fail(cause, RS_EIO, "export: %s: %s", parent, strerror(errno));
+			rs_fail(cause, RS_EIO, "export: cannot create %s: %s: %s", dir, parent,
+			    strerror(errno));
 			rs_free(parent);
-			return NULL;
+			return RS_EIO;
+		}
+		if (stat(tgt, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			rs_fail(cause, RS_EIO, "export: cannot create %s: %s is not a folder", dir,
+			    parent);
+			rs_free(parent);
+			return RS_EIO;
 		}
 		rs_free(parent);
-		n = strlen(src);
-		if (strncmp(tgt, src, n) == 0 && (tgt[n] == '\0' || tgt[n] == '/')) {
-			rs_fail(cause, RS_EINVAL, "export: %s is inside the source model's folder %s: an "
-			    "export never writes there", dir, src);
-			return NULL;
-		}
+		if (source != NULL && path_within(tgt, src))
+			return rs_fail(cause, RS_EIO, "export: %s is inside the source model's folder "
+			    "%s: an export never writes there", dir, src);
 	}
-	if ((tmp = rs_strdupf("%s.tmp.XXXXXX", dir)) == NULL) {
-		rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		return NULL;
-	}
+	if ((x->tmp = rs_strdupf("%s.tmp.XXXXXX", dir)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
 	/* strip trailing slashes before the suffix */
-	{
-		char *p = strstr(tmp, ".tmp.XXXXXX");
-		while (p > tmp && p[-1] == '/') {
-			memmove(p - 1, p, strlen(p) + 1);
-			p--;
-		}
+	p = strstr(x->tmp, ".tmp.XXXXXX");
+	while (p > x->tmp + 1 && p[-1] == '/') {
+		memmove(p - 1, p, strlen(p) + 1);
+		p--;
 	}
-	if (mkdtemp(tmp) == NULL) {
-		rs_fail(cause, RS_EIO, "export: %s: %s", tmp, strerror(errno));
-		rs_free(tmp);
-		return NULL;
+	*p = '\0';
+	rs_atomic_sweep(x->tmp);        /* the killed exports' "<dir>.tmp.XXXXXX" */
+	*p = '.';
+	if (mkdtemp(x->tmp) == NULL) {
+		rs_fail(cause, RS_EIO, "export: cannot create a temporary folder beside %s: %s", dir,
+		    strerror(errno));
+		rs_free(x->tmp);
+		x->tmp = NULL;
+		return RS_EIO;
 	}
-	chmod(tmp, 0755);       /* mkdtemp makes it 0700; a model folder is readable by all */
-	return tmp;
+	chmod(x->tmp, 0755);    /* mkdtemp makes it 0700; a model folder is readable by all */
+	if ((x->fd = open(x->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		rs_atomic_hold(x->fd);
+	return 0;
 }
 
-/* Remove the temporary folder and what is in it (one level: exports write no subfolders). */
+/* Give up: remove the temporary folder and what is in it (one level: exports write no
+ * subfolders). */
 static void
-abort_dir(char *tmp)
+expdir_abort(struct expdir *x)
 {
 	DIR *d;
 	struct dirent *e;
 	char *p;
 
-	if (tmp == NULL)
+	if (x->tmp == NULL)
 		return;
-	if ((d = opendir(tmp)) != NULL) {
+	if ((d = opendir(x->tmp)) != NULL) {
 		while ((e = readdir(d)) != NULL) {
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
-			if ((p = rs_strdupf("%s/%s", tmp, e->d_name)) != NULL) {
+			if ((p = rs_strdupf("%s/%s", x->tmp, e->d_name)) != NULL) {
 				unlink(p);
 				rs_free(p);
 			}
 		}
 		closedir(d);
 	}
-	rmdir(tmp);
-	rs_free(tmp);
+	rmdir(x->tmp);
+	rs_free(x->tmp);
+	x->tmp = NULL;
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
 }
 
-/* Rename the finished temporary folder to dir (an empty dir is replaced). */
+/* Rename the finished temporary folder to dir (an empty dir is replaced); aborts on failure. */
 static int
-finish_dir(char *tmp, const char *dir, char **cause)
+expdir_finish(struct expdir *x, char **cause)
 {
 	struct stat sb;
 
-	if (stat(dir, &sb) == 0 && rmdir(dir) != 0) {
-		rs_fail(cause, RS_EIO, "export: %s: %s", dir, strerror(errno));
-		abort_dir(tmp);
+	if (stat(x->dir, &sb) == 0 && rmdir(x->dir) != 0) {
+		rs_fail(cause, RS_EIO, "export: %s: %s", x->dir, strerror(errno));
+		expdir_abort(x);
 		return RS_EIO;
 	}
-	if (rename(tmp, dir) != 0) {
-		rs_fail(cause, RS_EIO, "export: rename %s to %s: %s", tmp, dir, strerror(errno));
-		abort_dir(tmp);
+	if (rename(x->tmp, x->dir) != 0) {
+		rs_fail(cause, RS_EIO, "export: rename %s to %s: %s", x->tmp, x->dir,
+		    strerror(errno));
+		expdir_abort(x);
 		return RS_EIO;
 	}
-	rs_free(tmp);
+	rs_free(x->tmp);
+	x->tmp = NULL;
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
 	return 0;
 }
 
@@ -221,12 +251,34 @@ copy_file(const char *sdir, const char *tmp, const char *name, char **cause)
 	return rc == 0 ? 1 : rc;
 }
 
+int
+rs_export_copy_tokenizer(const char *path, const char *dir, char **cause)
+{
+	char *sdir;
+	int i, n = 0, rc;
+
+	if (path == NULL)
+		return 0;
+	if ((sdir = rs_path_model_dir(path)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	for (i = 0; copy_names[i] != NULL; i++) {
+		if ((rc = copy_file(sdir, dir, copy_names[i], cause)) < 0) {
+			rs_free(sdir);
+			return rc;
+		}
+		n += rc;
+	}
+	rs_free(sdir);
+	return n;
+}
+
 /* ------------------------------------------------------------------ dense tensors */
 
 /* Where the values of one written tensor come from. */
 struct wsrc {
 	const struct rs_model *m;
 	const struct rs_tensor *t;      /* dense source, or NULL */
+	const float *data;              /* float32 rows the caller gave, or NULL */
 	const struct rs_factor_pair *fp;/* reconstructed from factors, or NULL */
 	const float *fbias;             /* bias vector from the factors, or NULL */
 	const struct rs_tensor *mbias;  /* model bias added to it (Qwen2), or NULL */
@@ -247,7 +299,9 @@ wsrc_block(struct wsrc *s, int64_t r0, int64_t nr, char **cause)
 	size_t i, n = (size_t)nr * (size_t)s->cols;
 	int rc;
 
-	if (s->fp != NULL) {
+	if (s->data != NULL) {
+		memcpy(s->f32, s->data + (size_t)r0 * (size_t)s->cols, n * sizeof *s->f32);
+	} else if (s->fp != NULL) {
 		rs_factor_pair_rows(s->fp, (size_t)r0, (size_t)nr, s->f32);
 	} else if (s->t != NULL) {
 		if ((rc = rs_model_tensor_rows_f32(s->m, s->t, r0, nr, s->f32)) != 0)
@@ -360,25 +414,18 @@ torch_dtype(enum rs_dtype d)
 	return d == RS_DT_F16 ? "float16" : d == RS_DT_BF16 ? "bfloat16" : "float32";
 }
 
-/* The plan JSON of the session (allocated). */
+/* The plan JSON of an export's source (allocated). */
 static char *
-session_plan_json(const struct rs_session *s, char **cause)
+src_plan_json(const struct rs_export_src *src, char **cause)
 {
-	struct rs_planfile_meta meta;
-
-	memset(&meta, 0, sizeof meta);
-	meta.method = (enum rs_method)s->method;
-	meta.alpha = s->asvd_alpha;
-	meta.calib = s->calib != NULL && rs_calib_complete(s->calib) ? rs_calib_identity(s->calib) :
-	    NULL;
-	meta.model_path = s->model_path;
-	return rs_planfile_json(s->plan, s->model, &meta, cause);
+	return rs_planfile_json(src->plan, src->model, &src->meta, cause);
 }
 
-json_t *
-rs_export_config_object(const struct rs_session *s, char **cause)
+/* The source's config.json object, or one made from the model's config. */
+static json_t *
+config_base(const struct rs_model *m, const char *path, char **cause)
 {
-	const struct rs_model_config *c = rs_model_config(s->model);
+	const struct rs_model_config *c = rs_model_config(m);
 	json_error_t err;
 	json_t *j;
 	char *sdir, *from;
@@ -386,8 +433,8 @@ rs_export_config_object(const struct rs_session *s, char **cause)
 	int bad = 0;
 
 	/* a Hugging Face source: its own config.json, every key it has kept */
-	if (strcmp(rs_model_format(s->model), "safetensors") == 0) {
-		if ((sdir = rs_path_model_dir(s->model_path)) == NULL ||
+	if (strcmp(rs_model_format(m), "safetensors") == 0 && path != NULL) {
+		if ((sdir = rs_path_model_dir(path)) == NULL ||
 		    (from = rs_strdupf("%s/config.json", sdir)) == NULL) {
 			rs_free(sdir);
 			rs_fail(cause, RS_ENOMEM, "export: out of memory");
@@ -440,16 +487,38 @@ rs_export_config_object(const struct rs_session *s, char **cause)
 	return j;
 }
 
-/* config.json for the export: the source's, or one made from the model's config. */
+json_t *
+rs_export_config_object(const struct rs_model *m, const char *path, const char *extra,
+    char **cause)
+{
+	json_t *j, *x;
+	json_error_t err;
+
+	if ((j = config_base(m, path, cause)) == NULL || extra == NULL)
+		return j;
+	x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
+	if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
+		rs_fail(cause, RS_EINVAL, "config: extra members are not a JSON object: %s",
+		    x == NULL ? err.text : "not an object");
+		json_decref(x);
+		json_decref(j);
+		return NULL;
+	}
+	json_decref(x);
+	return j;
+}
+
+/* config.json for the export: the source's, or one made from the model's config, with the
+ * caller's extra members, the dtype written and the biases added. */
 static int
-write_config(const struct rs_session *s, const char *tmp, enum rs_dtype dt, int attn_bias,
-    int mlp_bias, char **cause)
+write_config(const struct rs_export_src *src, const char *tmp, const char *extra,
+    enum rs_dtype dt, int attn_bias, int mlp_bias, char **cause)
 {
 	json_t *j;
 	char *to, *text;
 	int rc, bad = 0;
 
-	if ((j = rs_export_config_object(s, cause)) == NULL)
+	if ((j = rs_export_config_object(src->model, src->path, extra, cause)) == NULL)
 		return RS_EFORMAT;
 	bad |= json_object_set_new(j, "torch_dtype", json_string(torch_dtype(dt)));
 	if (attn_bias)
@@ -471,19 +540,24 @@ write_config(const struct rs_session *s, const char *tmp, enum rs_dtype dt, int 
 }
 
 int
-rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const char *dir,
-    const struct rs_export_opts *o, struct rs_export_report *rep, struct rs_job *job,
-    char **cause)
+rs_export_dense(const struct rs_export_src *src, const struct rs_compress_set *set,
+    const char *dir, const struct rs_export_opts *o, struct rs_export_report *rep,
+    struct rs_job *job, char **cause)
 {
-	const struct rs_model *m = s->model;
+	const struct rs_model *m = src->model;
 	const struct rs_model_config *c = rs_model_config(m);
 	struct wsrc *w = NULL;
 	struct rs_stw *stw = NULL;
-	char *tmp = NULL, *sdir = NULL, *path = NULL, *plan = NULL, name[160];
+	struct expdir x;
+	char *path = NULL, *plan = NULL, name[160];
 	int n = 0, cap, l, k, rc = 0, attn_bias = 0, mlp_bias = 0, i;
 	enum rs_dtype main_dt;
 
 	memset(rep, 0, sizeof *rep);
+	memset(&x, 0, sizeof x);
+	if (o->matrix != NULL && set != NULL && rs_compress_set_count(set) > 0)
+		return rs_fail(cause, RS_EINVAL, "export dense: given matrices and factors do not "
+		    "mix");
 	/* which biases the plan needs */
 	for (i = 0; set != NULL && i < rs_compress_set_count(set); i++) {
 		const struct rs_factor_pair *fp = rs_compress_set_pair(set, i);
@@ -498,18 +572,21 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 	if ((attn_bias || mlp_bias) && strcmp(c->arch, "llama") != 0)
 		return rs_fail(cause, RS_EUNSUPPORTED, "export dense: the plan's biases (method %s) "
 		    "need 'attention_bias'/'mlp_bias', which only LlamaForCausalLM has; use 'export "
-		    "factored' or another method", rs_method_name((enum rs_method)s->method));
+		    "factored' or another method", rs_method_name(src->meta.method));
 	main_dt = out_dtype(rs_model_tensor(m, 0, RS_T_Q), o->dtype);
 	cap = c->n_layers * (RS_T_LAYER_COUNT + RS_MAT_COUNT) + RS_G_COUNT;  /* + new biases */
 	if ((w = rs_calloc((size_t)cap, sizeof *w)) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
-	if ((tmp = start_dir(s, dir, cause)) == NULL) {
+	if ((rc = expdir_start(&x, src->path, dir, cause)) != 0) {
 		rs_free(w);
-		return RS_EINVAL;
+		return rc;
 	}
-	if ((sdir = rs_path_model_dir(s->model_path)) == NULL || (path = rs_strdupf("%s/model.safetensors",
-	    tmp)) == NULL || (plan = session_plan_json(s, cause)) == NULL) {
+	if ((path = rs_strdupf("%s/model.safetensors", x.tmp)) == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto fail;
+	}
+	if (src->plan != NULL && (plan = src_plan_json(src, cause)) == NULL) {
+		rc = RS_ENOMEM;
 		goto fail;
 	}
 	if ((stw = rs_stw_new(path, cause)) == NULL) {
@@ -517,7 +594,7 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 		goto fail;
 	}
 	if ((rc = rs_stw_meta(stw, "format", "pt", cause)) != 0 ||
-	    (rc = rs_stw_meta(stw, "rankscope.plan", plan, cause)) != 0)
+	    (plan != NULL && (rc = rs_stw_meta(stw, "rankscope.plan", plan, cause)) != 0))
 		goto fail;
 	for (l = 0; l < c->n_layers; l++) {
 		for (k = 0; k < RS_T_LAYER_COUNT; k++) {
@@ -525,6 +602,8 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 			struct wsrc *ws;
 			uint64_t shape[2];
 			int is_bias = k >= RS_T_Q_BIAS;
+			int64_t g_rows = 0, g_cols = 0;
+			const float *g_data = NULL;
 
 			if (t == NULL || !t->present)
 				continue;
@@ -533,7 +612,18 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 			ws->rows = t->rows;
 			ws->cols = t->cols;
 			ws->out = out_dtype(t, o->dtype);
-			if (k < RS_MAT_COUNT && set != NULL &&
+			hf_name(name, sizeof name, l, (enum rs_tkind)k, is_bias ? ".bias" : ".weight");
+			if (k < RS_MAT_COUNT && o->matrix != NULL && o->matrix(o->matrix_ud, l,
+			    (enum rs_tkind)k, &g_rows, &g_cols, &g_data) == 1) {
+				if (g_data == NULL || g_rows <= 0 || g_cols <= 0) {
+					rc = rs_fail(cause, RS_EINVAL, "export: %s: no matrix given",
+					    name);
+					goto fail;
+				}
+				ws->data = g_data;
+				ws->rows = g_rows;
+				ws->cols = g_cols;
+			} else if (k < RS_MAT_COUNT && set != NULL &&
 			    (ws->fp = rs_compress_set_find(set, l * RS_MAT_COUNT + k)) != NULL)
 				rep->factored++;
 			else if (is_bias && set != NULL) {
@@ -547,20 +637,16 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 					ws->t = t;
 			} else
 				ws->t = t;
-			if (is_bias)
-				hf_name(name, sizeof name, l, (enum rs_tkind)k, ".bias");
-			else
-				hf_name(name, sizeof name, l, (enum rs_tkind)k, ".weight");
 			ws->esz = ws->out == RS_DT_F32 ? 4 : 2;
 			ws->row_bytes = (size_t)ws->cols * ws->esz;
-			shape[0] = (uint64_t)t->rows;
-			shape[1] = (uint64_t)t->cols;
+			shape[0] = (uint64_t)ws->rows;
+			shape[1] = (uint64_t)ws->cols;
 			if ((rc = rs_stw_add_fill(stw, name, ws->out, t->rows == 1 &&
 			    k >= RS_T_ATTN_NORM ? 1 : 2, t->rows == 1 && k >= RS_T_ATTN_NORM ?
 			    shape + 1 : shape, wsrc_fill, ws, cause)) != 0)
 				goto fail;
 			rep->tensors++;
-			rep->bytes += (uint64_t)t->rows * ws->row_bytes;
+			rep->bytes += (uint64_t)ws->rows * ws->row_bytes;
 		}
 		/* biases of factored matrices that the model does not have */
 		for (k = 0; k < RS_MAT_COUNT; k++) {
@@ -621,13 +707,12 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 		goto fail;
 	rs_stw_free(stw);
 	stw = NULL;
-	if ((rc = write_config(s, tmp, main_dt, attn_bias, mlp_bias, cause)) != 0)
+	if ((rc = write_config(src, x.tmp, o->extra_config, main_dt, attn_bias, mlp_bias,
+	    cause)) != 0)
 		goto fail;
-	for (i = 0; copy_names[i] != NULL; i++) {
-		if ((rc = copy_file(sdir, tmp, copy_names[i], cause)) < 0)
-			goto fail;
-		rep->copied += rc;
-	}
+	if ((rc = rs_export_copy_tokenizer(src->path, x.tmp, cause)) < 0)
+		goto fail;
+	rep->copied = rc;
 	rc = 0;
 	if (rep->copied == 0 && o->note != NULL)
 		o->note(o->ud, "export: the source has no tokenizer files to copy (GGUF or llama2.c "
@@ -638,43 +723,88 @@ rs_export_dense(struct rs_session *s, const struct rs_compress_set *set, const c
 			    "q/k/v/o and/or gate/up/down biases (config attention_bias/mlp_bias)");
 	}
 	wsrc_free_all(w, n);
-	rs_free(sdir);
 	rs_free(path);
 	rs_free(plan);
-	return finish_dir(tmp, dir, cause);
+	return expdir_finish(&x, cause);
 fail:
 	rs_stw_free(stw);
 	wsrc_free_all(w, n);
-	rs_free(sdir);
 	rs_free(path);
 	rs_free(plan);
-	abort_dir(tmp);
+	expdir_abort(&x);
 	return rc != 0 ? rc : RS_EIO;
 }
 
+/* One factor array written in the export's dtype. */
+struct fsrc {
+	const float *v;
+	enum rs_dtype out;
+};
+
+/* Fill callback: bytes [off, off + len) of a factor array converted to its output dtype (the
+ * writer's chunks are whole elements). */
+static int
+fsrc_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
+{
+	const struct fsrc *f = ud;
+	uint8_t *dst = buf;
+	size_t i, esz = f->out == RS_DT_F32 ? 4 : 2, i0 = off / esz, n = len / esz;
+
+	(void)cause;
+	for (i = 0; i < n; i++) {
+		uint16_t h;
+		switch (f->out) {
+		case RS_DT_F32:
+			memcpy(dst + 4 * i, &f->v[i0 + i], 4);
+			break;
+		case RS_DT_F16:
+			h = rs_f32_to_f16(f->v[i0 + i]);
+			memcpy(dst + 2 * i, &h, 2);
+			break;
+		default:
+			h = rs_f32_to_bf16(f->v[i0 + i]);
+			memcpy(dst + 2 * i, &h, 2);
+			break;
+		}
+	}
+	return 0;
+}
+
 int
-rs_export_factored(struct rs_session *s, const struct rs_compress_set *set, const char *dir,
-    const struct rs_export_opts *o, struct rs_export_report *rep, struct rs_job *job,
-    char **cause)
+rs_export_factored(const struct rs_export_src *src, const struct rs_compress_set *set,
+    const char *dir, const struct rs_export_opts *o, struct rs_export_report *rep,
+    struct rs_job *job, char **cause)
 {
 	struct rs_stw *stw = NULL;
-	char *tmp = NULL, *path = NULL, *plan = NULL, *pj = NULL, name[160], id[32];
+	struct fsrc *fs = NULL;
+	struct expdir x;
+	char *path = NULL, *plan = NULL, *pj = NULL, name[160], id[32];
 	char base[PATH_MAX];
-	int i, rc = 0;
+	int i, nf, rc = 0;
 
-	(void)o;
 	memset(rep, 0, sizeof *rep);
-	if (realpath(s->model_path, base) == NULL)
-		return rs_fail(cause, RS_EIO, "export: %s: %s", s->model_path, strerror(errno));
-	if ((tmp = start_dir(s, dir, cause)) == NULL)
-		return RS_EINVAL;
-	if ((path = rs_strdupf("%s/" FACTORS_FILE, tmp)) == NULL ||
-	    (pj = rs_strdupf("%s/plan.json", tmp)) == NULL ||
-	    (plan = session_plan_json(s, cause)) == NULL) {
+	memset(&x, 0, sizeof x);
+	if (src->plan == NULL || src->path == NULL)
+		return rs_fail(cause, RS_EINVAL, "export factored: no plan or no model path");
+	if (realpath(src->path, base) == NULL)
+		return rs_fail(cause, RS_EIO, "export: %s: %s", src->path, strerror(errno));
+	nf = set != NULL ? rs_compress_set_count(set) : 0;
+	if ((fs = rs_calloc((size_t)(3 * nf + 1), sizeof *fs)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	if ((rc = expdir_start(&x, src->path, dir, cause)) != 0) {
+		rs_free(fs);
+		return rc;
+	}
+	if ((path = rs_strdupf("%s/" FACTORS_FILE, x.tmp)) == NULL ||
+	    (pj = rs_strdupf("%s/plan.json", x.tmp)) == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
 		goto fail;
 	}
-	snprintf(id, sizeof id, "0x%016" PRIx64, rs_model_identity(s->model));
+	if ((plan = src_plan_json(src, cause)) == NULL) {
+		rc = RS_ENOMEM;
+		goto fail;
+	}
+	snprintf(id, sizeof id, "0x%016" PRIx64, rs_model_identity(src->model));
 	if ((stw = rs_stw_new(path, cause)) == NULL) {
 		rc = RS_EIO;
 		goto fail;
@@ -686,28 +816,35 @@ rs_export_factored(struct rs_session *s, const struct rs_compress_set *set, cons
 	    (rc = rs_stw_meta(stw, "rankscope.base", base, cause)) != 0 ||
 	    (rc = rs_stw_meta(stw, "rankscope.base_identity", id, cause)) != 0)
 		goto fail;
-	for (i = 0; set != NULL && i < rs_compress_set_count(set); i++) {
+	for (i = 0; i < nf; i++) {
 		const struct rs_factor_pair *fp = rs_compress_set_pair(set, i);
 		int l = fp->index / RS_MAT_COUNT;
 		enum rs_tkind t = (enum rs_tkind)(fp->index % RS_MAT_COUNT);
 		uint64_t sa[2] = { (uint64_t)fp->rank, fp->n }, sb[2] = { fp->m, (uint64_t)fp->rank };
 		uint64_t sv[1] = { fp->m };
+		enum rs_dtype dt = out_dtype(rs_model_tensor(src->model, l, t), o->dtype);
+		size_t esz = dt == RS_DT_F32 ? 4 : 2;
+		struct fsrc *f = &fs[3 * i];
 
+		f[0].v = fp->a;
+		f[1].v = fp->b;
+		f[2].v = fp->bias;
+		f[0].out = f[1].out = f[2].out = dt;
 		hf_name(name, sizeof name, l, t, ".lowrank_A");
-		if ((rc = rs_stw_add(stw, name, RS_DT_F32, 2, sa, fp->a, cause)) != 0)
+		if ((rc = rs_stw_add_fill(stw, name, dt, 2, sa, fsrc_fill, &f[0], cause)) != 0)
 			goto fail;
 		hf_name(name, sizeof name, l, t, ".lowrank_B");
-		if ((rc = rs_stw_add(stw, name, RS_DT_F32, 2, sb, fp->b, cause)) != 0)
+		if ((rc = rs_stw_add_fill(stw, name, dt, 2, sb, fsrc_fill, &f[1], cause)) != 0)
 			goto fail;
 		rep->tensors += 2;
-		rep->bytes += (uint64_t)fp->rank * (fp->m + fp->n) * 4;
+		rep->bytes += (uint64_t)fp->rank * (fp->m + fp->n) * esz;
 		if (fp->bias != NULL) {
 			hf_name(name, sizeof name, l, t, ".lowrank_bias");
-			if ((rc = rs_stw_add(stw, name, RS_DT_F32, 1, sv, fp->bias, cause)) != 0)
+			if ((rc = rs_stw_add_fill(stw, name, dt, 1, sv, fsrc_fill, &f[2], cause)) != 0)
 				goto fail;
 			rep->tensors++;
 			rep->biases++;
-			rep->bytes += fp->m * 4;
+			rep->bytes += fp->m * esz;
 		}
 		rep->factored++;
 	}
@@ -717,16 +854,18 @@ rs_export_factored(struct rs_session *s, const struct rs_compress_set *set, cons
 	stw = NULL;
 	if ((rc = rs_afile_write_all(pj, plan, strlen(plan), cause)) != 0)
 		goto fail;
+	rs_free(fs);
 	rs_free(path);
 	rs_free(pj);
 	rs_free(plan);
-	return finish_dir(tmp, dir, cause);
+	return expdir_finish(&x, cause);
 fail:
 	rs_stw_free(stw);
+	rs_free(fs);
 	rs_free(path);
 	rs_free(pj);
 	rs_free(plan);
-	abort_dir(tmp);
+	expdir_abort(&x);
 	return rc != 0 ? rc : RS_EIO;
 }
 
@@ -767,23 +906,27 @@ rs_factored_probe(const char *path)
 	return yes;
 }
 
-/* Copy a stored F32 tensor of the expected shape into a new float array. */
+/* A stored factor tensor (F32, F16 or BF16) of the expected shape, widened to a new float32
+ * array. */
 static float *
-load_f32(const struct rs_st *st, const char *file, const char *name, uint32_t dims,
+load_factor(const struct rs_st *st, const char *file, const char *name, uint32_t dims,
     uint64_t d0, uint64_t d1, char **cause)
 {
 	const struct rs_st_tensor *t = rs_st_find(st, name);
 	float *v;
 	size_t n = (size_t)(dims == 1 ? d0 : d0 * d1);
+	size_t esz;
 
 	if (t == NULL) {
 		rs_fail(cause, RS_EFORMAT, "%s: tensor '%s' is missing", file, name);
 		return NULL;
 	}
-	if (t->dtype != RS_DT_F32 || t->n_dims != dims || t->shape[0] != d0 ||
-	    (dims == 2 && t->shape[1] != d1) || t->nbytes != n * 4) {
-		rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': expected F32 %" PRIu64 "%s%s, found %s "
-		    "with %u dimensions", file, name, d0, dims == 2 ? "x" : "",
+	esz = t->dtype == RS_DT_F32 ? 4 : 2;
+	if ((t->dtype != RS_DT_F32 && t->dtype != RS_DT_F16 && t->dtype != RS_DT_BF16) ||
+	    t->n_dims != dims || t->shape[0] != d0 || (dims == 2 && t->shape[1] != d1) ||
+	    t->nbytes != n * esz) {
+		rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': expected F32/F16/BF16 %" PRIu64 "%s%s, "
+		    "found %s with %u dimensions", file, name, d0, dims == 2 ? "x" : "",
 		    dims == 2 ? "(rank-dependent)" : "", rs_dtype_name(t->dtype), t->n_dims);
 		return NULL;
 	}
@@ -791,120 +934,108 @@ load_f32(const struct rs_st *st, const char *file, const char *name, uint32_t di
 		rs_fail(cause, RS_ENOMEM, "%s: out of memory", file);
 		return NULL;
 	}
-	memcpy(v, t->data, n * 4);
+	rs_dtype_to_f32(t->dtype, t->data, v, n);
 	return v;
 }
 
-int
-rs_factored_load(struct rs_session *s, const char *path, const char *base,
-    void (*note)(void *ud, const char *line), void *ud, char **cause)
+void
+rs_factored_close(struct rs_factored *f)
 {
-	struct rs_st *st = NULL;
-	struct rs_model *m = NULL;
-	struct rs_tokenizer *t = NULL;
-	struct rs_planfile *pf = NULL;
-	struct rs_compress *c;
-	const char *plan, *bpath, *bid;
-	char *fpath = NULL, *owned = NULL, *src = NULL, idhex[32], name[160];
-	int rc, i;
+	if (f == NULL)
+		return;
+	rs_planfile_free(f->plan);
+	rs_model_close(f->model);
+	if (f->tok != NULL)
+		rs_tokenizer_free(f->tok);
+	rs_st_close(f->st);
+	rs_free(f->base);
+	rs_free(f->file);
+	rs_free(f);
+}
 
-	(void)note;
-	(void)ud;
-	if ((fpath = factors_path(path)) == NULL)
-		return rs_fail(cause, RS_EIO, "%s: %s", path, strerror(errno));
-	if ((st = rs_st_open_file(fpath, cause)) == NULL) {
-		rs_free(fpath);
-		return RS_EFORMAT;
+int
+rs_factored_open(const char *path, const char *base, struct rs_factored **out, char **cause)
+{
+	struct rs_factored *f;
+	const char *plan, *bpath, *bid;
+	char idhex[32];
+	int rc;
+
+	*out = NULL;
+	if ((f = rs_calloc(1, sizeof *f)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
+	if ((f->file = factors_path(path)) == NULL) {
+		rc = rs_fail(cause, RS_EIO, "%s: %s", path, strerror(errno));
+		goto fail;
 	}
-	plan = rs_st_metadata(st, "rankscope.plan");
-	bpath = base != NULL ? base : rs_st_metadata(st, "rankscope.base");
-	bid = rs_st_metadata(st, "rankscope.base_identity");
+	if ((f->st = rs_st_open_file(f->file, cause)) == NULL) {
+		rc = RS_EFORMAT;
+		goto fail;
+	}
+	plan = rs_st_metadata(f->st, "rankscope.plan");
+	bpath = base != NULL ? base : rs_st_metadata(f->st, "rankscope.base");
+	bid = rs_st_metadata(f->st, "rankscope.base_identity");
 	if (plan == NULL || bpath == NULL || bid == NULL) {
 		rc = rs_fail(cause, RS_EFORMAT, "%s: not a factored export (metadata rankscope.plan, "
-		    "rankscope.base and rankscope.base_identity are required)", fpath);
-		goto out;
+		    "rankscope.base and rankscope.base_identity are required)", f->file);
+		goto fail;
 	}
-	if ((m = rs_model_open(bpath, cause)) == NULL) {
+	if ((f->model = rs_model_open(bpath, cause)) == NULL) {
 		char *inner = cause != NULL ? *cause : NULL;
 		if (cause != NULL)
 			*cause = NULL;
-		rc = rs_fail(cause, RS_EFORMAT, "%s: its base model cannot be opened: %s", fpath,
+		rc = rs_fail(cause, RS_EFORMAT, "%s: its base model cannot be opened: %s", f->file,
 		    inner != NULL ? inner : bpath);
 		rs_free(inner);
-		goto out;
+		goto fail;
 	}
-	snprintf(idhex, sizeof idhex, "0x%016" PRIx64, rs_model_identity(m));
+	snprintf(idhex, sizeof idhex, "0x%016" PRIx64, rs_model_identity(f->model));
 	if (strcmp(idhex, bid) != 0) {
 		rc = rs_fail(cause, RS_EINVAL, "%s: the base model %s has identity %s, the factors "
-		    "were made for %s: refused", fpath, bpath, idhex, bid);
-		goto out;
+		    "were made for %s: refused", f->file, bpath, idhex, bid);
+		goto fail;
 	}
-	if ((rc = rs_planfile_parse(plan, strlen(plan), fpath, m, 0, &pf, cause)) != 0)
-		goto out;
-	t = rs_tokenizer_open(bpath, NULL);
-	if ((owned = rs_strdup(bpath)) == NULL || (src = rs_strdup(path)) == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", fpath);
-		goto out;
+	if ((rc = rs_planfile_parse(plan, strlen(plan), f->file, f->model, 0, &f->plan,
+	    cause)) != 0)
+		goto fail;
+	f->tok = rs_tokenizer_open(bpath, NULL);
+	if ((f->base = rs_strdup(bpath)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", f->file);
+		goto fail;
 	}
-	/* From here the session changes. */
-	rs_session_set_model(s, m, t, owned);
-	m = NULL;
-	t = NULL;
-	owned = NULL;
-	if (s->plan == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", fpath);
-		goto out;
-	}
-	if ((rc = rs_planfile_apply(pf, s->plan, cause)) != 0)
-		goto out;
-	s->method = pf->method;
-	s->asvd_alpha = pf->alpha;
-	s->plan_source = src;
-	src = NULL;
-	if ((c = rs_engine_compress(s, cause)) == NULL) {
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < pf->n; i++) {
-		int r = pf->ranks[i], l = i / RS_MAT_COUNT;
-		enum rs_tkind k = (enum rs_tkind)(i % RS_MAT_COUNT);
-		const struct rs_tensor *w = rs_model_tensor(s->model, l, k);
-		float *a = NULL, *b = NULL, *bias = NULL;
-
-		if (r == RS_PLAN_DENSE)
-			continue;
-		hf_name(name, sizeof name, l, k, ".lowrank_A");
-		a = load_f32(st, fpath, name, 2, (uint64_t)r, (uint64_t)w->cols, cause);
-		hf_name(name, sizeof name, l, k, ".lowrank_B");
-		if (a != NULL)
-			b = load_f32(st, fpath, name, 2, (uint64_t)w->rows, (uint64_t)r, cause);
-		hf_name(name, sizeof name, l, k, ".lowrank_bias");
-		if (b != NULL && rs_st_find(st, name) != NULL)
-			bias = load_f32(st, fpath, name, 1, (uint64_t)w->rows, 0, cause);
-		if (a == NULL || b == NULL || (rs_st_find(st, name) != NULL && bias == NULL))
-			rc = RS_EFORMAT;
-		else
-			rc = rs_compress_put_fixed(c, i, pf->method, pf->alpha, r, a, b, bias, cause);
-		rs_free(a);
-		rs_free(b);
-		rs_free(bias);
-		if (rc != 0) {
-			/* leave no half-loaded plan behind: a dense plan and no factors */
-			rs_compress_clear_fixed(c);
-			for (r = 0; r < rs_plan_count(s->plan); r++)
-				rs_plan_set(s->plan, r, RS_PLAN_DENSE, NULL);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	rs_planfile_free(pf);
-	rs_model_close(m);
-	if (t != NULL)
-		rs_tokenizer_free(t);
-	rs_st_close(st);
-	rs_free(owned);
-	rs_free(src);
-	rs_free(fpath);
+	*out = f;
+	return 0;
+fail:
+	rs_factored_close(f);
 	return rc;
+}
+
+int
+rs_factored_pair(const struct rs_factored *f, const struct rs_model *m, int index,
+    float **a, float **b, float **bias, char **cause)
+{
+	int r = f->plan->ranks[index], l = index / RS_MAT_COUNT;
+	enum rs_tkind k = (enum rs_tkind)(index % RS_MAT_COUNT);
+	const struct rs_tensor *w = rs_model_tensor(m, l, k);
+	char name[160];
+
+	*a = *b = *bias = NULL;
+	hf_name(name, sizeof name, l, k, ".lowrank_A");
+	if ((*a = load_factor(f->st, f->file, name, 2, (uint64_t)r, (uint64_t)w->cols,
+	    cause)) == NULL)
+		return RS_EFORMAT;
+	hf_name(name, sizeof name, l, k, ".lowrank_B");
+	if ((*b = load_factor(f->st, f->file, name, 2, (uint64_t)w->rows, (uint64_t)r,
+	    cause)) == NULL)
+		goto fail;
+	hf_name(name, sizeof name, l, k, ".lowrank_bias");
+	if (rs_st_find(f->st, name) != NULL &&
+	    (*bias = load_factor(f->st, f->file, name, 1, (uint64_t)w->rows, 0, cause)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	rs_free(*a);
+	rs_free(*b);
+	*a = *b = NULL;
+	return RS_EFORMAT;
 }

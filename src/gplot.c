@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "atomic.h"
 #include "status.h"
 
 #ifndef RS_GNUPLOT
@@ -484,6 +485,7 @@ rs_gplot_render(struct rs_gplot *g, char **warnings, char **cause)
 		goto out;
 	}
 	err[0] = '\0';
+	rs_atomic_sweep(g->out);
 	if ((fd = mkstemp(tmp)) < 0) {
 		rc = rs_fail(cause, RS_EIO, "%s: cannot create a temporary file beside it: %s", g->out,
 		             strerror(errno));
@@ -491,6 +493,7 @@ rs_gplot_render(struct rs_gplot *g, char **warnings, char **cause)
 		tmp = NULL;
 		goto out;
 	}
+	rs_atomic_hold(fd);
 	fchmod(fd, 0644);
 	if ((prelude = gplot_prelude(g, tmp)) == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "out of memory");

@@ -2,14 +2,10 @@
  * model, the forward pass and the compress module; and the dense replacements plugins install. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cblas.h>
 #include <jansson.h>
@@ -22,7 +18,6 @@
 #include "engine.h"
 #include "export.h"
 #include "forward.h"
-#include "mapfile.h"
 #include "model.h"
 #include "out.h"
 #include "plugin.h"
@@ -473,27 +468,15 @@ static char *
 h_config_json(void *ctx, const char *extra, char **cause)
 {
 	struct rs_session *s = call_of(ctx)->s;
-	json_t *j, *x = NULL;
-	json_error_t err;
+	json_t *j;
 	char *text, *out;
 
 	if (s->model == NULL) {
 		rs_fail(cause, RS_EINVAL, "no model loaded");
 		return NULL;
 	}
-	if ((j = rs_export_config_object(s, cause)) == NULL)
+	if ((j = rs_export_config_object(s->model, s->model_path, extra, cause)) == NULL)
 		return NULL;
-	if (extra != NULL) {
-		x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
-		if (x == NULL || !json_is_object(x) || json_object_update(j, x) != 0) {
-			json_decref(x);
-			json_decref(j);
-			rs_fail(cause, RS_EINVAL, "config: extra members are not a JSON object: %s",
-			    err.text);
-			return NULL;
-		}
-		json_decref(x);
-	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (text == NULL || (out = rs_strdup(text)) == NULL) {
@@ -509,155 +492,7 @@ h_config_json(void *ctx, const char *extra, char **cause)
 static int
 h_copy_tokenizer(void *ctx, const char *dir, char **cause)
 {
-	static const char *const names[] = {
-		"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-		"special_tokens_map.json", "generation_config.json", "added_tokens.json", NULL
-	};
-	struct rs_session *s = call_of(ctx)->s;
-	char *sdir, *from, *to;
-	int i, n = 0, rc;
-
-	if (s->model_path == NULL || (sdir = rs_path_model_dir(s->model_path)) == NULL)
-		return 0;
-	for (i = 0; names[i] != NULL; i++) {
-		struct rs_mapfile *mf;
-		struct stat sb;
-
-		from = rs_strdupf("%s/%s", sdir, names[i]);
-		to = rs_strdupf("%s/%s", dir, names[i]);
-		if (from == NULL || to == NULL) {
-			rs_free(from);
-			rs_free(to);
-			rs_free(sdir);
-			return rs_fail(cause, RS_ENOMEM, "out of memory");
-		}
-		if (stat(from, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			if ((mf = rs_mapfile_open(from, cause)) == NULL) {
-				rc = RS_EIO;
-			} else {
-				rc = rs_afile_write_all(to, mf->data, mf->size, cause);
-				rs_mapfile_close(mf);
-			}
-			if (rc != 0) {
-				rs_free(from);
-				rs_free(to);
-				rs_free(sdir);
-				return rc;
-			}
-			n++;
-		}
-		rs_free(from);
-		rs_free(to);
-	}
-	rs_free(sdir);
-	return n;
-}
-
-/* One tensor of an export: float32 rows from somewhere, converted at write time. */
-struct xt {
-	char name[128];
-	int64_t rows, cols;
-	const struct rs_tensor *t;	/* from the model, or */
-	const float *data;		/* given float32 */
-	enum rs_dtype dt;
-	struct rs_session *s;
-	float *buf;			/* one row of scratch */
-};
-
-/* Fill export bytes [off, off + len) of one tensor (whole rows only: the writer asks in
- * chunks; rows are converted one at a time). */
-static int
-xt_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
-{
-	struct xt *x = ud;
-	size_t es = x->dt == RS_DT_F32 ? 4 : 2, rowb = (size_t)x->cols * es, done = 0;
-
-	while (done < len) {
-		size_t pos = off + done, r = pos / rowb, in = pos % rowb, take, k;
-		const float *row;
-
-		if (x->data != NULL) {
-			row = x->data + r * (size_t)x->cols;
-		} else {
-			if (rs_model_tensor_rows_f32(x->s->model, x->t, (int64_t)r, 1, x->buf) != 0)
-				return rs_fail(cause, RS_EIO, "export: %s: row %zu", x->name, r);
-			row = x->buf;
-		}
-		take = rowb - in < len - done ? rowb - in : len - done;
-		if (es == 4) {
-			memcpy((char *)buf + done, (const char *)row + in, take);
-		} else {
-			/* element-aligned: the writer's chunks are multiples of 2 bytes */
-			for (k = 0; k < take / 2; k++) {
-				float v = row[in / 2 + k];
-				uint16_t h = x->dt == RS_DT_F16 ? rs_f32_to_f16(v) : rs_f32_to_bf16(v);
-				memcpy((char *)buf + done + 2 * k, &h, 2);
-			}
-		}
-		done += take;
-	}
-	return 0;
-}
-
-/* Make "<dir>.tmp.XXXXXX" for an export into dir (which must not exist or be empty). */
-static char *
-start_export_dir(const char *dir, char **cause)
-{
-	struct stat sb;
-	char *tmp;
-
-	if (stat(dir, &sb) == 0) {
-		DIR *d;
-		struct dirent *e;
-		int empty = 1;
-
-		if (!S_ISDIR(sb.st_mode) || (d = opendir(dir)) == NULL) {
-			rs_fail(cause, RS_EINVAL, "export: %s exists and is not a folder", dir);
-			return NULL;
-		}
-		while ((e = readdir(d)) != NULL)
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-				empty = 0;
-		closedir(d);
-		if (!empty) {
-			rs_fail(cause, RS_EINVAL, "export: %s exists and is not empty: choose a new "
-			    "folder", dir);
-			return NULL;
-		}
-	}
-	if ((tmp = rs_strdupf("%s.tmp.XXXXXX", dir)) == NULL) {
-		rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		return NULL;
-	}
-	if (mkdtemp(tmp) == NULL) {
-		rs_fail(cause, RS_EIO, "export: %s: %s", tmp, strerror(errno));
-		rs_free(tmp);
-		return NULL;
-	}
-	chmod(tmp, 0755);
-	return tmp;
-}
-
-/* Remove a temporary export folder and what is in it. */
-static void
-remove_tmp(const char *tmp)
-{
-	DIR *d;
-	struct dirent *e;
-	char *p;
-
-	if ((d = opendir(tmp)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			if ((p = rs_strdupf("%s/%s", tmp, e->d_name)) != NULL) {
-				unlink(p);
-				rs_free(p);
-			}
-		}
-		closedir(d);
-	}
-	rmdir(tmp);
+	return rs_export_copy_tokenizer(call_of(ctx)->s->model_path, dir, cause);
 }
 
 /* Map a plugin dtype to the core's. */
@@ -667,175 +502,60 @@ core_dtype(enum rs_plugin_dtype d)
 	return d == RS_PLUGIN_F16 ? RS_DT_F16 : d == RS_PLUGIN_BF16 ? RS_DT_BF16 : RS_DT_F32;
 }
 
-/* Write the model, with replacements and plugin-given matrices, as a Hugging Face folder. */
+/* What a plugin's dense export writes for a decoder linear instead of the model's. */
+struct h_export_given {
+	rs_plugin_matrix_fn matrix;     /* the plugin's, or NULL */
+	void *ud;
+	const struct rs_host_state *hs; /* the installed replacements, or NULL */
+};
+
+/* Export matrix callback: the plugin's matrix, else the installed replacement, else none. */
+static int
+h_export_matrix(void *ud, int layer, enum rs_tkind mat, int64_t *rows, int64_t *cols,
+    const float **data)
+{
+	const struct h_export_given *g = ud;
+	int i = layer * RS_MAT_COUNT + (int)mat;
+
+	if (g->matrix != NULL && g->matrix(g->ud, layer, (enum rs_plugin_mat)mat, rows, cols,
+	    data) == 1)
+		return 1;
+	if (g->hs != NULL && i < g->hs->n && g->hs->w[i] != NULL) {
+		*rows = g->hs->rows[i];
+		*cols = g->hs->cols[i];
+		*data = g->hs->w[i];
+		return 1;
+	}
+	return 0;
+}
+
+/* Write the model, with replacements and plugin-given matrices, as a Hugging Face folder:
+ * the core's dense export (export.h), without the session's factors. */
 static int
 h_export_dense(void *ctx, const char *dir, enum rs_plugin_dtype dtype, const char *extra,
     rs_plugin_matrix_fn matrix, void *ud, char **cause)
 {
-	static const char *const lnames[RS_T_LAYER_COUNT] = {
-		NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-		"input_layernorm.weight", "post_attention_layernorm.weight",
-		"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
-		"self_attn.o_proj.bias", "mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.down_proj.bias"
-	};
 	struct rs_host_call *c = call_of(ctx);
 	struct rs_session *s = c->s;
-	const struct rs_model_config *mc;
-	struct rs_host_state *hs;
-	struct xt *x = NULL;
-	struct rs_stw *w = NULL;
-	char *tmp = NULL, *path = NULL, *cfg = NULL;
-	enum rs_dtype dt = core_dtype(dtype);
-	int nx = 0, cap, l, k, rc = 0;
-	float *scratch = NULL;
+	struct h_export_given g;
+	struct rs_export_src src;
+	struct rs_export_opts o;
+	struct rs_export_report rep;
 
 	if (s->model == NULL)
 		return rs_fail(cause, RS_EINVAL, "no model loaded");
-	mc = rs_model_config(s->model);
-	hs = state_of(s);
-	cap = mc->n_layers * RS_T_LAYER_COUNT + RS_G_COUNT;
-	if ((x = rs_calloc((size_t)cap, sizeof *x)) == NULL ||
-	    (scratch = rs_mallocarray((size_t)(mc->dim > mc->ffn_dim ? mc->dim : mc->ffn_dim) +
-	    (size_t)mc->n_heads * mc->head_dim + (size_t)mc->vocab, sizeof(float))) == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		goto done;
-	}
-	if ((cfg = h_config_json(ctx, extra, cause)) == NULL) {
-		rc = RS_EINVAL;
-		goto done;
-	}
-	/* torch_dtype follows what is written */
-	{
-		char td[64];
-		snprintf(td, sizeof td, "{\"torch_dtype\": \"%s\"}", dt == RS_DT_F16 ? "float16" :
-		    dt == RS_DT_BF16 ? "bfloat16" : "float32");
-		rs_free(cfg);
-		if (extra != NULL) {
-			json_t *a = json_loads(extra, 0, NULL), *b = json_loads(td, 0, NULL);
-			char *t = NULL;
-			if (a != NULL && b != NULL && json_object_update(a, b) == 0)
-				t = json_dumps(a, JSON_COMPACT);
-			json_decref(a);
-			json_decref(b);
-			cfg = t != NULL ? h_config_json(ctx, t, cause) : NULL;
-			free(t);
-		} else {
-			cfg = h_config_json(ctx, td, cause);
-		}
-		if (cfg == NULL) {
-			rc = RS_EINVAL;
-			goto done;
-		}
-	}
-	if ((tmp = start_export_dir(dir, cause)) == NULL) {
-		rc = RS_EINVAL;
-		goto done;
-	}
-	if ((path = rs_strdupf("%s/model.safetensors", tmp)) == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		goto done;
-	}
-	if ((w = rs_stw_new(path, cause)) == NULL) {
-		rc = RS_EIO;
-		goto done;
-	}
-	if ((rc = rs_stw_meta(w, "format", "pt", cause)) != 0)
-		goto done;
-	for (l = -1; l <= mc->n_layers; l++) {
-		int kmax = (l < 0 || l == mc->n_layers) ? 1 : RS_T_LAYER_COUNT;
-
-		for (k = 0; k < kmax + (l == mc->n_layers ? 1 : 0); k++) {
-			struct xt *e = &x[nx];
-			const struct rs_tensor *t;
-			uint64_t shape[2];
-			int i;
-
-			if (l < 0) {
-				t = rs_model_global(s->model, RS_G_EMBED);
-				snprintf(e->name, sizeof e->name, "model.embed_tokens.weight");
-			} else if (l == mc->n_layers) {
-				if (k == 0) {
-					t = rs_model_global(s->model, RS_G_NORM);
-					snprintf(e->name, sizeof e->name, "model.norm.weight");
-				} else {
-					if (mc->tied)
-						continue;
-					t = rs_model_global(s->model, RS_G_HEAD);
-					snprintf(e->name, sizeof e->name, "lm_head.weight");
-				}
-			} else {
-				t = rs_model_tensor(s->model, l, (enum rs_tkind)k);
-				if (t == NULL || !t->present)
-					continue;
-				if (k < RS_MAT_COUNT)
-					snprintf(e->name, sizeof e->name, "model.layers.%d.%s.weight", l,
-					    hf_lin(k));
-				else
-					snprintf(e->name, sizeof e->name, "model.layers.%d.%s", l,
-					    lnames[k]);
-			}
-			e->s = s;
-			e->t = t;
-			e->rows = t->rows;
-			e->cols = t->cols;
-			e->buf = scratch;
-			/* vectors and norms stay F32 for exactness; matrices in the chosen dtype */
-			e->dt = (t->rows == 1) ? RS_DT_F32 : dt;
-			if (l >= 0 && l < mc->n_layers && k < RS_MAT_COUNT) {
-				const float *d = NULL;
-				int64_t r = 0, cc = 0;
-				i = l * RS_MAT_COUNT + k;
-				if (matrix != NULL && matrix(ud, l, (enum rs_plugin_mat)k, &r, &cc, &d) == 1) {
-					if (d == NULL || r <= 0 || cc <= 0) {
-						rc = rs_fail(cause, RS_EINVAL, "export: %s: the plugin gave "
-						    "no matrix", e->name);
-						goto done;
-					}
-					e->data = d;
-					e->rows = r;
-					e->cols = cc;
-				} else if (hs != NULL && i < hs->n && hs->w[i] != NULL) {
-					e->data = hs->w[i];
-				}
-			}
-			if (t->rows == 1) {
-				shape[0] = (uint64_t)e->cols;
-				rc = rs_stw_add_fill(w, e->name, e->dt, 1, shape, xt_fill, e, cause);
-			} else {
-				shape[0] = (uint64_t)e->rows;
-				shape[1] = (uint64_t)e->cols;
-				rc = rs_stw_add_fill(w, e->name, e->dt, 2, shape, xt_fill, e, cause);
-			}
-			if (rc != 0)
-				goto done;
-			nx++;
-		}
-	}
-	if ((rc = rs_stw_finish(w, c->job, cause)) != 0)
-		goto done;
-	rs_free(path);
-	if ((path = rs_strdupf("%s/config.json", tmp)) == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
-		goto done;
-	}
-	if ((rc = rs_afile_write_all(path, cfg, strlen(cfg), cause)) != 0)
-		goto done;
-	if ((rc = h_copy_tokenizer(ctx, tmp, cause)) < 0)
-		goto done;
-	rc = 0;
-	rmdir(dir);	/* an empty target folder is replaced */
-	if (rename(tmp, dir) != 0)
-		rc = rs_fail(cause, RS_EIO, "export: rename %s to %s: %s", tmp, dir, strerror(errno));
-done:
-	rs_stw_free(w);
-	if (rc != 0 && tmp != NULL)
-		remove_tmp(tmp);
-	rs_free(tmp);
-	rs_free(path);
-	rs_free(cfg);
-	rs_free(scratch);
-	rs_free(x);
-	return rc;
+	g.matrix = matrix;
+	g.ud = ud;
+	g.hs = state_of(s);
+	memset(&src, 0, sizeof src);
+	src.model = s->model;
+	src.path = s->model_path;
+	memset(&o, 0, sizeof o);
+	o.dtype = (int)core_dtype(dtype);
+	o.matrix = h_export_matrix;
+	o.matrix_ud = &g;
+	o.extra_config = extra;
+	return rs_export_dense(&src, NULL, dir, &o, &rep, c->job, cause);
 }
 
 /* ---- safetensors for plugins */

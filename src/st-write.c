@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "atomic.h"
 
 #define STW_CHUNK	(4u << 20)	/* bytes written per write() call and per fill() call */
 #define STW_MAX_DIMS	4
@@ -65,12 +66,14 @@ rs_stw_new(const char *path, char **cause)
 		rs_stw_free(w);
 		return NULL;
 	}
+	rs_atomic_sweep(path);
 	if ((w->fd = mkstemp(w->tmp)) < 0) {
 		rs_fail(cause, RS_EIO, "%s: cannot create a temporary file: %s", path,
 		    strerror(errno));
 		rs_stw_free(w);
 		return NULL;
 	}
+	rs_atomic_hold(w->fd);
 	w->created = 1;
 	return w;
 }
@@ -302,13 +305,12 @@ rs_stw_finish(struct rs_stw *w, struct rs_job *job, char **cause)
 		return r;
 	if (fchmod(w->fd, 0644) != 0 || fsync(w->fd) != 0)
 		return rs_fail(cause, RS_EIO, "%s: %s", w->tmp, strerror(errno));
-	r = close(w->fd);
-	w->fd = -1;
-	if (r != 0)
-		return rs_fail(cause, RS_EIO, "%s: close: %s", w->tmp, strerror(errno));
+	/* renamed while still open and locked, so no sweep takes it for a leftover */
 	if (rename(w->tmp, w->path) != 0)
 		return rs_fail(cause, RS_EIO, "%s: rename from %s: %s", w->path, w->tmp,
 		    strerror(errno));
+	close(w->fd);   /* synced above: nothing left to fail */
+	w->fd = -1;
 	rs_free(w->tmp);
 	w->tmp = NULL;
 	w->finished = 1;

@@ -3,7 +3,8 @@
 # never a partial target.  The writes are stopped at an exact point by preloading
 # tests/.libs/libstall.so (tests/stall.c: the N-th fsync of a temporary ".tmp." file blocks
 # after touching a mark file), then killed there; export dense is also killed at several
-# moments of its run.
+# moments of its run.  What a killed writer leaves ("<target>.tmp.XXXXXX") is removed by the
+# next write of the same target; nothing else is, nor a temporary a live writer holds.
 . "$RS_SRCDIR/tests/tap.sh"
 
 MODEL="$RS_SRCDIR/share/models/kjv-llama"
@@ -55,7 +56,10 @@ tap_check $? "plan save stopped at its fsync: $(cat "$TMPD/mark" 2>/dev/null | s
 cmp -s "$TMPD/plan.json" "$TMPD/plan.ref" &&
 	"$RS_BIN" -c "$LOAD; plan load '$TMPD/plan.json'" >/dev/null 2>&1
 tap_check $? "killed there, the previous plan file is intact and loads"
-ls "$TMPD"/plan.json.tmp.* >/dev/null 2>&1 && tap_diag "left behind: $(cd "$TMPD" && ls plan.json.tmp.*)"
+left=$(cd "$TMPD" && ls -d plan.json.tmp.* 2>/dev/null)
+"$RS_BIN" -c "$LOAD; rank '*' 24; plan save '$TMPD/plan.json'" >/dev/null 2>&1 &&
+	test -n "$left" && ! ls -d "$TMPD"/plan.json.tmp.* >/dev/null 2>&1
+tap_check $? "the next plan save removed what the killed one left (${left:-nothing})"
 
 # --- spectra export (CSV) over a previous one, and the cache entries of spectra
 "$RS_BIN" -c "$LOAD; spectra 'L0.*'; spectra export '$TMPD/s.csv'" >/dev/null 2>"$TMPD/err" &&
@@ -79,7 +83,39 @@ stalled 2 "$LOAD; rank '*' 32; export dense '$OUT'"
 tap_check $? "export dense stopped at its second fsync: $(sed "s|$TMPD/||" "$TMPD/mark" 2>/dev/null)"
 [ -d "$OUT" ] && [ -z "$(ls -A "$OUT")" ]
 tap_check $? "killed there, the target folder is still empty: no partial export"
-ls -d "$OUT".tmp.* >/dev/null 2>&1 && tap_diag "left behind: $(cd "$TMPD" && ls -d out-dense.tmp.*)"
+left=$(cd "$TMPD" && ls -d out-dense.tmp.* 2>/dev/null)
+"$RS_BIN" -c "$LOAD; rank '*' 32; export dense '$OUT'" >/dev/null 2>&1 && complete_export "$OUT" &&
+	test -n "$left" && ! ls -d "$OUT".tmp.* >/dev/null 2>&1
+tap_check $? "the next export dense to it removed the folder the killed one left (${left:-nothing})"
+
+# Leftovers made by name: each writer removes exactly "<its target>.tmp." + 6 letters/digits,
+# a file or a folder of files; look-alikes stay, and so does one a live writer holds (flock).
+L="$TMPD/left"
+mkdir "$L"
+for t in plan.json s.csv p.svg exp; do
+	: >"$L/$t.tmp.aB3xY9"
+	: >"$L/$t.tmp.ABCDE" ; : >"$L/$t.tmp.ABCDEFG"; : >"$L/$t.tmp.AB-DEF"; : >"$L/x$t.tmp.ABCDEF"
+	: >"$L/$t.tmp.ABCDEF.keep"
+done
+rm "$L/exp.tmp.aB3xY9"
+mkdir "$L/exp.tmp.Zz09Qq" "$L/exp.tmp.Held01"
+: >"$L/exp.tmp.Zz09Qq/model.safetensors"
+: >"$L/plan.json.tmp.Held02"
+ls "$L" | grep -v -e 'aB3xY9' -e 'Zz09Qq' | sort >"$TMPD/left.keep"
+rm -f "$TMPD/held"
+# a stand-in for a live writer: a process holding both temporaries locked
+sh -c 'exec 8<"$1" 9<"$2"; flock -n 8 && flock -n 9 && : >"$3"; exec sleep 30' sh \
+    "$L/exp.tmp.Held01" "$L/plan.json.tmp.Held02" "$TMPD/held" &
+fpid=$!
+poll '[ -e "$TMPD/held" ]' 5
+"$RS_BIN" -c "$LOAD; rank '*' 32; plan save '$L/plan.json'; spectra 'L0.q'; spectra export '$L/s.csv'; plot spectrum --to '$L/p.svg'; export dense '$L/exp'" >"$TMPD/out" 2>"$TMPD/err"
+rc=$?
+kill $fpid 2>/dev/null
+wait $fpid 2>/dev/null
+ls "$L" | grep -v -e '^plan.json$' -e '^s.csv$' -e '^p.svg$' -e '^exp$' | sort | cmp -s - "$TMPD/left.keep"
+tap_check $? "plan save, spectra export, plot and export dense removed their leftovers, exactly (exit $rc)"
+test $rc -eq 0 && complete_export "$L/exp" && test -d "$L/exp.tmp.Held01" && test -f "$L/plan.json.tmp.Held02"
+tap_check $? "the temporaries a live writer holds stay"
 
 # Killed at moments spread over a whole export: never a partial folder.
 t0=$(date +%s%N)

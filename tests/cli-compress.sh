@@ -28,7 +28,8 @@ tap_check $? "ppl names the plan and method it evaluates"
 grep -q '^factors: 0 decompositions run, 42 pairs cut from cached factors' "$TMPD/m.err"
 tap_check $? "a rank change (keep 0.6 -> 0.5) cuts cached factors: no decomposition"
 
-# 2. Round trips: dense folder (F32) and factored file give the in-memory plan's perplexity.
+# 2. Round trips: dense folder (F32) and factored file give the in-memory plan's perplexity
+# (an F32 source's factors are F32: exact).
 for meth in whiten feature; do
 	"$RS_BIN" -c "load $M32; set threads 1; $CAL; set method $meth; rank * --keep 0.7; rank L2.down dense; ppl $EVAL $PPL; export factored $TMPD/f-$meth; plan save $TMPD/p-$meth.json" >"$TMPD/e" 2>&1
 	tap_check $? "$meth: export factored"
@@ -38,6 +39,30 @@ for meth in whiten feature; do
 	tap_close "$v" "$mem" 1e-4
 	tap_check $? "$meth: factored file loaded again: PPL $v = in-memory $mem within 1e-4"
 done
+# The bundled BF16 model: factors in BF16 by default (about half the F32 size), reloaded
+# within 2^-8 relative (BF16 rounding of A and B, 2^-9 each: export.h); --dtype f32 exactly.
+"$RS_BIN" -c "load $MODEL; set threads 1; $CAL; set method feature; rank * --keep 0.8; ppl $EVAL $PPL; export factored $TMPD/fb; export factored $TMPD/ff --dtype f32" >"$TMPD/e" 2>&1
+tap_check $? "BF16 source: export factored, default and --dtype f32"
+mem=$(ppl_final "$TMPD/e")
+# st_header FILE: the JSON header of a safetensors file (its length: the first 8 bytes, LE)
+st_header() {
+	n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+	head -c $((8 + n)) "$1" | tail -c "$n"
+}
+hb=$(st_header "$TMPD/fb/factors.safetensors")
+hf=$(st_header "$TMPD/ff/factors.safetensors")
+sb=$(stat -c %s "$TMPD/fb/factors.safetensors"); sf=$(stat -c %s "$TMPD/ff/factors.safetensors")
+case $hb in *'"F32"'*) false ;; *'"BF16"'*) true ;; *) false ;; esac &&
+	case $hf in *'"BF16"'*) false ;; *'"F32"'*) true ;; *) false ;; esac &&
+	awk -v b="$sb" -v f="$sf" 'BEGIN { exit !(b < 0.51 * f) }'
+tap_check $? "factors in BF16 by default ($sb bytes), F32 with --dtype f32 ($sf bytes)"
+"$RS_BIN" -c "load $TMPD/fb; ppl $EVAL $PPL; load $TMPD/ff; ppl $EVAL $PPL" >"$TMPD/fl" 2>&1
+vb=$(ppl_final "$TMPD/fl" 2); vf=$(ppl_final "$TMPD/fl")
+tap_close "$vb" "$mem" 0.00390625
+tap_check $? "BF16 factors loaded again: PPL $vb = in-memory $mem within 2^-8"
+test -n "$vf" && test "$vf" = "$mem"
+tap_check $? "F32 factors loaded again: PPL $vf = in-memory $mem exactly"
+
 "$RS_BIN" -c "load $M32; set threads 1; $CAL; set method whiten; rank * --keep 0.7; rank L2.down dense; ppl $EVAL $PPL; export dense $TMPD/d" >"$TMPD/e" 2>&1
 tap_check $? "whiten: export dense"
 mem=$(ppl_final "$TMPD/e")
@@ -75,12 +100,25 @@ test $? -ne 0 && grep -q 'made for another model.*dim 256 (loaded 64)' "$TMPD/o"
 tap_check $? "a plan for another model is refused with the reason"
 
 # 4. Exports refuse the source folder and non-empty targets.
+# A refused or failed export is a failed command (exit 1), not a usage error (2).
 "$RS_BIN" -c "load $M32; export dense $M32" >"$TMPD/x" 2>&1
-test $? -ne 0 && grep -q "source model's folder" "$TMPD/x"
-tap_check $? "export into the source folder is refused"
+test $? -eq 1 && grep -q "source model's folder" "$TMPD/x"
+tap_check $? "export into the source folder is refused (exit 1)"
 "$RS_BIN" -c "load $M32; export dense $TMPD/d" >"$TMPD/x" 2>&1
-test $? -ne 0 && grep -q 'exists and is not empty' "$TMPD/x"
-tap_check $? "export into a non-empty folder is refused"
+test $? -eq 1 && grep -q 'exists and is not empty' "$TMPD/x"
+tap_check $? "export into a non-empty folder is refused (exit 1)"
+for kind in dense factored; do
+	"$RS_BIN" -c "load $MODEL; export $kind $TMPD/missing/x/y" >"$TMPD/x" 2>"$TMPD/x.err"
+	rc=$?
+	test $rc -eq 1 && grep -q "^export: cannot create $TMPD/missing/x/y: .*No such file" "$TMPD/x.err"
+	tap_check $? "export $kind into a missing parent: exit $rc, one line naming it"
+	"$RS_BIN" -c "load $MODEL; export $kind $CALIB/x" >"$TMPD/x" 2>"$TMPD/x.err"
+	rc=$?
+	test $rc -eq 1 && grep -q "is not a folder" "$TMPD/x.err"
+	tap_check $? "export $kind under a file: exit $rc"
+done
+test ! -e "$TMPD/missing" && ! ls -d "$CALIB".* >/dev/null 2>&1
+tap_check $? "failed exports wrote nothing"
 
 # 5. A plan edit shows in `plan show` and `error` from the spectra, without recomputing them.
 "$RS_BIN" -c "load $MODEL; set threads 1; spectra; rank L0.q 32; plan show L0.q; error L0.q 32; rank L0.q 96; plan show L0.q; error L0.q 96; spectra" >"$TMPD/s" 2>&1

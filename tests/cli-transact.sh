@@ -5,7 +5,8 @@
 # (per-layer MLP sizes and per-head attention sizes in config.json, q/k/v/o really smaller)
 # give the perplexity transact reported within 1e-4 relative; the smaller folder calibrates;
 # an MLP-only run's smaller folder is a plain Hugging Face checkpoint; per-layer size or pair
-# lists that are malformed or do not match the tensors are refused with a one-line cause.
+# lists that are malformed or do not match the tensors are refused with a one-line cause; its
+# exports keep the core's rules (never into the source model's folder, failures exit 1).
 . "${RS_SRCDIR:-.}/tests/tap.sh"
 
 bin=${RS_BIN:-./rankscope}
@@ -143,4 +144,29 @@ tap_check $? "wrong-length per-layer list refused"
 
 "$bin" -c "load $model; transact --keep 0.5" >"$tmp/out8" 2>&1
 grep -q 'transact: --calib FILE is required' "$tmp/out8"; tap_check $? "--calib required"
+
+# a plugin's export goes through the core's export folder rules: never into the source
+# model's folder (a copy here), a failed export is exit 1, and nothing is written
+cp -r "$model" "$tmp/src"
+ls -A "$tmp/src" >"$tmp/src.before"
+"$bin" -c "load $tmp/src; transact --keep 0.8 --steps 1 --calib $tmp/calib.txt --max-tokens 2048 \
+--export-small $tmp/src/sub" >"$tmp/out10" 2>"$tmp/err10"
+rc=$?
+ls -A "$tmp/src" | cmp -s - "$tmp/src.before" &&
+    test "$(grep -c "source model's folder" "$tmp/err10")" = 1 &&
+    test "$(grep -c '^export:' "$tmp/err10")" = 1
+tap_check $? "transact --export-small into the source folder: refused, one line, nothing written \
+(exit $rc: $(grep '^export:' "$tmp/err10" | sed "s|$tmp/||g"))"
+test $rc = 1; tap_check $? "... and exit 1"
+"$bin" -c "load $tmp/src; transact --keep 0.8 --steps 1 --calib $tmp/calib.txt --max-tokens 2048 \
+--export-dense $tmp/src" >"$tmp/out11" 2>"$tmp/err11"
+rc=$?
+ls -A "$tmp/src" | cmp -s - "$tmp/src.before" && ! ls -d "$tmp"/src.tmp.* >/dev/null 2>&1 &&
+    test $rc = 1 && grep -q "source model's folder" "$tmp/err11"
+tap_check $? "transact --export-dense onto the source folder itself: refused, exit $rc, nothing written"
+"$bin" -c "load $model; transact --keep 0.8 --steps 1 --calib $tmp/calib.txt --max-tokens 2048 \
+--export-small $tmp/calib.txt/x" >"$tmp/out12" 2>"$tmp/err12"
+rc=$?
+test $rc = 1 && grep -q "is not a folder" "$tmp/err12"
+tap_check $? "transact --export-small under a file: exit $rc, $(grep '^export:' "$tmp/err12" | sed "s|$tmp/||g")"
 tap_done
