@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "engine.h"
 #include "plugin.h"
 #include "session.h"
 
@@ -43,7 +44,7 @@ cmd_plugins_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_plugins_refused(p, i, &file, &why);
 		rs_out_printf(ctx->out, "refused: %s: %s\n", file, why);
 	}
-	if ((n = rs_host_n_replaced(ctx->session, &owner)) > 0)
+	if ((n = rs_engine_n_replaced(ctx->session, &owner)) > 0)
 		rs_out_printf(ctx->out, "replaced: %d decoder matrices by %s\n", n, owner);
 	if (rs_args_has(args, "path")) {
 		const char *env = getenv("RANKSCOPE_PLUGIN_PATH");

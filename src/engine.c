@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "planfile.h"
 #include "plugin.h"
+#include "replace.h"
 #include "session.h"
 
 struct rs_compress *
@@ -58,6 +59,12 @@ rs_engine_build(struct rs_session *s, void (*note)(void *, const char *), void *
 }
 
 int
+rs_engine_n_replaced(const struct rs_session *s, const char **owner)
+{
+	return rs_replace_count(rs_plugins_replacements(s->plugins), owner);
+}
+
+int
 rs_engine_install(struct rs_session *s, const struct rs_compress_set *set,
     struct rs_forward *f, char **cause)
 {
@@ -70,7 +77,7 @@ rs_engine_install(struct rs_session *s, const struct rs_compress_set *set,
 		rs_forward_clear_overrides(f);
 	}
 	/* a replacement is installed last, so it wins over a factor pair of the same matrix */
-	if ((rc = rs_host_install(s, f, cause)) != 0)
+	if ((rc = rs_replace_install(rs_plugins_replacements(s->plugins), f, cause)) != 0)
 		rs_forward_clear_overrides(f);
 	return rc;
 }
@@ -97,7 +104,7 @@ rs_engine_open(struct rs_session *s, int rows, int window, int dense,
 		return rc;
 	}
 	p->n_factored = p->set != NULL ? rs_compress_set_count(p->set) : 0;
-	p->n_replaced = rs_host_n_replaced(s, &owner);
+	p->n_replaced = rs_engine_n_replaced(s, &owner);
 	if (p->n_replaced > 0 && out != NULL)
 		rs_out_printf(out, "%d decoder matrices run as plugin %s's replacements (dense, "
 		    "dequantized or pruned)\n", p->n_replaced, owner);
@@ -116,7 +123,7 @@ int
 rs_engine_modified(struct rs_session *s)
 {
 	return (s->plan != NULL && rs_plan_n_compressed(s->plan) > 0) ||
-	    rs_host_n_replaced(s, NULL) > 0;
+	    rs_engine_n_replaced(s, NULL) > 0;
 }
 
 /* The spectrum kinds in the order the method previews with (engine.h). */
@@ -174,7 +181,7 @@ rs_engine_desc(struct rs_session *s, char *buf, size_t n)
 	enum rs_method m = (enum rs_method)s->method;
 	const char *owner = NULL, *data = "";
 	char alpha[32] = "", repl[160] = "";
-	int nr = rs_host_n_replaced(s, &owner);
+	int nr = rs_engine_n_replaced(s, &owner);
 
 	if (nr > 0)
 		snprintf(repl, sizeof repl, "; %d decoder matrices replaced by plugin %s", nr,

@@ -58,6 +58,8 @@ void rs_engine_close(struct rs_engine_pass *p);
  * plan other than the session's (an allocator's trial) runs. */
 int rs_engine_install(struct rs_session *s, const struct rs_compress_set *set,
     struct rs_forward *f, char **cause);
+/* Matrices the plugins replaced, and the owner of the first (may be NULL). */
+int rs_engine_n_replaced(const struct rs_session *s, const char **owner);
 /* Non-zero when evaluating the session differs from the dense model (factors or
  * replacements). */
 int rs_engine_modified(struct rs_session *s);

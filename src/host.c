@@ -13,6 +13,7 @@
 #include "../plugins/rankscope-plugin.h"
 #include "alloc.h"
 #include "atomic.h"
+#include "cmd.h"
 #include "compress.h"
 #include "dtype.h"
 #include "engine.h"
@@ -21,6 +22,7 @@
 #include "model.h"
 #include "out.h"
 #include "plugin.h"
+#include "replace.h"
 #include "ppl.h"
 #include "safetensors.h"
 #include "session.h"
@@ -30,57 +32,65 @@
 
 #define HOST_ROWS_TARGET 2048	/* tokens per forward call */
 
-/* Dense float32 replacements of decoder linears, per (layer, matrix). */
-struct rs_host_state {
-	int n;				/* n_layers * RS_MAT_COUNT, 0 before the first */
-	float **w;			/* (n) owned, or NULL */
-	char **owner;			/* (n) owned names */
-	int64_t *rows, *cols;		/* (n) shapes */
-};
-
-/* Make an empty replacement store. */
-struct rs_host_state *
-rs_host_state_new(void)
+int
+rs_host_run_cmd(struct rs_cmd_ctx *ctx, const struct rs_plugin_cmd *pc, void *state,
+    const struct rs_args *args)
 {
-	return rs_calloc(1, sizeof(struct rs_host_state));
+	struct rs_host_call call;
+	struct rs_host h;
+	char *cause = NULL;
+	int rc;
+
+	call.s = ctx->session;
+	call.out = ctx->out;
+	call.job = ctx->job;
+	rs_host_fill(&h, &call);
+	rc = pc->exec(state, &h, args->argc, args->argv, (const char *const *)args->vals, &cause);
+	if (rc > 0)
+		rc = RS_EINVAL;	/* plugins return 0 or a negative status */
+	if (rc != 0) {
+		rs_free(ctx->cause);
+		ctx->cause = cause != NULL ? cause : rs_strdupf("%s: %s", pc->name,
+		    rs_status_str(rc));
+	} else {
+		rs_free(cause);
+	}
+	return rc;
 }
 
-/* Drop the replacements of one owner (NULL: all). */
-void
-rs_host_state_clear(struct rs_host_state *hs, const char *owner)
+/* The session's registry, loading the plugins on first use. */
+struct rs_plugins *
+rs_plugins_session(struct rs_session *s)
 {
-	int i;
+	struct rs_host_call call;
+	struct rs_host h;
 
-	if (hs == NULL)
-		return;
-	for (i = 0; i < hs->n; i++)
-		if (hs->w[i] != NULL && (owner == NULL || strcmp(hs->owner[i], owner) == 0)) {
-			rs_free(hs->w[i]);
-			rs_free(hs->owner[i]);
-			hs->w[i] = NULL;
-			hs->owner[i] = NULL;
-		}
+	if (s->plugins == NULL) {
+		if ((s->plugins = rs_plugins_new(rs_host_run_cmd, NULL)) == NULL)
+			return NULL;
+		call.s = s;
+		call.out = NULL;
+		call.job = NULL;
+		rs_host_fill(&h, &call);
+		rs_plugins_load_default(s->plugins, &h);
+	}
+	return s->plugins;
 }
 
-/* Free the store and everything in it. */
-void
-rs_host_state_free(struct rs_host_state *hs)
+/* A plugin command by exact name, for the dispatcher. */
+const struct rs_cmd_entry *
+rs_plugins_session_cmd(struct rs_session *s, const char *name)
 {
-	if (hs == NULL)
-		return;
-	rs_host_state_clear(hs, NULL);
-	rs_free(hs->w);
-	rs_free(hs->owner);
-	rs_free(hs->rows);
-	rs_free(hs->cols);
-	rs_free(hs);
+	if (s == NULL)
+		return NULL;
+	return rs_plugins_cmd(rs_plugins_session(s), name);
 }
 
 /* The session's replacement store, or NULL. */
-static struct rs_host_state *
+static struct rs_replace *
 state_of(struct rs_session *s)
 {
-	return rs_plugins_host_state(rs_plugins_session(s));
+	return rs_plugins_replacements(rs_plugins_session(s));
 }
 
 /* ---- services */
@@ -186,72 +196,26 @@ h_matrix_rows(void *ctx, int layer, enum rs_plugin_mat mat, int64_t row0, int64_
 	return 0;
 }
 
-/* Make sure the store has a slot per decoder linear of the loaded model. */
-static int
-state_ready(struct rs_host_state *hs, const struct rs_model *m)
-{
-	int n = rs_model_config(m)->n_layers * RS_MAT_COUNT, i;
-
-	if (hs->n == n)
-		return 0;
-	rs_host_state_clear(hs, NULL);
-	rs_free(hs->w);
-	rs_free(hs->owner);
-	rs_free(hs->rows);
-	rs_free(hs->cols);
-	hs->n = 0;
-	hs->w = rs_calloc((size_t)n, sizeof *hs->w);
-	hs->owner = rs_calloc((size_t)n, sizeof *hs->owner);
-	hs->rows = rs_calloc((size_t)n, sizeof *hs->rows);
-	hs->cols = rs_calloc((size_t)n, sizeof *hs->cols);
-	if (hs->w == NULL || hs->owner == NULL || hs->rows == NULL || hs->cols == NULL)
-		return RS_ENOMEM;
-	for (i = 0; i < n; i++) {
-		const struct rs_tensor *t = rs_model_tensor(m, i / RS_MAT_COUNT,
-		    (enum rs_tkind)(i % RS_MAT_COUNT));
-		hs->rows[i] = t->rows;
-		hs->cols[i] = t->cols;
-	}
-	hs->n = n;
-	return 0;
-}
-
 /* Take w as the replacement of (layer, mat). */
 static int
 h_replace(void *ctx, const char *owner, int layer, enum rs_plugin_mat mat, float *w,
     char **cause)
 {
 	struct rs_session *s = call_of(ctx)->s;
-	struct rs_host_state *hs = state_of(s);
-	char *o;
-	int i;
+	struct rs_replace *r = state_of(s);
 
-	if (w == NULL)
-		return rs_fail(cause, RS_EINVAL, "replace: no matrix");
-	if (lin_tensor(s, layer, (int)mat) == NULL || hs == NULL) {
+	if (s->model == NULL || r == NULL) {
 		rs_free(w);
-		return rs_fail(cause, RS_EINVAL, "replace: matrix (%d, %d) does not exist", layer,
-		    (int)mat);
+		return rs_fail(cause, RS_EINVAL, "replace: no model loaded");
 	}
-	if (state_ready(hs, s->model) != 0 || (o = rs_strdup(owner != NULL ? owner : "?")) == NULL) {
-		rs_free(w);
-		return rs_fail(cause, RS_ENOMEM, "replace: out of memory");
-	}
-	i = layer * RS_MAT_COUNT + (int)mat;
-	rs_free(hs->w[i]);
-	rs_free(hs->owner[i]);
-	hs->w[i] = w;
-	hs->owner[i] = o;
-	return 0;
+	return rs_replace_put(r, s->model, layer, (enum rs_tkind)mat, w, owner, cause);
 }
 
 /* Drop replacements. */
 static void
 h_replace_clear(void *ctx, const char *owner)
 {
-	struct rs_host_state *hs = state_of(call_of(ctx)->s);
-
-	rs_host_state_clear(hs, owner);
+	rs_replace_clear(state_of(call_of(ctx)->s), owner);
 }
 
 /* The replacement of (layer, mat), or NULL. */
@@ -259,13 +223,10 @@ static const float *
 h_replacement(void *ctx, int layer, enum rs_plugin_mat mat)
 {
 	struct rs_session *s = call_of(ctx)->s;
-	struct rs_host_state *hs = state_of(s);
-	int i;
 
-	if (hs == NULL || lin_tensor(s, layer, (int)mat) == NULL)
+	if (lin_tensor(s, layer, (int)mat) == NULL)
 		return NULL;
-	i = layer * RS_MAT_COUNT + (int)mat;
-	return i < hs->n ? hs->w[i] : NULL;
+	return rs_replace_get(state_of(s), layer, (enum rs_tkind)mat, NULL, NULL);
 }
 
 /* Tokenize a text file, BOS first. */
@@ -284,58 +245,6 @@ h_tokenize_file(void *ctx, const char *path, int32_t **ids, size_t *n, char **ca
 	rc = rs_tokenizer_encode(s->tok, text, len, 1, ids, n, cause);
 	rs_free(text);
 	return rc;
-}
-
-/* The dense product of a replacement: y = x W^T. */
-static int
-repl_apply(void *ud, int layer, enum rs_tkind mat, const float *x, int n_rows, int in, float *y,
-    int out)
-{
-	const float *w = ud;
-
-	(void)layer;
-	(void)mat;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, out, in, 1.0f, x, in, w, in,
-	    0.0f, y, out);
-	return 0;
-}
-
-/* Install the replacements into f (after the plan's factors). */
-int
-rs_host_install(struct rs_session *s, struct rs_forward *f, char **cause)
-{
-	struct rs_host_state *hs = s->plugins != NULL ? rs_plugins_host_state(s->plugins) : NULL;
-	struct rs_linear_override ov;
-	int i, rc;
-
-	for (i = 0; hs != NULL && i < hs->n; i++) {
-		if (hs->w[i] == NULL)
-			continue;
-		ov.apply = repl_apply;
-		ov.ud = hs->w[i];
-		if ((rc = rs_forward_set_override(f, i / RS_MAT_COUNT,
-		    (enum rs_tkind)(i % RS_MAT_COUNT), &ov)) != 0)
-			return rs_fail(cause, rc, "plugin replacement %d: %s", i, rs_status_str(rc));
-	}
-	return 0;
-}
-
-/* Number of replaced matrices and the first owner. */
-int
-rs_host_n_replaced(struct rs_session *s, const char **owner)
-{
-	struct rs_host_state *hs = s->plugins != NULL ? rs_plugins_host_state(s->plugins) : NULL;
-	int i, n = 0;
-
-	if (owner != NULL)
-		*owner = NULL;
-	for (i = 0; hs != NULL && i < hs->n; i++)
-		if (hs->w[i] != NULL) {
-			if (n == 0 && owner != NULL)
-				*owner = hs->owner[i];
-			n++;
-		}
-	return n;
 }
 
 /* A pass of the model as the session evaluates it (engine.h), windows of `window` tokens. */
@@ -506,7 +415,7 @@ core_dtype(enum rs_plugin_dtype d)
 struct h_export_given {
 	rs_plugin_matrix_fn matrix;     /* the plugin's, or NULL */
 	void *ud;
-	const struct rs_host_state *hs; /* the installed replacements, or NULL */
+	const struct rs_replace *repl;  /* the installed replacements, or NULL */
 };
 
 /* Export matrix callback: the plugin's matrix, else the installed replacement, else none. */
@@ -515,18 +424,11 @@ h_export_matrix(void *ud, int layer, enum rs_tkind mat, int64_t *rows, int64_t *
     const float **data)
 {
 	const struct h_export_given *g = ud;
-	int i = layer * RS_MAT_COUNT + (int)mat;
 
 	if (g->matrix != NULL && g->matrix(g->ud, layer, (enum rs_plugin_mat)mat, rows, cols,
 	    data) == 1)
 		return 1;
-	if (g->hs != NULL && i < g->hs->n && g->hs->w[i] != NULL) {
-		*rows = g->hs->rows[i];
-		*cols = g->hs->cols[i];
-		*data = g->hs->w[i];
-		return 1;
-	}
-	return 0;
+	return (*data = rs_replace_get(g->repl, layer, mat, rows, cols)) != NULL;
 }
 
 /* Write the model, with replacements and plugin-given matrices, as a Hugging Face folder:
@@ -546,7 +448,7 @@ h_export_dense(void *ctx, const char *dir, enum rs_plugin_dtype dtype, const cha
 		return rs_fail(cause, RS_EINVAL, "no model loaded");
 	g.matrix = matrix;
 	g.ud = ud;
-	g.hs = state_of(s);
+	g.repl = state_of(s);
 	memset(&src, 0, sizeof src);
 	src.model = s->model;
 	src.path = s->model_path;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "plugin.h"
+#include "replace.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -14,7 +15,6 @@
 #include "../plugins/rankscope-plugin.h"
 #include "alloc.h"
 #include "cmd.h"
-#include "session.h"
 
 #ifndef RS_PKGLIBDIR
 #define RS_PKGLIBDIR "/usr/local/lib/rankscope"
@@ -49,7 +49,8 @@ struct rs_plugins {
 	int n_cmds, cap_cmds;
 	struct refusal *ref;
 	int n_ref, cap_ref;
-	struct rs_host_state *hs;
+	struct rs_replace *repl;
+	rs_plugins_run_fn run;			/* runs a plugin command (host.c's) */
 	int loaded_default;
 };
 
@@ -80,15 +81,16 @@ static const struct rs_plugin *const preload[] = {
 
 /* Make an empty registry. */
 struct rs_plugins *
-rs_plugins_new(char **cause)
+rs_plugins_new(rs_plugins_run_fn run, char **cause)
 {
 	struct rs_plugins *p = rs_calloc(1, sizeof *p);
 
-	if (p == NULL || (p->hs = rs_host_state_new()) == NULL) {
+	if (p == NULL || (p->repl = rs_replace_new()) == NULL) {
 		rs_free(p);
 		rs_fail(cause, RS_ENOMEM, "plugins: out of memory");
 		return NULL;
 	}
+	p->run = run;
 	return p;
 }
 
@@ -101,7 +103,7 @@ rs_plugins_free(struct rs_plugins *p)
 	if (p == NULL)
 		return;
 	/* replacements first: nothing of a plugin may outlive its code */
-	rs_host_state_free(p->hs);
+	rs_replace_free(p->repl);
 	for (i = 0; i < p->n_cmds; i++) {
 		rs_free(p->cmds[i]->opts);
 		rs_free(p->cmds[i]);
@@ -160,34 +162,15 @@ refuse(struct rs_plugins *p, const char *file, const char *why)
 	p->n_ref++;
 }
 
-/* Run a plugin command: rebuild the host for this call and hand over the option values. */
+/* Run a plugin command through the registry's runner (host.c builds the host for the call). */
 static int
 pcmd_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
 	const struct pcmd *c = (const struct pcmd *)ctx->entry;
-	struct rs_host_call call;
-	struct rs_host h;
-	char *cause = NULL;
-	int rc;
 
-	if (c == NULL || c->e.exec != pcmd_exec)
+	if (c == NULL || c->e.exec != pcmd_exec || c->reg->run == NULL)
 		return rs_fail(&ctx->cause, RS_EINVAL, "plugin command called without its entry");
-	call.s = ctx->session;
-	call.out = ctx->out;
-	call.job = ctx->job;
-	rs_host_fill(&h, &call);
-	rc = c->pc->exec(c->reg->v[c->owner].state, &h, args->argc, args->argv,
-	    (const char *const *)args->vals, &cause);
-	if (rc > 0)
-		rc = RS_EINVAL;	/* plugins return 0 or a negative status */
-	if (rc != 0) {
-		rs_free(ctx->cause);
-		ctx->cause = cause != NULL ? cause : rs_strdupf("%s: %s", c->e.name,
-		    rs_status_str(rc));
-	} else {
-		rs_free(cause);
-	}
-	return rc;
+	return c->reg->run(ctx, c->pc, c->reg->v[c->owner].state, args);
 }
 
 /* Wrap a plugin's command table as command entries. */
@@ -548,39 +531,11 @@ rs_plugins_cmd_at(const struct rs_plugins *p, int i)
 	return &p->cmds[i]->e;
 }
 
-/* The host state kept with the registry. */
-struct rs_host_state *
-rs_plugins_host_state(struct rs_plugins *p)
+/* The replacements kept with the registry. */
+struct rs_replace *
+rs_plugins_replacements(struct rs_plugins *p)
 {
-	return p != NULL ? p->hs : NULL;
-}
-
-/* The session's registry, loading the plugins on first use. */
-struct rs_plugins *
-rs_plugins_session(struct rs_session *s)
-{
-	struct rs_host_call call;
-	struct rs_host h;
-
-	if (s->plugins == NULL) {
-		if ((s->plugins = rs_plugins_new(NULL)) == NULL)
-			return NULL;
-		call.s = s;
-		call.out = NULL;
-		call.job = NULL;
-		rs_host_fill(&h, &call);
-		rs_plugins_load_default(s->plugins, &h);
-	}
-	return s->plugins;
-}
-
-/* A plugin command by exact name, for the dispatcher. */
-const struct rs_cmd_entry *
-rs_plugins_session_cmd(struct rs_session *s, const char *name)
-{
-	if (s == NULL)
-		return NULL;
-	return rs_plugins_cmd(rs_plugins_session(s), name);
+	return p != NULL ? p->repl : NULL;
 }
 
 /* Forget what plugins computed for the previous model. */
@@ -588,5 +543,5 @@ void
 rs_plugins_model_changed(struct rs_plugins *p)
 {
 	if (p != NULL)
-		rs_host_state_clear(p->hs, NULL);
+		rs_replace_clear(p->repl, NULL);
 }

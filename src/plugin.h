@@ -13,8 +13,9 @@
  * dlerror()'s text or the mismatch, before any of its code runs.  Refusals are kept (file and
  * message) for `plugins` to show; they never stop the others from loading.
  *
- * The registry belongs to one session (no global state); its host state (the replacements
- * plugins install, host.c) lives beside it. */
+ * The registry belongs to one session (no global state) but knows nothing of it: the
+ * replacements its plugins install (replace.h) live beside it, and its commands run through
+ * the runner it was made with (host.c builds the host table for each call). */
 #ifndef RS_PLUGIN_H
 #define RS_PLUGIN_H
 
@@ -39,8 +40,16 @@ struct rs_plugin_info {
 	int n_cmds;			/* commands it added */
 };
 
-/* An empty registry. */
-struct rs_plugins *rs_plugins_new(char **cause);
+/* How a plugin command runs: the host table for the call is built by whoever made the
+ * registry (host.c's rs_host_run_cmd), so the registry itself knows nothing of the session. */
+struct rs_args;
+struct rs_cmd_ctx;
+struct rs_plugin_cmd;
+typedef int (*rs_plugins_run_fn)(struct rs_cmd_ctx *ctx, const struct rs_plugin_cmd *pc,
+    void *state, const struct rs_args *args);
+
+/* An empty registry whose commands run through `run` (NULL: they refuse to run). */
+struct rs_plugins *rs_plugins_new(rs_plugins_run_fn run, char **cause);
 /* Call every plugin's fini, dlclose the files, free everything (NULL is fine). */
 void rs_plugins_free(struct rs_plugins *p);
 
@@ -70,17 +79,21 @@ const struct rs_cmd_entry *rs_plugins_cmd(const struct rs_plugins *p, const char
 int rs_plugins_n_cmds(const struct rs_plugins *p);
 const struct rs_cmd_entry *rs_plugins_cmd_at(const struct rs_plugins *p, int i);
 
-/* Host state kept with the registry (host.c): opaque to everyone else. */
-struct rs_host_state;
-struct rs_host_state *rs_plugins_host_state(struct rs_plugins *p);
+/* The replacements the registry's plugins installed (replace.h), or NULL for a NULL p. */
+struct rs_replace;
+struct rs_replace *rs_plugins_replacements(struct rs_plugins *p);
 
-/* ---- session glue */
+/* The model changed: forget every replacement (called by rs_session_set_model). */
+void rs_plugins_model_changed(struct rs_plugins *p);
+
+/* ---- session glue (host.c) */
 /* The session's registry, loaded on first use (rs_plugins_load_default); NULL on ENOMEM. */
 struct rs_plugins *rs_plugins_session(struct rs_session *s);
 /* A plugin command by exact name for the dispatcher (loads the registry first). */
 const struct rs_cmd_entry *rs_plugins_session_cmd(struct rs_session *s, const char *name);
-/* The model changed: forget every replacement (called by rs_session_set_model). */
-void rs_plugins_model_changed(struct rs_plugins *p);
+/* Run a plugin command with a host table for this call (the registry's runner). */
+int rs_host_run_cmd(struct rs_cmd_ctx *ctx, const struct rs_plugin_cmd *pc, void *state,
+    const struct rs_args *args);
 
 /* ---- host services (host.c) */
 /* What a host call runs in: the session and, inside a command, its output and job (out NULL:
@@ -93,15 +106,5 @@ struct rs_host_call {
 };
 /* Fill a host table whose ctx is `call` (which must outlive the table's use). */
 void rs_host_fill(struct rs_host *h, struct rs_host_call *call);
-/* Install the replacements plugins made into forward pass f (engine.c calls it after the
- * plan's factors, so a replacement wins). */
-int rs_host_install(struct rs_session *s, struct rs_forward *f, char **cause);
-/* Number of replaced matrices, and the owner of the first (or NULL). */
-int rs_host_n_replaced(struct rs_session *s, const char **owner);
-
-/* Host state: new/free (the registry owns it). */
-struct rs_host_state *rs_host_state_new(void);
-void rs_host_state_free(struct rs_host_state *hs);
-void rs_host_state_clear(struct rs_host_state *hs, const char *owner);
 
 #endif

@@ -17,6 +17,7 @@
 #include "../plugins/rankscope-plugin.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "engine.h"
 #include "forward.h"
 #include "model.h"
 #include "plugin.h"
@@ -107,7 +108,7 @@ main(void)
 	call.out = NULL;
 	call.job = NULL;
 	rs_host_fill(&h, &call);
-	p = rs_plugins_new(NULL);
+	p = rs_plugins_new(rs_host_run_cmd, NULL);
 	tap_ok(p != NULL, "empty registry");
 	rc = rs_plugins_load_file(p, good, &h, &cause);
 	tap_ok(rc == 0 && rs_plugins_count(p) == 1, "good plugin loads (%s)", cause ? cause : "ok");
@@ -145,7 +146,7 @@ main(void)
 	rs_plugins_free(p);
 
 	/* command flags: a descriptor registered in memory */
-	p = rs_plugins_new(NULL);
+	p = rs_plugins_new(rs_host_run_cmd, NULL);
 	rc = rs_plugins_add(p, &flagged_plugin, NULL, NULL, &h, &cause);
 	tap_ok(rc == 0, "a descriptor with flagged commands registers (%s)", cause ? cause : "ok");
 	tap_ok(rs_plugins_cmd(p, "flag-long") != NULL && rs_plugins_cmd(p, "flag-long")->flags ==
@@ -160,7 +161,7 @@ main(void)
 	rs_plugins_free(p);
 
 	/* a directory: the good one loads, the others are recorded as refused */
-	p = rs_plugins_new(NULL);
+	p = rs_plugins_new(rs_host_run_cmd, NULL);
 	rc = rs_plugins_load_dir(p, libs, &h);
 	tap_ok(rc == 1 && rs_plugins_count(p) == 1 && rs_plugins_n_refused(p) == 2,
 	    "directory: %d loaded, %d refused", rc, rs_plugins_n_refused(p));
@@ -231,8 +232,8 @@ main(void)
 		h.matrix_rows(h.ctx, 2, RS_PLUGIN_UP, 0, rows, w, NULL);
 		rc = h.replace(h.ctx, "test", 2, RS_PLUGIN_UP, w, &cause);
 		tap_ok(rc == 0 && h.replacement(h.ctx, 2, RS_PLUGIN_UP) == w &&
-		    rs_host_n_replaced(s, NULL) == 1, "a replacement is held");
-		rc = rs_host_install(s, f, &cause);
+		    rs_engine_n_replaced(s, NULL) == 1, "a replacement is held");
+		rc = rs_engine_install(s, NULL, f, &cause);
 		rs_forward_run(f, toks, 1, 16, 0, l1, NULL, NULL);
 		for (i = 0; i < 16 * vocab; i++)
 			if (fabsf(l0[i] - l1[i]) > md)
@@ -243,7 +244,7 @@ main(void)
 		rs_free(cause);
 		cause = NULL;
 		rs_session_set_model(s, NULL, NULL, NULL);
-		tap_ok(rs_host_n_replaced(s, NULL) == 0, "a new model drops the replacements");
+		tap_ok(rs_engine_n_replaced(s, NULL) == 0, "a new model drops the replacements");
 		rs_forward_free(f);
 		rs_free(l0);
 		rs_free(l1);
