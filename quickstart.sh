@@ -22,8 +22,16 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-# Bootstrap, configure and build.
-[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] || autoreconf -fi
+# Bootstrap (quietly: autoreconf's "installing" chatter is not news; its warnings and errors
+# are), configure and build.
+if ! { [ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ]; }; then
+	if ! bootstrap=$(autoreconf -fi 2>&1); then
+		printf '%s\n' "$bootstrap" >&2
+		echo "quickstart: autoreconf failed" >&2
+		exit 1
+	fi
+	printf '%s\n' "$bootstrap" | grep -i -e warning -e error >&2 || true
+fi
 [ -f Makefile ] && [ Makefile -nt configure ] || ./configure --quiet
 make -j"$(nproc)" >/dev/null
 
