@@ -96,16 +96,17 @@ check_shape(struct rs_linalg_ws *ws, size_t m, size_t n, size_t rank, const char
 	char *cause = NULL;
 	int st;
 
-	/* σ log-spaced over [0.1, 1]: float32 rounding of A moves them by < 3e-7 (Weyl),
-	 * inside the 1e-5 relative check; zeros past `rank`. */
+	/* σ log-spaced over [0.1, 1]: float32 rounding of A moves them by < 3e-7 (Weyl), far
+	 * inside the 1e-4 relative accuracy linalg.h documents, which is checked; zeros past
+	 * `rank`. */
 	for (i = 0; i < rank; i++)
 		s[i] = pow(10.0, -(double)i / (double)(rank > 1 ? rank - 1 : 1));
 	a = build(m, n, s);
 	for (i = 0; i < m * n; i++)
 		af[i] = (float)a[i];
 	st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
-	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-3) < 1e-5,
-	    "svals_f32 %s %zux%zu rank %zu: worst rel err %.2e (want < 1e-5)", what, m, n,
+	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-3) < 1e-4,
+	    "svals_f32 %s %zux%zu rank %zu: worst rel err %.2e (want < 1e-4)", what, m, n,
 	    rank, worst_rel(sv, s, r, 1e-3));
 	/* float64 path on the exact double matrix: a much wider range of σ. */
 	free(a);
