@@ -22,8 +22,16 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-# Bootstrap, configure and build.
-[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] || autoreconf -fi
+# Bootstrap (quietly: autoreconf's "installing" chatter is not news; its warnings and errors
+# are), configure and build.
+if ! { [ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ]; }; then
+	if ! bootstrap=$(autoreconf -fi 2>&1); then
+		printf '%s\n' "$bootstrap" >&2
+		echo "quickstart: autoreconf failed" >&2
+		exit 1
+	fi
+	printf '%s\n' "$bootstrap" | grep -i -e warning -e error >&2 || true
+fi
 [ -f Makefile ] && [ Makefile -nt configure ] || ./configure --quiet
 make -j"$(nproc)" >/dev/null
 
@@ -32,13 +40,14 @@ build)
 	;;
 check)
 	status=0
+	rm -f test-suite.log tests/*.log tests/*.trs	# no result of an earlier run is counted
 	make -j"$(nproc)" check >/dev/null 2>&1 || status=$?
 	# The C test programs again under ASan + UBSan with leak checking, in build-asan/: a copy
 	# of the sources without this tree's build products (a configured tree cannot also host
 	# an out-of-tree build), configured --enable-asan, built incrementally.
 	asan=build-asan/tree
 	mkdir -p "$asan"
-	rm -f build-asan/build.log
+	rm -f build-asan/build.log build-asan/tree/test-suite.log
 	find . \( -path ./build-asan -o -path ./.git -o -path ./autom4te.cache -o -name .libs \
 	    -o -name .deps -o -path ./tests/tmp -o -path ./fuzz/corpus \) -prune -o -type f \
 	    ! -name '*.o' ! -name '*.lo' ! -name '*.la' ! -name '*.log' ! -name '*.trs' \
@@ -58,18 +67,25 @@ check)
 	) >build-asan/check.out 2>&1 || asan_status=$?
 	[ "$status" -ne 0 ] || status=$asan_status
 	if [ -f test-suite.log ]; then
-		# Show the failing logs, then one line counting every test point (both builds).
+		# Show the failing logs, then one line counting every result of automake's TAP driver
+		# (both builds): PASS and XFAIL pass, SKIP skips, FAIL, XPASS and ERROR (bad plan,
+		# crash, a non-zero exit other than the 1 of a program whose points failed) fail.
 		grep -E '^(FAIL|ERROR|XPASS):' test-suite.log || true
 		if [ -f "$asan/test-suite.log" ]; then
 			grep -E '^(FAIL|ERROR|XPASS):' "$asan/test-suite.log" | sed 's/^/asan: /' || true
 		elif [ "$asan_status" -ne 0 ]; then
 			echo "asan: the sanitizer build failed (build-asan/check.out):"
 			tail -n 5 build-asan/check.out
-			echo "not ok 1 - sanitizer build" >build-asan/build.log
+			echo "ERROR: build-asan - the sanitizer build failed" >build-asan/build.log
 		fi
-		awk '/^(not ok|ok) /{ n++; if ($1 == "not") f++; else if (/# SKIP/) s++ }
-		     END { printf "%d passed, %d failed, %d skipped\n", n - f - s, f, s }' \
-		    $(find tests "$asan/tests" -name '*.log' ! -name test-suite.log) \
+		awk 'function program_end() { if (exit1 && !fails) f++; exit1 = fails = 0 }
+		     FNR == 1 { program_end() }
+		     /^(PASS|XFAIL): / { p++ }
+		     /^SKIP: / { s++ }
+		     /^(FAIL|XPASS): / { f++; fails = 1 }
+		     /^ERROR: / { if (/ - exited with status 1$/) exit1 = 1; else f++ }
+		     END { program_end(); printf "%d passed, %d failed, %d skipped\n", p, f, s }' \
+		    $(find tests "$asan/tests" -maxdepth 1 -name '*.log') \
 		    $(find build-asan -maxdepth 1 -name build.log)
 	else
 		echo "0 passed, 1 failed"

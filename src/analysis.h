@@ -8,7 +8,12 @@
  *
  * Look-ups by (layer, matrix, kind) are an array index and by name a short parse: cheap enough
  * for a user interface to call on every keystroke.  Nothing here computes an SVD of a model
- * matrix; spectra-run.h fills the store.  The store is not thread-safe: one thread puts. */
+ * matrix; spectra-run.h fills the store.  The store is not thread-safe: one thread puts.
+ *
+ * Accuracy of a record of float32 data (rs_linalg_svals_f32): every σ ≥ 1e-3·σ₁ within 1e-4
+ * relative, the smaller ones within 1e-6·σ₁ absolute (sgesdd is backward stable: a few float32
+ * ulps of σ₁); the summaries and rs_spec_error() are computed from these σ in double, so their
+ * accuracy is what these bounds give them (tests/test-analysis.c derives it), nothing more. */
 #ifndef RS_ANALYSIS_H
 #define RS_ANALYSIS_H
 

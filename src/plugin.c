@@ -381,27 +381,75 @@ rs_plugins_load_dir(struct rs_plugins *p, const char *dir, const struct rs_host 
 	return ok;
 }
 
-/* <directory of the running executable>/../lib/rankscope when it exists (relocated install). */
-static char *
-relocated_pkglibdir(void)
+/* Directory of the running executable into buf; 0, or -1 when unknown. */
+static int
+exe_dir(char *buf, size_t n)
 {
-	char exe[PATH_MAX], *slash, *dir;
-	struct stat sb;
 	ssize_t len;
+	char *slash;
 
-	if ((len = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
-		return NULL;
-	exe[len] = '\0';
-	if ((slash = strrchr(exe, '/')) == NULL)
-		return NULL;
+	if ((len = readlink("/proc/self/exe", buf, n - 1)) <= 0)
+		return -1;
+	buf[len] = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return -1;
 	*slash = '\0';
-	if ((dir = rs_strdupf("%s/../lib/rankscope", exe)) == NULL)
-		return NULL;
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+	return 0;
+}
+
+/* dir when it is a directory, else NULL (dir is freed then). */
+static char *
+existing_dir(char *dir)
+{
+	struct stat sb;
+
+	if (dir != NULL && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
 		rs_free(dir);
 		return NULL;
 	}
 	return dir;
+}
+
+/* The bundled plugins of a build tree the executable runs from: <top>/plugins/.libs, with
+ * <top> the executable's directory (the real binary) or its parent (libtool's .libs/rankscope
+ * or .libs/lt-rankscope); only where <top> has config.status and libtool, so an installed
+ * binary never picks up a stray directory.  NULL otherwise. */
+static char *
+build_tree_plugins(const char *exe)
+{
+	static const char *const tops[] = { "", "/.." };
+	char *marker, *dir;
+	size_t i;
+	int is_tree;
+
+	for (i = 0; i < sizeof tops / sizeof tops[0]; i++) {
+		if ((marker = rs_strdupf("%s%s/config.status", exe, tops[i])) == NULL)
+			return NULL;
+		is_tree = access(marker, F_OK) == 0;
+		rs_free(marker);
+		if (!is_tree || (marker = rs_strdupf("%s%s/libtool", exe, tops[i])) == NULL)
+			continue;
+		is_tree = access(marker, F_OK) == 0;
+		rs_free(marker);
+		if (is_tree && (dir = existing_dir(rs_strdupf("%s%s/plugins/.libs", exe,
+		    tops[i]))) != NULL)
+			return dir;
+	}
+	return NULL;
+}
+
+/* The executable's own plugin directory: the build tree's (build_tree_plugins), else
+ * <dir of the executable>/../lib/rankscope when it exists (relocated install), else NULL. */
+static char *
+relocated_pkglibdir(void)
+{
+	char exe[PATH_MAX], *dir;
+
+	if (exe_dir(exe, sizeof exe) != 0)
+		return NULL;
+	if ((dir = build_tree_plugins(exe)) != NULL)
+		return dir;
+	return existing_dir(rs_strdupf("%s/../lib/rankscope", exe));
 }
 
 /* The default search directories, colon-separated. */

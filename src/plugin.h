@@ -5,9 +5,13 @@
  *      compress.c, here only descriptors) register through the same path as a loaded file;
  *   2. when RANKSCOPE_PLUGIN_PATH is set: only the files and directories it lists
  *      (colon-separated; tests use it to load from a build tree);
- *      otherwise $(pkglibdir) (relocated: <dir of the executable>/../lib/rankscope when that
- *      directory exists, else the configured RS_PKGLIBDIR), then
- *      $XDG_DATA_HOME/rankscope/plugins (default ~/.local/share/rankscope/plugins).
+ *      otherwise the executable's plugin directory, then
+ *      $XDG_DATA_HOME/rankscope/plugins (default ~/.local/share/rankscope/plugins).  The
+ *      executable's plugin directory: in a build tree (config.status and libtool beside the
+ *      executable or one level up, as for libtool's .libs/lt-rankscope) its plugins/.libs,
+ *      so ./rankscope there has the bundled plugins; else $(pkglibdir) (relocated:
+ *      <dir of the executable>/../lib/rankscope when that directory exists, else the
+ *      configured RS_PKGLIBDIR).
  * In a directory every "*.so" is tried in name order.  A file is dlopen()ed with
  * RTLD_NOW | RTLD_LOCAL; a missing entry symbol or an ABI/size mismatch refuses it with
  * dlerror()'s text or the mismatch, before any of its code runs.  Refusals are kept (file and

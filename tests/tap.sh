@@ -22,15 +22,36 @@ tap_diag() {
 	printf '%s\n' "$*" | sed 's/^/# /'
 }
 
-# tap_skip_all REASON: skip the whole script.
-tap_skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
+# tap_skip N REASON: record N test points as skipped (what they need is missing).
+tap_skip() {
+	k=$1; shift
+	while [ "$k" -gt 0 ]; do
+		tap_n=$((tap_n + 1))
+		echo "ok $tap_n # SKIP $*"
+		k=$((k - 1))
+	done
 }
 
-# tap_need_fixture REL: skip the script when a fixture is absent.
+# tap_skip_all REASON: skip the rest of the script: a "1..0" plan when no point ran yet, else
+# one skipped point standing for the rest and the plan (a "1..0" after points is a TAP error).
+tap_skip_all() {
+	if [ "$tap_n" -eq 0 ]; then
+		echo "1..0 # SKIP $*"
+		exit 0
+	fi
+	tap_skip 1 "$*"
+	tap_done
+	exit $?
+}
+
+# tap_have_fixture REL: true when the fixture REL is present.
+tap_have_fixture() {
+	[ -e "$RS_FIXTURES/$1" ]
+}
+
+# tap_need_fixture REL: skip the rest of the script when a fixture is absent.
 tap_need_fixture() {
-	[ -e "$RS_FIXTURES/$1" ] || tap_skip_all "fixture $1 missing"
+	tap_have_fixture "$1" || tap_skip_all "fixture $1 missing"
 }
 
 # tap_close A B TOL: true when |A-B| <= TOL*|B|.

@@ -350,7 +350,10 @@ test_reference(void)
 	char *cause = NULL;
 	size_t i, n_files = 0;
 
-	tap_fixture(refpath, sizeof refpath, "tiny-random/dequant_reference.json");
+	if (tap_fixture_path(refpath, sizeof refpath, "tiny-random/dequant_reference.json") == NULL) {
+		tap_skip(1, "fixture tiny-random/dequant_reference.json missing");
+		return;
+	}
 	if (root == NULL)
 		root = "../shared/fixtures";
 	refs = json_load_file(refpath, 0, &jerr);

@@ -96,16 +96,17 @@ check_shape(struct rs_linalg_ws *ws, size_t m, size_t n, size_t rank, const char
 	char *cause = NULL;
 	int st;
 
-	/* σ log-spaced over [0.1, 1]: float32 rounding of A moves them by < 3e-7 (Weyl),
-	 * inside the 1e-5 relative check; zeros past `rank`. */
+	/* σ log-spaced over [0.1, 1]: float32 rounding of A moves them by < 3e-7 (Weyl), far
+	 * inside the 1e-4 relative accuracy linalg.h documents, which is checked; zeros past
+	 * `rank`. */
 	for (i = 0; i < rank; i++)
 		s[i] = pow(10.0, -(double)i / (double)(rank > 1 ? rank - 1 : 1));
 	a = build(m, n, s);
 	for (i = 0; i < m * n; i++)
 		af[i] = (float)a[i];
 	st = rs_linalg_svals_f32(ws, af, m, n, sv, &cause);
-	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-3) < 1e-5,
-	    "svals_f32 %s %zux%zu rank %zu: worst rel err %.2e (want < 1e-5)", what, m, n,
+	tap_ok(st == 0 && worst_rel(sv, s, r, 1e-3) < 1e-4,
+	    "svals_f32 %s %zux%zu rank %zu: worst rel err %.2e (want < 1e-4)", what, m, n,
 	    rank, worst_rel(sv, s, r, 1e-3));
 	/* float64 path on the exact double matrix: a much wider range of σ. */
 	free(a);
@@ -164,7 +165,7 @@ check_syev(struct rs_linalg_ws *ws)
 {
 	size_t n = 90, i, j, l;
 	double *q = orth(n, n), *a = calloc(n * n, sizeof(double)), *w0 = malloc(n * 8);
-	double *w = malloc(n * 8), *z = malloc(n * n * 8), e = 0.0, ez = 0.0;
+	double *w = malloc(n * 8), *z = malloc(n * n * 8), e = 0.0, ez = 0.0, tol;
 	float *af = malloc(n * n * 4), *zf = malloc(n * n * 4);
 	char *cause = NULL;
 	int st;
@@ -212,8 +213,10 @@ check_syev(struct rs_linalg_ws *ws)
 				ez = fabs(acc);
 		}
 	}
-	tap_ok(st == 0 && e < 1e-5 && ez < 1e-5,
-	    "syev_f32 90x90: max eigenvalue err %.1e, residual %.1e", e, ez);
+	/* linalg.h: within n·u·‖A‖₂ (u = 2⁻²⁴), plus √n·u·‖A‖₂ for rounding A to float32 */
+	tol = ((double)n + sqrt((double)n)) * 0x1p-24 * 5.0;
+	tap_ok(st == 0 && e <= tol && ez <= tol,
+	    "syev_f32 90x90: max eigenvalue err %.1e, residual %.1e (want <= %.1e)", e, ez, tol);
 	a[5] = NAN;
 	st = rs_linalg_syev_f64(ws, a, n, w, NULL, &cause);
 	tap_ok(st == RS_EINVAL && cause != NULL && strstr(cause, "non-finite") != NULL,
@@ -427,9 +430,12 @@ check_real(struct rs_linalg_ws *ws)
 	for (k = 0; k < 3; k++) {
 		/* The references are of the BF16 weights (the F32 folder is not their
 		 * exact upcast). */
-		snprintf(path, sizeof path, "%s/kjv-llama/model.safetensors", root);
+		if (tap_fixture_path(path, sizeof path, "kjv-llama/model.safetensors") == NULL) {
+			tap_skip(1, "fixture kjv-llama/model.safetensors missing");
+			continue;
+		}
 		if ((w = st_tensor(path, names[k][0], &m, &n)) == NULL) {
-			tap_diag("skip: %s not found under %s", names[k][0], root);
+			tap_ok(0, "%s in %s", names[k][0], path);
 			continue;
 		}
 		r = m < n ? m : n;
@@ -453,8 +459,11 @@ check_real(struct rs_linalg_ws *ws)
 		free(ref);
 	}
 	/* The largest real matrix at hand: sgesdd against dgesdd on the same data. */
-	snprintf(path, sizeof path, "%s/kjv-llama-f32/model-f32.safetensors", root);
-	if ((w = st_tensor(path, "model.embed_tokens.weight", &m, &n)) != NULL) {
+	if (tap_fixture_path(path, sizeof path, "kjv-llama-f32/model-f32.safetensors") == NULL)
+		tap_skip(1, "fixture kjv-llama-f32/model-f32.safetensors missing");
+	else if ((w = st_tensor(path, "model.embed_tokens.weight", &m, &n)) == NULL)
+		tap_ok(0, "model.embed_tokens.weight in %s", path);
+	else {
 		r = m < n ? m : n;
 		sv = malloc(r * 8);
 		svd = malloc(r * 8);

@@ -367,8 +367,12 @@ test_tiny_random(void)
 
 	fx(dir, sizeof dir, "tiny-random");
 	snprintf(p, sizeof p, "%s/dequant_reference.json", dir);
+	if (access(p, R_OK) != 0) {
+		tap_skip(1, "fixture tiny-random/dequant_reference.json missing");
+		return;
+	}
 	if ((ref = json_load_file(p, 0, &err)) == NULL) {
-		tap_diag("no %s: tiny-random skipped", p);
+		tap_ok(0, "%s parses: %s", p, err.text);
 		return;
 	}
 	snprintf(p, sizeof p, "%s/hf", dir);

@@ -836,8 +836,9 @@ main(void)
 {
 	char buf[4096];
 	const char *t = getenv("TMPDIR");
+	int have;
 
-	tap_fixture(buf, sizeof buf, "kjv-llama/model.safetensors");
+	have = tap_fixture_path(buf, sizeof buf, "kjv-llama/model.safetensors") != NULL;
 	fixtures = getenv("RS_FIXTURES");
 	if (fixtures == NULL)
 		fixtures = "../shared/fixtures";
@@ -846,12 +847,22 @@ main(void)
 		tap_ok(0, "mkdtemp: %s", strerror(errno));
 		return tap_done();
 	}
-	test_fixtures();
+	/* the constructed headers and the writer need no fixture; the rest reads kjv-llama */
+	if (have)
+		test_fixtures();
+	else
+		tap_skip(1, "fixture kjv-llama missing: the fixture folders");
 	test_hostile_headers();
-	test_hostile_real();
+	if (have)
+		test_hostile_real();
+	else
+		tap_skip(1, "fixture kjv-llama missing: hostile edits of a real file");
 	test_writer();
-	test_folders();
-	test_alloc_failures();
+	if (have) {
+		test_folders();
+		test_alloc_failures();
+	} else
+		tap_skip(2, "fixture kjv-llama missing: folders and allocation failures");
 	clean_dir(tmpdir);
 	rmdir(tmpdir);
 	return tap_done();
