@@ -4,32 +4,14 @@
 # for results.  RS_UI_BIN overrides the program (e.g. an ASan build).
 . "$RS_SRCDIR/tests/tap.sh"
 
-command -v tmux >/dev/null 2>&1 || tap_skip_all "tmux not installed"
+. "$RS_SRCDIR/tests/tmux.sh"
 MODEL=share/models/kjv-llama
 [ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
 BIN=${RS_UI_BIN:-$RS_BIN}
-SOCK="rs-ui-test-$$"
-T="tmux -L $SOCK -f /dev/null"
-trap '$T kill-server >/dev/null 2>&1; rm -rf "$TMPD"' EXIT
 
 export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" RS_DATADIR="$RS_SRCDIR/share"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
 unset NO_COLOR
-
-# wait_for PATTERN SECONDS: poll the screen until an extended regexp matches; 0 if it did.
-wait_for() {
-	n=0
-	lim=$(($2 * 10))
-	while [ $n -lt "$lim" ]; do
-		$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null
-		grep -Eq -- "$1" "$TMPD/screen" && return 0
-		sleep 0.1
-		n=$((n + 1))
-	done
-	tap_diag "timed out waiting for /$1/; the screen:"
-	sed 's/^/#   /' "$TMPD/screen"
-	return 1
-}
 
 # now_ms: the wall clock in milliseconds (GNU date).
 now_ms() {
