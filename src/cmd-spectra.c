@@ -224,10 +224,10 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return rs_fail(&ctx->cause, RS_EINVAL, "spectra: no decoder matrix matches '%s'",
 		    sub != NULL ? sub : "*");
 	rs_out_printf(ctx->out, "spectra: %s, %d matrices: %d computed, %d from cache, %d already "
-	    "in the session; %d worker%s, %.2f s; content: %d by quick key, %d hashed in full, "
-	    "%" PRIu64 " bytes read\n", rs_spec_kind_name(o.kind), rep.selected, rep.computed,
-	    rep.from_cache, rep.kept, rep.workers, rep.workers == 1 ? "" : "s", rep.seconds,
-	    rep.quick_keyed, rep.hashed_full, rep.hashed_bytes);
+	    "in the session; content: %d by quick key, %d hashed in full, %" PRIu64 " bytes read; "
+	    "%d worker%s, %.2f s\n", rs_spec_kind_name(o.kind), rep.selected, rep.computed,
+	    rep.from_cache, rep.kept, rep.quick_keyed, rep.hashed_full, rep.hashed_bytes,
+	    rep.workers, rep.workers == 1 ? "" : "s", rep.seconds);
 	if (rep.regularized > 0)
 		rs_out_printf(ctx->out, "spectra: %d matri%s needed a regularized covariance (see "
 		    "above)\n", rep.regularized, rep.regularized == 1 ? "x" : "ces");
