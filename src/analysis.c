@@ -284,7 +284,7 @@ rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c, const struct 
 	if (layer < 0 || layer >= a->n_layers || (unsigned)mat >= RS_MAT_COUNT)
 		return rs_tensor_content_hash(c, m, t, trust_quick, &scratch);
 	i = (size_t)layer * RS_MAT_COUNT + mat;
-	if (!a->have_hash[i]) {
+	if (!a->have_hash[i] || !trust_quick) {
 		a->hash[i] = rs_tensor_content_hash(c, m, t, trust_quick, &a->cost[i]);
 		a->have_hash[i] = 1;
 		a->cost_untaken[i] = 1;

@@ -86,17 +86,17 @@ double rs_spec_error(const struct rs_spec *s, size_t k);
 
 /* Content hash of a decoder matrix's mapped bytes (rs_hash64), memoised per slot: found on the
  * first call for a slot through rs_tensor_content_hash (cache.h: a quick-key hit reads only
- * sampled blocks; trust_quick 0 hashes every byte).  Later calls in the session return the memo
- * without looking at the file.  Different slots may be asked from different threads at once;
- * the same slot from one thread at a time. */
+ * sampled blocks).  Later calls in the session return the memo without looking at the file,
+ * except with trust_quick 0, which hashes every byte again.  Different slots may be asked
+ * from different threads at once; the same slot from one thread at a time. */
 struct rs_cache;
 struct rs_hash_cost;
 uint64_t rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c,
     const struct rs_model *m, int trust_quick, const struct rs_tensor *t, int layer,
     enum rs_tkind mat);
 
-/* What the slot's hash cost when it was found, once: a second call reports 0 bytes (memo).
- * Returns 0 if the slot's hash has not been found or was already taken. */
+/* What finding the slot's hash cost, reported once: 1 and *cost set the first time after the
+ * hash was found; 0 if it has not been found or was already reported (a memo costs nothing). */
 int rs_analysis_hash_cost_take(struct rs_analysis *a, int layer, enum rs_tkind mat,
     struct rs_hash_cost *cost);
 

@@ -249,7 +249,11 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	        "centred covariance (default) or the uncentred Gram (--variant uncentred); when C "
 	        "is not positive definite a multiple of its mean diagonal is added and reported. "
 	        "Spectra are cached by tensor content (and calibration): a second run reads them "
-	        "back; the summary line says how many were computed. 'spectra show NAME' prints "
+	        "back; the summary line says how many were computed. A file seen before is "
+	        "identified by its quick key (file identity and three sampled 4 KiB blocks per "
+	        "matrix) without reading its weights; a new, copied, touched or changed file is "
+	        "hashed in full once (the summary line counts both; --recompute always hashes in "
+	        "full). 'spectra show NAME' prints "
 	        "the metrics and a compact spectrum; 'spectra export FILE.csv' writes "
 	        "matrix,kind,i,sigma rows. Ctrl-C cancels and keeps what finished.",
 	.opts = cmd_spectra_opts,
