@@ -111,6 +111,12 @@ grep -q '42 matrices: 0 computed, 42 from cache.*content: 42 by quick key, 0 has
 	"$TMPD/out"
 tap_check $? "a second open reads no tensor bytes beyond the sampled ones: $(tail -1 "$TMPD/out")"
 
+# --recompute trusts no quick key: every byte hashed, even for a slot already hashed.
+"$RS_BIN" -c "load '$TMPD/m1'; spectra L0.q; spectra --recompute L0.q" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '1 matrices: 1 computed, 0 from cache.*content: 0 by quick key, 1 hashed in full, 131072 bytes read;' \
+	"$TMPD/out"
+tap_check $? "spectra --recompute hashes the tensor in full (131072 bytes, no samples)"
+
 # touch: same bytes, new mtime: revalidated by a full hash, then quick again.
 touch "$TMPD/m1/model.safetensors"
 "$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
