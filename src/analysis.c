@@ -16,6 +16,8 @@ struct rs_analysis {
 	struct rs_spec **slots;         /* (n_layers, RS_MAT_COUNT, RS_SPEC_KINDS) */
 	uint64_t *hash;                 /* (n_layers, RS_MAT_COUNT) tensor content hashes */
 	unsigned char *have_hash;
+	struct rs_hash_cost *cost;      /* (n_layers, RS_MAT_COUNT) what finding the hash cost */
+	unsigned char *cost_untaken;
 	size_t count[RS_SPEC_KINDS];
 };
 
@@ -131,7 +133,9 @@ rs_analysis_new(int n_layers, char **cause)
 	if ((a = rs_calloc(1, sizeof *a)) == NULL ||
 	    (a->slots = rs_calloc(nm * RS_SPEC_KINDS, sizeof *a->slots)) == NULL ||
 	    (a->hash = rs_calloc(nm, sizeof *a->hash)) == NULL ||
-	    (a->have_hash = rs_calloc(nm, 1)) == NULL) {
+	    (a->have_hash = rs_calloc(nm, 1)) == NULL ||
+	    (a->cost = rs_calloc(nm, sizeof *a->cost)) == NULL ||
+	    (a->cost_untaken = rs_calloc(nm, 1)) == NULL) {
 		rs_analysis_free(a);
 		rs_fail(cause, RS_ENOMEM, "analysis: out of memory");
 		return NULL;
@@ -154,6 +158,8 @@ rs_analysis_free(struct rs_analysis *a)
 	rs_free(a->slots);
 	rs_free(a->hash);
 	rs_free(a->have_hash);
+	rs_free(a->cost);
+	rs_free(a->cost_untaken);
 	rs_free(a);
 }
 
@@ -269,17 +275,36 @@ rs_analysis_drop_kind(struct rs_analysis *a, enum rs_spec_kind kind)
 
 /* Memoised content hash of a decoder matrix's mapped bytes. */
 uint64_t
-rs_analysis_tensor_hash(struct rs_analysis *a, const struct rs_tensor *t, int layer,
-    enum rs_tkind mat)
+rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c, const struct rs_model *m,
+    int trust_quick, const struct rs_tensor *t, int layer, enum rs_tkind mat)
+{
+	struct rs_hash_cost scratch;
+	size_t i;
+
+	if (layer < 0 || layer >= a->n_layers || (unsigned)mat >= RS_MAT_COUNT)
+		return rs_tensor_content_hash(c, m, t, trust_quick, &scratch);
+	i = (size_t)layer * RS_MAT_COUNT + mat;
+	if (!a->have_hash[i] || !trust_quick) {
+		a->hash[i] = rs_tensor_content_hash(c, m, t, trust_quick, &a->cost[i]);
+		a->have_hash[i] = 1;
+		a->cost_untaken[i] = 1;
+	}
+	return a->hash[i];
+}
+
+/* The cost of finding a slot's hash, reported once. */
+int
+rs_analysis_hash_cost_take(struct rs_analysis *a, int layer, enum rs_tkind mat,
+    struct rs_hash_cost *cost)
 {
 	size_t i;
 
 	if (layer < 0 || layer >= a->n_layers || (unsigned)mat >= RS_MAT_COUNT)
-		return rs_hash64(t->data, (size_t)t->rows * t->row_bytes, 0);
+		return 0;
 	i = (size_t)layer * RS_MAT_COUNT + mat;
-	if (!a->have_hash[i]) {
-		a->hash[i] = rs_hash64(t->data, (size_t)t->rows * t->row_bytes, 0);
-		a->have_hash[i] = 1;
-	}
-	return a->hash[i];
+	if (!a->cost_untaken[i])
+		return 0;
+	a->cost_untaken[i] = 0;
+	*cost = a->cost[i];
+	return 1;
 }

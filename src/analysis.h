@@ -89,10 +89,20 @@ void rs_analysis_drop_kind(struct rs_analysis *a, enum rs_spec_kind kind);
 /* Relative error at rank k from a record (rs_energy_error); -1 if s is NULL. */
 double rs_spec_error(const struct rs_spec *s, size_t k);
 
-/* Content hash of a tensor's mapped bytes (rs_hash64), memoised per decoder matrix: computed on
- * the first call for a slot.  Different slots may be asked from different threads at once; the
- * same slot from one thread at a time. */
-uint64_t rs_analysis_tensor_hash(struct rs_analysis *a, const struct rs_tensor *t, int layer,
+/* Content hash of a decoder matrix's mapped bytes (rs_hash64), memoised per slot: found on the
+ * first call for a slot through rs_tensor_content_hash (cache.h: a quick-key hit reads only
+ * sampled blocks).  Later calls in the session return the memo without looking at the file,
+ * except with trust_quick 0, which hashes every byte again.  Different slots may be asked
+ * from different threads at once; the same slot from one thread at a time. */
+struct rs_cache;
+struct rs_hash_cost;
+uint64_t rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c,
+    const struct rs_model *m, int trust_quick, const struct rs_tensor *t, int layer,
     enum rs_tkind mat);
+
+/* What finding the slot's hash cost, reported once: 1 and *cost set the first time after the
+ * hash was found; 0 if it has not been found or was already reported (a memo costs nothing). */
+int rs_analysis_hash_cost_take(struct rs_analysis *a, int layer, enum rs_tkind mat,
+    struct rs_hash_cost *cost);
 
 #endif

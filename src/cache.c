@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "mapfile.h"
+#include "model.h"
 #include "status.h"
 
 #define CACHE_MAGIC "RSCACHE1"
@@ -229,4 +231,68 @@ rs_cache_put(struct rs_cache *c, const char *kind, const char *key_text, const v
 	}
 	rs_free(path);
 	return rs_afile_commit(af, cause);
+}
+
+#define TENSORID_KIND "tensorid"
+
+/* Quick key text of a tensor: file identity, names, shape, and a hash of the sampled blocks. */
+char *
+rs_tensor_quick_key(const struct rs_file_id *id, const struct rs_tensor *t,
+    struct rs_hash_cost *cost)
+{
+	size_t len = (size_t)t->rows * t->row_bytes, blk = len < RS_SAMPLE_BYTES ? len :
+	    RS_SAMPLE_BYTES;
+	const uint8_t *d = t->data;
+	uint64_t sample;
+
+	/* first, middle and last block (they overlap on a small tensor: still all its bytes) */
+	sample = rs_hash64(d, blk, len);
+	sample = rs_hash64(d + (len - blk) / 2, blk, sample);
+	sample = rs_hash64(d + (len - blk), blk, sample);
+	if (cost != NULL)
+		cost->bytes += len < 3 * blk ? len : 3 * blk;
+	return rs_strdupf("tensorid-v1 file=%" PRIu64 ":%" PRIu64 " size=%" PRIu64 " mtime=%"
+	    PRId64 ".%09ld ctime=%" PRId64 ".%09ld tensor=%s name=%s dtype=%s shape=%" PRId64 "x%"
+	    PRId64 " bytes=%zu sample=%016" PRIx64, id->dev, id->ino, id->size, id->mtime_s,
+	    id->mtime_ns, id->ctime_s, id->ctime_ns, t->file_name != NULL ? t->file_name : "?",
+	    t->name != NULL ? t->name : "?", rs_dtype_name(t->dtype), t->rows, t->cols, len,
+	    sample);
+}
+
+/* Content hash of a tensor through its quick key (see cache.h). */
+uint64_t
+rs_tensor_content_hash(struct rs_cache *c, const struct rs_model *m, const struct rs_tensor *t,
+    int trust_quick, struct rs_hash_cost *cost)
+{
+	size_t len = (size_t)t->rows * t->row_bytes, got = 0;
+	struct rs_file_id at_open, now;
+	char *key = NULL, *cause = NULL;
+	void *data = NULL;
+	uint64_t h;
+	int rc;
+
+	cost->full = 0;
+	cost->bytes = 0;
+	if (c != NULL && trust_quick && rs_model_tensor_file_id(m, t, &at_open) == 0 &&
+	    rs_file_id_of(t->source, &now) == 0 && rs_file_id_equal(&at_open, &now) &&
+	    (key = rs_tensor_quick_key(&now, t, cost)) != NULL) {
+		rc = rs_cache_get(c, TENSORID_KIND, key, &data, &got, &cause);
+		rs_free(cause);
+		cause = NULL;
+		if (rc == 0 && got == sizeof h) {
+			memcpy(&h, data, sizeof h);
+			rs_free(data);
+			rs_free(key);
+			return h;
+		}
+		rs_free(data);
+	}
+	h = rs_hash64(t->data, len, 0);
+	cost->full = 1;
+	cost->bytes += len;
+	/* a failure to write only means the next open hashes again */
+	if (key != NULL && rs_cache_put(c, TENSORID_KIND, key, &h, sizeof h, &cause) != 0)
+		rs_free(cause);
+	rs_free(key);
+	return h;
 }

@@ -117,18 +117,21 @@ forward_bytes(const struct rs_model *m, uint64_t rows, uint64_t max_tok)
 	    max_tok * max_tok * 4 + wmax * 4;
 }
 
-/* Hash of every tensor's mapped bytes, in the model's canonical order. */
+/* Hash of every tensor's content hash, in the model's canonical order: through the tensors'
+ * quick keys (cache.h), so a known model is identified without reading its weights. */
 static uint64_t
-weights_hash(const struct rs_model *m)
+weights_hash(const struct rs_model *m, struct rs_cache *cache)
 {
-	uint64_t h = 0;
+	struct rs_hash_cost cost;
+	uint64_t h = 0, th;
 	int i, n = rs_model_n_tensors(m);
 
 	for (i = 0; i < n; i++) {
 		const struct rs_tensor *t = rs_model_tensor_at(m, i);
 		if (t == NULL || !t->present)
 			continue;
-		h = rs_hash64(t->data, (size_t)t->rows * t->row_bytes, h);
+		th = rs_tensor_content_hash(cache, m, t, 1, &cost);
+		h = rs_hash64(&th, sizeof th, h);
 	}
 	return h;
 }
@@ -203,9 +206,9 @@ rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
 	pl->layers_per_pass = (c->n_layers + pl->passes - 1) / pl->passes;
 	pl->pass_bytes = pl->fixed_bytes + (uint64_t)pl->layers_per_pass * pl->layer_bytes;
 
-	c->ident = rs_strdupf("calib-v1 model=%016" PRIx64 " weights=%016" PRIx64 " text=%016"
+	c->ident = rs_strdupf("calib-v2 model=%016" PRIx64 " weights=%016" PRIx64 " text=%016"
 	    PRIx64 " ctx=%d tokens=%" PRId64 " windows=%d groups=%d", rs_model_identity(m),
-	    weights_hash(m), text_hash, p->ctx, pl->tokens, pl->windows, p->groups);
+	    weights_hash(m, p->cache), text_hash, p->ctx, pl->tokens, pl->windows, p->groups);
 	c->done = rs_calloc((size_t)c->n_layers, 1);
 	c->held = rs_calloc((size_t)c->n_layers * RS_IN_COUNT, sizeof *c->held);
 	c->held_len = rs_calloc((size_t)c->n_layers * RS_IN_COUNT, sizeof *c->held_len);

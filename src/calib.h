@@ -16,8 +16,8 @@
  * read back from the cache per (layer, input) when needed.  Either way the values a reader gets
  * are the decoded entry, so spectra do not depend on where the statistics came from.
  *
- * Identity: the calibration's key text names the model (rs_model_identity and a hash of all
- * tensor bytes), the text file's bytes (XXH3), ctx, the tokens used, the windows and G. */
+ * Identity: the calibration's key text names the model (rs_model_identity and a hash of every
+ * tensor's content hash, found by quick key when params.cache knows the file: cache.h), the text file's bytes (XXH3), ctx, the tokens used, the windows and G. */
 #ifndef RS_CALIB_H
 #define RS_CALIB_H
 
@@ -45,6 +45,8 @@ struct rs_calib_params {
 	int64_t max_tokens;     /* tokens used at most (whole windows) */
 	int groups;             /* G, 1 ≤ G ≤ windows */
 	uint64_t memory;        /* accumulator budget in bytes */
+	struct rs_cache *cache; /* finds the weights' content hashes by quick key (cache.h); NULL:
+	                           every weight byte is hashed */
 };
 
 struct rs_calib_plan {

@@ -92,6 +92,12 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	p.ctx = (int)ctxlen;
 	p.max_tokens = maxtok;
 	p.groups = groups > 0 ? (int)groups : (windows < 32 ? windows : 32);
+	if (s->cache == NULL && (s->cache = rs_cache_open(NULL, &cause)) == NULL) {
+		rs_out_infof(ctx->out, "warning: no cache (%s): statistics stay in memory\n",
+		    cause != NULL ? cause : "?");
+		rs_free(cause);
+	}
+	p.cache = s->cache;
 	if ((c = rs_calib_new(s->model, text_hash, n_ids, &p, &ctx->cause)) == NULL) {
 		rs_free(ids);
 		return RS_EINVAL;
@@ -107,11 +113,6 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    calib_human(h2, sizeof h2, pl->pass_bytes), calib_human(h3, sizeof h3, pl->budget),
 	    calib_human(h4, sizeof h4, pl->stats_bytes),
 	    pl->hold ? "held in memory and cached" : "cached, read back per layer when needed");
-	if (s->cache == NULL && (s->cache = rs_cache_open(NULL, &cause)) == NULL) {
-		rs_out_infof(ctx->out, "warning: no cache (%s): statistics stay in memory\n",
-		    cause != NULL ? cause : "?");
-		rs_free(cause);
-	}
 	rs_forward_set_threads(s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = rs_calib_run(c, ids, s->cache, calib_note, ctx, &rep, ctx->job, &ctx->cause);

@@ -1,6 +1,7 @@
 /* cmd-spectra.c: compute, show and export the spectra of the decoder matrices. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,9 +224,10 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return rs_fail(&ctx->cause, RS_EINVAL, "spectra: no decoder matrix matches '%s'",
 		    sub != NULL ? sub : "*");
 	rs_out_printf(ctx->out, "spectra: %s, %d matrices: %d computed, %d from cache, %d already "
-	    "in the session; %d worker%s, %.2f s\n", rs_spec_kind_name(o.kind), rep.selected,
-	    rep.computed, rep.from_cache, rep.kept, rep.workers, rep.workers == 1 ? "" : "s",
-	    rep.seconds);
+	    "in the session; content: %d by quick key, %d hashed in full, %" PRIu64 " bytes read; "
+	    "%d worker%s, %.2f s\n", rs_spec_kind_name(o.kind), rep.selected, rep.computed,
+	    rep.from_cache, rep.kept, rep.quick_keyed, rep.hashed_full, rep.hashed_bytes,
+	    rep.workers, rep.workers == 1 ? "" : "s", rep.seconds);
 	if (rep.regularized > 0)
 		rs_out_printf(ctx->out, "spectra: %d matri%s needed a regularized covariance (see "
 		    "above)\n", rep.regularized, rep.regularized == 1 ? "x" : "ces");
@@ -247,7 +249,11 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	        "centred covariance (default) or the uncentred Gram (--variant uncentred); when C "
 	        "is not positive definite a multiple of its mean diagonal is added and reported. "
 	        "Spectra are cached by tensor content (and calibration): a second run reads them "
-	        "back; the summary line says how many were computed. 'spectra show NAME' prints "
+	        "back; the summary line says how many were computed. A file seen before is "
+	        "identified by its quick key (file identity and three sampled 4 KiB blocks per "
+	        "matrix) without reading its weights; a new, copied, touched or changed file is "
+	        "hashed in full once (the summary line counts both; --recompute always hashes in "
+	        "full). 'spectra show NAME' prints "
 	        "the metrics and a compact spectrum; 'spectra export FILE.csv' writes "
 	        "matrix,kind,i,sigma rows. Ctrl-C cancels and keeps what finished.",
 	.opts = cmd_spectra_opts,

@@ -38,6 +38,14 @@ struct rs_model {
 	int *layer_ffn;			/* NULL, or per-layer intermediate sizes (pruned exports) */
 	struct rs_layer_attn *lattn;	/* NULL, or per-layer attention sizes (pruned exports) */
 	int *lattn_buf;			/* the arrays lattn points into */
+	struct model_file *files;	/* distinct tensor sources, identity at open */
+	int n_files;
+};
+
+/* A file the tensors point into, with its identity when the model was opened. */
+struct model_file {
+	const char *path;		/* a tensor's source string */
+	struct rs_file_id id;
 };
 
 /* What a format reader found for one canonical tensor, before shape checks. */
@@ -48,6 +56,7 @@ struct found {
 	int64_t rows, cols;		/* n_dims 1: rows = 1 */
 	const void *data;
 	size_t nbytes;
+	const char *source;		/* file holding data; NULL: the model's path */
 };
 
 static const char *const tkind_names[RS_T_LAYER_COUNT] = {
@@ -79,6 +88,7 @@ rs_model_close(struct rs_model *m)
 	rs_free(m->layer_ffn);
 	rs_free(m->lattn);
 	rs_free(m->lattn_buf);
+	rs_free(m->files);
 	rs_mapfile_close(m->mf);
 	if (m->gguf != NULL)
 		rs_gguf_close(m->gguf);
@@ -235,6 +245,7 @@ set_tensor(struct rs_model *m, struct rs_tensor *t, int kind, int global, const 
 	t->row_bytes = rb;
 	t->unpermute_heads = unpermute_heads;
 	t->present = 1;
+	t->source = f->source != NULL ? f->source : m->path;
 	return 0;
 }
 
@@ -267,6 +278,7 @@ l2c_found(struct found *f, const char *name, const float *base, int l, int64_t r
 	f->cols = cols;
 	f->data = base + (size_t)l * (size_t)(rows * cols);
 	f->nbytes = (size_t)(rows * cols) * sizeof(float);
+	f->source = NULL;
 }
 
 /* Open a llama2.c checkpoint from its mapping. */
@@ -363,6 +375,7 @@ gguf_found(struct rs_model *m, const char *name, struct found *f, char **cause)
 	f->rows = (int64_t)gt->ne[1];
 	f->data = gt->data;
 	f->nbytes = gt->nbytes;
+	f->source = rs_gguf_path(m->gguf);
 	return 0;
 }
 
@@ -848,6 +861,7 @@ st_found(struct rs_model *m, const char *name, struct found *f, char **cause)
 	f->cols = t->n_dims == 2 ? (int64_t)t->shape[1] : (int64_t)t->shape[0];
 	f->data = t->data;
 	f->nbytes = t->nbytes;
+	f->source = t->file;
 	return 0;
 }
 
@@ -1076,6 +1090,8 @@ open_file(struct rs_model *m, char **cause)
 	    "checkpoint", m->path);
 }
 
+static int record_files(struct rs_model *, char **);
+
 /* Open a model by content: folder, safetensors, GGUF or llama2.c. */
 struct rs_model *
 rs_model_open(const char *path, char **cause)
@@ -1097,12 +1113,84 @@ rs_model_open(const char *path, char **cause)
 		r = open_hf(m, path, NULL, cause);
 	else
 		r = open_file(m, cause);
-	if (r != 0) {
+	if (r != 0 || (r = record_files(m, cause)) != 0) {
 		rs_model_close(m);
 		return NULL;
 	}
 	compute_identity(m);
 	return m;
+}
+
+/* stat(2) of a path as a file identity. */
+int
+rs_file_id_of(const char *path, struct rs_file_id *id)
+{
+	struct stat sb;
+
+	memset(id, 0, sizeof *id);
+	if (stat(path, &sb) != 0)
+		return RS_EIO;
+	id->dev = (uint64_t)sb.st_dev;
+	id->ino = (uint64_t)sb.st_ino;
+	id->size = (uint64_t)sb.st_size;
+	id->mtime_s = (int64_t)sb.st_mtim.tv_sec;
+	id->mtime_ns = sb.st_mtim.tv_nsec;
+	id->ctime_s = (int64_t)sb.st_ctim.tv_sec;
+	id->ctime_ns = sb.st_ctim.tv_nsec;
+	return 0;
+}
+
+/* Same file in the same state. */
+int
+rs_file_id_equal(const struct rs_file_id *a, const struct rs_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s &&
+	    a->ctime_ns == b->ctime_ns;
+}
+
+/* Record the identity of every file the tensors point into (few: one, or the shards). */
+static int
+record_files(struct rs_model *m, char **cause)
+{
+	int i, j;
+
+	for (i = 0; i < m->n_tensors; i++) {
+		const char *src = m->t[i].source;
+		struct model_file *nf;
+
+		if (src == NULL)
+			continue;
+		for (j = 0; j < m->n_files && strcmp(m->files[j].path, src) != 0; j++)
+			;
+		if (j < m->n_files)
+			continue;
+		if ((nf = rs_realloc(m->files, ((size_t)m->n_files + 1) * sizeof *nf)) == NULL)
+			return rs_fail(cause, RS_ENOMEM, "%s: out of memory", m->path);
+		m->files = nf;
+		m->files[m->n_files].path = src;
+		if (rs_file_id_of(src, &m->files[m->n_files].id) != 0)
+			return rs_fail(cause, RS_EIO, "%s: %s", src, strerror(errno));
+		m->n_files++;
+	}
+	return 0;
+}
+
+/* Identity at open of the file holding a tensor's bytes. */
+int
+rs_model_tensor_file_id(const struct rs_model *m, const struct rs_tensor *t,
+    struct rs_file_id *id)
+{
+	int j;
+
+	if (t == NULL || t->source == NULL)
+		return RS_EINVAL;
+	for (j = 0; j < m->n_files; j++)
+		if (m->files[j].path == t->source || strcmp(m->files[j].path, t->source) == 0) {
+			*id = m->files[j].id;
+			return 0;
+		}
+	return RS_EINVAL;
 }
 
 /* ------------------------------------------------------------------ accessors */

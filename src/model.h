@@ -63,6 +63,15 @@ struct rs_tensor {
 	size_t row_bytes;
 	int unpermute_heads;    /* > 0: q/k rows stored interleaved for this many heads */
 	int present;            /* 0: absent (a bias the model does not have) */
+	const char *source;     /* path of the file holding data (the reader's string); NULL if absent */
+};
+
+/* Identity of a file as stat(2) gives it: any rewrite, touch, chmod or rename-over changes it
+ * (ctime cannot be set from user space). */
+struct rs_file_id {
+	uint64_t dev, ino, size;
+	int64_t mtime_s, ctime_s;
+	long mtime_ns, ctime_ns;
 };
 
 struct rs_model;
@@ -78,6 +87,15 @@ const char *rs_model_format(const struct rs_model *m);   /* "safetensors", "gguf
 const char *rs_model_path(const struct rs_model *m);
 /* FNV-1a 64 of the tensor index (canonical and file names, dtypes, shapes) and the config. */
 uint64_t rs_model_identity(const struct rs_model *m);
+
+/* Identity of the file holding t's bytes as it was when the model was opened (recorded right
+ * after the readers mapped it); 0, or RS_EINVAL if t has no file. */
+int rs_model_tensor_file_id(const struct rs_model *m, const struct rs_tensor *t,
+    struct rs_file_id *id);
+/* stat(2) of path as a file identity; 0 or RS_EIO. */
+int rs_file_id_of(const char *path, struct rs_file_id *id);
+/* Whether two identities are the same file in the same state. */
+int rs_file_id_equal(const struct rs_file_id *a, const struct rs_file_id *b);
 
 /* All canonical tensors (absent biases included, with present = 0): layer-major, then globals. */
 int rs_model_n_tensors(const struct rs_model *m);

@@ -96,7 +96,8 @@ grow(void **buf, size_t *cap, size_t count, size_t size)
 static char *
 spec_key(struct pool *p, const struct rs_tensor *t, int layer, enum rs_tkind mat)
 {
-	uint64_t h = rs_analysis_tensor_hash(p->a, t, layer, mat);
+	uint64_t h = rs_analysis_tensor_hash(p->a, p->o->cache, p->m, !p->o->recompute, t, layer,
+	    mat);
 	const char *order = t->unpermute_heads > 0 ? "unpermuted" : "file";
 
 	if (p->o->kind == RS_SPEC_WEIGHT)
@@ -455,10 +456,18 @@ make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
 static int
 take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, char **cause)
 {
+	struct rs_hash_cost hc;
 	int rc = 0;
 
 	if (r->note != NULL && p->o->note != NULL)
 		p->o->note(p->o->ud, r->note);
+	if (rs_analysis_hash_cost_take(p->a, r->layer, r->mat, &hc)) {
+		if (hc.full)
+			rep->hashed_full++;
+		else
+			rep->quick_keyed++;
+		rep->hashed_bytes += hc.bytes;
+	}
 	if (r->spec != NULL) {
 		if (r->from_cache)
 			rep->from_cache++;

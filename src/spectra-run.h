@@ -12,7 +12,8 @@
  *
  * Cache (cache.h, entry kind "spectrum"): the key text names the method
  * ("svals-f32-sgesdd-v1" for weights, "fsvals-f64-chol-dgesdd-v1" for features), the tensor's
- * content hash (rs_hash64 of its mapped bytes), dtype, shape and row order, and for features
+ * content hash (rs_hash64 of its mapped bytes, found through its quick key without reading
+ * the tensor when the cache knows the file: cache.h), dtype, shape and row order, and for features
  * the variant and the calibration identity.  Records already in the store are kept as they are;
  * the others come from the cache when present and sound, else are computed and stored.  A
  * damaged entry is reported through note(), removed and recomputed.
@@ -49,6 +50,9 @@ struct rs_spectra_report {
 	int computed;                   /* SVDs run */
 	int regularized;                /* feature spectra whose C needed λ > 0 */
 	int workers;
+	int quick_keyed;                /* content hashes found by quick key (sampled blocks) */
+	int hashed_full;                /* content hashes that read the whole tensor */
+	uint64_t hashed_bytes;          /* tensor bytes read for content hashes */
 	double seconds;
 };
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # spectra through the command line: kjv-llama's singular values against the fixture's float64
 # references, the exports, the cache (a second run computes nothing; a damaged or mismatched
-# entry is reported on one line, removed and recomputed), and dropping on a new load.
+# entry is reported on one line, removed and recomputed), and dropping on a new load.  Reopening:
+# a known file is identified by its quick key (three 4 KiB sampled blocks per matrix, no full
+# read); a copy shares the spectra; touch and an in-place change with mtime restored are caught.
 . "$RS_SRCDIR/tests/tap.sh"
 
 tap_need_fixture kjv-llama/model.safetensors
@@ -94,5 +96,70 @@ tap_check $? "feature spectra without calibration say what to do"
 "$RS_BIN" -c "load '$M'; spectra 'L9-3.q'" >/dev/null 2>"$TMPD/err"
 [ $? -eq 2 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ]
 tap_check $? "a bad pattern is a one-line usage error"
+
+# Reopening (cache.h, tensor content hashes).  A copy in another folder: new file identity,
+# every matrix hashed in full once, the spectra come from the entries the fixture made.
+cp -R "$M" "$TMPD/m1" && chmod -R u+w "$TMPD/m1"
+"$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '42 matrices: 0 computed, 42 from cache.*content: 0 by quick key, 42 hashed in full' \
+	"$TMPD/out" && [ ! -s "$TMPD/err" ]
+tap_check $? "a copy in another folder shares the spectra entries (hashed in full once)"
+
+# Second open: only the sampled blocks are read, 3 x 4096 bytes of each of the 42 matrices.
+"$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '42 matrices: 0 computed, 42 from cache.*content: 42 by quick key, 0 hashed in full, 516096 bytes read;' \
+	"$TMPD/out"
+tap_check $? "a second open reads no tensor bytes beyond the sampled ones: $(tail -1 "$TMPD/out")"
+
+# --recompute trusts no quick key: every byte hashed, even for a slot already hashed.
+"$RS_BIN" -c "load '$TMPD/m1'; spectra L0.q; spectra --recompute L0.q" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '1 matrices: 1 computed, 0 from cache.*content: 0 by quick key, 1 hashed in full, 131072 bytes read;' \
+	"$TMPD/out"
+tap_check $? "spectra --recompute hashes the tensor in full (131072 bytes, no samples)"
+
+# touch: same bytes, new mtime: revalidated by a full hash, then quick again.
+touch "$TMPD/m1/model.safetensors"
+"$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '0 computed, 42 from cache.*content: 0 by quick key, 42 hashed in full' "$TMPD/out"
+tap_check $? "touch is detected: every matrix hashed in full, the spectra revalidated"
+"$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '0 computed, 42 from cache.*content: 42 by quick key, 0 hashed in full' "$TMPD/out"
+tap_check $? "after revalidation the touched file is known by its quick key again"
+
+# One byte changed inside L0.q's first sampled block, size and mtime restored (touch -d).
+f="$TMPD/m1/model.safetensors"
+hlen=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+begin=$(dd if="$f" bs=1 skip=8 count="$hlen" 2>/dev/null |
+	sed -n 's/.*"model\.layers\.0\.self_attn\.q_proj\.weight":{[^}]*"data_offsets":\[\([0-9]*\),.*/\1/p')
+off=$((8 + hlen + begin + 100))
+mtime=$(stat -c %.9Y "$f")
+size=$(wc -c <"$f")
+orig=$(od -An -tx1 -j "$off" -N1 "$f" | tr -d ' ')
+byte=X; [ "$orig" = 58 ] && byte=Y
+printf '%s' "$byte" | dd of="$f" bs=1 seek="$off" conv=notrunc 2>/dev/null
+touch -d "@$mtime" "$f"
+[ -n "$begin" ] && [ "$(stat -c %.9Y "$f")" = "$mtime" ] && [ "$(wc -c <"$f")" -eq "$size" ] &&
+	[ "$(od -An -tx1 -j "$off" -N1 "$f" | tr -d ' ')" != "$orig" ]
+tap_check $? "one byte of L0.q changed at file offset $off, size and mtime restored"
+"$RS_BIN" -c "load '$TMPD/m1'; spectra" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '42 matrices: 1 computed, 41 from cache.*42 hashed in full' "$TMPD/out"
+tap_check $? "the in-place change is detected: L0.q recomputed ($(tail -1 "$TMPD/out"))"
+
+# The calibration's identity is content too (per-tensor content hashes, found by quick key):
+# a touched copy in another folder gets the statistics the fixture's calibration cached.
+if [ -f "$RS_FIXTURES/texts/kjv-calib.txt" ]; then
+	T="$RS_FIXTURES/texts/kjv-calib.txt"
+	cp -R "$M" "$TMPD/m2" && chmod -R u+w "$TMPD/m2"
+	"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 512 --groups 2" >"$TMPD/out" 2>&1 &&
+		touch "$TMPD/m2/model.safetensors" &&
+		"$RS_BIN" -c "load '$TMPD/m2'; calibrate '$T' --max-tokens 512 --groups 2" \
+		>"$TMPD/out2" 2>&1
+	tap_check $? "calibrate the fixture, then a touched copy"
+	grep -q '6 layers computed' "$TMPD/out" && grep -q '0 layers computed in 0 passes.*6 from cache' \
+		"$TMPD/out2"
+	tap_check $? "the copy's calibration is the fixture's (statistics from the cache)"
+else
+	for i in 1 2; do tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP texts/kjv-calib.txt absent"; done
+fi
 
 tap_done

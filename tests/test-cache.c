@@ -1,4 +1,4 @@
-/* test-cache.c: atomic writes and the checksummed cache. */
+/* test-cache.c: atomic writes, the checksummed cache, tensor quick keys. */
 #include "config.h"
 
 #include <dirent.h>
@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "cache.h"
+#include "model.h"
 #include "tap.h"
 
 /* Count files in dir whose name contains ".tmp.". */
@@ -28,6 +29,81 @@ count_tmp(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Tensor quick keys (cache.h): what the sampled blocks and the file identity do and do not
+ * see.  A 128x128 F32 tensor is 65536 bytes: blocks [0, 4096), [30720, 34816), [61440, 65536). */
+static void
+quick_key_tests(void)
+{
+	static float w[128 * 128];
+	struct rs_tensor t;
+	struct rs_file_id id, id2;
+	struct rs_hash_cost cost = { 0, 0 };
+	uint8_t *b = (uint8_t *)w;
+	char *k0, *k;
+	size_t offs[] = { 10, 4095, 30720, 34815, 61440, 65535 }, i;
+	int differ = 1;
+
+	for (i = 0; i < 128 * 128; i++)
+		w[i] = (float)i * 0.25f;
+	memset(&t, 0, sizeof t);
+	t.name = "L0.q";
+	t.file_name = "model.layers.0.self_attn.q_proj.weight";
+	t.dtype = RS_DT_F32;
+	t.rows = 128;
+	t.cols = 128;
+	t.row_bytes = 128 * sizeof(float);
+	t.data = w;
+	t.present = 1;
+	memset(&id, 0, sizeof id);
+	id.dev = 2049;
+	id.ino = 1234;
+	id.size = 1u << 20;
+	id.mtime_s = 1700000000;
+	id.mtime_ns = 123456789;
+	id.ctime_s = 1700000001;
+	id.ctime_ns = 5;
+	k0 = rs_tensor_quick_key(&id, &t, &cost);
+	tap_ok(k0 != NULL && cost.bytes == 3 * 4096, "a quick key reads three 4 KiB blocks "
+	       "(%llu bytes)", (unsigned long long)cost.bytes);
+	k = rs_tensor_quick_key(&id, &t, NULL);
+	tap_ok(k != NULL && strcmp(k, k0) == 0, "the same file and bytes give the same key");
+	rs_free(k);
+	for (i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+		b[offs[i]] ^= 0x40;
+		k = rs_tensor_quick_key(&id, &t, NULL);
+		differ = differ && k != NULL && strcmp(k, k0) != 0;
+		rs_free(k);
+		b[offs[i]] ^= 0x40;
+	}
+	tap_ok(differ, "a byte changed in the first, middle or last block changes the key");
+	b[8192] ^= 0x40;
+	k = rs_tensor_quick_key(&id, &t, NULL);
+	tap_ok(k != NULL && strcmp(k, k0) == 0, "a byte outside the sampled blocks does not (the "
+	       "file's ctime or a full hash must catch it)");
+	rs_free(k);
+	b[8192] ^= 0x40;
+	id2 = id;
+	id2.mtime_ns++;
+	k = rs_tensor_quick_key(&id2, &t, NULL);
+	differ = k != NULL && strcmp(k, k0) != 0;
+	rs_free(k);
+	id2 = id;
+	id2.ctime_s++;
+	k = rs_tensor_quick_key(&id2, &t, NULL);
+	differ = differ && k != NULL && strcmp(k, k0) != 0;
+	rs_free(k);
+	id2 = id;
+	id2.ino++;
+	k = rs_tensor_quick_key(&id2, &t, NULL);
+	differ = differ && k != NULL && strcmp(k, k0) != 0;
+	rs_free(k);
+	tap_ok(differ, "a new mtime (nanoseconds), ctime or inode changes the key");
+	tap_ok(rs_tensor_content_hash(NULL, NULL, &t, 1, &cost) == rs_hash64(w, sizeof w, 0) &&
+	       cost.full == 1 && cost.bytes == sizeof w, "without a cache the content hash reads "
+	       "every byte");
+	rs_free(k0);
 }
 
 /* Read a whole small file. */
@@ -144,6 +220,7 @@ main(void)
 		rs_cache_close(c);
 	}
 	tap_ok(rs_hash64("abc", 3, 0) != rs_hash64("abd", 3, 0), "hash distinguishes inputs");
+	quick_key_tests();
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
