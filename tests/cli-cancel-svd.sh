@@ -98,4 +98,76 @@ tap_check $? "nothing reached the cache ($(n_cached) spectrum entries)"
 "$RS_BIN" -c "load '$BIG'; spectra L0.down" >"$TMPD/out2" 2>&1
 grep -q '^spectra: weight, 1 matrices: 1 computed, 0 from cache' "$TMPD/out2"
 tap_check $? "a rerun computes it: $(grep '^spectra:' "$TMPD/out2")"
+
+# --- batch: SIGINT while export factored builds the factors of L0.down (a dgesdd with vectors)
+rm -f "$TMPD/status"
+("$RS_BIN" -c "load '$BIG'; rank L0.down 64; export factored '$TMPD/f1'" >"$TMPD/out" 2>"$TMPD/err"
+	echo $? >"$TMPD/status") &
+poll '[ -n "$(pgrep -P $! 2>/dev/null)" ]' 5
+pid=$(pgrep -P $! | head -n 1)
+poll '[ -n "$(pgrep -P "$pid" 2>/dev/null)" ] || [ -s "$TMPD/status" ]' 20
+sleep 0.3
+t0=$(now_ms)
+kill -INT "$pid"
+poll '[ -s "$TMPD/status" ]' 10
+ms=$(($(now_ms) - t0))
+grep -v '^warning: no tokenizer' "$TMPD/err" >"$TMPD/err1"
+[ "$(cat "$TMPD/status")" = 1 ] && [ "$ms" -le 500 ] && [ "$(wc -l <"$TMPD/err1")" -eq 1 ] &&
+	grep -q '^compress: cancelled' "$TMPD/err1" && [ ! -e "$TMPD/f1" ] && [ -z "$(pgrep -f "$BIG")" ]
+tap_check $? "SIGINT mid-factor-build of export factored: exit $(cat "$TMPD/status") after $ms ms, nothing written, no process left: $(cat "$TMPD/err1")"
+
+# --- interactive: the workbench goes on after a cancelled decomposition
+if ! command -v tmux >/dev/null 2>&1; then
+	tap_diag "tmux not installed: the workbench is not tested"
+	tap_done
+	exit $?
+fi
+SOCK="rs-cancel-svd-$$"
+T="tmux -L $SOCK -f /dev/null"
+trap '$T kill-server >/dev/null 2>&1; sleep 0.2; rm -rf "$TMPD"' EXIT
+export XDG_STATE_HOME="$TMPD/state" RS_DATADIR="$RS_SRCDIR/share"
+
+# screen_has REGEX: the screen matches now.
+screen_has() {
+	$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null && grep -Eq -- "$1" "$TMPD/screen"
+}
+
+# type_cmd CMD: enter a command at the workbench's command line.
+type_cmd() {
+	$T send-keys -t rs Escape
+	sleep 0.3
+	$T send-keys -t rs ':'
+	$T send-keys -t rs -l "$1"
+	$T send-keys -t rs Enter
+}
+
+rm -rf "$TMPD/cache"
+cat >"$TMPD/run.sh" <<RUN
+cd "$RS_SRCDIR"
+sh -c 'echo \$\$ >"$TMPD/pid"; exec "\$0" "\$1"' "$RS_BIN" '$BIG' 2>"$TMPD/stderr"
+echo \$? >"$TMPD/istatus"
+exec sleep 60
+RUN
+$T new-session -d -s keep "sleep 300"
+$T new-session -d -s rs -x 120 -y 40 "sh $TMPD/run.sh"
+poll 'screen_has "L0\.q +2048x2048"' 20
+tap_check $? "the workbench shows the model"
+ipid=$(cat "$TMPD/pid")
+type_cmd "spectra L0.down"
+poll '[ -n "$(pgrep -P "$ipid" 2>/dev/null)" ]' 20
+child=$(pgrep -P "$ipid" | head -n 1)
+sleep 0.3
+t0=$(now_ms)
+$T send-keys -t rs Escape
+poll 'screen_has "spectra: cancelled"' 10
+ms=$(($(now_ms) - t0))
+[ -n "$child" ] && [ "$ms" -le 500 ] && kill -0 "$ipid" 2>/dev/null &&
+	poll '! kill -0 "$child" 2>/dev/null' 1 && [ -z "$(pgrep -P "$ipid")" ]
+tap_check $? "Esc mid-SVD cancels spectra L0.down within $ms ms; its process ($child) is gone, the session is alive"
+type_cmd "spectra L0.q"
+poll 'screen_has "spectra: weight, 1 matrices: 1 computed"' 30 && [ "$(n_cached)" -eq 1 ]
+tap_check $? "the next spectra (L0.q, a forked SVD too) works in the same session; only it is cached"
+type_cmd "quit"
+poll '[ -s "$TMPD/istatus" ]' 10 && [ "$(cat "$TMPD/istatus")" = 0 ]
+tap_check $? "quit ends it (status $(cat "$TMPD/istatus" 2>/dev/null))"
 tap_done
