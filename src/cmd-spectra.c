@@ -249,7 +249,10 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	        "Spectra are cached by tensor content (and calibration): a second run reads them "
 	        "back; the summary line says how many were computed. 'spectra show NAME' prints "
 	        "the metrics and a compact spectrum; 'spectra export FILE.csv' writes "
-	        "matrix,kind,i,sigma rows. Ctrl-C cancels and keeps what finished.",
+	        "matrix,kind,i,sigma rows. Ctrl-C cancels within half a second, even in the "
+	        "middle of a matrix (a large decomposition runs in a child process, which is "
+	        "killed), and keeps what finished; the interrupted matrix is neither kept nor "
+	        "cached.",
 	.opts = cmd_spectra_opts,
 	.min_args = 0,
 	.max_args = 2,

@@ -95,11 +95,13 @@ int rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb,
     enum rs_linalg_side side, int trans, char **cause);
 
 /* Work (multiply-adds, e.g. m·n·min(m, n) for an SVD) from which rs_linalg_cancellable()
- * forks.  Measured on the 2-core machine this was written on (OpenBLAS 0.3.21): fork, exit
- * and reap of a child of a 1 GiB process cost about FORK_MS below; sgesdd values-only runs
- * about 2e10 multiply-adds per second per thread, so at 2e9 (e.g. 1024×2048, ~0.1 s) the
- * fork costs about 1%; below it a call ends within ~0.1 s on one thread, well inside the
- * 0.5 s a cancel may take. */
+ * forks.  Measured on the 2-core machine this was written on (OpenBLAS 0.3.21, shared with
+ * other jobs, load ~5): fork + _exit + reap costs 3-5 ms for a small process and ~47 ms for
+ * one holding 1 GiB of touched heap (page tables are copied); sgesdd values-only of a
+ * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s.  At 2e9 the
+ * fork adds ~1-1.5% to the smallest forked call of a small process (a process with a GiB
+ * heap has 7B-sized matrices, ≥ 7e10, where it is < 1%); below it a call ends within
+ * ~0.35 s even here, inside the 0.5 s a cancel may take. */
 #define RS_LINALG_FORK_WORK 2e9
 
 /* Run fn(arg, cause) so that cancelling job stops it within ~10 ms.  When job is not NULL
