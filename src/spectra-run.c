@@ -285,10 +285,15 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 	} else {
 		size_t m = (size_t)t->rows, n = (size_t)t->cols, k = m < n ? m : n;
 		struct decomp d = { wk->ws, NULL, m, n, NULL, NULL, NULL };
-		/* A cancel kills the decomposition (linalg.h): nothing reaches the cache. */
-		if ((rc = convert(wk, t, cause)) != 0 || (rc = grow_sv(wk, k, cause)) != 0 ||
-		    (d.w = wk->w, d.out = wk->sv, rc = rs_linalg_cancellable(p->job, t->name,
-		    (double)m * (double)n * (double)k, decomp_svals, &d, cause)) != 0 ||
+
+		if ((rc = convert(wk, t, cause)) == 0 && (rc = grow_sv(wk, k, cause)) == 0) {
+			d.w = wk->w;
+			d.out = wk->sv;
+			/* A cancel kills the decomposition (linalg.h): nothing reaches the cache. */
+			rc = rs_linalg_cancellable(p->job, t->name, (double)m * (double)n * (double)k,
+			    decomp_svals, &d, cause);
+		}
+		if (rc != 0 ||
 		    (r->spec = rs_spec_new(RS_SPEC_WEIGHT, wk->sv, k, m, n, 0.0, cause)) == NULL) {
 			rs_free(key);
 			rs_free(r->note);
