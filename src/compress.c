@@ -72,9 +72,66 @@ struct rs_compress_set {
 struct gstats {
 	int ready;
 	struct rs_calib_stats *st;
-	double *l;                      /* (n, n) Cholesky factor (feature, whiten) */
+	double *l;                      /* (n, n) Cholesky factor (feature, whiten), then λ;
+	                                   shared memory (rs_linalg_shared_alloc) */
+	size_t lbytes;
 	double *scale;                  /* (n) asvd: s_j^α */
 };
+
+/* Arguments of one decomposition run through rs_linalg_cancellable() (linalg.h): a cancel
+ * kills the process computing it, so a factor build stops at once even mid-SVD.  Every
+ * output below is in shared memory. */
+struct decomp {
+	struct rs_linalg_ws *ws;
+	size_t m, n;
+	const float *w;                 /* feature, whiten: the m×n weights */
+	double *wd;                     /* svd: the m×n double matrix (the child's copy is
+	                                   destroyed) */
+	const double *c;                /* chol: the n×n matrix */
+	const double *l, *mu;           /* feature, whiten: the factor, the mean */
+	double *o1, *o2, *o3;           /* outputs (see each function) */
+};
+
+/* Thin SVD of wd: o1 = U (m×r), o2 = s (r), o3 = Vt (r×n). */
+static int
+decomp_svd(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+
+	return rs_linalg_svd_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
+}
+
+/* Regularized Cholesky factor of c into o1 (n×n), its λ into o1[n²]. */
+static int
+decomp_chol(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+
+	return rs_linalg_chol_reg(d->c, d->n, d->o1, d->o1 + d->n * d->n, cause);
+}
+
+/* Full-rank feature-PCA factors: o1 = U (m×r), o2 = Uᵀ W (r×n); the bias it computes goes
+ * to o3 (scratch: the caller recomputes the full-rank one). */
+static int
+decomp_feature(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+	size_t r = d->m < d->n ? d->m : d->n;
+
+	return rs_covstats_feature_pca(d->ws, d->w, d->m, d->n, d->l, d->mu, r, d->o1, d->o2,
+	    d->o3, NULL, cause);
+}
+
+/* Full-rank whitened factors: o1 = U Σ (m×r), o2 = Vᵀ L⁻¹ (r×n). */
+static int
+decomp_whiten(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+	size_t r = d->m < d->n ? d->m : d->n;
+
+	return rs_covstats_feature_whiten(d->ws, d->w, d->m, d->n, d->l, r, d->o1, d->o2, NULL,
+	    cause);
+}
 
 static const char *const method_names[RS_METHOD_COUNT] = { "svd", "feature", "whiten", "asvd" };
 
@@ -324,7 +381,7 @@ static void
 gstats_clear(struct gstats *g)
 {
 	rs_calib_stats_free(g->st);
-	rs_free(g->l);
+	rs_linalg_shared_free(g->l, g->lbytes);
 	rs_free(g->scale);
 	memset(g, 0, sizeof *g);
 }
@@ -346,7 +403,7 @@ note_regularized(const struct rs_compress_src *src, int layer, const char *input
 /* Fetch and prepare the statistics of (layer, g) for the source's method. */
 static int
 gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
-    enum rs_input_group g, struct gstats *gs, char **cause)
+    enum rs_input_group g, struct gstats *gs, struct rs_job *job, char **cause)
 {
 	struct rs_calib_stats *st;
 	double lambda = 0;
@@ -378,16 +435,31 @@ gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
 			gs->scale[j] = pow(s, src->alpha);
 		}
 	} else {
-		if ((gs->l = rs_mallocarray(n * n, sizeof *gs->l)) == NULL)
-			return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
-		if (src->method == RS_METHOD_FEATURE) {
-			rc = rs_linalg_chol_reg(st->cov, n, gs->l, &lambda, cause);
-		} else {
-			rs_calib_stats_gram(st, gs->l);
-			rc = rs_linalg_chol_reg(gs->l, n, gs->l, &lambda, cause);
+		struct decomp d;
+		double *gram = NULL;
+		char what[96];
+
+		if ((gs->l = rs_linalg_shared_alloc((n * n + 1) * sizeof *gs->l, cause)) == NULL)
+			return RS_ENOMEM;
+		gs->lbytes = (n * n + 1) * sizeof *gs->l;
+		memset(&d, 0, sizeof d);
+		d.n = n;
+		d.c = st->cov;
+		d.o1 = gs->l;
+		if (src->method != RS_METHOD_FEATURE) {
+			if ((gram = rs_mallocarray(n * n, sizeof *gram)) == NULL)
+				return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
+			rs_calib_stats_gram(st, gram);
+			d.c = gram;
 		}
+		snprintf(what, sizeof what, "compress: L%d %s input statistics", layer,
+		    rs_calib_input_name(g));
+		rc = rs_linalg_cancellable(job, what, (double)n * (double)n * (double)n / 3.0,
+		    decomp_chol, &d, cause);
+		rs_free(gram);
 		if (rc != 0)
 			return rc;
+		lambda = gs->l[n * n];
 		if (lambda > 0) {
 			c->cnt.regularized++;
 			note_regularized(src, layer, rs_calib_input_name(g), lambda);
@@ -401,20 +473,31 @@ gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
  * float32; a's column j divided by div[j] when div is not NULL. */
 static int
 svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double *div,
-    float *a, float *b, char **cause)
+    float *a, float *b, struct rs_job *job, const char *name, char **cause)
 {
 	size_t r = m < n ? m : n, i, j;
+	size_t ub = m * r * sizeof(double), sb = r * sizeof(double), vb = r * n * sizeof(double);
 	double *u, *s, *vt;
+	struct decomp d;
 	int rc;
 
-	u = rs_mallocarray(m * r, sizeof *u);
-	s = rs_mallocarray(r, sizeof *s);
-	vt = rs_mallocarray(r * n, sizeof *vt);
+	u = rs_linalg_shared_alloc(ub, NULL);
+	s = rs_linalg_shared_alloc(sb, NULL);
+	vt = rs_linalg_shared_alloc(vb, NULL);
 	if (u == NULL || s == NULL || vt == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "compress: out of memory");
 		goto out;
 	}
-	if ((rc = rs_linalg_svd_f64(ws, wd, m, n, u, s, vt, cause)) != 0)
+	memset(&d, 0, sizeof d);
+	d.ws = ws;
+	d.m = m;
+	d.n = n;
+	d.wd = wd;
+	d.o1 = u;
+	d.o2 = s;
+	d.o3 = vt;
+	if ((rc = rs_linalg_cancellable(job, name, (double)m * (double)n * (double)r, decomp_svd,
+	    &d, cause)) != 0)
 		goto out;
 	for (i = 0; i < m; i++)
 		for (j = 0; j < r; j++)
@@ -423,21 +506,23 @@ svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double 
 		for (j = 0; j < n; j++)
 			a[i * n + j] = (float)(div != NULL ? vt[i * n + j] / div[j] : vt[i * n + j]);
 out:
-	rs_free(u);
-	rs_free(s);
-	rs_free(vt);
+	rs_linalg_shared_free(u, ub);
+	rs_linalg_shared_free(s, sb);
+	rs_linalg_shared_free(vt, vb);
 	return rc;
 }
 
 /* Full-rank factors of plan matrix i into e (allocated here). */
 static int
 compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
-    const struct gstats *gs, uint64_t key, struct entry *e, char **cause)
+    const struct gstats *gs, uint64_t key, struct entry *e, struct rs_job *job, char **cause)
 {
 	const struct rs_tensor *t = matrix_tensor(c, i);
 	size_t m = (size_t)t->rows, n = (size_t)t->cols, r = m < n ? m : n, x, y;
+	size_t d1b = m * r * sizeof(double), d2b = r * n * sizeof(double);
 	float *w = NULL;
 	double *d1 = NULL, *d2 = NULL;
+	struct decomp d;
 	int rc;
 
 	memset(e, 0, sizeof *e);
@@ -467,20 +552,34 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 				d1[x * n + y] = (double)w[x * n + y] *
 				    (src->method == RS_METHOD_ASVD ? gs->scale[y] : 1.0);
 		rc = svd_split(c->ws, d1, m, n, src->method == RS_METHOD_ASVD ? gs->scale : NULL,
-		    e->a, e->b, cause);
+		    e->a, e->b, job, t->name, cause);
+		rs_free(d1);
+		d1 = NULL;
 		break;
 	case RS_METHOD_FEATURE:
-		d1 = rs_mallocarray(m * r, sizeof *d1);         /* U */
-		d2 = rs_mallocarray(r * n, sizeof *d2);         /* Uᵀ W */
+		d1 = rs_linalg_shared_alloc(d1b, NULL);         /* U */
+		d2 = rs_linalg_shared_alloc(d2b, NULL);         /* Uᵀ W */
 		e->wmu = rs_mallocarray(m, sizeof *e->wmu);
 		e->cu = rs_mallocarray(r, sizeof *e->cu);
 		if (d1 == NULL || d2 == NULL || e->wmu == NULL || e->cu == NULL) {
 			rc = rs_fail(cause, RS_ENOMEM, "compress: %s: out of memory", t->name);
 			goto fail;
 		}
-		/* the full-rank bias is ~0: computed into wmu's space, then overwritten */
-		if ((rc = rs_covstats_feature_pca(c->ws, w, m, n, gs->l, gs->st->mean, r, d1, d2,
-		    e->wmu, NULL, cause)) != 0)
+		/* the full-rank bias is ~0: computed into e->wmu's space (the child's copy when
+		 * forked), then overwritten */
+		memset(&d, 0, sizeof d);
+		d.ws = c->ws;
+		d.m = m;
+		d.n = n;
+		d.w = w;
+		d.l = gs->l;
+		d.mu = gs->st->mean;
+		d.o1 = d1;
+		d.o2 = d2;
+		d.o3 = e->wmu;
+		/* W·L, its SVD and Uᵀ·W: about m·n·(2n + r) multiply-adds */
+		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
+		    (2.0 * (double)n + (double)r), decomp_feature, &d, cause)) != 0)
 			break;
 		for (x = 0; x < m; x++) {
 			double acc = 0;
@@ -500,13 +599,23 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 			e->a[x] = (float)d2[x];
 		break;
 	case RS_METHOD_WHITEN:
-		d1 = rs_mallocarray(m * r, sizeof *d1);         /* U Σ */
-		d2 = rs_mallocarray(r * n, sizeof *d2);         /* Vᵀ L⁻¹ */
+		d1 = rs_linalg_shared_alloc(d1b, NULL);         /* U Σ */
+		d2 = rs_linalg_shared_alloc(d2b, NULL);         /* Vᵀ L⁻¹ */
 		if (d1 == NULL || d2 == NULL) {
 			rc = rs_fail(cause, RS_ENOMEM, "compress: %s: out of memory", t->name);
 			goto fail;
 		}
-		if ((rc = rs_covstats_feature_whiten(c->ws, w, m, n, gs->l, r, d1, d2, NULL,
+		memset(&d, 0, sizeof d);
+		d.ws = c->ws;
+		d.m = m;
+		d.n = n;
+		d.w = w;
+		d.l = gs->l;
+		d.o1 = d1;
+		d.o2 = d2;
+		/* W·L, its SVD and Vᵀ·L⁻¹: about m·n·(n + r) + r·n² multiply-adds */
+		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
+		    ((double)n + (double)r) + (double)r * (double)n * (double)n, decomp_whiten, &d,
 		    cause)) != 0)
 			break;
 		for (x = 0; x < m * r; x++)
@@ -521,8 +630,8 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 	if (rc != 0)
 		goto fail;
 	rs_free(w);
-	rs_free(d1);
-	rs_free(d2);
+	rs_linalg_shared_free(d1, d1b);
+	rs_linalg_shared_free(d2, d2b);
 	e->valid = 1;
 	e->method = src->method;
 	e->alpha = src->method == RS_METHOD_ASVD ? src->alpha : 0;
@@ -533,8 +642,12 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 	return 0;
 fail:
 	rs_free(w);
-	rs_free(d1);
-	rs_free(d2);
+	if (src->method == RS_METHOD_SVD || src->method == RS_METHOD_ASVD) {
+		rs_free(d1);
+	} else {
+		rs_linalg_shared_free(d1, d1b);
+		rs_linalg_shared_free(d2, d2b);
+	}
 	e->valid = 1;
 	entry_clear(NULL, e, 0);
 	return rc;
@@ -678,9 +791,10 @@ rs_compress_build(struct rs_compress *c, const struct rs_plan *p,
 					}
 					if (rs_method_needs_calib(src->method) && !gs.ready &&
 					    (rc = gstats_load(c, src, l, (enum rs_input_group)g, &gs,
-					    cause)) != 0)
+					    job, cause)) != 0)
 						break;
-					if ((rc = compute_entry(c, i, src, &gs, key, &tmp, cause)) != 0)
+					if ((rc = compute_entry(c, i, src, &gs, key, &tmp, job,
+					    cause)) != 0)
 						break;
 					if (e->valid && e->pins == 0)
 						entry_clear(c, e, 1);
@@ -728,7 +842,8 @@ next:
 	}
 	gstats_clear(&gs);
 	if (rc != 0) {
-		if (rc == RS_ECANCEL && cause != NULL && *cause == NULL)
+		/* (a decomposition killed by the cancel left "NAME: cancelled": replaced) */
+		if (rc == RS_ECANCEL && cause != NULL)
 			rs_fail(cause, RS_ECANCEL, "compress: cancelled after %d of %d matrices",
 			    done, total);
 		rs_compress_set_free(s);

@@ -24,11 +24,23 @@
 #include "linalg.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <lapacke.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "alloc.h"
 #include "status.h"
@@ -522,4 +534,176 @@ rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb, enum rs_linalg_s
 	cblas_dtrmm(CblasRowMajor, cs, CblasLower, trans ? CblasTrans : CblasNoTrans,
 	    CblasNonUnit, rows, cols, 1.0, l, (int)n, b, cols);
 	return RS_OK;
+}
+
+/* --- Cancellable decompositions in a child process ---
+ *
+ * Why a child process: LAPACK has no cancel hook, and one gesdd of a 7B model's 4096×11008
+ * matrix runs for tens of seconds.  A thread cannot be stopped safely, and a detached thread
+ * that keeps computing would keep both cores and its gigabytes busy after the user got the
+ * prompt back.  A forked child sees the inputs through copy-on-write pages (nothing is
+ * copied up front), writes its outputs into MAP_SHARED memory the caller mapped before the
+ * fork, and can be ended at once with SIGKILL, which releases its CPU and memory in the
+ * kernel.  The parent watches the child's exit (a pidfd with poll, else waitpid(WNOHANG) with
+ * a short sleep) and the cancel flag every POLL_MS.  The child blocks the asynchronous
+ * signals, so a terminal's Ctrl-C, sent to the whole process group, reaches only the parent,
+ * and asks (Linux) to be killed if the thread that forked it goes away.  OpenBLAS stops its
+ * thread pool in a pthread_atfork handler and both sides restart it on their next call, with
+ * the thread count the caller set: the one-level-of-parallelism rule holds in the child. */
+
+#define POLL_MS 10
+#define CAUSE_MAX 512
+
+/* What a child reports back, in a shared page. */
+struct child_report {
+	volatile int done;              /* 1 once fn returned */
+	int status;
+	char cause[CAUSE_MAX];
+};
+
+/* Map `bytes` of zeroed memory that a forked child's writes reach. */
+void *
+rs_linalg_shared_alloc(size_t bytes, char **cause)
+{
+	void *p;
+
+	if (bytes == 0)
+		bytes = 1;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		rs_fail(cause, RS_ENOMEM, "linalg: out of memory for %zu bytes of shared results",
+		    bytes);
+		return NULL;
+	}
+	return p;
+}
+
+/* Unmap memory from rs_linalg_shared_alloc (NULL is a no-op). */
+void
+rs_linalg_shared_free(void *p, size_t bytes)
+{
+	if (p != NULL)
+		munmap(p, bytes == 0 ? 1 : bytes);
+}
+
+/* Child side: run fn with the asynchronous signals blocked, report, and _exit. */
+static void
+child_run(int (*fn)(void *, char **), void *arg, struct child_report *rep, pid_t parent)
+{
+	sigset_t set;
+	char *c = NULL;
+	int st;
+
+	sigfillset(&set);
+	/* Faults must still kill the child (blocked, their outcome is undefined). */
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	sigdelset(&set, SIGABRT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+#ifdef __linux__
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(3);
+#else
+	(void)parent;
+#endif
+	st = fn(arg, &c);
+	rep->status = st;
+	if (st != 0)
+		snprintf(rep->cause, sizeof rep->cause, "%s",
+		    c != NULL ? c : rs_status_str(st));
+	rep->done = 1;
+	_exit(0);
+}
+
+/* Open a pidfd for pid, or -1 where the kernel has none. */
+static int
+open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/* Wait for the child or the cancel flag; 1 if cancelled (child killed and reaped). */
+static int
+child_wait(pid_t pid, const struct rs_job *job, int *wstatus)
+{
+	struct pollfd pfd;
+	unsigned sleep_us = 500;
+	pid_t r;
+	int fd = open_pidfd(pid), killed = 0;
+
+	for (;;) {
+		r = waitpid(pid, wstatus, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		if (!killed && rs_job_cancelled(job)) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			/* SIGKILL cannot be caught: a blocking wait ends as soon as it lands. */
+			while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		if (fd >= 0) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			poll(&pfd, 1, POLL_MS);
+		} else {
+			/* 0.5 ms doubling to POLL_MS: short waits stay short. */
+			usleep(sleep_us);
+			if (sleep_us < POLL_MS * 1000)
+				sleep_us *= 2;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return killed;
+}
+
+/* Run fn(arg) in a child process when it is big enough and cancellable (see linalg.h). */
+int
+rs_linalg_cancellable(const struct rs_job *job, const char *what, double work,
+    int (*fn)(void *arg, char **cause), void *arg, char **cause)
+{
+	struct child_report *rep;
+	pid_t pid, parent = getpid();
+	int wstatus = 0, st;
+
+	if (job == NULL || work < RS_LINALG_FORK_WORK)
+		return fn(arg, cause);
+	if (rs_job_cancelled(job))
+		return rs_fail(cause, RS_ECANCEL, "%s: cancelled", what);
+	if ((rep = rs_linalg_shared_alloc(sizeof *rep, cause)) == NULL)
+		return RS_ENOMEM;
+	if ((pid = fork()) < 0) {
+		st = errno;
+		rs_linalg_shared_free(rep, sizeof *rep);
+		return rs_fail(cause, st == ENOMEM || st == EAGAIN ? RS_ENOMEM : RS_EIO,
+		    "%s: cannot start the decomposition process: %s", what, strerror(st));
+	}
+	if (pid == 0)
+		child_run(fn, arg, rep, parent);
+	if (child_wait(pid, job, &wstatus))
+		st = rs_fail(cause, RS_ECANCEL, "%s: cancelled", what);
+	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && rep->done)
+		st = rep->status == 0 ? RS_OK :
+		    rs_fail(cause, rep->status, "%s", rep->cause);
+	else if (WIFSIGNALED(wstatus))
+		st = rs_fail(cause, WTERMSIG(wstatus) == SIGKILL ? RS_ENOMEM : RS_EIO,
+		    "%s: the decomposition process was killed by signal %d (%s)%s", what,
+		    WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+		    WTERMSIG(wstatus) == SIGKILL ? ", likely out of memory" : "");
+	else
+		st = rs_fail(cause, RS_EIO, "%s: the decomposition process ended with status %d "
+		    "before finishing", what, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
+	rs_linalg_shared_free(rep, sizeof *rep);
+	return st;
 }

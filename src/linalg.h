@@ -13,12 +13,18 @@
  *   workspace belongs to one thread at a time; a pool of workers keeps one each.
  * - One level of parallelism: these functions never start threads of their own and never
  *   change the BLAS thread count; the caller decides (e.g. OpenBLAS at 1 thread while
- *   several workers run, or all cores for one big matrix). */
+ *   several workers run, or all cores for one big matrix).
+ * - Cancel: rs_linalg_cancellable() runs a large decomposition in a forked child process
+ *   that is killed (SIGKILL, reaped) within ~10 ms of the job's cancel flag, so a command
+ *   returns promptly even mid-gesdd, releases the CPU at once, and never sees a partial
+ *   result; small ones run in the calling thread, where they end within a fraction of a
+ *   second anyway (see linalg.c for why, and RS_LINALG_FORK_WORK for the threshold). */
 #ifndef RS_LINALG_H
 #define RS_LINALG_H
 
 #include <stddef.h>
 
+struct rs_job;
 struct rs_linalg_ws;
 
 /* A new, empty workspace; NULL when out of memory. */
@@ -88,5 +94,35 @@ int rs_linalg_trsm(const double *l, size_t n, double *b, size_t nb,
 /* In place B := op(L)·B or B·op(L) for the lower-triangular n×n l (dtrmm). */
 int rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb,
     enum rs_linalg_side side, int trans, char **cause);
+
+/* Work (multiply-adds, e.g. m·n·min(m, n) for an SVD) from which rs_linalg_cancellable()
+ * forks.  Measured on the 2-core machine this was written on (OpenBLAS 0.3.21, shared with
+ * other jobs, load ~5): fork + _exit + reap costs 3-5 ms for a small process and ~47 ms for
+ * one holding 1 GiB of touched heap (page tables are copied); sgesdd values-only of a
+ * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s.  At 2e9 the
+ * fork adds ~1-1.5% to the smallest forked call of a small process (a process with a GiB
+ * heap has 7B-sized matrices, ≥ 7e10, where it is < 1%); below it a call ends within
+ * ~0.35 s even here, inside the 0.5 s a cancel may take. */
+#define RS_LINALG_FORK_WORK 2e9
+
+/* Run fn(arg, cause) so that cancelling job stops it within ~10 ms.  When job is not NULL
+ * and work ≥ RS_LINALG_FORK_WORK, fn runs in a forked child: it reads its inputs from the
+ * caller's memory (copy-on-write: a child that writes into an input, e.g. a DESTROYED a,
+ * writes into its own copy and the caller's stays as it was), and every output it
+ * writes MUST be in memory from rs_linalg_shared_alloc(), the only memory whose writes the
+ * caller sees; anything else fn allocates or grows (a workspace) is the child's and is gone
+ * when it exits.  Returns fn's status and its cause (the same one line as in-process);
+ * RS_ECANCEL with "WHAT: cancelled" when the job was cancelled (the outputs are then
+ * undefined); a child killed by anything else (the OOM killer) gives one line naming
+ * `what` and the signal.  Otherwise fn simply runs in the calling thread. */
+int rs_linalg_cancellable(const struct rs_job *job, const char *what, double work,
+    int (*fn)(void *arg, char **cause), void *arg, char **cause);
+
+/* `bytes` of zeroed memory shared with a child of rs_linalg_cancellable(); NULL (with
+ * *cause set) when out of memory. */
+void *rs_linalg_shared_alloc(size_t bytes, char **cause);
+
+/* Unmap memory from rs_linalg_shared_alloc() (same bytes; NULL is a no-op). */
+void rs_linalg_shared_free(void *p, size_t bytes);
 
 #endif

@@ -92,6 +92,57 @@ grow(void **buf, size_t *cap, size_t count, size_t size)
 	return 0;
 }
 
+/* Grow the worker's singular-value buffer, memory a decomposition process writes into. */
+static int
+grow_sv(struct worker *wk, size_t count, char **cause)
+{
+	if (count <= wk->svcap)
+		return 0;
+	rs_linalg_shared_free(wk->sv, wk->svcap * sizeof(double));
+	wk->svcap = 0;
+	if ((wk->sv = rs_linalg_shared_alloc(count * sizeof(double), cause)) == NULL)
+		return RS_ENOMEM;
+	wk->svcap = count;
+	return 0;
+}
+
+/* Arguments of one decomposition run through rs_linalg_cancellable(). */
+struct decomp {
+	struct rs_linalg_ws *ws;
+	const float *w;                 /* m×n */
+	size_t m, n;
+	const double *c;                /* chol: the n×n matrix to factor */
+	const double *l;                /* feature spectrum: the n×n factor */
+	double *out;                    /* shared: singular values, or the factor + λ */
+};
+
+/* Singular values of w (weight spectra). */
+static int
+decomp_svals(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+
+	return rs_linalg_svals_f32(d->ws, d->w, d->m, d->n, d->out, cause);
+}
+
+/* Regularized Cholesky factor of c into out[0..n²), its λ into out[n²]. */
+static int
+decomp_chol(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+
+	return rs_linalg_chol_reg(d->c, d->n, d->out, d->out + d->n * d->n, cause);
+}
+
+/* Singular values of W·L (feature spectra). */
+static int
+decomp_feature(void *arg, char **cause)
+{
+	struct decomp *d = arg;
+
+	return rs_covstats_feature_spectrum(d->ws, d->w, d->m, d->n, d->l, d->out, cause);
+}
+
 /* Cache key text of one matrix's spectrum. */
 static char *
 spec_key(struct pool *p, const struct rs_tensor *t, int layer, enum rs_tkind mat)
@@ -233,9 +284,18 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 	if ((r->spec = from_cache(p, key, t, &r->note)) != NULL) {
 		r->from_cache = 1;
 	} else {
-		if ((rc = convert(wk, t, cause)) != 0 ||
-		    (r->spec = rs_spec_of_matrix(wk->ws, wk->w, (size_t)t->rows, (size_t)t->cols,
-		    cause)) == NULL) {
+		size_t m = (size_t)t->rows, n = (size_t)t->cols, k = m < n ? m : n;
+		struct decomp d = { wk->ws, NULL, m, n, NULL, NULL, NULL };
+
+		if ((rc = convert(wk, t, cause)) == 0 && (rc = grow_sv(wk, k, cause)) == 0) {
+			d.w = wk->w;
+			d.out = wk->sv;
+			/* A cancel kills the decomposition (linalg.h): nothing reaches the cache. */
+			rc = rs_linalg_cancellable(p->job, t->name, (double)m * (double)n * (double)k,
+			    decomp_svals, &d, cause);
+		}
+		if (rc != 0 ||
+		    (r->spec = rs_spec_new(RS_SPEC_WEIGHT, wk->sv, k, m, n, 0.0, cause)) == NULL) {
 			rs_free(key);
 			rs_free(r->note);
 			rs_free(r);
@@ -257,7 +317,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 	char *keys[3] = { NULL, NULL, NULL };
 	struct rs_calib_stats *stats = NULL;
 	double *l = NULL, *gram = NULL, lambda = 0.0;
-	size_t n = 0;
+	size_t n = 0, lbytes = 0;
 	int i, missing = 0, rc = 0;
 
 	for (i = 0; i < tk->nmat; i++) {
@@ -277,21 +337,30 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 		    cause)) != 0)
 			goto out;
 		n = stats->n;
-		if ((l = rs_mallocarray(n * n, sizeof(double))) == NULL) {
-			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory for a %zu-wide factor", n);
+		/* The factor and its λ (last element) are written by a decomposition process. */
+		lbytes = (n * n + 1) * sizeof(double);
+		if ((l = rs_linalg_shared_alloc(lbytes, cause)) == NULL) {
+			rc = RS_ENOMEM;
 			goto out;
 		}
-		if (p->o->kind == RS_SPEC_UNCENTRED) {
-			if ((gram = rs_mallocarray(n * n, sizeof(double))) == NULL) {
-				rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory for a Gram");
-				goto out;
+		{
+			struct decomp d = { wk->ws, NULL, 0, n, stats->cov, NULL, l };
+			char what[96];
+			if (p->o->kind == RS_SPEC_UNCENTRED) {
+				if ((gram = rs_mallocarray(n * n, sizeof(double))) == NULL) {
+					rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory for a Gram");
+					goto out;
+				}
+				rs_calib_stats_gram(stats, gram);
+				d.c = gram;
 			}
-			rs_calib_stats_gram(stats, gram);
-			rc = rs_linalg_chol_reg(gram, n, l, &lambda, cause);
+			snprintf(what, sizeof what, "spectra: L%d %s input covariance", tk->layer,
+			    rs_calib_input_name(tk->g));
+			rc = rs_linalg_cancellable(p->job, what, (double)n * (double)n * (double)n / 3.0,
+			    decomp_chol, &d, cause);
 			rs_free(gram);
 			gram = NULL;
-		} else {
-			rc = rs_linalg_chol_reg(stats->cov, n, l, &lambda, cause);
+			lambda = l[n * n];
 		}
 		rs_calib_stats_free(stats);
 		stats = NULL;
@@ -312,14 +381,16 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 			    "statistics are %zu-wide", t->name, t->cols, n);
 			goto out;
 		}
-		if (grow((void **)&wk->sv, &wk->svcap, r, sizeof(double)) != 0) {
-			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+		if ((rc = grow_sv(wk, r, cause)) != 0 || (rc = convert(wk, t, cause)) != 0)
 			goto out;
+		{
+			/* W·L (m·n² multiply-adds) and its SVD, killed as a whole on cancel. */
+			struct decomp d = { wk->ws, wk->w, (size_t)t->rows, n, NULL, l, wk->sv };
+			double work = (double)t->rows * (double)n * ((double)n + (double)r);
+			if ((rc = rs_linalg_cancellable(p->job, t->name, work, decomp_feature, &d,
+			    cause)) != 0)
+				goto out;
 		}
-		if ((rc = convert(wk, t, cause)) != 0 ||
-		    (rc = rs_covstats_feature_spectrum(wk->ws, wk->w, (size_t)t->rows, n, l,
-		    wk->sv, cause)) != 0)
-			goto out;
 		if ((res[i]->spec = rs_spec_new(p->o->kind, wk->sv, r, (size_t)t->rows, n, lambda,
 		    cause)) == NULL) {
 			rc = RS_EINVAL;
@@ -351,7 +422,7 @@ out:
 	}
 	rs_calib_stats_free(stats);
 	rs_free(gram);
-	rs_free(l);
+	rs_linalg_shared_free(l, lbytes);
 	return rc;
 }
 
@@ -593,7 +664,7 @@ out:
 	for (i = 0; wks != NULL && i < p.workers; i++) {
 		rs_linalg_ws_free(wks[i].ws);
 		rs_free(wks[i].w);
-		rs_free(wks[i].sv);
+		rs_linalg_shared_free(wks[i].sv, wks[i].svcap * sizeof(double));
 	}
 	rs_free(wks);
 	rs_free(p.tasks);

@@ -19,7 +19,10 @@
  * damaged entry is reported through note(), removed and recomputed.
  *
  * Progress (rs_job_progress, called from the calling thread only): matrices done of selected.
- * Cancel: workers stop taking tasks; what finished is in the store; RS_ECANCEL. */
+ * Cancel: workers stop taking tasks; what finished is in the store; RS_ECANCEL.  A matrix in
+ * flight is abandoned within ~10 ms of the flag: its decomposition (the SVD; for features
+ * also the Cholesky factor and W·L) runs through rs_linalg_cancellable() (linalg.h), in a
+ * child process that is killed and reaped, so nothing of it reaches the store or the cache. */
 #ifndef RS_SPECTRA_RUN_H
 #define RS_SPECTRA_RUN_H
 

@@ -4,9 +4,14 @@
 #include "config.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <lapacke.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tap.h"
 
@@ -563,6 +568,190 @@ measure(struct rs_linalg_ws *ws)
 	free(cause);
 }
 
+/* --- rs_linalg_cancellable ---------------------------------------------------------- */
+
+/* One decomposition for rs_linalg_cancellable(): values of w into shared sv, the pid that
+ * ran it into shared *pid; kill != 0 makes the child die of SIGKILL as the OOM killer would. */
+struct cc_call {
+	struct rs_linalg_ws *ws;
+	const float *w;
+	size_t m, n;
+	double *sv;
+	pid_t *pid;
+	int kill;
+};
+
+/* The call run in the child (or in-process below the threshold). */
+static int
+cc_run(void *arg, char **cause)
+{
+	struct cc_call *c = arg;
+
+	*c->pid = getpid();
+	if (c->kill)
+		raise(SIGKILL);
+	return rs_linalg_svals_f32(c->ws, c->w, c->m, c->n, c->sv, cause);
+}
+
+/* Seconds on the monotonic clock. */
+static double
+mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A canceller thread: sets job->cancel after `delay` seconds and notes when. */
+struct canceller {
+	struct rs_job *job;
+	double delay, at;
+};
+
+/* Body of the canceller thread. */
+static void *
+cancel_later(void *arg)
+{
+	struct canceller *k = arg;
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)k->delay;
+	ts.tv_nsec = (long)((k->delay - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+	k->at = mono();
+	k->job->cancel = 1;
+	return NULL;
+}
+
+/* m×n float matrix D·H with known singular values s (D = diag(s) padded, H = I - 2vvᵀ a
+ * random reflector), built in O(mn). */
+static float *
+known_f32(size_t m, size_t n, double *s)
+{
+	size_t r = m < n ? m : n, i, j;
+	double *v = malloc(n * sizeof(double)), nv = 0.0;
+	float *a = malloc(m * n * sizeof(float));
+
+	for (j = 0; j < n; j++) {
+		v[j] = gauss();
+		nv += v[j] * v[j];
+	}
+	for (j = 0; j < n; j++)
+		v[j] /= sqrt(nv);
+	for (i = 0; i < r; i++)
+		s[i] = pow(10.0, -3.0 * (double)i / (double)r);
+	/* row i of D·H is s_i (e_i - 2 v_i v); rows beyond r are zero */
+	for (i = 0; i < m; i++)
+		for (j = 0; j < n; j++)
+			a[i * n + j] = i < r ? (float)(s[i] * ((i == j) - 2.0 * v[i] * v[j])) : 0.0f;
+	free(v);
+	return a;
+}
+
+/* Large decompositions run in a child that a cancel kills at once; small ones in-process. */
+static void
+check_cancellable(struct rs_linalg_ws *ws)
+{
+	size_t m = 1200, n = 1800, r = 1200, i, bytes = r * sizeof(double);
+	struct rs_job job;
+	struct canceller k;
+	pthread_t tid;
+	double *s = malloc(r * sizeof(double)), worst = 0.0, t0, t1, *sv;
+	float *a = known_f32(m, n, s), *big;
+	pid_t *pid;
+	size_t ws0 = rs_linalg_ws_bytes(ws);
+	char *cause = NULL, *cause_in = NULL;
+	struct cc_call c;
+	int st, st_in, status;
+
+	memset(&job, 0, sizeof job);
+	sv = rs_linalg_shared_alloc(bytes, &cause);
+	pid = rs_linalg_shared_alloc(sizeof *pid, &cause);
+	if (!tap_ok(sv != NULL && pid != NULL, "shared memory for the results"))
+		return;
+	tap_ok((double)m * (double)n * (double)r >= RS_LINALG_FORK_WORK &&
+	    (double)m * (double)n * (double)r < 2 * RS_LINALG_FORK_WORK,
+	    "the %zux%zu test matrix is just above the fork threshold", m, n);
+	c = (struct cc_call){ ws, a, m, n, sv, pid, 0 };
+
+	/* Not cancelled: the child's values are the known spectrum. */
+	st = rs_linalg_cancellable(&job, "test 1200x1800", 2.6e9, cc_run, &c, &cause);
+	for (i = 0; i < r; i++)
+		if (s[i] >= 1e-3 * s[0] && fabs(sv[i] - s[i]) / s[i] > worst)
+			worst = fabs(sv[i] - s[i]) / s[i];
+	tap_ok(st == 0 && *pid != getpid() && worst < 1e-4,
+	    "above the threshold the SVD runs in a child (pid %d, ours %d): worst relative "
+	    "error %.2g of the known spectrum", (int)*pid, (int)getpid(), worst);
+	tap_ok(rs_linalg_ws_bytes(ws) == ws0 && waitpid(-1, &status, WNOHANG) < 0 &&
+	    errno == ECHILD, "the child's workspace stays in the child (%zu bytes here) and "
+	    "it is reaped", rs_linalg_ws_bytes(ws));
+
+	/* Without a job, or below the threshold, it runs here. */
+	st = rs_linalg_cancellable(NULL, "test", 2.6e9, cc_run, &c, &cause);
+	tap_ok(st == 0 && *pid == getpid(), "no job: in-process");
+	st = rs_linalg_cancellable(&job, "test", RS_LINALG_FORK_WORK / 2, cc_run, &c, &cause);
+	tap_ok(st == 0 && *pid == getpid(), "below the threshold: in-process");
+
+	/* An error in the child comes back as the same one line. */
+	a[5 * n + 7] = NAN;
+	st_in = rs_linalg_cancellable(NULL, "test", 2.6e9, cc_run, &c, &cause_in);
+	st = rs_linalg_cancellable(&job, "test", 2.6e9, cc_run, &c, &cause);
+	tap_ok(st == RS_EINVAL && st == st_in && *pid != getpid() && cause != NULL &&
+	    cause_in != NULL && strcmp(cause, cause_in) == 0,
+	    "the child's failure is reported as in-process: %s", cause);
+	a[5 * n + 7] = 0.0f;
+
+	/* A child killed by someone else (the OOM killer) names the matrix and the signal. */
+	c.kill = 1;
+	st = rs_linalg_cancellable(&job, "L9.down", 2.6e9, cc_run, &c, &cause);
+	tap_ok(st != 0 && st != RS_ECANCEL && cause != NULL && strncmp(cause, "L9.down: ", 9) == 0 &&
+	    strstr(cause, "signal 9") != NULL && strchr(cause, '\n') == NULL,
+	    "a killed child: %s", cause);
+	c.kill = 0;
+
+	/* Cancel mid-decomposition: a 2000×3000 SVD (seconds here) stopped 0.3 s in. */
+	big = malloc(2000 * 3000 * sizeof(float));
+	for (i = 0; i < 2000 * 3000; i++)
+		big[i] = (float)gauss();
+	rs_linalg_shared_free(sv, bytes);
+	bytes = 2000 * sizeof(double);
+	sv = rs_linalg_shared_alloc(bytes, &cause);
+	c = (struct cc_call){ ws, big, 2000, 3000, sv, pid, 0 };
+	k.job = &job;
+	k.delay = 0.3;
+	k.at = 0.0;
+	t0 = mono();
+	pthread_create(&tid, NULL, cancel_later, &k);
+	st = rs_linalg_cancellable(&job, "L0.big", 1.2e10, cc_run, &c, &cause);
+	t1 = mono();
+	pthread_join(tid, NULL);
+	tap_ok(st == RS_ECANCEL && k.at > 0.0 && t1 - k.at <= 0.5 && cause != NULL &&
+	    strcmp(cause, "L0.big: cancelled") == 0,
+	    "cancelled %.3f s after the flag, %.2f s into the call: %s", t1 - k.at, t1 - t0,
+	    cause);
+	tap_ok(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD,
+	    "the killed child is reaped");
+
+	/* The caller goes on: the next decomposition works. */
+	job.cancel = 0;
+	rs_linalg_shared_free(sv, bytes);
+	bytes = r * sizeof(double);
+	sv = rs_linalg_shared_alloc(bytes, &cause);
+	c = (struct cc_call){ ws, a, m, n, sv, pid, 0 };
+	st = rs_linalg_cancellable(&job, "test", 2.6e9, cc_run, &c, &cause);
+	tap_ok(st == 0 && fabs(sv[0] - s[0]) < 1e-4 * s[0] && fabs(sv[r - 1] - s[r - 1]) <
+	    1e-3 * s[r - 1], "after a cancel the next one works (sigma_1 %.6f, sigma_r %.3g)",
+	    sv[0], sv[r - 1]);
+	rs_linalg_shared_free(sv, bytes);
+	rs_linalg_shared_free(pid, sizeof *pid);
+	free(cause);
+	free(cause_in);
+	free(big);
+	free(a);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -587,6 +776,7 @@ main(void)
 	tap_ok(st == RS_EINVAL, "svals_f32 refuses an empty matrix: %s", cause);
 	free(cause);
 	check_real(ws);
+	check_cancellable(ws);
 	measure(ws);
 	rs_linalg_ws_free(ws);
 	return tap_done();
