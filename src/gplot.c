@@ -25,6 +25,9 @@
 #ifndef RS_GNUPLOT
 #define RS_GNUPLOT "gnuplot"
 #endif
+#ifndef RS_SRCSHAREDIR
+#define RS_SRCSHAREDIR "share"
+#endif
 #ifndef RS_PKGDATADIR
 #define RS_PKGDATADIR "/usr/local/share/rankscope"
 #endif
@@ -79,11 +82,24 @@ gplot_exe_dir(char *buf, size_t n)
 		buf[0] = '\0';
 }
 
+/* Whether dir (the executable's) or its parent (libtool's .libs) is a configured build tree. */
+static int
+gplot_in_build_tree(const char *dir)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof path, "%s/config.status", dir);
+	if (access(path, R_OK) == 0)
+		return 1;
+	snprintf(path, sizeof path, "%s/../config.status", dir);
+	return access(path, R_OK) == 0;
+}
+
 char *
 rs_gplot_template_path(const char *name, char **cause)
 {
 	const char *env = getenv("RS_DATADIR");
-	char exe[PATH_MAX], *cand[5];
+	char exe[PATH_MAX], *cand[6];
 	int i, n = 0;
 	char *found = NULL;
 
@@ -99,6 +115,9 @@ rs_gplot_template_path(const char *name, char **cause)
 		cand[n++] = rs_strdupf("%s/share/gnuplot/%s.gp", exe, name);
 		cand[n++] = rs_strdupf("%s/../share/gnuplot/%s.gp", exe, name);
 		cand[n++] = rs_strdupf("%s/../share/rankscope/gnuplot/%s.gp", exe, name);
+		/* a binary in a build tree made outside the sources (VPATH, make distcheck) */
+		if (gplot_in_build_tree(exe))
+			cand[n++] = rs_strdupf("%s/gnuplot/%s.gp", RS_SRCSHAREDIR, name);
 	}
 	for (i = 0; i < n; i++) {
 		if (cand[i] == NULL) {

@@ -11,6 +11,14 @@ export RS_DATADIR="$RS_SRCDIR/share" XDG_CACHE_HOME="$TMPD/cache"
 # size FILE: bytes
 size() { wc -c <"$1" | tr -d ' '; }
 
+# The build tree's binary finds the templates by itself, also when the build is outside the
+# sources (VPATH, make distcheck).
+env -u RS_DATADIR "$RS_BIN" -c "plot plan --to $TMPD/plain.svg" "$MODEL" >/dev/null 2>"$TMPD/err" &&
+    [ -s "$TMPD/plain.svg" ]
+st=$?
+[ $st -eq 0 ] || tap_diag "$(cat "$TMPD/err")"
+tap_check $st "without RS_DATADIR the build-tree binary finds its gnuplot templates"
+
 "$RS_BIN" -c "rank L1-3.* 64; rank *.down --keep 0.3; spectra L0.*;
 	plot spectrum L0.* --to $TMPD/s.png; plot energy L0.q --to $TMPD/e.svg;
 	plot plan --to $TMPD/p.pdf; plot heatmap --to $TMPD/h.png --title 'keep map'" \
