@@ -90,6 +90,9 @@ rs_spectrum_powerlaw(const double *ev, size_t count, double *alpha, double *xmin
 			dev = fabs(1.0 - exp((1.0 - a) * (lg[i + j] - lg[i])) - (double)j / nn);
 			if (dev > d)
 				d = dev;
+			/* this xmin can no longer beat the best (a strict <): the same fit, sooner */
+			if (d >= best_d)
+				break;
 		}
 		if (d < best_d) {
 			best_d = d;
