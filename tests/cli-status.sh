@@ -62,7 +62,7 @@ grep -q "0.7" "$TMPD/out"
 [ $? -ne 0 ]
 tap_check $? "no line after the NUL byte ran"
 
-# tokenize takes any number of words (300 here; the splitter once stopped at 112).
+# tokenize takes any number of words (300 here; a command once stopped at 64 arguments, a line at 113 words).
 words=$(awk 'BEGIN { for (i = 1; i <= 300; i++) printf "word%d ", i }')
 printf '%s' "$words" | sed 's/ $//' >"$TMPD/words.txt"
 "$RS_BIN" -c "load $M; tokenize $words" >"$TMPD/a" 2>"$TMPD/err"
