@@ -741,6 +741,12 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 		rep->layers_computed += n_in_pass;
 		rep->passes++;
 	}
+	/* every pass reads the layers from the first again: only now are the weights done with */
+	for (l = 0; l < c->n_layers; l++)
+		for (k = 0; k < RS_T_LAYER_COUNT; k++)
+			rs_model_tensor_release(c->m, rs_model_tensor(c->m, l, (enum rs_tkind)k));
+	for (k = 0; k < RS_G_COUNT; k++)
+		rs_model_tensor_release(c->m, rs_model_global(c->m, (enum rs_tglobal)k));
 out:
 	rs_free(ps.cause);
 	rs_forward_free(f);

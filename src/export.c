@@ -380,6 +380,9 @@ wsrc_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
 		off += n;
 		len -= n;
 	}
+	/* the tensor's last bytes are written: its mapped pages need not stay resident */
+	if (s->t != NULL && off == (size_t)s->rows * s->row_bytes)
+		rs_model_tensor_release(s->m, s->t);
 	return 0;
 }
 

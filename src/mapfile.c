@@ -63,3 +63,19 @@ rs_mapfile_close(struct rs_mapfile *mf)
 	rs_free(mf->path);
 	rs_free(mf);
 }
+
+/* Only whole pages inside the range: a neighbouring tensor's first or last page stays. */
+void
+rs_mapfile_release(const void *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi;
+
+	if (p == NULL || len == 0 || page <= 0)
+		return;
+	lo = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	hi = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
+	/* posix_madvise(POSIX_MADV_DONTNEED) is a no-op in glibc; madvise drops the pages */
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}

@@ -16,4 +16,11 @@ struct rs_mapfile {
 struct rs_mapfile *rs_mapfile_open(const char *path, char **cause);
 void rs_mapfile_close(struct rs_mapfile *mf);
 
+/* Drop this process's pages of a read-only file mapping that lie wholly inside [p, p + len)
+ * (madvise MADV_DONTNEED): they stop counting in the resident set, the page cache may keep
+ * them, and a later read faults them in again with the same bytes, since nothing ever wrote
+ * through the mapping.  p must point into a mapping from rs_mapfile_open: on anonymous or heap
+ * memory this would zero the range. */
+void rs_mapfile_release(const void *p, size_t len);
+
 #endif

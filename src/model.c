@@ -1267,6 +1267,15 @@ rs_model_find(const struct rs_model *m, const char *name)
 	return NULL;
 }
 
+/* Release t's mapped pages; only m's own tensors, whose bytes all lie in file mappings. */
+void
+rs_model_tensor_release(const struct rs_model *m, const struct rs_tensor *t)
+{
+	if (m == NULL || t == NULL || t < m->t || t >= m->t + m->n_tensors || !t->present)
+		return;
+	rs_mapfile_release(t->data, (size_t)t->rows * t->row_bytes);
+}
+
 /* Convert rows to float32 in canonical (HF) row order. */
 int
 rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, int64_t row0,

@@ -136,6 +136,15 @@ const struct rs_layer_attn *rs_model_layer_attn(const struct rs_model *m, int la
 int rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, int64_t row0,
                              int64_t nrows, float *dst);
 
+/* Drop the process's resident pages of t's bytes in the file mapping (rs_mapfile_release): a
+ * job calls it once it is done with the tensor, so that a pass over many tensors does not keep
+ * every page it touched in its resident set (the page cache may keep them).  Reads stay
+ * correct at any time, since the mapping is never written: a later read faults the pages in
+ * again.  Call it only when no other thread is still reading t, or that reader pays the faults
+ * again, and never for a tensor a loop reuses (the forward pass of ppl reads every layer each
+ * window).  Does nothing for a tensor that is not one of m's. */
+void rs_model_tensor_release(const struct rs_model *m, const struct rs_tensor *t);
+
 /* Parameters of the decoder linears (all layers), and of embed + head (head counted once more
  * only when not tied). */
 uint64_t rs_model_linear_params(const struct rs_model *m);

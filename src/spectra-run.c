@@ -303,6 +303,8 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 		}
 		to_cache(p, key, r->spec, &r->note);
 	}
+	/* hashed and converted: its mapped pages need not stay resident (one task per tensor) */
+	rs_model_tensor_release(p->m, t);
 	rs_free(key);
 	push(p, r);
 	return 0;

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Mapped weight pages a job has finished with are released (model.h, rs_model_tensor_release):
+# after `spectra` hashed and converted every matrix of a ~100 MB model, the process's resident
+# share of the model file's mapping (Rss of its entries in /proc/PID/smaps) is a small part of
+# the matrices' bytes, read while the workbench session is still alive.
+. "$RS_SRCDIR/tests/tap.sh"
+
+export XDG_CACHE_HOME="$TMPD/cache" LC_ALL=C.UTF-8
+
+[ -r /proc/self/smaps ] || tap_skip_all "no /proc/PID/smaps here"
+
+# poll CMD SECONDS: run the shell condition CMD every 50 ms until it holds; 0 if it did.
+poll() {
+	n=0
+	while [ $n -lt $(($2 * 20)) ]; do
+		eval "$1" && return 0
+		sleep 0.05
+		n=$((n + 1))
+	done
+	return 1
+}
+
+# mapped_rss_kb PID FILE: kB of FILE's mappings resident in process PID ("-" if none mapped).
+mapped_rss_kb() {
+	awk -v f="$2" '
+		/^[0-9a-f]+-[0-9a-f]+ / { inmap = ($NF == f); if (inmap) n++; next }
+		inmap && $1 == "Rss:" { kb += $2 }
+		END { if (n == 0) print "-"; else print kb + 0 }' "/proc/$1/smaps"
+}
+
+# Four layers, dim 1024, ffn 2816, random F16 (finite, full rank): 28 matrices, 100 MB.
+M="$TMPD/m"
+mkdir -p "$M"
+python3 - "$M" <<'EOF'
+import json, os, struct, sys
+out = sys.argv[1]
+dim, ffn, layers, heads, vocab = 1024, 2816, 4, 8, 256
+json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+           "intermediate_size": ffn, "num_attention_heads": heads,
+           "num_key_value_heads": heads, "num_hidden_layers": layers, "vocab_size": vocab,
+           "max_position_embeddings": 128, "rms_norm_eps": 1e-5, "hidden_act": "silu",
+           "tie_word_embeddings": False}, open(out + "/config.json", "w"))
+t = [("model.embed_tokens.weight", (vocab, dim)), ("model.norm.weight", (dim,)),
+     ("lm_head.weight", (vocab, dim))]
+for l in range(layers):
+    p = "model.layers.%d." % l
+    t += [(p + "self_attn.%s_proj.weight" % k, (dim, dim)) for k in "qkvo"]
+    t += [(p + "mlp.gate_proj.weight", (ffn, dim)), (p + "mlp.up_proj.weight", (ffn, dim)),
+          (p + "mlp.down_proj.weight", (dim, ffn)), (p + "input_layernorm.weight", (dim,)),
+          (p + "post_attention_layernorm.weight", (dim,))]
+# random F16: random sign and low mantissa bits, exponent near 2^-7
+table = bytes((i & 0x83) | 0x20 for i in range(256))
+h, off, blobs = {}, 0, []
+for name, shape in t:
+    n = 1
+    for d in shape:
+        n *= d
+    b = bytearray(os.urandom(2 * n))
+    b[1::2] = bytes(b[1::2]).translate(table)
+    h[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [off, off + len(b)]}
+    off += len(b)
+    blobs.append(b)
+hj = json.dumps(h).encode()
+hj += b" " * ((-len(hj)) % 8)
+with open(out + "/model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(hj)) + hj)
+    for b in blobs:
+        f.write(b)
+EOF
+F="$M/model.safetensors"
+[ -s "$F" ] || tap_skip_all "python3 could not write the test model"
+# the 28 matrices' bytes, in kB: 4 x (4 x 1024 x 1024 + 3 x 2816 x 1024) x 2 bytes
+MAT_KB=$((4 * (4 * 1024 * 1024 + 3 * 2816 * 1024) * 2 / 1024))
+
+# The probe sees touched pages: a process that read every page of the mapping has it resident.
+python3 - "$F" "$TMPD/touched" <<'EOF' &
+import mmap, os, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+s = sum(m[i] for i in range(0, len(m), 4096))
+open(sys.argv[2], "w").write("%d\n" % s)
+time.sleep(30)
+EOF
+ppid=$!
+poll '[ -s "$TMPD/touched" ]' 10
+kb=$(mapped_rss_kb "$ppid" "$F")
+kill "$ppid" 2>/dev/null
+wait "$ppid" 2>/dev/null
+[ "$kb" != - ] && [ "$kb" -ge "$MAT_KB" ]
+tap_check $? "control: every page read, the mapping is resident ($kb kB of $MAT_KB kB matrices)"
+
+# The session stays alive on a pipe while its smaps is read after spectra.
+mkfifo "$TMPD/in"
+"$RS_BIN" -t 2 -f - <"$TMPD/in" >"$TMPD/out" 2>"$TMPD/err" &
+rspid=$!
+exec 3>"$TMPD/in"
+printf "load '%s'\nspectra\n" "$M" >&3
+poll 'grep -q "^spectra:" "$TMPD/out"' 60
+kb=$(mapped_rss_kb "$rspid" "$F")
+echo quit >&3
+exec 3>&-
+wait "$rspid"
+st=$?
+tap_diag "$(grep '^spectra:' "$TMPD/out")"
+[ "$st" -eq 0 ] && grep -q '^spectra: weight, 28 matrices: 28 computed, 0 from cache.*28 hashed in full' \
+	"$TMPD/out"
+tap_check $? "spectra computed and hashed all 28 matrices from the mapping (exit $st)"
+[ "$kb" != - ] && [ "$kb" -lt $((MAT_KB / 10)) ]
+tap_check $? "after spectra the model's mapping holds $kb kB resident, < 10% of $MAT_KB kB"
+
+tap_done
