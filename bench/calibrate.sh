@@ -6,7 +6,7 @@
 #   bench/calibrate.sh [MODEL_DIR [TEXT [CTX [MAX_TOKENS [GROUPS]]]]]
 #
 # Environment: THREADS (default all cores), MEMORY (calibrate --memory), TOKENIZER (a tokenizer
-# file for a model folder without one, e.g. bench/mkmodel's output).
+# file for a model folder without one; bench/mkmodel writes a synthetic tokenizer.model).
 #
 # Defaults: the bundled kjv-llama, kjv-calib.txt, its context (256), 65536 tokens (the whole
 # text if shorter), G = min(32, windows).  The cache is a fresh directory, so the statistics
