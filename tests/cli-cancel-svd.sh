@@ -33,42 +33,7 @@ n_cached() {
 # (~80 MB) is written in well under a second.
 BIG="$TMPD/onelayer"
 mkdir -p "$BIG"
-python3 - "$BIG" <<'EOF'
-import json, os, struct, sys
-out = sys.argv[1]
-dim, ffn, layers, heads, vocab = 2048, 5632, 1, 16, 256
-json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
-           "intermediate_size": ffn, "num_attention_heads": heads,
-           "num_key_value_heads": heads, "num_hidden_layers": layers, "vocab_size": vocab,
-           "max_position_embeddings": 128, "rms_norm_eps": 1e-5, "hidden_act": "silu",
-           "tie_word_embeddings": False}, open(out + "/config.json", "w"))
-t = [("model.embed_tokens.weight", (vocab, dim)), ("model.norm.weight", (dim,)),
-     ("lm_head.weight", (vocab, dim))]
-for l in range(layers):
-    p = "model.layers.%d." % l
-    t += [(p + "self_attn.%s_proj.weight" % k, (dim, dim)) for k in "qkvo"]
-    t += [(p + "mlp.gate_proj.weight", (ffn, dim)), (p + "mlp.up_proj.weight", (ffn, dim)),
-          (p + "mlp.down_proj.weight", (dim, ffn)), (p + "input_layernorm.weight", (dim,)),
-          (p + "post_attention_layernorm.weight", (dim,))]
-# random F16: random sign and low mantissa bits, exponent near 2^-7 (finite, full rank)
-table = bytes((i & 0x83) | 0x20 for i in range(256))
-h, off, blobs = {}, 0, []
-for name, shape in t:
-    n = 1
-    for d in shape:
-        n *= d
-    b = bytearray(os.urandom(2 * n))
-    b[1::2] = bytes(b[1::2]).translate(table)
-    h[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [off, off + len(b)]}
-    off += len(b)
-    blobs.append(b)
-hj = json.dumps(h).encode()
-hj += b" " * ((-len(hj)) % 8)
-with open(out + "/model.safetensors", "wb") as f:
-    f.write(struct.pack("<Q", len(hj)) + hj)
-    for b in blobs:
-        f.write(b)
-EOF
+python3 "$RS_SRCDIR/tests/randmodel.py" "$BIG" 2048 5632 1 16 256
 [ -s "$BIG/model.safetensors" ] || tap_skip_all "python3 could not write the test model"
 
 # --- batch: SIGINT while the SVD of L0.down runs
