@@ -13,17 +13,6 @@ STALL="$(dirname "$RS_BIN")/tests/.libs/libstall.so"
 [ -f "$STALL" ] || tap_skip_all "tests/.libs/libstall.so not built"
 export XDG_CACHE_HOME="$TMPD/cache" OPENBLAS_NUM_THREADS=1
 
-# poll CMD SECONDS: run the shell condition CMD every 20 ms until it holds; 0 if it did.
-poll() {
-	n=0
-	while [ $n -lt $(($2 * 50)) ]; do
-		eval "$1" && return 0
-		sleep 0.02
-		n=$((n + 1))
-	done
-	return 1
-}
-
 # stalled N CMDS: run rankscope -c CMDS until the N-th fsync of a temporary file (a path
 # containing $RS_STALL_MATCH when set), SIGKILL it there; 0 if it got there.
 stalled() {

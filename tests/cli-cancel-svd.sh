@@ -12,17 +12,6 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
-# poll CMD SECONDS: run the shell condition CMD every 20 ms until it holds; 0 if it did.
-poll() {
-	n=0
-	while [ $n -lt $(($2 * 50)) ]; do
-		eval "$1" && return 0
-		sleep 0.02
-		n=$((n + 1))
-	done
-	return 1
-}
-
 # n_cached: spectrum cache entries written so far.
 n_cached() {
 	find "$XDG_CACHE_HOME" -name "spectrum-*.rsc" 2>/dev/null | wc -l
@@ -87,24 +76,8 @@ if ! command -v tmux >/dev/null 2>&1; then
 	tap_done
 	exit $?
 fi
-SOCK="rs-cancel-svd-$$"
-T="tmux -L $SOCK -f /dev/null"
-trap '$T kill-server >/dev/null 2>&1; sleep 0.2; rm -rf "$TMPD"' EXIT
+. "$RS_SRCDIR/tests/tmux.sh"
 export XDG_STATE_HOME="$TMPD/state" RS_DATADIR="$RS_SRCDIR/share"
-
-# screen_has REGEX: the screen matches now.
-screen_has() {
-	$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null && grep -Eq -- "$1" "$TMPD/screen"
-}
-
-# type_cmd CMD: enter a command at the workbench's command line.
-type_cmd() {
-	$T send-keys -t rs Escape
-	sleep 0.3
-	$T send-keys -t rs ':'
-	$T send-keys -t rs -l "$1"
-	$T send-keys -t rs Enter
-}
 
 rm -rf "$TMPD/cache"
 cat >"$TMPD/run.sh" <<RUN

@@ -9,17 +9,6 @@ export XDG_CACHE_HOME="$TMPD/cache" LC_ALL=C.UTF-8
 
 [ -r /proc/self/smaps ] || tap_skip_all "no /proc/PID/smaps here"
 
-# poll CMD SECONDS: run the shell condition CMD every 50 ms until it holds; 0 if it did.
-poll() {
-	n=0
-	while [ $n -lt $(($2 * 20)) ]; do
-		eval "$1" && return 0
-		sleep 0.05
-		n=$((n + 1))
-	done
-	return 1
-}
-
 # mapped_rss_kb PID FILE: kB of FILE's mappings resident in process PID ("-" if none mapped).
 mapped_rss_kb() {
 	awk -v f="$2" '

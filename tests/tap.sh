@@ -60,6 +60,17 @@ tap_close() {
 		m = b < 0 ? -b : b; exit !(a != "" && d <= t * m) }'
 }
 
+# poll CMD SECONDS: run the shell condition CMD every 20 ms until it holds; 0 if it did.
+poll() {
+	n=0
+	while [ $n -lt $(($2 * 50)) ]; do
+		eval "$1" && return 0
+		sleep 0.02
+		n=$((n + 1))
+	done
+	return 1
+}
+
 tap_done() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -4,7 +4,7 @@
 command -v tmux >/dev/null 2>&1 || tap_skip_all "tmux not installed"
 SOCK="rs-test-$$"
 T="tmux -L $SOCK -f /dev/null"
-trap '$T kill-server >/dev/null 2>&1; rm -rf "$TMPD"' EXIT
+trap '$T kill-server >/dev/null 2>&1; sleep 0.2; rm -rf "$TMPD"' EXIT
 
 # wait_for PATTERN SECONDS: poll the screen of session rs until an extended regexp matches;
 # 0 if it did, else the screen goes to the log.
@@ -20,4 +20,19 @@ wait_for() {
 	tap_diag "timed out waiting for /$1/; the screen:"
 	sed 's/^/#   /' "$TMPD/screen"
 	return 1
+}
+
+# screen_has REGEX: the screen of session rs matches now.
+screen_has() {
+	$T capture-pane -p -t rs >"$TMPD/screen" 2>/dev/null && grep -Eq -- "$1" "$TMPD/screen"
+}
+
+# type_cmd CMD: enter a command at the workbench's command line (Esc leaves the command line if
+# it is open, ':' opens it).
+type_cmd() {
+	$T send-keys -t rs Escape
+	sleep 0.3
+	$T send-keys -t rs ':'
+	$T send-keys -t rs -l "$1"
+	$T send-keys -t rs Enter
 }
