@@ -87,7 +87,6 @@ struct decomp {
 	const float *w;                 /* feature, whiten: the m×n weights */
 	double *wd;                     /* svd: the m×n double matrix (the child's copy is
 	                                   destroyed) */
-	const double *c;                /* chol: the n×n matrix */
 	const double *l, *mu;           /* feature, whiten: the factor, the mean */
 	double *o1, *o2, *o3;           /* outputs (see each function) */
 };
@@ -99,15 +98,6 @@ decomp_svd(void *arg, char **cause)
 	struct decomp *d = arg;
 
 	return rs_linalg_svd_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
-}
-
-/* Regularized Cholesky factor of c into o1 (n×n), its λ into o1[n²]. */
-static int
-decomp_chol(void *arg, char **cause)
-{
-	struct decomp *d = arg;
-
-	return rs_linalg_chol_reg(d->c, d->n, d->o1, d->o1 + d->n * d->n, cause);
 }
 
 /* Full-rank feature-PCA factors: o1 = U (m×r), o2 = Uᵀ W (r×n); the bias it computes goes
@@ -435,27 +425,21 @@ gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
 			gs->scale[j] = pow(s, src->alpha);
 		}
 	} else {
-		struct decomp d;
 		double *gram = NULL;
 		char what[96];
 
 		if ((gs->l = rs_linalg_shared_alloc((n * n + 1) * sizeof *gs->l, cause)) == NULL)
 			return RS_ENOMEM;
 		gs->lbytes = (n * n + 1) * sizeof *gs->l;
-		memset(&d, 0, sizeof d);
-		d.n = n;
-		d.c = st->cov;
-		d.o1 = gs->l;
 		if (src->method != RS_METHOD_FEATURE) {
 			if ((gram = rs_mallocarray(n * n, sizeof *gram)) == NULL)
 				return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
 			rs_calib_stats_gram(st, gram);
-			d.c = gram;
 		}
 		snprintf(what, sizeof what, "compress: L%d %s input statistics", layer,
 		    rs_calib_input_name(g));
-		rc = rs_linalg_cancellable(job, what, (double)n * (double)n * (double)n / 3.0,
-		    decomp_chol, &d, cause);
+		rc = rs_linalg_chol_reg_cancellable(job, what, gram != NULL ? gram : st->cov, n,
+		    gs->l, cause);
 		rs_free(gram);
 		if (rc != 0)
 			return rc;

@@ -707,3 +707,29 @@ rs_linalg_cancellable(const struct rs_job *job, const char *what, double work,
 	rs_linalg_shared_free(rep, sizeof *rep);
 	return st;
 }
+
+/* The arguments of a cancellable Cholesky. */
+struct chol_call {
+	const double *c;
+	size_t n;
+	double *l;
+};
+
+/* rs_linalg_chol_reg with λ stored after the factor. */
+static int
+chol_call_run(void *arg, char **cause)
+{
+	struct chol_call *a = arg;
+
+	return rs_linalg_chol_reg(a->c, a->n, a->l, a->l + a->n * a->n, cause);
+}
+
+int
+rs_linalg_chol_reg_cancellable(const struct rs_job *job, const char *what, const double *c,
+    size_t n, double *l, char **cause)
+{
+	struct chol_call a = { c, n, l };
+
+	return rs_linalg_cancellable(job, what, (double)n * (double)n * (double)n / 3.0,
+	    chol_call_run, &a, cause);
+}

@@ -125,4 +125,9 @@ void *rs_linalg_shared_alloc(size_t bytes, char **cause);
 /* Unmap memory from rs_linalg_shared_alloc() (same bytes; NULL is a no-op). */
 void rs_linalg_shared_free(void *p, size_t bytes);
 
+/* rs_linalg_chol_reg of the n×n c through rs_linalg_cancellable (work n³/3): l (n² + 1
+ * doubles from rs_linalg_shared_alloc) gets the factor and l[n²] the λ used. */
+int rs_linalg_chol_reg_cancellable(const struct rs_job *job, const char *what,
+    const double *c, size_t n, double *l, char **cause);
+
 #endif

@@ -111,9 +111,8 @@ struct decomp {
 	struct rs_linalg_ws *ws;
 	const float *w;                 /* m×n */
 	size_t m, n;
-	const double *c;                /* chol: the n×n matrix to factor */
 	const double *l;                /* feature spectrum: the n×n factor */
-	double *out;                    /* shared: singular values, or the factor + λ */
+	double *out;                    /* shared: the singular values */
 };
 
 /* Singular values of w (weight spectra). */
@@ -123,15 +122,6 @@ decomp_svals(void *arg, char **cause)
 	struct decomp *d = arg;
 
 	return rs_linalg_svals_f32(d->ws, d->w, d->m, d->n, d->out, cause);
-}
-
-/* Regularized Cholesky factor of c into out[0..n²), its λ into out[n²]. */
-static int
-decomp_chol(void *arg, char **cause)
-{
-	struct decomp *d = arg;
-
-	return rs_linalg_chol_reg(d->c, d->n, d->out, d->out + d->n * d->n, cause);
 }
 
 /* Singular values of W·L (feature spectra). */
@@ -285,7 +275,7 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 		r->from_cache = 1;
 	} else {
 		size_t m = (size_t)t->rows, n = (size_t)t->cols, k = m < n ? m : n;
-		struct decomp d = { wk->ws, NULL, m, n, NULL, NULL, NULL };
+		struct decomp d = { wk->ws, NULL, m, n, NULL, NULL };
 
 		if ((rc = convert(wk, t, cause)) == 0 && (rc = grow_sv(wk, k, cause)) == 0) {
 			d.w = wk->w;
@@ -346,7 +336,6 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 			goto out;
 		}
 		{
-			struct decomp d = { wk->ws, NULL, 0, n, stats->cov, NULL, l };
 			char what[96];
 			if (p->o->kind == RS_SPEC_UNCENTRED) {
 				if ((gram = rs_mallocarray(n * n, sizeof(double))) == NULL) {
@@ -354,12 +343,11 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 					goto out;
 				}
 				rs_calib_stats_gram(stats, gram);
-				d.c = gram;
 			}
 			snprintf(what, sizeof what, "spectra: L%d %s input covariance", tk->layer,
 			    rs_calib_input_name(tk->g));
-			rc = rs_linalg_cancellable(p->job, what, (double)n * (double)n * (double)n / 3.0,
-			    decomp_chol, &d, cause);
+			rc = rs_linalg_chol_reg_cancellable(p->job, what, gram != NULL ? gram :
+			    stats->cov, n, l, cause);
 			rs_free(gram);
 			gram = NULL;
 			lambda = l[n * n];
@@ -387,7 +375,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 			goto out;
 		{
 			/* W·L (m·n² multiply-adds) and its SVD, killed as a whole on cancel. */
-			struct decomp d = { wk->ws, wk->w, (size_t)t->rows, n, NULL, l, wk->sv };
+			struct decomp d = { wk->ws, wk->w, (size_t)t->rows, n, l, wk->sv };
 			double work = (double)t->rows * (double)n * ((double)n + (double)r);
 			if ((rc = rs_linalg_cancellable(p->job, t->name, work, decomp_feature, &d,
 			    cause)) != 0)
