@@ -278,6 +278,14 @@ main(int argc, char **argv)
 #endif
 	printf("sgemm       %.2f GFLOP/s at %dx%dx%d, %.2f GFLOP/s at 1024^3 (OpenBLAS kernels: %s)\n",
 	    sg_shape, big_m, big_n, big_k, sg_big, core);
+#if defined(__x86_64__) && defined(__GNUC__)
+	/* OpenBLAS releases older than the CPU fall back to AVX2 kernels on AVX-512 machines */
+	if (strcmp(core, "Haswell") == 0 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		printf("note        this CPU has AVX-512 but OpenBLAS runs its AVX2 kernels; "
+		    "OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 ones\n");
+#endif
 	printf("convert     %.3f s per call for every decoder matrix and the head (%s weights), "
 	    "%.3f ms per token at %d rows per call\n", conv, rs_dtype_name(rs_model_tensor(m, 0,
 	    RS_T_Q)->dtype), conv * 1e3 / rows, rows);
