@@ -200,18 +200,6 @@ conv_f16_avx512(const uint8_t *src, float *dst, size_t n)
 		dst[i] = f16_to_f32(load_u16(src + 2 * i));
 }
 
-/* F16 row by F16C's vcvtph2ps, 8 halves per instruction. */
-__attribute__((target("avx,f16c"))) static void
-conv_f16_f16c(const uint8_t *src, float *dst, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const void *)(src + 2 * i))));
-	for (; i < n; i++)
-		dst[i] = f16_to_f32(load_u16(src + 2 * i));
-}
-
 /* BF16 row by AVX-512: widen 16 halves to 32 bits and shift them into the top half. */
 __attribute__((target("avx512f"))) static void
 conv_bf16_avx512(const uint8_t *src, float *dst, size_t n)
@@ -253,18 +241,14 @@ conv_bf16_c(const uint8_t *src, float *restrict dst, size_t n)
 		dst[i] = bits_f32((uint32_t)load_u16(src + 2 * i) << 16);
 }
 
-/* F16 row by the widest conversion instruction the CPU has (this is the forward pass's
- * per-call weight conversion; the C loop runs at a fraction of the instruction's rate). */
+/* F16 row, by AVX-512 where the CPU has it (this is the forward pass's per-call weight
+ * conversion; the C loop runs at a fraction of vcvtph2ps's rate). */
 static void
 conv_f16(const uint8_t *src, float *dst, size_t n)
 {
 #ifdef HAVE_X86_CONVERT
 	if (__builtin_cpu_supports("avx512f")) {
 		conv_f16_avx512(src, dst, n);
-		return;
-	}
-	if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) {
-		conv_f16_f16c(src, dst, n);
 		return;
 	}
 #endif
