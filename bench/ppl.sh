@@ -36,8 +36,9 @@ for type in $TYPES; do
 	    "window $CTX, $CHUNKS windows, $T threads"
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
-		rs=$(./bench/ppl -p llama.cpp -c "$CTX" -n "$CHUNKS" -t "$T" "$model" "$TEXT" |
-		    tee /dev/stderr | awk '$1 == "time" { print $4 }')
+		out=$(./bench/ppl -p llama.cpp -c "$CTX" -n "$CHUNKS" -t "$T" "$model" "$TEXT")
+		echo "$out"
+		rs=$(echo "$out" | awk '$1 == "time" { print $4 }')
 		if [ -x "$PEER" ] && [ "${model%.gguf}" != "$model" ]; then
 			log=$DIR/llama-perplexity.log
 			"$PEER" llama-perplexity -m "$model" -f "$TEXT" -c "$CTX" -b "$CTX" -ub "$CTX" \
