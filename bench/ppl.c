@@ -20,12 +20,17 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "dtype.h"
 #include "forward.h"
 #include "mapfile.h"
 #include "model.h"
 #include "ppl.h"
 #include "status.h"
 #include "tokenizer.h"
+
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+char *openblas_get_corename(void);
+#endif
 
 /* Monotonic time in seconds. */
 static double
@@ -70,6 +75,44 @@ sgemm_gflops(int m, int n, int k, double secs)
 	free(b);
 	free(c);
 	return flops / t / 1e9;
+}
+
+/* Seconds to convert every decoder matrix and the head to float32 once, as one forward call
+ * does for weights that cannot feed sgemm in place (0 for an all-F32 model). */
+static double
+convert_secs(const struct rs_model *m)
+{
+	const struct rs_model_config *c = rs_model_config(m);
+	const struct rs_tensor *t;
+	size_t cap = 0;
+	float *buf;
+	double t0;
+	int l, k;
+
+	for (l = 0; l < c->n_layers; l++)
+		for (k = 0; k < RS_MAT_COUNT; k++) {
+			t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			if ((size_t)(t->rows * t->cols) > cap)
+				cap = (size_t)(t->rows * t->cols);
+		}
+	t = rs_model_global(m, RS_G_HEAD);
+	if ((size_t)(t->rows * t->cols) > cap)
+		cap = (size_t)(t->rows * t->cols);
+	if ((buf = rs_mallocarray(cap, sizeof *buf)) == NULL)
+		return 0;
+	t0 = now();
+	for (l = 0; l < c->n_layers; l++)
+		for (k = 0; k < RS_MAT_COUNT; k++) {
+			t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			if (t->dtype != RS_DT_F32)
+				rs_model_tensor_rows_f32(m, t, 0, t->rows, buf);
+		}
+	t = rs_model_global(m, RS_G_HEAD);
+	if (t->dtype != RS_DT_F32)
+		rs_model_tensor_rows_f32(m, t, 0, t->rows, buf);
+	t0 = now() - t0;
+	rs_free(buf);
+	return t0;
 }
 
 /* Token ids from a file of integers, or NULL if it is not one. */
@@ -134,7 +177,8 @@ main(int argc, char **argv)
 	size_t n = 0, i;
 	int ch, ctx = 0, chunks = 0, threads = 0, rows = 0, big_m, big_n, big_k;
 	int per_window;
-	double t0, secs, flops, model_gf, sg_shape, sg_big;
+	double t0, secs, flops, model_gf, sg_shape, sg_big, conv;
+	const char *core = "?";
 	const char *proto = "chunked";
 
 	while ((ch = getopt(argc, argv, "c:n:t:r:p:")) != -1) {
@@ -204,6 +248,9 @@ main(int argc, char **argv)
 	big_k = c->dim;
 	sg_shape = sgemm_gflops(big_m, big_n, big_k, 1.0);
 	sg_big = sgemm_gflops(1024, 1024, 1024, 1.0);
+	/* twice: the first pass also faults the mapped file in */
+	conv = convert_secs(m);
+	conv = convert_secs(m);
 
 	t0 = now();
 	if (rs_ppl_run(f, ids, n, &o, &r, NULL, &cause) != 0) {
@@ -224,10 +271,24 @@ main(int argc, char **argv)
 	    (long long)r.n_scored);
 	printf("ppl         %.4f +/- %.4f%s\n", r.ppl, r.error, argc == 2 ? "" :
 	    " (random ids: meaningless)");
-	printf("time        %.3f s, %.0f tokens/s\n", secs, (double)r.n_chunks * ctx / secs);
+	printf("time        %.3f s, %.1f tokens/s\n", secs, (double)r.n_chunks * ctx / secs);
 	printf("model       %.2f GFLOP/s (%.3g GFLOP)\n", model_gf, flops / 1e9);
-	printf("sgemm       %.2f GFLOP/s at %dx%dx%d, %.2f GFLOP/s at 1024^3\n", sg_shape, big_m,
-	    big_n, big_k, sg_big);
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+	core = openblas_get_corename();
+#endif
+	printf("sgemm       %.2f GFLOP/s at %dx%dx%d, %.2f GFLOP/s at 1024^3 (OpenBLAS kernels: %s)\n",
+	    sg_shape, big_m, big_n, big_k, sg_big, core);
+#if defined(__x86_64__) && defined(__GNUC__)
+	/* OpenBLAS releases older than the CPU fall back to AVX2 kernels on AVX-512 machines */
+	if (strcmp(core, "Haswell") == 0 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		printf("note        this CPU has AVX-512 but OpenBLAS runs its AVX2 kernels; "
+		    "OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 ones\n");
+#endif
+	printf("convert     %.3f s per call for every decoder matrix and the head (%s weights), "
+	    "%.3f ms per token at %d rows per call\n", conv, rs_dtype_name(rs_model_tensor(m, 0,
+	    RS_T_Q)->dtype), conv * 1e3 / rows, rows);
 	printf("ratio       %.2f of sgemm at the model's shape, %.2f of sgemm at 1024^3\n",
 	    model_gf / sg_shape, model_gf / sg_big);
 	rs_forward_free(f);

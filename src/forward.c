@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "vmath.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 void openblas_set_num_threads(int);
@@ -353,16 +354,12 @@ causal_softmax(float *att, int r0, int r1)
 	int i, j;
 
 	for (i = r0; i < r1; i++) {
-		float *row = att + (size_t)(i - r0) * r1, mx = row[0], sum = 0;
+		float *row = att + (size_t)(i - r0) * r1, mx = row[0], sum;
 
 		for (j = 1; j <= i; j++)
 			if (row[j] > mx)
 				mx = row[j];
-		for (j = 0; j <= i; j++) {
-			row[j] = expf(row[j] - mx);
-			sum += row[j];
-		}
-		sum = 1.0f / sum;
+		sum = 1.0f / rs_vexp_sub_sum(row, (size_t)i + 1, mx);
 		for (j = 0; j <= i; j++)
 			row[j] *= sum;
 		for (; j < r1; j++)
@@ -555,7 +552,6 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 	const struct rs_model_config *c = &f->c;
 	const struct rs_layer_attn *la;
 	int n, dim = c->dim, ffn = c->ffn_dim, l, i, st;
-	size_t j;
 
 	if (n_seq <= 0 || n_tok <= 0 || n_tok > f->max_tok || n_seq > f->max_rows / n_tok ||
 	    first_logit < 0 || first_logit >= n_tok)
@@ -604,10 +600,7 @@ rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok
 		    (st = linear(f, l, RS_T_GATE, f->xb, n, f->hb, 0)) != 0 ||
 		    (st = linear(f, l, RS_T_UP, f->xb, n, f->hb2, 0)) != 0)
 			goto fail;
-		for (j = 0; j < (size_t)n * ffn; j++) {
-			float g = f->hb[j];
-			f->hb[j] = g / (1.0f + expf(-g)) * f->hb2[j];
-		}
+		rs_vsilu_mul(f->hb, f->hb2, (size_t)n * ffn);
 		if ((st = hook(f, l, RS_IN_DOWN, f->hb, n, ffn)) != 0 ||
 		    (st = linear(f, l, RS_T_DOWN, f->hb, n, f->x, 1)) != 0)
 			goto fail;

@@ -411,6 +411,57 @@ test_unaligned(void)
 	tap_ok(ok && y[0] == 0.5f, "Q8_0 and F16 from an odd address");
 }
 
+/*
+ * Row conversion (the forward pass's path, vector instructions where the CPU has them) of every
+ * half and every bf16 pattern, from an odd address and with a tail shorter than a vector:
+ * F16 against the bits worked out from the IEEE formula in double (sign, exponent, mantissa),
+ * BF16 against the 16-bit shift that defines it.
+ */
+static void
+test_rows_exhaustive(void)
+{
+	size_t n = 0x10000 - 3, i;	/* not a multiple of 8 or 16: the tail loop runs */
+	uint8_t *buf = malloc(2 * n + 1);
+	float *y = malloc(n * sizeof *y);
+	int ok = 1, bok = 1;
+
+	if (buf == NULL || y == NULL) {
+		tap_ok(0, "row buffers");
+		free(buf);
+		free(y);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t h = (uint16_t)(i + 3);
+
+		memcpy(buf + 1 + 2 * i, &h, 2);
+	}
+	rs_dtype_to_f32(RS_DT_F16, buf + 1, y, n);
+	for (i = 0; i < n; i++) {
+		unsigned h = (unsigned)(i + 3), e = (h >> 10) & 31, m = h & 1023;
+		double v = e == 0 ? ldexp(m, -24) : ldexp(1024 + m, (int)e - 25);
+
+		if (h & 0x8000)
+			v = -v;
+		if (e == 31) {
+			if (m == 0 ? !isinf(y[i]) || !!signbit(y[i]) != !!(h & 0x8000) : !isnan(y[i]))
+				ok = 0;
+		} else if (bitsf(y[i]) != bitsf((float)v)) {
+			if (ok)
+				tap_diag("half 0x%04x: row gives %a, want %a", h, y[i], v);
+			ok = 0;
+		}
+	}
+	tap_ok(ok, "F16 rows: all %zu halves from an odd address equal the IEEE value", n);
+	rs_dtype_to_f32(RS_DT_BF16, buf + 1, y, n);
+	for (i = 0; i < n; i++)
+		if (bitsf(y[i]) != (uint32_t)(i + 3) << 16)
+			bok = 0;
+	tap_ok(bok, "BF16 rows: all %zu patterns from an odd address widen by the 16-bit shift", n);
+	free(buf);
+	free(y);
+}
+
 int
 main(void)
 {
@@ -420,6 +471,7 @@ main(void)
 	test_bf16();
 	test_sizes();
 	test_unaligned();
+	test_rows_exhaustive();
 	test_reference();
 	return tap_done();
 }
