@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "blas.h"
 #include "dtype.h"
 #include "forward.h"
 #include "mapfile.h"
@@ -28,9 +29,6 @@
 #include "status.h"
 #include "tokenizer.h"
 
-#ifdef HAVE_OPENBLAS_GET_CORENAME
-char *openblas_get_corename(void);
-#endif
 
 /* Monotonic time in seconds. */
 static double
@@ -178,7 +176,7 @@ main(int argc, char **argv)
 	int ch, ctx = 0, chunks = 0, threads = 0, rows = 0, big_m, big_n, big_k;
 	int per_window;
 	double t0, secs, flops, model_gf, sg_shape, sg_big, conv;
-	const char *core = "?";
+	const char *core = rs_blas_kernels();
 	const char *proto = "chunked";
 
 	while ((ch = getopt(argc, argv, "c:n:t:r:p:")) != -1) {
@@ -273,19 +271,11 @@ main(int argc, char **argv)
 	    " (random ids: meaningless)");
 	printf("time        %.3f s, %.1f tokens/s\n", secs, (double)r.n_chunks * ctx / secs);
 	printf("model       %.2f GFLOP/s (%.3g GFLOP)\n", model_gf, flops / 1e9);
-#ifdef HAVE_OPENBLAS_GET_CORENAME
-	core = openblas_get_corename();
-#endif
 	printf("sgemm       %.2f GFLOP/s at %dx%dx%d, %.2f GFLOP/s at 1024^3 (OpenBLAS kernels: %s)\n",
 	    sg_shape, big_m, big_n, big_k, sg_big, core);
-#if defined(__x86_64__) && defined(__GNUC__)
-	/* OpenBLAS releases older than the CPU fall back to AVX2 kernels on AVX-512 machines */
-	if (strcmp(core, "Haswell") == 0 && __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-	    __builtin_cpu_supports("avx512vl"))
-		printf("note        this CPU has AVX-512 but OpenBLAS runs its AVX2 kernels; "
-		    "OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 ones\n");
-#endif
+	if (rs_blas_forced() != NULL)
+		printf("note        OPENBLAS_CORETYPE=%s chose these kernels; unset, OpenBLAS picks "
+		    "the CPU's own\n", rs_blas_forced());
 	printf("convert     %.3f s per call for every decoder matrix and the head (%s weights), "
 	    "%.3f ms per token at %d rows per call\n", conv, rs_dtype_name(rs_model_tensor(m, 0,
 	    RS_T_Q)->dtype), conv * 1e3 / rows, rows);

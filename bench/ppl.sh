@@ -10,6 +10,8 @@
 # (2.2 GB F16, 1.2 GB Q8_0); TYPES (default "gguf-f16 gguf-q8_0") the mkmodel types to run;
 # SHAPE (default tinyllama) the mkmodel shape; CTX (512) and CHUNKS (4) the windows; ROUNDS (1)
 # repeats each rankscope / llama.cpp pair, alternating, so a shared machine's noise shows.
+# When the environment sets OPENBLAS_CORETYPE, rankscope also runs with it unset (OpenBLAS's
+# own kernel choice for this CPU), and both ratios are printed.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 T=${1:-$(nproc)}
@@ -39,6 +41,14 @@ for type in $TYPES; do
 		out=$(./bench/ppl -p llama.cpp -c "$CTX" -n "$CHUNKS" -t "$T" "$model" "$TEXT")
 		echo "$out"
 		rs=$(echo "$out" | awk '$1 == "time" { print $4 }')
+		rs_own=
+		if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+			echo "-- the same with OPENBLAS_CORETYPE unset:"
+			out=$(env -u OPENBLAS_CORETYPE ./bench/ppl -p llama.cpp -c "$CTX" -n "$CHUNKS" \
+			    -t "$T" "$model" "$TEXT")
+			echo "$out"
+			rs_own=$(echo "$out" | awk '$1 == "time" { print $4 }')
+		fi
 		if [ -x "$PEER" ] && [ "${model%.gguf}" != "$model" ]; then
 			log=$DIR/llama-perplexity.log
 			"$PEER" llama-perplexity -m "$model" -f "$TEXT" -c "$CTX" -b "$CTX" -ub "$CTX" \
@@ -51,6 +61,8 @@ for type in $TYPES; do
 			echo "llama.cpp   $lc tokens/s, PPL $fin (llama-perplexity -c $CTX -b $CTX -ub $CTX" \
 			    "--chunks $CHUNKS -t $T)"
 			awk -v a="$rs" -v b="$lc" 'BEGIN { if (b > 0) printf "vs llama    %.3f of llama.cpp'"'"'s tokens/s (round %d)\n", a / b, '"$r"' }'
+			[ -z "$rs_own" ] || awk -v a="$rs_own" -v b="$lc" 'BEGIN { if (b > 0)
+			    printf "vs llama    %.3f of llama.cpp'"'"'s tokens/s with OpenBLAS'"'"'s own kernels (round %d)\n", a / b, '"$r"' }'
 		fi
 		r=$((r + 1))
 	done

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "blas.h"
 #include "cmd.h"
 #include "dtype.h"
 #include "model.h"
@@ -54,6 +55,10 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		              (unsigned long long)lin, (unsigned long long)eh,
 		              (unsigned long long)(lin + eh));
 		rs_out_printf(o, "identity:      %016llx\n", (unsigned long long)rs_model_identity(m));
+		rs_out_printf(o, "blas:          OpenBLAS %s kernels%s%s%s, %d threads\n",
+		              rs_blas_kernels(), rs_blas_forced() != NULL ? " (OPENBLAS_CORETYPE=" : "",
+		              rs_blas_forced() != NULL ? rs_blas_forced() : "",
+		              rs_blas_forced() != NULL ? ")" : "", s->threads);
 	}
 	if (s->tok != NULL)
 		rs_out_printf(o, "tokenizer:     %s, %zu tokens, bos %d, eos %d, pre-tokenizer %s, "
