@@ -43,10 +43,17 @@ size_t rs_linalg_ws_bytes(const struct rs_linalg_ws *ws);
 double *rs_linalg_ws_aux(struct rs_linalg_ws *ws, size_t count, char **cause);
 
 /* Singular values of the m×n float32 matrix a (not modified), as doubles in descending
- * order into sv[min(m, n)].  Computed by sgesdd in float32: measured to meet the accuracy
- * target (every σ ≥ 1e-3·σ₁ within 1e-4 relative of a float64 SVD of the same data), see
- * linalg.c. */
+ * order into sv[min(m, n)]: square roots of the eigenvalues (dsyevd, values only) of the
+ * float64 Gram of the smaller side, accumulated by dsyrk on panels converted to double.
+ * Accuracy: every σ ≥ 1e-3·σ₁ within 1e-4 relative and the smaller ones within 1e-6·σ₁
+ * absolute of a float64 SVD of the same data (measured: 5e-11 and 2e-9·σ₁, sgesdd's 1.2e-5
+ * and 2.2e-8·σ₁; 1.2-2.1× less CPU than sgesdd except on 2048×2048 (0.9×), see linalg.c).
+ * Workspace: min(m, n)² doubles plus a panel of 256·min(m, n). */
 int rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
+    double *sv, char **cause);
+
+/* The same for the m×n double matrix a (not modified): one dsyrk, then dsyevd. */
+int rs_linalg_svals_gram_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
     double *sv, char **cause);
 
 /* Singular values of the m×n double matrix a, descending, into sv[min(m, n)] (dgesdd).

@@ -26,8 +26,8 @@ int openblas_get_num_threads(void);
 #endif
 
 #define SPEC_KIND "spectrum"
-#define WEIGHT_METHOD "svals-f32-sgesdd-v1"
-#define FEATURE_METHOD "fsvals-f64-chol-dgesdd-v1"
+#define WEIGHT_METHOD "svals-f32-gram64-dsyevd-v1"
+#define FEATURE_METHOD "fsvals-f64-chol-gram-dsyevd-v1"
 
 /* One unit of work: a matrix (weight kind) or an input group's matrices (feature kinds). */
 struct task {

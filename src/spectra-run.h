@@ -11,10 +11,10 @@
  * all the threads.
  *
  * Cache (cache.h, entry kind "spectrum"): the key text names the method
- * ("svals-f32-sgesdd-v1" for weights, "fsvals-f64-chol-dgesdd-v1" for features), the tensor's
- * content hash (rs_hash64 of its mapped bytes, found through its quick key without reading
- * the tensor when the cache knows the file: cache.h), dtype, shape and row order, and for features
- * the variant and the calibration identity.  Records already in the store are kept as they are;
+ * ("svals-f32-gram64-dsyevd-v1" for weights, "fsvals-f64-chol-gram-dsyevd-v1" for features),
+ * the tensor's content hash (rs_hash64 of its mapped bytes, found through its quick key without
+ * reading the tensor when the cache knows the file: cache.h), dtype, shape and row order, and
+ * for features the variant and the calibration identity.  Records already in the store are kept as they are;
  * the others come from the cache when present and sound, else are computed and stored.  A
  * damaged entry is reported through note(), removed and recomputed.
  *
