@@ -106,7 +106,8 @@ int rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb,
  * forks.  Measured on the 2-core machine this was written on (OpenBLAS 0.3.21, shared with
  * other jobs, load ~5): fork + _exit + reap costs 3-5 ms for a small process and ~47 ms for
  * one holding 1 GiB of touched heap (page tables are copied); sgesdd values-only of a
- * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s.  At 2e9 the
+ * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s (the Gram path
+ * of rs_linalg_svals_f32 that replaced it: 0.24-0.29 and 1.2-1.4 CPU s).  At 2e9 the
  * fork adds ~1-1.5% to the smallest forked call of a small process (a process with a GiB
  * heap has 7B-sized matrices, ≥ 7e10, where it is < 1%); below it a call ends within
  * ~0.35 s even here, inside the 0.5 s a cancel may take. */

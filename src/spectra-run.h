@@ -9,7 +9,9 @@
  * its own reused buffer and keeps its own LAPACK workspace: at most `workers` matrices (plus,
  * for features, one W·S and one factor each) are in memory at once.  One level of parallelism:
  * with more than one worker OpenBLAS runs at 1 thread for the duration (restored afterwards); a
- * single worker gets all the threads.
+ * single worker gets all the threads.  Workers rather than BLAS threads: on the shared 2-core
+ * machine (load 10-11) two 4096×4096 spectra took 36-40 s as two workers at one OpenBLAS thread
+ * and 83-330 s one after the other at two, whose threads wait on each other (twice the CPU s).
  *
  * Cache (cache.h, entry kind "spectrum"): the key text names the method
  * ("svals-f32-gram64-dsyevd-v1" for weights, "fsvals-f64-chol-gram-dsyevd-v1" for features),
