@@ -11,8 +11,8 @@
  * matrix; spectra-run.h fills the store.  The store is not thread-safe: one thread puts.
  *
  * Accuracy of a record of float32 data (rs_linalg_svals_f32): every σ ≥ 1e-3·σ₁ within 1e-4
- * relative, the smaller ones within 1e-6·σ₁ absolute (sgesdd is backward stable: a few float32
- * ulps of σ₁); the summaries and rs_spec_error() are computed from these σ in double, so their
+ * relative, the smaller ones within 1e-6·σ₁ absolute (the float64 Gram's eigenvalues carry an
+ * absolute error of a few k·2⁻⁵³·σ₁², linalg.h); the summaries and rs_spec_error() are computed from these σ in double, so their
  * accuracy is what these bounds give them (tests/test-analysis.c derives it), nothing more. */
 #ifndef RS_ANALYSIS_H
 #define RS_ANALYSIS_H
@@ -51,8 +51,8 @@ struct rs_spec *rs_spec_new(enum rs_spec_kind kind, const double *sv, size_t r, 
     size_t n, double lambda, char **cause);
 void rs_spec_free(struct rs_spec *s);
 
-/* Singular values of the m×n float32 matrix w into a new weight-spectrum record (sgesdd through
- * rs_linalg_svals_f32, ws reused).  Thread-safe with one ws per thread. */
+/* Singular values of the m×n float32 matrix w into a new weight-spectrum record
+ * (rs_linalg_svals_f32, ws reused).  Thread-safe with one ws per thread. */
 struct rs_linalg_ws;
 struct rs_spec *rs_spec_of_matrix(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
     char **cause);

@@ -337,7 +337,7 @@ times_l(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n, const doubl
 	return rs_linalg_trmm(l, n, wl, m, RS_LINALG_RIGHT, 0, cause);
 }
 
-/* Compute the singular values of W·L. */
+/* Compute the singular values of W·L (from its Gram, as the weight spectra). */
 int
 rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
     const double *l, double *sv, char **cause)
@@ -347,7 +347,7 @@ rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t m, 
 
 	if ((st = times_l(ws, w, m, n, l, &wl, cause)) != 0)
 		return st;
-	return rs_linalg_svals_f64(ws, wl, m, n, sv, cause);
+	return rs_linalg_svals_gram_f64(ws, wl, m, n, sv, cause);
 }
 
 /* Thin SVD of W·L into freshly allocated *u (m×r), *vt (r×n) and s (r). */

@@ -83,7 +83,8 @@ int rs_covstats_gram(const struct rs_covstats *cs, double *g, char **cause);
 
 /* Feature spectrum: singular values of W·L, descending, into sv[min(m, n)], for the m×n
  * float32 W (not modified) and the n×n lower-triangular L (from rs_linalg_chol_reg on the
- * centred covariance or on the Gram).  Uses ws's aux buffer (m×n doubles). */
+ * centred covariance or on the Gram), through rs_linalg_svals_gram_f64 as the weight
+ * spectra.  Uses ws's aux buffer (m×n doubles). */
 int rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t m,
     size_t n, const double *l, double *sv, char **cause);
 

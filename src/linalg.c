@@ -11,14 +11,20 @@
  *   columns read row-major are rows;
  * - dpotrf('U') gives C = UᵀU column-major; read row-major, U is the lower L with C = L·Lᵀ.
  *
- * Precision of rs_linalg_svals_f32 (decided by measurement; tests/test-linalg.c re-measures
- * it on every run): over the σ ≥ 1e-3·σ₁ the target covers, sgesdd on the float32 data is
- * within 2.8e-6 (1024×2816) and 4.8e-6 (2048×5632) relative of dgesdd on the same data
- * for matrices with σ log-spaced over four decades, within 0.9e-6..2.9e-6 of the fixture's
- * float64 SVD of real kjv-llama weights, and within 6.6e-7 of dgesdd on the 4096×256
- * embedding: 20× or more inside the 1e-4 target.  It takes half the time (2048×5632,
- * values only, OpenBLAS 1 thread on this machine: sgesdd 1.0-1.6 s, dgesdd 2.5-3.9 s), so
- * the values are computed in float32 and no double copy is made. */
+ * Method of rs_linalg_svals_f32 (decided by measurement; tests/test-linalg.c re-measures the
+ * accuracy, and the time against sgesdd, on every run): σ = √λ of the float64 Gram of the
+ * smaller side.  A float32×float32 product is exact in double, dsyrk accumulates the Gram at
+ * the BLAS3 rate, and dsyevd_2stage without vectors reduces it to band form with BLAS3 before
+ * the tridiagonal step.  Against float64 SVDs (NumPy, dgesdd) of the same float32 data: within
+ * 5e-11 relative over σ ≥ 1e-3·σ₁ and 2e-9·σ₁ absolute below it, on N(0, 0.02) matrices of
+ * the TinyLlama shapes, on matrices with σ log-spaced from 1 to 1e-8 (2048×2048, 5632×2048,
+ * 2048×5632, 256×2048) and on the 42 kjv-llama decoder matrices; sgesdd, the method before,
+ * was within 1.2e-5 and 2.2e-8.  Squaring the condition costs digits only at the bottom
+ * (λ has an absolute error of a few k·u·σ₁², u = 2⁻⁵³), far inside 1e-6·σ₁.  CPU seconds at one
+ * OpenBLAS thread on this 2-core machine (shared, load 5-9), Gram + dsyevd_2stage against
+ * sgesdd: 2048×2048 0.93 vs 0.83, 5632×2048 1.3 vs 2.0, 2048×5632 1.4 vs 1.7, 4096×4096 6.4 vs
+ * 10.5, 11008×4096 9.1 vs 19.4, 4096×11008 8.8 vs 15.1, 14336×4096 10.5 vs 20.2 (dsyevd or
+ * dsyevr instead of the 2-stage solver: 1.5-3.4 s more at 4096; dgesdd: 2× sgesdd). */
 #include "config.h"
 
 #include "linalg.h"
@@ -202,48 +208,98 @@ shape_check(size_t m, size_t n, size_t *count, const char *what, char **cause)
 	return RS_OK;
 }
 
-/* Compute the singular values of a float32 matrix with sgesdd. */
+/* Rows (or columns) of a float32 matrix converted to double per dsyrk call of the Gram:
+ * enough for dsyrk's BLAS3 rate, small beside the Gram itself (GRAM_PANEL·k doubles). */
+#define GRAM_PANEL 256
+
+/* Singular values of the m×n matrix held as float32 af or double ad (the other NULL; not
+ * modified) from the float64 Gram of its smaller side (k = min(m, n)): G = AᵀA (n ≤ m) or
+ * A·Aᵀ, accumulated by dsyrk (float32 data in panels converted to double, so every product
+ * is exact), its eigenvalues by dsyevd_2stage (values only), σᵢ = √max(λᵢ, 0) descending. */
+static int
+gram_svals(struct rs_linalg_ws *ws, const float *af, const double *ad, size_t m, size_t n,
+    double *sv, const char *what, char **cause)
+{
+	double *g, *panel = NULL, *work, wq = 0.0, dummy = 0.0;
+	lapack_int *iwork, lwork, liwork, iwq = 0, info;
+	size_t count, k = m < n ? m : n, big = m < n ? n : m, i, j, p0, pb;
+	int st;
+
+	if ((st = shape_check(m, n, &count, what, cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (af != NULL ? !isfinite(af[i]) : !isfinite(ad[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "%s: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    what, m, n, i / n, i % n);
+	info = LAPACKE_dsyevd_2stage_work(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)k, &dummy,
+	    (lapack_int)k, &dummy, &wq, -1, &iwq, -1);
+	if (info != 0)
+		return lapack_status(info, "dsyevd_2stage (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || iwq < 1 || k > SIZE_MAX / sizeof(double) / k)
+		return rs_fail(cause, RS_EUNSUPPORTED, "%s: workspace too large", what);
+	liwork = iwq;
+	{
+		struct ws_part parts[] = {
+			{ k * k * sizeof(double), (void **)&g },
+			{ af != NULL ? GRAM_PANEL * k * sizeof(double) : 0, (void **)&panel },
+			{ (size_t)lwork * sizeof(double), (void **)&work },
+			{ (size_t)liwork * sizeof(lapack_int), (void **)&iwork },
+		};
+		if ((st = ws_carve(ws, parts, 4, what, cause)) != 0)
+			return st;
+	}
+	/* Column-major, the row-major A is the n×m matrix X = Aᵀ: AᵀA = X·Xᵀ, A·Aᵀ = Xᵀ·X. */
+	if (ad != NULL)
+		cblas_dsyrk(CblasColMajor, CblasUpper, n <= m ? CblasNoTrans : CblasTrans, (int)k,
+		    (int)big, 1.0, ad, (int)n, 0.0, g, (int)k);
+	else
+		for (p0 = 0; p0 < big; p0 += pb) {
+			pb = big - p0 < GRAM_PANEL ? big - p0 : GRAM_PANEL;
+			if (n <= m) {
+				/* rows p0.. of A: columns p0.. of X, n×pb */
+				for (i = 0; i < pb * n; i++)
+					panel[i] = af[p0 * n + i];
+				cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)k, (int)pb,
+				    1.0, panel, (int)n, p0 == 0 ? 0.0 : 1.0, g, (int)k);
+			} else {
+				/* columns p0.. of A: rows p0.. of X, pb×m */
+				for (i = 0; i < m; i++)
+					for (j = 0; j < pb; j++)
+						panel[i * pb + j] = af[i * n + p0 + j];
+				cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)k, (int)pb,
+				    1.0, panel, (int)pb, p0 == 0 ? 0.0 : 1.0, g, (int)k);
+			}
+		}
+	info = LAPACKE_dsyevd_2stage_work(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)k, g,
+	    (lapack_int)k, sv, work, lwork, iwork, liwork);
+	if (info != 0)
+		return lapack_status(info, "dsyevd_2stage", cause);
+	/* Ascending λ to descending σ; rounding leaves the zero ones slightly negative. */
+	for (i = 0, j = k - 1; i < j; i++, j--) {
+		double t = sv[i];
+		sv[i] = sv[j];
+		sv[j] = t;
+	}
+	for (i = 0; i < k; i++)
+		sv[i] = sv[i] > 0.0 ? sqrt(sv[i]) : 0.0;
+	return RS_OK;
+}
+
+/* Compute the singular values of a float32 matrix from its float64 Gram. */
 int
 rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
     double *sv, char **cause)
 {
-	float *acopy, *s, *work, wq = 0.0f, dummy = 0.0f;
-	lapack_int *iwork, lwork, idummy = 0, info;
-	size_t count, r = m < n ? m : n, i;
-	int st;
+	return gram_svals(ws, a, NULL, m, n, sv, "singular values", cause);
+}
 
-	if ((st = shape_check(m, n, &count, "sgesdd", cause)) != 0)
-		return st;
-	for (i = 0; i < count; i++)
-		if (!isfinite(a[i]))
-			return rs_fail(cause, RS_EINVAL,
-			    "sgesdd: %zux%zu matrix has a non-finite value at (%zu, %zu)",
-			    m, n, i / n, i % n);
-	/* Column-major view: the n×m matrix Aᵀ, same singular values. */
-	info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m,
-	    &dummy, (lapack_int)n, &dummy, NULL, 1, NULL, 1, &wq, -1, &idummy);
-	if (info != 0)
-		return lapack_status(info, "sgesdd (workspace query)", cause);
-	if (!lwork_from(wq, &lwork) || r > (size_t)INT_MAX / 8)
-		return rs_fail(cause, RS_EUNSUPPORTED, "sgesdd: workspace too large");
-	{
-		struct ws_part parts[] = {
-			{ count * sizeof(float), (void **)&acopy },
-			{ r * sizeof(float), (void **)&s },
-			{ (size_t)lwork * sizeof(float), (void **)&work },
-			{ 8 * r * sizeof(lapack_int), (void **)&iwork },
-		};
-		if ((st = ws_carve(ws, parts, 4, "sgesdd", cause)) != 0)
-			return st;
-	}
-	memcpy(acopy, a, count * sizeof(float));
-	info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m,
-	    acopy, (lapack_int)n, s, NULL, 1, NULL, 1, work, lwork, iwork);
-	if (info != 0)
-		return lapack_status(info, "sgesdd", cause);
-	for (i = 0; i < r; i++)
-		sv[i] = s[i];
-	return RS_OK;
+/* Compute the singular values of a double matrix from its Gram. */
+int
+rs_linalg_svals_gram_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
+    double *sv, char **cause)
+{
+	return gram_svals(ws, NULL, a, m, n, sv, "singular values", cause);
 }
 
 /* Shared body of the double SVDs: values only when u == NULL. */

@@ -43,10 +43,17 @@ size_t rs_linalg_ws_bytes(const struct rs_linalg_ws *ws);
 double *rs_linalg_ws_aux(struct rs_linalg_ws *ws, size_t count, char **cause);
 
 /* Singular values of the m×n float32 matrix a (not modified), as doubles in descending
- * order into sv[min(m, n)].  Computed by sgesdd in float32: measured to meet the accuracy
- * target (every σ ≥ 1e-3·σ₁ within 1e-4 relative of a float64 SVD of the same data), see
- * linalg.c. */
+ * order into sv[min(m, n)]: square roots of the eigenvalues (dsyevd, values only) of the
+ * float64 Gram of the smaller side, accumulated by dsyrk on panels converted to double.
+ * Accuracy: every σ ≥ 1e-3·σ₁ within 1e-4 relative and the smaller ones within 1e-6·σ₁
+ * absolute of a float64 SVD of the same data (measured: 5e-11 and 2e-9·σ₁, sgesdd's 1.2e-5
+ * and 2.2e-8·σ₁; 1.2-2.1× less CPU than sgesdd except on 2048×2048 (0.9×), see linalg.c).
+ * Workspace: min(m, n)² doubles plus a panel of 256·min(m, n). */
 int rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
+    double *sv, char **cause);
+
+/* The same for the m×n double matrix a (not modified): one dsyrk, then dsyevd. */
+int rs_linalg_svals_gram_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
     double *sv, char **cause);
 
 /* Singular values of the m×n double matrix a, descending, into sv[min(m, n)] (dgesdd).
@@ -99,7 +106,8 @@ int rs_linalg_trmm(const double *l, size_t n, double *b, size_t nb,
  * forks.  Measured on the 2-core machine this was written on (OpenBLAS 0.3.21, shared with
  * other jobs, load ~5): fork + _exit + reap costs 3-5 ms for a small process and ~47 ms for
  * one holding 1 GiB of touched heap (page tables are copied); sgesdd values-only of a
- * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s.  At 2e9 the
+ * 1024×2048 matrix (2.1e9) takes 0.35 s on one thread, 2048×5632 (2.4e10) 3 s (the Gram path
+ * of rs_linalg_svals_f32 that replaced it: 0.24-0.29 and 1.2-1.4 CPU s).  At 2e9 the
  * fork adds ~1-1.5% to the smallest forked call of a small process (a process with a GiB
  * heap has 7B-sized matrices, ≥ 7e10, where it is < 1%); below it a call ends within
  * ~0.35 s even here, inside the 0.5 s a cancel may take. */

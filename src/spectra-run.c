@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,8 +27,8 @@ int openblas_get_num_threads(void);
 #endif
 
 #define SPEC_KIND "spectrum"
-#define WEIGHT_METHOD "svals-f32-sgesdd-v1"
-#define FEATURE_METHOD "fsvals-f64-chol-dgesdd-v1"
+#define WEIGHT_METHOD "svals-f32-gram64-dsyevd-v1"
+#define FEATURE_METHOD "fsvals-f64-chol-gram-dsyevd-v1"
 
 /* One unit of work: a matrix (weight kind) or an input group's matrices (feature kinds). */
 struct task {
@@ -35,12 +36,16 @@ struct task {
 	enum rs_input_group g;
 	int nmat;
 	enum rs_tkind mats[3];
+	double work[3];                 /* each matrix's share of the task's multiply-adds */
+	double total;                   /* their sum: the task order, largest first */
+	int order;                      /* position in layer order (ties) */
 };
 
 /* One finished matrix, queued for the calling thread. */
 struct result {
 	int layer;
 	enum rs_tkind mat;
+	double work;                    /* its share of the task's multiply-adds (progress) */
 	struct rs_spec *spec;           /* NULL: failed (cause in the pool) */
 	int from_cache;
 	char *note;                     /* a cache problem or a regularization, or NULL */
@@ -243,15 +248,16 @@ convert(struct worker *wk, const struct rs_tensor *t, char **cause)
 	return 0;
 }
 
-/* A new result record. */
+/* A new result record for matrix i of task tk. */
 static struct result *
-result_new(int layer, enum rs_tkind mat)
+result_new(const struct task *tk, int i)
 {
 	struct result *r = rs_calloc(1, sizeof *r);
 
 	if (r != NULL) {
-		r->layer = layer;
-		r->mat = mat;
+		r->layer = tk->layer;
+		r->mat = tk->mats[i];
+		r->work = tk->work[i];
 	}
 	return r;
 }
@@ -266,7 +272,7 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 	char *key;
 	int rc;
 
-	if ((r = result_new(tk->layer, tk->mats[0])) == NULL ||
+	if ((r = result_new(tk, 0)) == NULL ||
 	    (key = spec_key(p, t, tk->layer, tk->mats[0])) == NULL) {
 		rs_free(r);
 		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
@@ -314,7 +320,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 
 	for (i = 0; i < tk->nmat; i++) {
 		const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[i]);
-		if ((res[i] = result_new(tk->layer, tk->mats[i])) == NULL ||
+		if ((res[i] = result_new(tk, i)) == NULL ||
 		    (keys[i] = spec_key(p, t, tk->layer, tk->mats[i])) == NULL) {
 			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
 			goto out;
@@ -465,7 +471,44 @@ group_mats(enum rs_input_group g, enum rs_tkind *mats)
 	}
 }
 
-/* Build the task list; counts selected and kept matrices. */
+/* Multiply-adds of the spectrum of one m×n matrix, k = min(m, n), b = max(m, n): its Gram
+ * (b·k²/2) and the tridiagonal reduction (2k³/3), plus W·L (m·n²/2) for the feature kinds. */
+static double
+spectrum_work(const struct rs_tensor *t, enum rs_spec_kind kind)
+{
+	double m = (double)t->rows, n = (double)t->cols, k = m < n ? m : n, b = m < n ? n : m;
+	double w = b * k * k / 2.0 + 2.0 * k * k * k / 3.0;
+
+	return kind == RS_SPEC_WEIGHT ? w : w + m * n * n / 2.0;
+}
+
+/* Larger tasks first (a short one last keeps the workers busy to the end), else layer order. */
+static int
+task_cmp(const void *pa, const void *pb)
+{
+	const struct task *a = pa, *b = pb;
+
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return (a->order > b->order) - (a->order < b->order);
+}
+
+/* Add a task, its matrices' work shares and total. */
+static void
+add_task(struct pool *p, struct task *tk, double shared)
+{
+	int i;
+
+	tk->total = 0.0;
+	for (i = 0; i < tk->nmat; i++) {
+		tk->work[i] += shared / tk->nmat;
+		tk->total += tk->work[i];
+	}
+	tk->order = p->ntasks;
+	p->tasks[p->ntasks++] = *tk;
+}
+
+/* Build the task list, largest first; counts selected and kept matrices. */
 static int
 make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
 {
@@ -473,6 +516,7 @@ make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
 	const struct rs_spectra_opts *o = p->o;
 	enum rs_tkind mats[3];
 	int l, g, i, k, nm;
+	double n = 0.0;
 	char name[64];
 
 	if ((p->tasks = rs_calloc((size_t)mc->n_layers * RS_MAT_COUNT, sizeof *p->tasks)) == NULL)
@@ -495,21 +539,26 @@ make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
 					rep->kept++;
 					continue;
 				}
+				tk.work[tk.nmat] = spectrum_work(t, o->kind);
 				tk.mats[tk.nmat++] = mats[i];
+				n = (double)t->cols;
 			}
 			if (tk.nmat == 0)
 				continue;
 			if (o->kind != RS_SPEC_WEIGHT) {
-				p->tasks[p->ntasks++] = tk;
+				/* the input's Cholesky factor (n³/6) serves the group */
+				add_task(p, &tk, n * n * n / 6.0);
 				continue;
 			}
 			for (k = 0; k < tk.nmat; k++) {
 				struct task one = tk;
 				one.nmat = 1;
 				one.mats[0] = tk.mats[k];
-				p->tasks[p->ntasks++] = one;
+				one.work[0] = tk.work[k];
+				add_task(p, &one, 0.0);
 			}
 		}
+	qsort(p->tasks, (size_t)p->ntasks, sizeof *p->tasks, task_cmp);
 	return 0;
 }
 
@@ -543,6 +592,19 @@ take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, cha
 	return rc;
 }
 
+/* Progress in matrices weighted by their work (spectra-run.h): the computed share of the work
+ * that is not served by the cache, exactly todo once every matrix is in. */
+static double
+progress_done(int todo, int done, double work_total, double work_done, double work_cached)
+{
+	double left = work_total - work_cached, f;
+
+	if (done >= todo)
+		return todo;
+	f = left > 0.0 ? work_done / left : 0.0;
+	return todo * (f < 1.0 ? f : 1.0);
+}
+
 /* Fill the store with the selected spectra (see spectra-run.h). */
 int
 rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
@@ -553,7 +615,8 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 	struct worker *wks = NULL;
 	struct timespec t0, t1;
 	struct result *r;
-	int i, rc = 0, blas_saved = 0, todo;
+	double work_total = 0.0, work_done = 0.0, work_cached = 0.0;
+	int i, rc = 0, blas_saved = 0, todo, done = 0;
 
 	memset(rep, 0, sizeof *rep);
 	memset(&p, 0, sizeof p);
@@ -572,6 +635,8 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 	todo = rep->selected - rep->kept;
 	if (p.ntasks == 0)
 		goto out;
+	for (i = 0; i < p.ntasks; i++)
+		work_total += p.tasks[i].total;
 	p.workers = o->threads < 1 ? 1 : o->threads;
 	if (p.workers > p.ntasks)
 		p.workers = p.ntasks;
@@ -621,13 +686,18 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 			struct result *next = r->next;
 			int trc;
 			char *tcause = NULL;
+			if (r->spec != NULL) {
+				done++;
+				*(r->from_cache ? &work_cached : &work_done) += r->work;
+			}
 			if ((trc = take_result(&p, r, rep, &tcause)) != 0)
 				fail(&p, trc, tcause);
 			else
 				rs_free(tcause);
 			r = next;
 		}
-		rs_job_progress(job, rep->computed + rep->from_cache, todo, "spectra");
+		rs_job_progress(job, progress_done(todo, done, work_total, work_done, work_cached),
+		    todo, "spectra");
 		pthread_mutex_lock(&p.mu);
 	}
 	pthread_mutex_unlock(&p.mu);

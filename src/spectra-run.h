@@ -1,24 +1,33 @@
 /* spectra-run.h: compute the spectra of selected decoder matrices in parallel and put them into
  * the session's store (analysis.h).
  *
- * A bounded pool of pthread workers takes tasks in layer order.  A task is one matrix for the
- * weight kind, and one (layer, input group) with the selected matrices that read it for the
- * feature kinds, so the statistics and their Cholesky factor are loaded and factorized once for
- * q,k,v (and once for gate,up).  Each worker converts rows to float32 into its own reused buffer
- * and keeps its own LAPACK workspace: at most `workers` matrices (plus, for features, one W·S
- * and one factor each) are in memory at once.  One level of parallelism: with more than one
- * worker OpenBLAS runs at 1 thread for the duration (restored afterwards); a single worker gets
- * all the threads.
+ * A bounded pool of pthread workers takes tasks largest first (by multiply-adds, below; equal
+ * ones in layer order), so the last tasks are short and the workers finish together.  A task is
+ * one matrix for the weight kind, and one (layer, input group) with the selected matrices that
+ * read it for the feature kinds, so the statistics and their Cholesky factor are loaded and
+ * factorized once for q,k,v (and once for gate,up).  Each worker converts rows to float32 into
+ * its own reused buffer and keeps its own LAPACK workspace: at most `workers` matrices (plus,
+ * for features, one W·S and one factor each) are in memory at once.  One level of parallelism:
+ * with more than one worker OpenBLAS runs at 1 thread for the duration (restored afterwards); a
+ * single worker gets all the threads.  Workers rather than BLAS threads: on the shared 2-core
+ * machine (load 10-11) two 4096×4096 spectra took 36-40 s as two workers at one OpenBLAS thread
+ * and 83-330 s one after the other at two, whose threads wait on each other (twice the CPU s).
  *
  * Cache (cache.h, entry kind "spectrum"): the key text names the method
- * ("svals-f32-sgesdd-v1" for weights, "fsvals-f64-chol-dgesdd-v1" for features), the tensor's
- * content hash (rs_hash64 of its mapped bytes, found through its quick key without reading
- * the tensor when the cache knows the file: cache.h), dtype, shape and row order, and for features
- * the variant and the calibration identity.  Records already in the store are kept as they are;
- * the others come from the cache when present and sound, else are computed and stored.  A
- * damaged entry is reported through note(), removed and recomputed.
+ * ("svals-f32-gram64-dsyevd-v1" for weights, "fsvals-f64-chol-gram-dsyevd-v1" for features),
+ * the tensor's content hash (rs_hash64 of its mapped bytes, found through its quick key without
+ * reading the tensor when the cache knows the file: cache.h), dtype, shape and row order, and
+ * for features the variant and the calibration identity.  Records already in the store are kept
+ * as they are; the others come from the cache when present and sound, else are computed and
+ * stored.  A damaged entry is reported through note(), removed and recomputed.
  *
- * Progress (rs_job_progress, called from the calling thread only): matrices done of selected.
+ * Progress (rs_job_progress, called from the calling thread only): matrices done of those to
+ * do, weighted by work so that an ETA from it holds for unequal matrices: todo × (work of the
+ * computed matrices) / (work of all less that of the cache hits).  A matrix m×n, k = min(m, n),
+ * b = max(m, n), counts b·k²/2 + 2k³/3 multiply-adds (its Gram and the tridiagonal reduction),
+ * plus m·n²/2 for W·L in the feature kinds, whose task adds n³/6 for the Cholesky factor
+ * shared by its matrices.  It reaches todo exactly when every matrix is in.
+ *
  * Cancel: workers stop taking tasks; what finished is in the store; RS_ECANCEL.  A matrix in
  * flight is abandoned within ~10 ms of the flag: its decomposition (the SVD; for features
  * also the Cholesky factor and W·L) runs through rs_linalg_cancellable() (linalg.h), in a

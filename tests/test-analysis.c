@@ -356,6 +356,70 @@ cancel_on_progress(void *ud, double done, double total, const char *what)
 	job->cancel = 1;
 }
 
+/* Every progress report of a job, in order. */
+struct progress_log {
+	double done[64], total[64];
+	int n, more;            /* reports kept, reports past the 64 */
+};
+
+/* Progress callback that records the reports. */
+static void
+log_progress(void *ud, double done, double total, const char *what)
+{
+	struct progress_log *pl = ud;
+
+	(void)what;
+	if (pl->n < 64) {
+		pl->done[pl->n] = done;
+		pl->total[pl->n] = total;
+		pl->n++;
+	} else {
+		pl->more++;
+	}
+}
+
+/* spectra's progress is its matrices weighted by their work (spectra-run.h: b·k²/2 + 2k³/3
+ * multiply-adds for an m×n matrix, k = min, b = max), not a count: with one worker, which
+ * takes the largest matrices first, the first report is a whole number of shares of the
+ * largest matrix, the reports rise, and the last one is all of them. */
+static void
+check_progress_weights(struct rs_cmd_ctx *ctx, struct rs_session *s)
+{
+	struct progress_log pl;
+	struct rs_job job;
+	double w, wbig = 0.0, wall = 0.0, shares;
+	int l, k, rc, rising = 1, nmat = 0;
+
+	for (l = 0; l < rs_model_config(s->model)->n_layers; l++)
+		for (k = 0; k < RS_MAT_COUNT; k++) {
+			const struct rs_tensor *t = rs_model_tensor(s->model, l, (enum rs_tkind)k);
+			double m = (double)t->rows, n = (double)t->cols;
+			double kk = m < n ? m : n, b = m < n ? n : m;
+			w = b * kk * kk / 2.0 + 2.0 * kk * kk * kk / 3.0;
+			wall += w;
+			wbig = w > wbig ? w : wbig;
+			nmat++;
+		}
+	memset(&pl, 0, sizeof pl);
+	memset(&job, 0, sizeof job);
+	job.progress = log_progress;
+	job.ud = &pl;
+	ctx->job = &job;
+	s->threads = 1;
+	rc = rs_cmd_run_line(ctx, "spectra --recompute");
+	ctx->job = NULL;
+	for (k = 1; k < pl.n; k++)
+		rising &= pl.done[k] >= pl.done[k - 1] && pl.total[k] == nmat;
+	shares = pl.n > 0 ? pl.done[0] / nmat * wall / wbig : 0.0;
+	tap_ok(rc == 0 && pl.n > 1 && pl.more == 0 && pl.total[0] == nmat && rising &&
+	    shares > 0.5 && fabs(shares - floor(shares + 0.5)) < 1e-9 &&
+	    pl.done[pl.n - 1] == nmat,
+	    "spectra progress by work: %d reports, the first %.4f of %d (%.6f shares of the "
+	    "largest matrix; a count would say 1), rising to %g of %g", pl.n,
+	    pl.n > 0 ? pl.done[0] : 0.0, nmat, shares, pl.n > 0 ? pl.done[pl.n - 1] : 0.0,
+	    pl.n > 0 ? pl.total[pl.n - 1] : 0.0);
+}
+
 /* Part 2: predicted feature errors against measured ones on kjv-llama's activations. */
 static void
 test_feature_errors(void)
@@ -421,6 +485,8 @@ test_feature_errors(void)
 		ctx.job = NULL;
 		s->threads = 2;
 	}
+	check_progress_weights(&ctx, s);
+	s->threads = 2;
 	snprintf(line, sizeof line, "load '%s'; calibrate '%s' --max-tokens %zu --groups 1; "
 	    "spectra --kind feature; spectra --kind feature --variant uncentred", model, text, N);
 	rc = rs_cmd_run_line(&ctx, line);
