@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -26,6 +27,47 @@ main_on_sigint(int sig)
 {
 	(void)sig;
 	main_job.cancel = 1;
+}
+
+/* Batch progress: a line on stderr at most every `every` seconds of a long job. */
+#define BATCH_PROGRESS_S 10.0   /* default; RANKSCOPE_PROGRESS_INTERVAL sets it, 0 silences */
+
+struct batch_progress {
+	double every;
+	char what[64];          /* the job being reported; a new name restarts the clock */
+	double start, last;     /* monotonic seconds: the job's start, the last line */
+	double prev_done;
+};
+
+static double
+main_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Print "WHAT: P%, S s so far, about E s left" when the job has run a while. */
+static void
+main_batch_progress(void *ud, double done, double total, const char *what)
+{
+	struct batch_progress *bp = ud;
+	double now = main_now(), el;
+
+	if (what == NULL)
+		what = "job";
+	if (strncmp(bp->what, what, sizeof bp->what - 1) != 0 || done < bp->prev_done) {
+		snprintf(bp->what, sizeof bp->what, "%s", what);
+		bp->start = bp->last = now;
+	}
+	bp->prev_done = done;
+	if (bp->every <= 0 || now - bp->last < bp->every || total <= 0 || done <= 0 || done >= total)
+		return;
+	bp->last = now;
+	el = now - bp->start;
+	fprintf(stderr, "%s: %.0f%%, %.0f s so far, about %.0f s left\n", bp->what,
+	    100.0 * done / total, el, el * (total - done) / done);
 }
 
 /* Batch sink: text to stdout, errors and progress to stderr. */
@@ -121,6 +163,7 @@ main(int argc, char **argv)
 	};
 	const struct rs_out batch_out = { main_batch_write, NULL };
 	const char *commands = NULL, *script = NULL;
+	struct batch_progress progress;
 	struct rs_cmd_ctx ctx;
 	struct sigaction sa;
 	int c, batch = 0, threads = 0, rc = 0;
@@ -149,6 +192,9 @@ main(int argc, char **argv)
 	}
 
 	memset(&ctx, 0, sizeof ctx);
+	memset(&progress, 0, sizeof progress);
+	progress.every = getenv("RANKSCOPE_PROGRESS_INTERVAL") != NULL ?
+	    atof(getenv("RANKSCOPE_PROGRESS_INTERVAL")) : BATCH_PROGRESS_S;
 	if ((ctx.session = rs_session_new()) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return EXIT_FAILED;
@@ -157,6 +203,8 @@ main(int argc, char **argv)
 		ctx.session->threads = threads;
 	ctx.out = &batch_out;
 	ctx.job = &main_job;
+	main_job.progress = main_batch_progress;
+	main_job.ud = &progress;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = main_on_sigint;
@@ -195,6 +243,7 @@ main(int argc, char **argv)
 	} else if (batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		rc = main_run_stream(&ctx, stdin, "standard input");
 	} else {
+		main_job.progress = NULL;       /* the workbench draws progress itself */
 		rc = rs_front_interactive(&ctx);
 	}
 	rs_free(ctx.cause);
