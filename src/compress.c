@@ -26,7 +26,7 @@ struct entry {
 	float *a;                       /* (r, n) */
 	float *b;                       /* (m, r) */
 	double *wmu;                    /* (m) feature: W μ */
-	double *cu;                     /* (r) feature: Uᵀ W μ */
+	double *cu;                     /* (r) feature: A μ (= Uᵀ W μ) */
 	uint64_t bytes;
 	uint64_t stamp;                 /* last use, for LRU */
 	int pins;
@@ -85,19 +85,19 @@ struct decomp {
 	struct rs_linalg_ws *ws;
 	size_t m, n;
 	const float *w;                 /* feature, whiten: the m×n weights */
-	double *wd;                     /* svd: the m×n double matrix (the child's copy is
-	                                   destroyed) */
+	double *wd;                     /* svd: the m×n double matrix */
 	const double *l, *mu;           /* feature, whiten: the factor, the mean */
 	double *o1, *o2, *o3;           /* outputs (see each function) */
 };
 
-/* Thin SVD of wd: o1 = U (m×r), o2 = s (r), o3 = Vt (r×n). */
+/* Full-rank factors of wd from its smaller-side Gram (rs_linalg_gram_factors_f64):
+ * o1 = U Σ (m×r), o2 = Σ (r), o3 = Vᵀ (r×n). */
 static int
 decomp_svd(void *arg, char **cause)
 {
 	struct decomp *d = arg;
 
-	return rs_linalg_svd_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
+	return rs_linalg_gram_factors_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
 }
 
 /* Full-rank feature-PCA factors: o1 = U (m×r), o2 = Uᵀ W (r×n); the bias it computes goes
@@ -453,22 +453,22 @@ gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
 	return 0;
 }
 
-/* Thin SVD of the m×n double matrix wd (destroyed) into b = U Σ (m×r) and a = Vᵀ (r×n),
+/* Full-rank factors of the m×n double matrix wd into b = U Σ (m×r) and a = Vᵀ (r×n),
  * float32; a's column j divided by div[j] when div is not NULL. */
 static int
 svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double *div,
     float *a, float *b, struct rs_job *job, const char *name, char **cause)
 {
 	size_t r = m < n ? m : n, i, j;
-	size_t ub = m * r * sizeof(double), sb = r * sizeof(double), vb = r * n * sizeof(double);
-	double *u, *s, *vt;
+	size_t usb = m * r * sizeof(double), sb = r * sizeof(double), vb = r * n * sizeof(double);
+	double *us, *s, *vt;
 	struct decomp d;
 	int rc;
 
-	u = rs_linalg_shared_alloc(ub, NULL);
+	us = rs_linalg_shared_alloc(usb, NULL);
 	s = rs_linalg_shared_alloc(sb, NULL);
 	vt = rs_linalg_shared_alloc(vb, NULL);
-	if (u == NULL || s == NULL || vt == NULL) {
+	if (us == NULL || s == NULL || vt == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "compress: out of memory");
 		goto out;
 	}
@@ -477,7 +477,7 @@ svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double 
 	d.m = m;
 	d.n = n;
 	d.wd = wd;
-	d.o1 = u;
+	d.o1 = us;
 	d.o2 = s;
 	d.o3 = vt;
 	if ((rc = rs_linalg_cancellable(job, name, (double)m * (double)n * (double)r, decomp_svd,
@@ -485,12 +485,12 @@ svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double 
 		goto out;
 	for (i = 0; i < m; i++)
 		for (j = 0; j < r; j++)
-			b[i * r + j] = (float)(u[i * r + j] * s[j]);
+			b[i * r + j] = (float)us[i * r + j];
 	for (i = 0; i < r; i++)
 		for (j = 0; j < n; j++)
 			a[i * n + j] = (float)(div != NULL ? vt[i * n + j] / div[j] : vt[i * n + j]);
 out:
-	rs_linalg_shared_free(u, ub);
+	rs_linalg_shared_free(us, usb);
 	rs_linalg_shared_free(s, sb);
 	rs_linalg_shared_free(vt, vb);
 	return rc;
@@ -561,9 +561,9 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 		d.o1 = d1;
 		d.o2 = d2;
 		d.o3 = e->wmu;
-		/* W·L, its SVD and Uᵀ·W: about m·n·(2n + r) multiply-adds */
+		/* W·L, its Gram and eigenvectors, the other side: about m·n·(n + 2r) */
 		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
-		    (2.0 * (double)n + (double)r), decomp_feature, &d, cause)) != 0)
+		    ((double)n + 2.0 * (double)r), decomp_feature, &d, cause)) != 0)
 			break;
 		for (x = 0; x < m; x++) {
 			double acc = 0;
@@ -571,10 +571,11 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 				acc += (double)w[x * n + y] * gs->st->mean[y];
 			e->wmu[x] = acc;
 		}
+		/* A μ (= Uᵀ W μ), so that every rank's bias restores W μ exactly */
 		for (y = 0; y < r; y++) {
 			double acc = 0;
-			for (x = 0; x < m; x++)
-				acc += d1[x * r + y] * e->wmu[x];
+			for (x = 0; x < n; x++)
+				acc += d2[y * n + x] * gs->st->mean[x];
 			e->cu[y] = acc;
 		}
 		for (x = 0; x < m * r; x++)
@@ -597,7 +598,8 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 		d.l = gs->l;
 		d.o1 = d1;
 		d.o2 = d2;
-		/* W·L, its SVD and Vᵀ·L⁻¹: about m·n·(n + r) + r·n² multiply-adds */
+		/* W·L, its Gram and eigenvectors, the other side, Vᵀ·L⁻¹: about m·n·(n + 2r) +
+		 * r·n² */
 		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
 		    ((double)n + (double)r) + (double)r * (double)n * (double)n, decomp_whiten, &d,
 		    cause)) != 0)

@@ -10,7 +10,8 @@
  *            whitened).
  *   feature  feature PCA with mean compensation (seed paper 1): U the left singular vectors of
  *            W·L, L Lᵀ = C the pooled CENTRED covariance; B = U_k, A = U_kᵀ W,
- *            b = (I − U_k U_kᵀ) W μ with μ the pooled mean.
+ *            b = (I − U_k U_kᵀ) W μ = W μ − B (A μ) with μ the pooled mean (for m > n,
+ *            B = W L V_k Σ_k⁻¹ and A = Σ_k V_kᵀ L⁻¹: see rs_covstats_feature_pca).
  *   whiten   SVD-LLM: W·L = U Σ Vᵀ with L Lᵀ = the pooled uncentred Gram;
  *            B = U_k Σ_k, A = V_kᵀ L⁻¹.
  *   asvd     diagonal activation scaling: S = diag(s_j^α) with s_j = sqrt(E[x_j²]) the RMS of
@@ -18,6 +19,9 @@
  *            B = U_k Σ_k, A = V_kᵀ S⁻¹.  α is the exponent (0: plain SVD).
  * Covariances come from the calibration (calib.h), regularized by rs_linalg_chol_reg when not
  * positive definite; every regularization is reported through the note callback.
+ * Every decomposition is the eigen-decomposition of the smaller-side Gram matrix in float64
+ * with the other side computed from the matrix itself (rs_linalg_gram_factors_f64), not an
+ * SVD: B·A is then an exact projection of W (or W·L) and its error optimal to second order.
  *
  * Factor cache.  For all four methods the rank-k factors are the first k components of the
  * full-rank ones (the feature bias is recomputed per rank from W μ and Uᵀ W μ in O(mk)), so one
