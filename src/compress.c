@@ -277,6 +277,45 @@ make_room(struct rs_compress *c, uint64_t extra)
 	return 1;
 }
 
+/* Would `extra` more bytes fit once every unpinned entry were evicted? */
+static int
+could_fit(const struct rs_compress *c, uint64_t extra)
+{
+	uint64_t pinned = 0;
+	int i;
+
+	for (i = 0; i < c->n * RS_METHOD_COUNT; i++)
+		if (c->ent[i].valid && c->ent[i].pins > 0)
+			pinned += c->ent[i].bytes;
+	return pinned + extra <= c->cnt.budget;
+}
+
+/* Bytes of entry e cut to its first k components. */
+static uint64_t
+entry_bytes(const struct entry *e, size_t k)
+{
+	return (uint64_t)(k * (e->m + e->n)) * sizeof(float) +
+	    (e->wmu != NULL ? (uint64_t)(e->m + k) * sizeof(double) : 0);
+}
+
+/* Cut entry e (not held) to its first k components, giving the rest back. */
+static void
+entry_truncate(struct entry *e, size_t k)
+{
+	float *na;
+	size_t x;
+
+	/* row x of the m×k B moves from x·r to x·k ≤ x·r: in place, in order */
+	for (x = 1; x < e->m; x++)
+		memmove(e->b + x * k, e->b + x * e->r, k * sizeof *e->b);
+	if ((na = rs_realloc(e->b, e->m * k * sizeof *na)) != NULL)
+		e->b = na;
+	if ((na = rs_realloc(e->a, k * e->n * sizeof *na)) != NULL)
+		e->a = na;
+	e->r = k;
+	e->bytes = entry_bytes(e, k);
+}
+
 void
 rs_compress_set_budget(struct rs_compress *c, uint64_t budget)
 {
@@ -622,8 +661,7 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 	e->method = src->method;
 	e->alpha = src->method == RS_METHOD_ASVD ? src->alpha : 0;
 	e->key = key;
-	e->bytes = (uint64_t)(r * (m + n)) * sizeof(float) +
-	    (e->wmu != NULL ? (uint64_t)(m + r) * sizeof(double) : 0);
+	e->bytes = entry_bytes(e, r);
 	c->cnt.decompositions++;
 	return 0;
 fail:
@@ -764,7 +802,7 @@ rs_compress_build(struct rs_compress *c, const struct rs_plan *p,
 					goto next;
 				}
 				e = &c->ent[i * RS_METHOD_COUNT + src->method];
-				if (entry_matches(e, src, key)) {
+				if (entry_matches(e, src, key) && (size_t)rank <= e->r) {
 					c->cnt.hits++;
 				} else {
 					struct entry tmp;
@@ -784,7 +822,16 @@ rs_compress_build(struct rs_compress *c, const struct rs_plan *p,
 						break;
 					if (e->valid && e->pins == 0)
 						entry_clear(c, e, 1);
-					if (!e->valid && make_room(c, tmp.bytes)) {
+					/* full rank if it fits, else cut to this rank if that
+					 * fits (it serves every rank up to it) */
+					if (!e->valid && !could_fit(c, tmp.bytes) &&
+					    (size_t)rank < tmp.r &&
+					    could_fit(c, entry_bytes(&tmp, (size_t)rank))) {
+						entry_truncate(&tmp, (size_t)rank);
+						c->cnt.truncated++;
+					}
+					if (!e->valid && could_fit(c, tmp.bytes) &&
+					    make_room(c, tmp.bytes)) {
 						*e = tmp;
 						c->cnt.held_bytes += e->bytes;
 						c->cnt.held++;

@@ -24,12 +24,14 @@
  * SVD: B·A is then an exact projection of W (or W·L) and its error optimal to second order.
  *
  * Factor cache.  For all four methods the rank-k factors are the first k components of the
- * full-rank ones (the feature bias is recomputed per rank from W μ and Uᵀ W μ in O(mk)), so one
+ * full-rank ones (the feature bias is recomputed per rank from W μ and A μ in O(mk)), so one
  * decomposition per (matrix, method) serves every rank: a rank change costs a copy, not an
  * SVD.  Full-rank factors are held in float32 ((m + n)·min(m, n) floats per matrix) up to a byte
- * budget, least recently used first out; a matrix whose factors do not fit is decomposed, used
- * for the one request and freed (recomputed next time).  Entries are keyed by method, α (asvd)
- * and the calibration identity, so changing any of them recomputes.  Factors given from
+ * budget, least recently used first out; a matrix whose full-rank factors do not fit even
+ * with every unpinned entry evicted is held cut to the requested rank k ((m + n)·k floats)
+ * if that fits, serving every rank up to k (a higher one decomposes again), and otherwise is
+ * decomposed, used for the one request and freed (recomputed next time).  Entries are keyed
+ * by method, α (asvd) and the calibration identity, so changing any of them recomputes.  Factors given from
  * outside (a factored file, rs_compress_put_fixed) are kept outside the budget and used when
  * the method and the rank match exactly.
  *
@@ -85,6 +87,8 @@ struct rs_compress_counters {
 	uint64_t fixed_hits;            /* pairs taken from given (loaded) factors */
 	uint64_t evictions;             /* held entries dropped for the budget */
 	uint64_t not_held;              /* decompositions over the budget, used once and freed */
+	uint64_t truncated;             /* entries held cut to the requested rank (the full-rank
+	                                   factors did not fit) */
 	uint64_t stats_loads;           /* (layer, input) statistics fetched from the calibration */
 	uint64_t regularized;           /* Cholesky factors that needed λ > 0 */
 	uint64_t held_bytes;            /* full-rank factors held now */

@@ -10,7 +10,9 @@
  * 4. asvd with α = 0 is plain SVD.
  * 5. Cache: a rank change after the first build runs no decomposition; the rank-32 pair is the
  *    first 32 components of the rank-64 one; with a zero budget nothing is held and the factors
- *    are the same. */
+ *    are the same.
+ * 6. With a budget the full-rank factors exceed, an entry is held cut to the requested rank:
+ *    a lower rank is then served from it, a higher one decomposes again. */
 #include "config.h"
 
 #include <cblas.h>
@@ -390,6 +392,43 @@ main(void)
 			    memcmp(kb, b->b, m * 64 * sizeof(float)) == 0;
 		}
 		tap_ok(ok, "over the budget: decomposed again, not held, the same factors");
+		rs_compress_set_free(set2);
+
+		/* 6. a budget below the full-rank factors but above the rank-64 ones: held cut */
+		rs_compress_set_budget(c, 64 * (m + n) * sizeof(float) * 3 / 2);
+		rs_compress_get_counters(c, &c0);
+		set2 = build_one(c, s->plan, 5, 64, &src);
+		rs_compress_get_counters(c, &c1);
+		ok = ka != NULL && set2 != NULL && c1.decompositions == c0.decompositions + 1 &&
+		    c1.truncated == c0.truncated + 1 && c1.held == 1 &&
+		    c1.held_bytes == 64 * (m + n) * sizeof(float);
+		if (ok) {
+			const struct rs_factor_pair *b = rs_compress_set_pair(set2, 0);
+			ok = memcmp(ka, b->a, 64 * n * sizeof(float)) == 0 &&
+			    memcmp(kb, b->b, m * 64 * sizeof(float)) == 0;
+		}
+		tap_ok(ok, "full rank over the budget, rank 64 within: held cut to rank 64 (%llu "
+		    "bytes), the same factors", (unsigned long long)c1.held_bytes);
+		rs_compress_set_free(set2);
+		set2 = build_one(c, s->plan, 5, 32, &src);
+		rs_compress_get_counters(c, &c0);
+		ok = set2 != NULL && c0.decompositions == c1.decompositions &&
+		    c0.hits == c1.hits + 1;
+		if (ok) {
+			const struct rs_factor_pair *b = rs_compress_set_pair(set2, 0);
+			size_t x;
+			ok = memcmp(ka, b->a, 32 * n * sizeof(float)) == 0;
+			for (x = 0; x < m && ok; x++)
+				ok = memcmp(kb + x * 64, b->b + x * 32, 32 * sizeof(float)) == 0;
+		}
+		tap_ok(ok, "rank 32 from the entry cut to 64: no decomposition, the first 32 "
+		    "components");
+		rs_compress_set_free(set2);
+		set2 = build_one(c, s->plan, 5, 80, &src);
+		rs_compress_get_counters(c, &c1);
+		tap_ok(set2 != NULL && c1.decompositions == c0.decompositions + 1 &&
+		    c1.held == 1 && c1.held_bytes == 80 * (m + n) * sizeof(float),
+		    "rank 80 above the held 64: decomposed again, held cut to 80");
 		rs_compress_set_free(set2);
 		rs_free(ka);
 		rs_free(kb);
