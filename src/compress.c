@@ -697,11 +697,16 @@ cut_pair(struct set_item *it, const struct entry *e, int rank, char **cause)
 	it->p.m = e->m;
 	it->p.n = e->n;
 	it->p.a = e->a;         /* the first k rows of A are the rank-k A */
-	if ((it->own_b = rs_mallocarray(e->m * k, sizeof *it->own_b)) == NULL)
-		return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
-	for (x = 0; x < e->m; x++)
-		memcpy(it->own_b + x * k, e->b + x * e->r, k * sizeof *it->own_b);
-	it->p.b = it->own_b;
+	if (k == e->r) {
+		/* an entry cut to this rank (or full rank): B as it is, no copy */
+		it->p.b = e->b;
+	} else {
+		if ((it->own_b = rs_mallocarray(e->m * k, sizeof *it->own_b)) == NULL)
+			return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
+		for (x = 0; x < e->m; x++)
+			memcpy(it->own_b + x * k, e->b + x * e->r, k * sizeof *it->own_b);
+		it->p.b = it->own_b;
+	}
 	if (e->wmu != NULL) {
 		/* b_k = W μ − U_k (U_kᵀ W μ) */
 		if ((it->own_bias = rs_mallocarray(e->m, sizeof *it->own_bias)) == NULL)

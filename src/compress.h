@@ -36,7 +36,8 @@
  * the method and the rank match exactly.
  *
  * Installing.  rs_compress_build makes the pairs of every factored matrix of a plan (A points
- * into the held entry, which stays pinned; B and b are rank-k copies); rs_compress_install puts
+ * into the held entry, which stays pinned, and so does B when the entry holds exactly the
+ * plan's rank; otherwise B and b are rank-k copies); rs_compress_install puts
  * them into a forward pass.  The built set must outlive every forward pass it was installed in.
  * Not thread-safe: one thread uses a cache at a time. */
 #ifndef RS_COMPRESS_H
