@@ -736,12 +736,16 @@ rs_linalg_chol_reg_cancellable(const struct rs_job *job, const char *what, const
 
 /* --- Factors from the smaller-side Gram matrix ---
  *
- * Why: dgesdd with vectors of a 7B model's 4096×11008 matrix takes ~75 s here; the Gram's
- * dsyrk + dsyevd and one dgemm for the other side take a fraction of that (numbers in
- * linalg.h).  Squaring the matrix loses the singular vectors of σ below ~sqrt(u)·σ₁, but
- * the factors never use them as such: the other side is the product of a itself with the
- * computed vectors, so b·at is an orthogonal projection of a and its error is second order
- * in theirs. */
+ * Why: dgesdd with vectors of a 7B model's 4096×11008 matrix takes 75 s or more here.
+ * Measured on this 2-core machine shared with other jobs (load 8-13, so ±50%), OpenBLAS
+ * 1 thread, random matrices: dgesdd 'S' 2048×5632 37 s, 4096×4096 120 s, 4096×11008 200 s;
+ * the Gram path dsyrk + dsyevd + dgemm 1.5 + 4.1 + 3.2 = 8.8 s, 4.0 + 43 + 5.4 = 52 s and
+ * 19.5 + 50 + 39 = 109 s (11008×4096: 11.4 + 30.7 + 32.9 = 75 s).  dsyevd of 4096 splits
+ * into dsytrd 41 s, dstedc 20 s, dormtr 42 s; dsyevr was no faster (41-86 s against 43-50 s)
+ * and 2 threads did not help under this load (dsyevd 113 s against 91 s).  Squaring the
+ * matrix loses the singular vectors of σ below ~sqrt(u)·σ₁, but the factors never use them
+ * as such: the other side is the product of a itself with the computed vectors, so b·at is
+ * an orthogonal projection of a and its error is second order in theirs. */
 
 /* Eigen-decomposition of the smaller-side Gram matrix (dsyrk, dsyevd). */
 int
