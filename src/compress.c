@@ -26,7 +26,7 @@ struct entry {
 	float *a;                       /* (r, n) */
 	float *b;                       /* (m, r) */
 	double *wmu;                    /* (m) feature: W μ */
-	double *cu;                     /* (r) feature: Uᵀ W μ */
+	double *cu;                     /* (r) feature: A μ (= Uᵀ W μ) */
 	uint64_t bytes;
 	uint64_t stamp;                 /* last use, for LRU */
 	int pins;
@@ -85,19 +85,19 @@ struct decomp {
 	struct rs_linalg_ws *ws;
 	size_t m, n;
 	const float *w;                 /* feature, whiten: the m×n weights */
-	double *wd;                     /* svd: the m×n double matrix (the child's copy is
-	                                   destroyed) */
+	double *wd;                     /* svd: the m×n double matrix */
 	const double *l, *mu;           /* feature, whiten: the factor, the mean */
 	double *o1, *o2, *o3;           /* outputs (see each function) */
 };
 
-/* Thin SVD of wd: o1 = U (m×r), o2 = s (r), o3 = Vt (r×n). */
+/* Full-rank factors of wd from its smaller-side Gram (rs_linalg_gram_factors_f64):
+ * o1 = U Σ (m×r), o2 = Σ (r), o3 = Vᵀ (r×n). */
 static int
 decomp_svd(void *arg, char **cause)
 {
 	struct decomp *d = arg;
 
-	return rs_linalg_svd_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
+	return rs_linalg_gram_factors_f64(d->ws, d->wd, d->m, d->n, d->o1, d->o2, d->o3, cause);
 }
 
 /* Full-rank feature-PCA factors: o1 = U (m×r), o2 = Uᵀ W (r×n); the bias it computes goes
@@ -277,6 +277,45 @@ make_room(struct rs_compress *c, uint64_t extra)
 	return 1;
 }
 
+/* Would `extra` more bytes fit once every unpinned entry were evicted? */
+static int
+could_fit(const struct rs_compress *c, uint64_t extra)
+{
+	uint64_t pinned = 0;
+	int i;
+
+	for (i = 0; i < c->n * RS_METHOD_COUNT; i++)
+		if (c->ent[i].valid && c->ent[i].pins > 0)
+			pinned += c->ent[i].bytes;
+	return pinned + extra <= c->cnt.budget;
+}
+
+/* Bytes of entry e cut to its first k components. */
+static uint64_t
+entry_bytes(const struct entry *e, size_t k)
+{
+	return (uint64_t)(k * (e->m + e->n)) * sizeof(float) +
+	    (e->wmu != NULL ? (uint64_t)(e->m + k) * sizeof(double) : 0);
+}
+
+/* Cut entry e (not held) to its first k components, giving the rest back. */
+static void
+entry_truncate(struct entry *e, size_t k)
+{
+	float *na;
+	size_t x;
+
+	/* row x of the m×k B moves from x·r to x·k ≤ x·r: in place, in order */
+	for (x = 1; x < e->m; x++)
+		memmove(e->b + x * k, e->b + x * e->r, k * sizeof *e->b);
+	if ((na = rs_realloc(e->b, e->m * k * sizeof *na)) != NULL)
+		e->b = na;
+	if ((na = rs_realloc(e->a, k * e->n * sizeof *na)) != NULL)
+		e->a = na;
+	e->r = k;
+	e->bytes = entry_bytes(e, k);
+}
+
 void
 rs_compress_set_budget(struct rs_compress *c, uint64_t budget)
 {
@@ -453,22 +492,22 @@ gstats_load(struct rs_compress *c, const struct rs_compress_src *src, int layer,
 	return 0;
 }
 
-/* Thin SVD of the m×n double matrix wd (destroyed) into b = U Σ (m×r) and a = Vᵀ (r×n),
+/* Full-rank factors of the m×n double matrix wd into b = U Σ (m×r) and a = Vᵀ (r×n),
  * float32; a's column j divided by div[j] when div is not NULL. */
 static int
 svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double *div,
     float *a, float *b, struct rs_job *job, const char *name, char **cause)
 {
 	size_t r = m < n ? m : n, i, j;
-	size_t ub = m * r * sizeof(double), sb = r * sizeof(double), vb = r * n * sizeof(double);
-	double *u, *s, *vt;
+	size_t usb = m * r * sizeof(double), sb = r * sizeof(double), vb = r * n * sizeof(double);
+	double *us, *s, *vt;
 	struct decomp d;
 	int rc;
 
-	u = rs_linalg_shared_alloc(ub, NULL);
+	us = rs_linalg_shared_alloc(usb, NULL);
 	s = rs_linalg_shared_alloc(sb, NULL);
 	vt = rs_linalg_shared_alloc(vb, NULL);
-	if (u == NULL || s == NULL || vt == NULL) {
+	if (us == NULL || s == NULL || vt == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "compress: out of memory");
 		goto out;
 	}
@@ -477,7 +516,7 @@ svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double 
 	d.m = m;
 	d.n = n;
 	d.wd = wd;
-	d.o1 = u;
+	d.o1 = us;
 	d.o2 = s;
 	d.o3 = vt;
 	if ((rc = rs_linalg_cancellable(job, name, (double)m * (double)n * (double)r, decomp_svd,
@@ -485,12 +524,12 @@ svd_split(struct rs_linalg_ws *ws, double *wd, size_t m, size_t n, const double 
 		goto out;
 	for (i = 0; i < m; i++)
 		for (j = 0; j < r; j++)
-			b[i * r + j] = (float)(u[i * r + j] * s[j]);
+			b[i * r + j] = (float)us[i * r + j];
 	for (i = 0; i < r; i++)
 		for (j = 0; j < n; j++)
 			a[i * n + j] = (float)(div != NULL ? vt[i * n + j] / div[j] : vt[i * n + j]);
 out:
-	rs_linalg_shared_free(u, ub);
+	rs_linalg_shared_free(us, usb);
 	rs_linalg_shared_free(s, sb);
 	rs_linalg_shared_free(vt, vb);
 	return rc;
@@ -561,9 +600,9 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 		d.o1 = d1;
 		d.o2 = d2;
 		d.o3 = e->wmu;
-		/* W·L, its SVD and Uᵀ·W: about m·n·(2n + r) multiply-adds */
+		/* W·L, its Gram and eigenvectors, the other side: about m·n·(n + 2r) */
 		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
-		    (2.0 * (double)n + (double)r), decomp_feature, &d, cause)) != 0)
+		    ((double)n + 2.0 * (double)r), decomp_feature, &d, cause)) != 0)
 			break;
 		for (x = 0; x < m; x++) {
 			double acc = 0;
@@ -571,10 +610,11 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 				acc += (double)w[x * n + y] * gs->st->mean[y];
 			e->wmu[x] = acc;
 		}
+		/* A μ (= Uᵀ W μ), so that every rank's bias restores W μ exactly */
 		for (y = 0; y < r; y++) {
 			double acc = 0;
-			for (x = 0; x < m; x++)
-				acc += d1[x * r + y] * e->wmu[x];
+			for (x = 0; x < n; x++)
+				acc += d2[y * n + x] * gs->st->mean[x];
 			e->cu[y] = acc;
 		}
 		for (x = 0; x < m * r; x++)
@@ -597,7 +637,8 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 		d.l = gs->l;
 		d.o1 = d1;
 		d.o2 = d2;
-		/* W·L, its SVD and Vᵀ·L⁻¹: about m·n·(n + r) + r·n² multiply-adds */
+		/* W·L, its Gram and eigenvectors, the other side, Vᵀ·L⁻¹: about m·n·(n + 2r) +
+		 * r·n² */
 		if ((rc = rs_linalg_cancellable(job, t->name, (double)m * (double)n *
 		    ((double)n + (double)r) + (double)r * (double)n * (double)n, decomp_whiten, &d,
 		    cause)) != 0)
@@ -620,8 +661,7 @@ compute_entry(struct rs_compress *c, int i, const struct rs_compress_src *src,
 	e->method = src->method;
 	e->alpha = src->method == RS_METHOD_ASVD ? src->alpha : 0;
 	e->key = key;
-	e->bytes = (uint64_t)(r * (m + n)) * sizeof(float) +
-	    (e->wmu != NULL ? (uint64_t)(m + r) * sizeof(double) : 0);
+	e->bytes = entry_bytes(e, r);
 	c->cnt.decompositions++;
 	return 0;
 fail:
@@ -657,11 +697,16 @@ cut_pair(struct set_item *it, const struct entry *e, int rank, char **cause)
 	it->p.m = e->m;
 	it->p.n = e->n;
 	it->p.a = e->a;         /* the first k rows of A are the rank-k A */
-	if ((it->own_b = rs_mallocarray(e->m * k, sizeof *it->own_b)) == NULL)
-		return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
-	for (x = 0; x < e->m; x++)
-		memcpy(it->own_b + x * k, e->b + x * e->r, k * sizeof *it->own_b);
-	it->p.b = it->own_b;
+	if (k == e->r) {
+		/* an entry cut to this rank (or full rank): B as it is, no copy */
+		it->p.b = e->b;
+	} else {
+		if ((it->own_b = rs_mallocarray(e->m * k, sizeof *it->own_b)) == NULL)
+			return rs_fail(cause, RS_ENOMEM, "compress: out of memory");
+		for (x = 0; x < e->m; x++)
+			memcpy(it->own_b + x * k, e->b + x * e->r, k * sizeof *it->own_b);
+		it->p.b = it->own_b;
+	}
 	if (e->wmu != NULL) {
 		/* b_k = W μ − U_k (U_kᵀ W μ) */
 		if ((it->own_bias = rs_mallocarray(e->m, sizeof *it->own_bias)) == NULL)
@@ -762,7 +807,7 @@ rs_compress_build(struct rs_compress *c, const struct rs_plan *p,
 					goto next;
 				}
 				e = &c->ent[i * RS_METHOD_COUNT + src->method];
-				if (entry_matches(e, src, key)) {
+				if (entry_matches(e, src, key) && (size_t)rank <= e->r) {
 					c->cnt.hits++;
 				} else {
 					struct entry tmp;
@@ -782,7 +827,16 @@ rs_compress_build(struct rs_compress *c, const struct rs_plan *p,
 						break;
 					if (e->valid && e->pins == 0)
 						entry_clear(c, e, 1);
-					if (!e->valid && make_room(c, tmp.bytes)) {
+					/* full rank if it fits, else cut to this rank if that
+					 * fits (it serves every rank up to it) */
+					if (!e->valid && !could_fit(c, tmp.bytes) &&
+					    (size_t)rank < tmp.r &&
+					    could_fit(c, entry_bytes(&tmp, (size_t)rank))) {
+						entry_truncate(&tmp, (size_t)rank);
+						c->cnt.truncated++;
+					}
+					if (!e->valid && could_fit(c, tmp.bytes) &&
+					    make_room(c, tmp.bytes)) {
 						*e = tmp;
 						c->cnt.held_bytes += e->bytes;
 						c->cnt.held++;

@@ -10,7 +10,8 @@
  *            whitened).
  *   feature  feature PCA with mean compensation (seed paper 1): U the left singular vectors of
  *            W·L, L Lᵀ = C the pooled CENTRED covariance; B = U_k, A = U_kᵀ W,
- *            b = (I − U_k U_kᵀ) W μ with μ the pooled mean.
+ *            b = (I − U_k U_kᵀ) W μ = W μ − B (A μ) with μ the pooled mean (for m > n,
+ *            B = W L V_k Σ_k⁻¹ and A = Σ_k V_kᵀ L⁻¹: see rs_covstats_feature_pca).
  *   whiten   SVD-LLM: W·L = U Σ Vᵀ with L Lᵀ = the pooled uncentred Gram;
  *            B = U_k Σ_k, A = V_kᵀ L⁻¹.
  *   asvd     diagonal activation scaling: S = diag(s_j^α) with s_j = sqrt(E[x_j²]) the RMS of
@@ -18,19 +19,25 @@
  *            B = U_k Σ_k, A = V_kᵀ S⁻¹.  α is the exponent (0: plain SVD).
  * Covariances come from the calibration (calib.h), regularized by rs_linalg_chol_reg when not
  * positive definite; every regularization is reported through the note callback.
+ * Every decomposition is the eigen-decomposition of the smaller-side Gram matrix in float64
+ * with the other side computed from the matrix itself (rs_linalg_gram_factors_f64), not an
+ * SVD: B·A is then an exact projection of W (or W·L) and its error optimal to second order.
  *
  * Factor cache.  For all four methods the rank-k factors are the first k components of the
- * full-rank ones (the feature bias is recomputed per rank from W μ and Uᵀ W μ in O(mk)), so one
+ * full-rank ones (the feature bias is recomputed per rank from W μ and A μ in O(mk)), so one
  * decomposition per (matrix, method) serves every rank: a rank change costs a copy, not an
  * SVD.  Full-rank factors are held in float32 ((m + n)·min(m, n) floats per matrix) up to a byte
- * budget, least recently used first out; a matrix whose factors do not fit is decomposed, used
- * for the one request and freed (recomputed next time).  Entries are keyed by method, α (asvd)
- * and the calibration identity, so changing any of them recomputes.  Factors given from
+ * budget, least recently used first out; a matrix whose full-rank factors do not fit even
+ * with every unpinned entry evicted is held cut to the requested rank k ((m + n)·k floats)
+ * if that fits, serving every rank up to k (a higher one decomposes again), and otherwise is
+ * decomposed, used for the one request and freed (recomputed next time).  Entries are keyed
+ * by method, α (asvd) and the calibration identity, so changing any of them recomputes.  Factors given from
  * outside (a factored file, rs_compress_put_fixed) are kept outside the budget and used when
  * the method and the rank match exactly.
  *
  * Installing.  rs_compress_build makes the pairs of every factored matrix of a plan (A points
- * into the held entry, which stays pinned; B and b are rank-k copies); rs_compress_install puts
+ * into the held entry, which stays pinned, and so does B when the entry holds exactly the
+ * plan's rank; otherwise B and b are rank-k copies); rs_compress_install puts
  * them into a forward pass.  The built set must outlive every forward pass it was installed in.
  * Not thread-safe: one thread uses a cache at a time. */
 #ifndef RS_COMPRESS_H
@@ -81,6 +88,8 @@ struct rs_compress_counters {
 	uint64_t fixed_hits;            /* pairs taken from given (loaded) factors */
 	uint64_t evictions;             /* held entries dropped for the budget */
 	uint64_t not_held;              /* decompositions over the budget, used once and freed */
+	uint64_t truncated;             /* entries held cut to the requested rank (the full-rank
+	                                   factors did not fit) */
 	uint64_t stats_loads;           /* (layer, input) statistics fetched from the calibration */
 	uint64_t regularized;           /* Cholesky factors that needed λ > 0 */
 	uint64_t held_bytes;            /* full-rank factors held now */

@@ -350,112 +350,136 @@ rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t m, 
 	return rs_linalg_svals_gram_f64(ws, wl, m, n, sv, cause);
 }
 
-/* Thin SVD of W·L into freshly allocated *u (m×r), *vt (r×n) and s (r). */
+/* Check a factor rank; W·L as doubles in ws's aux buffer into *wl. */
 static int
-svd_wl(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n, const double *l,
-    size_t k, double **u, double **vt, double *s, char **cause)
+factor_input(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n, const double *l,
+    size_t k, double **wl, char **cause)
 {
 	size_t r = m < n ? m : n, mr, rn;
-	double *wl;
-	int st;
 
-	*u = *vt = NULL;
 	if (k == 0 || k > r)
 		return rs_fail(cause, RS_EINVAL, "feature factors: rank %zu outside 1..%zu",
 		    k, r);
 	if (!mul_size(m, r, &mr) || !mul_size(r, n, &rn))
 		return rs_fail(cause, RS_EINVAL, "feature factors: bad shape %zux%zu", m, n);
-	if ((st = times_l(ws, w, m, n, l, &wl, cause)) != 0)
-		return st;
-	*u = rs_mallocarray(mr, sizeof(double));
-	*vt = rs_mallocarray(rn, sizeof(double));
-	if (*u == NULL || *vt == NULL) {
-		rs_free(*u);
-		rs_free(*vt);
-		*u = *vt = NULL;
-		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory for the SVD");
-	}
-	if ((st = rs_linalg_svd_f64(ws, wl, m, n, *u, s, *vt, cause)) != 0) {
-		rs_free(*u);
-		rs_free(*vt);
-		*u = *vt = NULL;
-	}
-	return st;
+	return times_l(ws, w, m, n, l, wl, cause);
 }
 
-/* Compute the centred feature-PCA factors and bias at rank k. */
+/* Compute the centred feature-PCA factors and bias at rank k: from the eigenvectors of
+ * (W·L)(W·L)ᵀ = W C Wᵀ when m ≤ n (a = U_kᵀ W from W itself), from those of (W·L)ᵀ(W·L) when
+ * m > n (the smaller Gram: U_k Σ_k = W L V_k, normalized, and a = Σ_k V_kᵀ L⁻¹). */
 int
 rs_covstats_feature_pca(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
     const double *l, const double *mu, size_t k, double *uk, double *a, double *b,
     double *sv, char **cause)
 {
 	size_t r = m < n ? m : n, i, j;
-	double *u, *vt, *s, *wd, *proj;
+	double *wl, *s, *z = NULL, *at = NULL, *wd, *proj;
 	int st;
 
+	if ((st = factor_input(ws, w, m, n, l, k, &wl, cause)) != 0)
+		return st;
 	if ((s = rs_mallocarray(r + k, sizeof(double))) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
 	proj = s + r;
-	if ((st = svd_wl(ws, w, m, n, l, k, &u, &vt, s, cause)) != 0) {
-		rs_free(s);
-		return st;
-	}
-	rs_free(vt);
-	/* U_k: the first k columns of U (m×r). */
-	for (i = 0; i < m; i++)
+	if (m <= n) {
+		/* z = Uᵀ (m×m): U_k is the first k of its rows, transposed. */
+		if ((z = rs_mallocarray(m * m, sizeof(double))) == NULL) {
+			st = rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
+			goto out;
+		}
+		if ((st = rs_linalg_gram_eig_f64(ws, wl, m, n, s, z, cause)) != 0)
+			goto out;
+		for (i = 0; i < m; i++)
+			for (j = 0; j < k; j++)
+				uk[i * k + j] = z[j * m + i];
+		for (j = 0; j < r; j++)
+			s[j] = sqrt(s[j] > 0 ? s[j] : 0);
+	} else {
+		/* z = W L V (m×r), at = Vᵀ: U_k = z_k Σ_k⁻¹, a = Σ_k V_kᵀ L⁻¹. */
+		z = rs_mallocarray(m * r, sizeof(double));
+		at = k < r ? rs_mallocarray(r * n, sizeof(double)) : a;
+		if (z == NULL || at == NULL) {
+			st = rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
+			goto out;
+		}
+		if ((st = rs_linalg_gram_factors_f64(ws, wl, m, n, z, s, at, cause)) != 0)
+			goto out;
+		for (i = 0; i < m; i++)
+			for (j = 0; j < k; j++)
+				uk[i * k + j] = s[j] > 0 ? z[i * r + j] / s[j] : 0;
+		if (at != a)
+			memcpy(a, at, k * n * sizeof(double));
+		if ((st = rs_linalg_trsm(l, n, a, k, RS_LINALG_RIGHT, 0, cause)) != 0)
+			goto out;
 		for (j = 0; j < k; j++)
-			uk[i * k + j] = u[i * r + j];
-	rs_free(u);
-	/* W as doubles again (the SVD consumed the aux copy of W·L). */
+			cblas_dscal((int)n, s[j], a + j * n, 1);
+	}
+	/* W as doubles (the aux buffer held W·L). */
 	if ((wd = rs_linalg_ws_aux(ws, m * n, cause)) == NULL) {
-		rs_free(s);
-		return RS_ENOMEM;
+		st = RS_ENOMEM;
+		goto out;
 	}
 	for (i = 0; i < m * n; i++)
 		wd[i] = w[i];
-	/* a = U_kᵀ W (k×n). */
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m, 1.0,
-	    uk, (int)k, wd, (int)n, 0.0, a, (int)n);
-	/* b = μ_y − U_k (U_kᵀ μ_y), μ_y = W μ: the part of the mean output the rank-k
-	 * map cannot carry. */
+	if (m <= n)
+		/* a = U_kᵀ W (k×n). */
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m, 1.0,
+		    uk, (int)k, wd, (int)n, 0.0, a, (int)n);
+	/* b = W μ − U_k (a μ): the part of the mean output the rank-k map cannot carry
+	 * (a μ = U_kᵀ W μ), so that Ŵ μ + b = W μ. */
 	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)n, 1.0, wd, (int)n, mu, 1,
 	    0.0, b, 1);
-	cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)k, 1.0, uk, (int)k, b, 1, 0.0,
+	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)n, 1.0, a, (int)n, mu, 1, 0.0,
 	    proj, 1);
 	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, -1.0, uk, (int)k, proj, 1,
 	    1.0, b, 1);
 	if (sv != NULL)
 		memcpy(sv, s, r * sizeof(double));
+out:
+	rs_free(z);
+	if (at != a)
+		rs_free(at);
 	rs_free(s);
-	return RS_OK;
+	return st;
 }
 
-/* Compute the whitened-SVD factors at rank k. */
+/* Compute the whitened-SVD factors at rank k: W·L ≈ (U Σ)(Vᵀ) from its smaller-side Gram
+ * (rs_linalg_gram_factors_f64), then V_kᵀ L⁻¹. */
 int
 rs_covstats_feature_whiten(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
     const double *l, size_t k, double *us, double *vtl, double *sv, char **cause)
 {
-	size_t r = m < n ? m : n, i, j;
-	double *u, *vt, *s;
+	size_t r = m < n ? m : n, i;
+	double *wl, *s, *bb, *at;
 	int st;
 
-	if ((s = rs_mallocarray(r, sizeof(double))) == NULL)
-		return rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
-	if ((st = svd_wl(ws, w, m, n, l, k, &u, &vt, s, cause)) != 0) {
-		rs_free(s);
+	if ((st = factor_input(ws, w, m, n, l, k, &wl, cause)) != 0)
 		return st;
+	/* At full rank the outputs are the factors' own arrays. */
+	s = rs_mallocarray(r, sizeof(double));
+	bb = k < r ? rs_mallocarray(m * r, sizeof(double)) : us;
+	at = k < r ? rs_mallocarray(r * n, sizeof(double)) : vtl;
+	if (s == NULL || bb == NULL || at == NULL) {
+		st = rs_fail(cause, RS_ENOMEM, "feature factors: out of memory");
+		goto out;
 	}
-	/* U_k Σ_k (m×k). */
-	for (i = 0; i < m; i++)
-		for (j = 0; j < k; j++)
-			us[i * k + j] = u[i * r + j] * s[j];
-	/* V_kᵀ L⁻¹ (k×n): the first k rows of Vt, solved against L from the right. */
-	memcpy(vtl, vt, k * n * sizeof(double));
-	rs_free(u);
-	rs_free(vt);
+	if ((st = rs_linalg_gram_factors_f64(ws, wl, m, n, bb, s, at, cause)) != 0)
+		goto out;
+	if (k < r) {
+		for (i = 0; i < m; i++)
+			memcpy(us + i * k, bb + i * r, k * sizeof(double));
+		memcpy(vtl, at, k * n * sizeof(double));
+	}
+	/* V_kᵀ L⁻¹ (k×n): solved against L from the right. */
 	st = rs_linalg_trsm(l, n, vtl, k, RS_LINALG_RIGHT, 0, cause);
 	if (st == 0 && sv != NULL)
 		memcpy(sv, s, r * sizeof(double));
+out:
+	if (bb != us)
+		rs_free(bb);
+	if (at != vtl)
+		rs_free(at);
 	rs_free(s);
 	return st;
 }

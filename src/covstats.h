@@ -90,15 +90,19 @@ int rs_covstats_feature_spectrum(struct rs_linalg_ws *ws, const float *w, size_t
 
 /* Feature-PCA factors at rank k (1 ≤ k ≤ min(m, n)) for the CENTRED variant, L from the
  * centred covariance, mu the mean (n): uk (m×k) the top-k left singular vectors of W·L
- * (= eigenvectors of W C Wᵀ), a = U_kᵀ W (k×n), bias b = (I − U_k U_kᵀ) W μ (m); sv
- * (min(m, n)) receives the spectrum when not NULL.  Ŵx + b = uk·(a·x) + b. */
+ * (= eigenvectors of W C Wᵀ), a = U_kᵀ W (k×n), bias b = W μ − uk·(a·μ) (m), which is
+ * (I − U_k U_kᵀ) W μ; sv (min(m, n)) receives the spectrum when not NULL.
+ * Ŵx + b = uk·(a·x) + b.  Both from the smaller-side Gram of W·L (rs_linalg_gram_eig_f64):
+ * m ≤ n: U from (W L)(W L)ᵀ, a = U_kᵀ W from W itself; m > n: V from (W L)ᵀ(W L),
+ * uk = W L V_k Σ_k⁻¹ and a = Σ_k V_kᵀ L⁻¹ (the same in exact arithmetic; uk·a is then
+ * W L V_k V_kᵀ L⁻¹, an exact projection in the feature norm). */
 int rs_covstats_feature_pca(struct rs_linalg_ws *ws, const float *w, size_t m, size_t n,
     const double *l, const double *mu, size_t k, double *uk, double *a, double *b,
     double *sv, char **cause);
 
 /* Whitened-SVD factors at rank k for the UNCENTRED variant (SVD-LLM), L from the Gram:
  * with W·L = U Σ Vᵀ, us = U_k Σ_k (m×k) and vtl = V_kᵀ L⁻¹ (k×n), Ŵ = us·vtl; sv as
- * above. */
+ * above.  U Σ and Vᵀ come from rs_linalg_gram_factors_f64 of W·L. */
 int rs_covstats_feature_whiten(struct rs_linalg_ws *ws, const float *w, size_t m,
     size_t n, const double *l, size_t k, double *us, double *vtl, double *sv,
     char **cause);

@@ -789,3 +789,110 @@ rs_linalg_chol_reg_cancellable(const struct rs_job *job, const char *what, const
 	return rs_linalg_cancellable(job, what, (double)n * (double)n * (double)n / 3.0,
 	    chol_call_run, &a, cause);
 }
+
+/* --- Factors from the smaller-side Gram matrix ---
+ *
+ * Why: dgesdd with vectors of a 7B model's 4096×11008 matrix takes 75 s or more here.
+ * Measured on this 2-core machine shared with other jobs (load 8-13, so ±50%), OpenBLAS
+ * 1 thread, random matrices: dgesdd 'S' 2048×5632 37 s, 4096×4096 120 s, 4096×11008 200 s;
+ * the Gram path dsyrk + dsyevd + dgemm 1.5 + 4.1 + 3.2 = 8.8 s, 4.0 + 43 + 5.4 = 52 s and
+ * 19.5 + 50 + 39 = 109 s (11008×4096: 11.4 + 30.7 + 32.9 = 75 s).  dsyevd of 4096 splits
+ * into dsytrd 41 s, dstedc 20 s, dormtr 42 s; dsyevr was no faster (41-86 s against 43-50 s)
+ * and 2 threads did not help under this load (dsyevd 113 s against 91 s).  Squaring the
+ * matrix loses the singular vectors of σ below ~sqrt(u)·σ₁, but the factors never use them
+ * as such: the other side is the product of a itself with the computed vectors, so b·at is
+ * an orthogonal projection of a and its error is second order in theirs. */
+
+/* Eigen-decomposition of the smaller-side Gram matrix (dsyrk, dsyevd). */
+int
+rs_linalg_gram_eig_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
+    double *w, double *z, char **cause)
+{
+	double *work, wq = 0.0, dummy = 0.0;
+	lapack_int *iwork, lwork, iwq = 0, info;
+	size_t count, r = m < n ? m : n, i;
+	int st;
+
+	if ((st = shape_check(m, n, &count, "dsyrk", cause)) != 0)
+		return st;
+	for (i = 0; i < count; i++)
+		if (!isfinite(a[i]))
+			return rs_fail(cause, RS_EINVAL,
+			    "dsyrk: %zux%zu matrix has a non-finite value at (%zu, %zu)",
+			    m, n, i / n, i % n);
+	info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)r, &dummy,
+	    (lapack_int)r, &dummy, &wq, -1, &iwq, -1);
+	if (info != 0)
+		return lapack_status(info, "dsyevd (workspace query)", cause);
+	if (!lwork_from(wq, &lwork) || iwq < 1)
+		return rs_fail(cause, RS_EUNSUPPORTED, "dsyevd: workspace too large");
+	{
+		struct ws_part parts[] = {
+			{ (size_t)lwork * sizeof(double), (void **)&work },
+			{ (size_t)iwq * sizeof(lapack_int), (void **)&iwork },
+		};
+		if ((st = ws_carve(ws, parts, 2, "dsyevd", cause)) != 0)
+			return st;
+	}
+	/* The row-major upper triangle is the column-major lower one dsyevd reads. */
+	if (m <= n)
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)n, 1.0, a,
+		    (int)n, 0.0, z, (int)m);
+	else
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)m, 1.0, a,
+		    (int)n, 0.0, z, (int)n);
+	info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)r, z,
+	    (lapack_int)r, w, work, lwork, iwork, iwq);
+	if (info != 0)
+		return lapack_status(info, "dsyevd", cause);
+	reverse_eig_f64(w, z, r);
+	return RS_OK;
+}
+
+/* Full-rank factors b·at of a from the Gram's eigenvectors and a itself. */
+int
+rs_linalg_gram_factors_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
+    double *b, double *s, double *at, char **cause)
+{
+	size_t r = m < n ? m : n, i, j;
+	double t;
+	int st;
+
+	if (m <= n) {
+		/* b (m×m) first holds Z = Uᵀ; at = Uᵀ·a, then normalized. */
+		if ((st = rs_linalg_gram_eig_f64(ws, a, m, n, s, b, cause)) != 0)
+			return st;
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)m,
+		    1.0, b, (int)m, a, (int)n, 0.0, at, (int)n);
+		for (i = 0; i < r; i++) {
+			t = cblas_dnrm2((int)n, at + i * n, 1);
+			s[i] = t;
+			if (t > 0)
+				cblas_dscal((int)n, 1.0 / t, at + i * n, 1);
+		}
+		/* b := Zᵀ·diag(s) = U·diag(s), in place. */
+		for (i = 0; i < m; i++) {
+			b[i * m + i] *= s[i];
+			for (j = i + 1; j < m; j++) {
+				t = b[i * m + j];
+				b[i * m + j] = b[j * m + i] * s[j];
+				b[j * m + i] = t * s[i];
+			}
+		}
+	} else {
+		/* at (n×n) holds Vᵀ; b = a·V. */
+		if ((st = rs_linalg_gram_eig_f64(ws, a, m, n, s, at, cause)) != 0)
+			return st;
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)n,
+		    1.0, a, (int)n, at, (int)n, 0.0, b, (int)n);
+		for (j = 0; j < r; j++)
+			s[j] = cblas_dnrm2((int)m, b + j, (int)n);
+	}
+	for (i = 0; i < r; i++)
+		if (s[i] == 0.0) {
+			memset(at + i * n, 0, n * sizeof *at);
+			for (j = 0; j < m; j++)
+				b[j * r + i] = 0.0;
+		}
+	return RS_OK;
+}

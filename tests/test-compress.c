@@ -1,7 +1,8 @@
 /* test-compress.c: the four factor methods and the factor cache on kjv-llama.
  *
  * 1. svd: ‖W − B_k A_k‖_F² against the tail Σ_{i>k} σᵢ² of the REFERENCE singular values of L0.q
- *    (float64 SVD outside rankscope, refs/kjv-llama-sv-L0.q.txt), at several ranks.
+ *    (float64 SVD outside rankscope, refs/kjv-llama-sv-L0.q.txt), at several ranks; the same
+ *    for the wide L0.down and the tall L0.gate against LAPACK's dgesdd called here.
  * 2. Every method at full rank reconstructs W (feature: with its bias ≈ 0).
  * 3. feature and whiten: the relative feature error ‖(W − Ŵ) L‖_F / ‖W L‖_F of the factors
  *    equals the error the spectra store predicts (computed separately by `spectra --kind
@@ -9,10 +10,13 @@
  * 4. asvd with α = 0 is plain SVD.
  * 5. Cache: a rank change after the first build runs no decomposition; the rank-32 pair is the
  *    first 32 components of the rank-64 one; with a zero budget nothing is held and the factors
- *    are the same. */
+ *    are the same.
+ * 6. With a budget the full-rank factors exceed, an entry is held cut to the requested rank:
+ *    a lower rank is then served from it, a higher one decomposes again. */
 #include "config.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -194,6 +198,45 @@ main(void)
 		rs_free(w);
 	}
 
+	/* 1b. svd of the wide L0.down (256x768) and the tall L0.gate (768x256) against the
+	 * optimal tails of LAPACK's dgesdd called here on the same weights */
+	{
+		static const int mats[] = { 6, 4 };
+		static const int ranks[] = { 8, 64, 128, 200, 256 };
+		int j;
+		src.method = RS_METHOD_SVD;
+		for (j = 0; j < 2; j++) {
+			const struct rs_tensor *t = rs_model_tensor(s->model, 0,
+			    (enum rs_tkind)mats[j]);
+			size_t m = (size_t)t->rows, n = (size_t)t->cols, r = m < n ? m : n, x;
+			float *w = weights(s->model, mats[j]);
+			double *wd = rs_mallocarray(m * n, sizeof *wd), sv[256], tl[257];
+			for (x = 0; x < m * n; x++)
+				wd[x] = w[x];
+			/* the column-major n×m Wᵀ: the same singular values */
+			ok = r == 256 && LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (int)n, (int)m, wd,
+			    (int)n, sv, NULL, 1, NULL, 1) == 0;
+			tl[256] = 0;
+			for (i = 255; ok && i >= 0; i--)
+				tl[i] = tl[i + 1] + sv[i] * sv[i];
+			for (k = 0; ok && k < 5; k++) {
+				double n2 = 1, d2;
+				float *wh;
+				set = build_one(c, s->plan, mats[j], ranks[k], &src);
+				wh = set != NULL ? recon(rs_compress_set_pair(set, 0)) : NULL;
+				d2 = wh != NULL ? diff2(wh, w, m * n, &n2) : -1;
+				/* float32 factors: each entry of B·A within ~1e-7 of |W| */
+				tap_ok(wh != NULL && fabs(d2 - tl[ranks[k]]) <= 1e-5 * tl[ranks[k]] +
+				    1e-12 * n2, "svd %s rank %d: |W - BA|^2 = %.6e, dgesdd tail %.6e",
+				    t->name, ranks[k], d2, tl[ranks[k]]);
+				rs_free(wh);
+				rs_compress_set_free(set);
+			}
+			rs_free(wd);
+			rs_free(w);
+		}
+	}
+
 	/* 2. full rank reconstructs W; 4. asvd α = 0 is svd */
 	for (k = 0; k < 4; k++) {
 		int idx[2] = { 0, 4 };    /* L0.q 256x256, L0.gate 768x256 */
@@ -241,10 +284,11 @@ main(void)
 
 	/* 3. feature/whiten errors equal the spectra's predictions; the feature bias */
 	for (k = 1; k <= 2; k++) {
-		static const int mats[] = { 0, 2, 3, 6 };   /* L0.q, L0.v, L0.o, L0.down */
+		/* L0.q, L0.v, L0.o, L0.gate (tall), L0.down (wide) */
+		static const int mats[] = { 0, 2, 3, 4, 6 };
 		int j;
 		src.method = (enum rs_method)methods[k];
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < 5; j++) {
 			int i2 = 7 * 2 + mats[j], r = 48;   /* layer 2 */
 			enum rs_tkind t = (enum rs_tkind)mats[j];
 			struct rs_calib_stats *st = NULL;
@@ -348,6 +392,43 @@ main(void)
 			    memcmp(kb, b->b, m * 64 * sizeof(float)) == 0;
 		}
 		tap_ok(ok, "over the budget: decomposed again, not held, the same factors");
+		rs_compress_set_free(set2);
+
+		/* 6. a budget below the full-rank factors but above the rank-64 ones: held cut */
+		rs_compress_set_budget(c, 64 * (m + n) * sizeof(float) * 3 / 2);
+		rs_compress_get_counters(c, &c0);
+		set2 = build_one(c, s->plan, 5, 64, &src);
+		rs_compress_get_counters(c, &c1);
+		ok = ka != NULL && set2 != NULL && c1.decompositions == c0.decompositions + 1 &&
+		    c1.truncated == c0.truncated + 1 && c1.held == 1 &&
+		    c1.held_bytes == 64 * (m + n) * sizeof(float);
+		if (ok) {
+			const struct rs_factor_pair *b = rs_compress_set_pair(set2, 0);
+			ok = memcmp(ka, b->a, 64 * n * sizeof(float)) == 0 &&
+			    memcmp(kb, b->b, m * 64 * sizeof(float)) == 0;
+		}
+		tap_ok(ok, "full rank over the budget, rank 64 within: held cut to rank 64 (%llu "
+		    "bytes), the same factors", (unsigned long long)c1.held_bytes);
+		rs_compress_set_free(set2);
+		set2 = build_one(c, s->plan, 5, 32, &src);
+		rs_compress_get_counters(c, &c0);
+		ok = set2 != NULL && c0.decompositions == c1.decompositions &&
+		    c0.hits == c1.hits + 1;
+		if (ok) {
+			const struct rs_factor_pair *b = rs_compress_set_pair(set2, 0);
+			size_t x;
+			ok = memcmp(ka, b->a, 32 * n * sizeof(float)) == 0;
+			for (x = 0; x < m && ok; x++)
+				ok = memcmp(kb + x * 64, b->b + x * 32, 32 * sizeof(float)) == 0;
+		}
+		tap_ok(ok, "rank 32 from the entry cut to 64: no decomposition, the first 32 "
+		    "components");
+		rs_compress_set_free(set2);
+		set2 = build_one(c, s->plan, 5, 80, &src);
+		rs_compress_get_counters(c, &c1);
+		tap_ok(set2 != NULL && c1.decompositions == c0.decompositions + 1 &&
+		    c1.held == 1 && c1.held_bytes == 80 * (m + n) * sizeof(float),
+		    "rank 80 above the held 64: decomposed again, held cut to 80");
 		rs_compress_set_free(set2);
 		rs_free(ka);
 		rs_free(kb);
