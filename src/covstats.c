@@ -23,8 +23,11 @@ struct rs_covstats {
 	int finished;
 	uint64_t tokens;        /* over all groups */
 
-	/* Accumulators of the open group (freed by finish()). */
+	/* Accumulators of the open group (freed by finish()).  Between groups the upper
+	 * triangles of s2 and part are zero: end_group clears what it consumed, so a group
+	 * costs no n×n memset. */
 	double *s2;             /* (n, n) Σ y yᵀ, y = x − shift; upper triangle */
+	int s2_used;            /* a flush went into s2 in the open group */
 	float *part;            /* (n, n) float partial of s2; upper triangle */
 	float *buf;             /* (CHUNK, n) shifted batch */
 	double *s1;             /* (n) Σ y */
@@ -67,8 +70,8 @@ rs_covstats_new(size_t n, size_t groups, char **cause)
 	cs->n = n;
 	cs->groups = groups;
 	if ((cs->done = rs_calloc(groups, 1)) == NULL ||
-	    (cs->s2 = rs_mallocarray(nn, sizeof(double))) == NULL ||
-	    (cs->part = rs_mallocarray(nn, sizeof(float))) == NULL ||
+	    (cs->s2 = rs_calloc(nn, sizeof(double))) == NULL ||
+	    (cs->part = rs_calloc(nn, sizeof(float))) == NULL ||
 	    (cs->buf = rs_mallocarray(chunk, sizeof(float))) == NULL ||
 	    (cs->s1 = rs_mallocarray(n, sizeof(double))) == NULL ||
 	    (cs->shift = rs_mallocarray(n, sizeof(double))) == NULL ||
@@ -128,9 +131,8 @@ rs_covstats_begin_group(struct rs_covstats *cs, size_t g, char **cause)
 	if (g >= cs->groups || cs->done[g])
 		return rs_fail(cause, RS_EINVAL, "covstats: group %zu %s (of %zu)", g,
 		    g >= cs->groups ? "out of range" : "already done", cs->groups);
-	memset(cs->s2, 0, n * n * sizeof(double));
-	memset(cs->part, 0, n * n * sizeof(float));
 	memset(cs->s1, 0, n * sizeof(double));
+	cs->s2_used = 0;
 	cs->have_shift = 0;
 	cs->count = 0;
 	cs->since_flush = 0;
@@ -153,6 +155,7 @@ flush(struct rs_covstats *cs)
 			cs->part[i * n + j] = 0.0f;
 		}
 	cs->since_flush = 0;
+	cs->s2_used = 1;
 }
 
 /* Accumulate a batch of activations into the open group. */
@@ -225,7 +228,6 @@ rs_covstats_end_group(struct rs_covstats *cs, char **cause)
 		return rs_fail(cause, RS_EINVAL, "covstats: no group open");
 	if (cs->count == 0)
 		return rs_fail(cause, RS_EINVAL, "covstats: group %zu has no tokens", cs->cur);
-	flush(cs);
 	N = (double)cs->count;
 	inv_g = 1.0 / (double)cs->groups;
 	mu = cs->gmeans + cs->cur * n;
@@ -236,15 +238,25 @@ rs_covstats_end_group(struct rs_covstats *cs, char **cause)
 		mu[i] = cs->shift[i] + d[i];
 		cs->mean[i] += mu[i] * inv_g;
 	}
-	/* C_g = E[yyᵀ] − E[y]E[y]ᵀ (the shift cancels), pooled with weight 1/G. */
+	/* C_g = E[yyᵀ] − E[y]E[y]ᵀ (the shift cancels), pooled with weight 1/G; the last flush
+	 * (s2 + part, as flush() adds them) is folded in, and s2 and part are left zero.  A
+	 * group that never flushed has s2 = 0: only part is read. */
 	for (i = 0; i < n; i++)
 		for (j = i; j < n; j++) {
-			c = cs->s2[i * n + j] / N - d[i] * d[j];
-			if (cs->cov == cs->s2)
-				cs->cov[i * n + j] = c;
-			else
-				cs->cov[i * n + j] += c * inv_g;
+			size_t k = i * n + j;
+			double sum = (cs->s2_used ? cs->s2[k] : 0.0) + (double)cs->part[k];
+			c = sum / N - d[i] * d[j];
+			cs->part[k] = 0.0f;
+			if (cs->cov == cs->s2) {
+				cs->cov[k] = c;
+			} else {
+				cs->cov[k] += c * inv_g;
+				if (cs->s2_used)
+					cs->s2[k] = 0.0;
+			}
 		}
+	cs->since_flush = 0;
+	cs->s2_used = 0;
 	cs->done[cs->cur] = 1;
 	cs->ngdone++;
 	cs->open = 0;

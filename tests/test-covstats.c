@@ -129,11 +129,13 @@ rel_maxdiff(const double *a, const double *b, size_t count)
 static void
 check_pooled(size_t groups)
 {
-	static const size_t ntoks[] = { 500, 5000, 1300 };    /* crosses a flush */
+	/* fed last to first: two groups that cross a flush with one that does not between them
+	 * (each group must start from zeroed accumulators) */
+	static const size_t ntoks[] = { 500, 5000, 1300, 4200 };
 	size_t n = 40, g, i;
 	double *mu = malloc(n * 8), *mean = calloc(n, 8), *cov = calloc(n * n, 8);
 	double *gram = calloc(n * n, 8), *gr = malloc(n * n * 8), em, ec, eg;
-	float *x[3];
+	float *x[4];
 	struct rs_covstats *cs;
 	char *cause = NULL;
 	int st = 0;
@@ -482,6 +484,7 @@ main(void)
 	openblas_set_num_threads(1);
 #endif
 	check_pooled(3);
+	check_pooled(4);
 	check_pooled(1);
 	check_misuse();
 	check_singular();
