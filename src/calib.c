@@ -596,7 +596,8 @@ accum_free(struct accum *acc)
 	}
 }
 
-/* Allocate the accumulators of layer l. */
+/* The accumulators of layer l: the previous layer's, reset, when the widths agree (fresh n×n
+ * buffers would cost a page fault per 4 KiB on every layer), else new ones. */
 static int
 accum_new(struct rs_calib *c, int l, struct accum *acc, char **cause)
 {
@@ -605,6 +606,14 @@ accum_new(struct rs_calib *c, int l, struct accum *acc, char **cause)
 	for (g = 0; g < RS_IN_COUNT; g++) {
 		size_t n = rs_calib_input_dim(c->m, l, (enum rs_input_group)g);
 		acc[g].open = -1;
+		if (acc[g].cs != NULL && rs_covstats_dim(acc[g].cs) == n) {
+			rs_covstats_reset(acc[g].cs);
+			memset(acc[g].gsum, 0, (size_t)c->p.groups * n * sizeof(double));
+			continue;
+		}
+		rs_covstats_free(acc[g].cs);
+		rs_free(acc[g].gsum);
+		acc[g].gsum = NULL;
 		if ((acc[g].cs = rs_covstats_new(n, (size_t)c->p.groups, cause)) == NULL ||
 		    (acc[g].gsum = rs_calloc((size_t)c->p.groups * n, sizeof(double))) == NULL) {
 			accum_free(acc);
@@ -1021,7 +1030,6 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 			int g;
 			for (g = 0; g < RS_IN_COUNT && rc == 0; g++)
 				rc = store_input(c, cache, l, g, &sw.acc[g], note, ud, cause);
-			accum_free(sw.acc);
 			sw.layer = -1;
 			if (rc != 0)
 				goto out;
