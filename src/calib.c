@@ -1,14 +1,21 @@
-/* calib.c: calibration passes, memory plan and the statistics store (see calib.h). */
+/* calib.c: the calibration sweep, its memory plan and the statistics store (see calib.h). */
 #include "config.h"
 
 #include "calib.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
+#include "atomic.h"
 #include "cache.h"
 #include "covstats.h"
 
@@ -19,6 +26,9 @@
 #define CALIB_F64_MAX 2048      /* covariances up to this width are stored in double */
 #define CALIB_HOLD_MAX (256ull << 20)   /* hold finished statistics up to this size */
 #define CALIB_ROWS 512          /* rows per forward call, as ppl uses */
+#define CALIB_SPILL_MAGIC "RSCSWEEP"
+#define CALIB_SPILL_HEADER 64u  /* magic 8, spare 8, identity 8, tokens 8, row bytes 8,
+                                   per slot: boundary 4 and complete 4; 8 spare */
 #define CALIB_CHUNK 512         /* covstats.c's batch buffer (tokens) */
 
 struct rs_calib {
@@ -136,6 +146,66 @@ weights_hash(const struct rs_model *m, struct rs_cache *cache)
 	return h;
 }
 
+/* The memory plan (see calib.h): pure arithmetic on the model's shape. */
+int
+rs_calib_estimate(const struct rs_model *m, int ctx, int64_t tokens, int groups,
+    uint64_t memory, struct rs_calib_plan *pl, char **cause)
+{
+	const struct rs_model_config *mc = rs_model_config(m);
+	uint64_t max_entry = 0, rows, need, row_bytes = (uint64_t)mc->dim * sizeof(float);
+	int g;
+
+	memset(pl, 0, sizeof *pl);
+	if (ctx < 2 || groups < 1 || tokens < 1)
+		return rs_fail(cause, RS_EINVAL, "calibrate: bad window %d, groups %d or token "
+		    "count %" PRId64, ctx, groups, tokens);
+	if (tokens / ctx < 1)
+		return rs_fail(cause, RS_EINVAL, "calibrate: %" PRId64 " tokens are fewer than one "
+		    "window of %d", tokens, ctx);
+	if (tokens / ctx > INT32_MAX / 2)
+		return rs_fail(cause, RS_EINVAL, "calibrate: too many windows");
+	pl->windows = (int)(tokens / ctx);
+	pl->tokens = (int64_t)pl->windows * ctx;
+	pl->groups = groups;
+	pl->budget = memory;
+	pl->passes = 1;
+	if (groups > pl->windows)
+		return rs_fail(cause, RS_EINVAL, "calibrate: %d groups but only %d windows of %d "
+		    "tokens", groups, pl->windows, ctx);
+	for (g = 0; g < RS_IN_COUNT; g++) {
+		uint64_t n = rs_calib_input_dim(m, -1, (enum rs_input_group)g), e;
+		pl->layer_bytes += accum_bytes(n, (uint64_t)groups);
+		e = entry_bytes(n, (uint64_t)groups);
+		pl->stats_bytes += e * (uint64_t)mc->n_layers;
+		if (e > max_entry)
+			max_entry = e;
+	}
+	pl->hold = pl->stats_bytes <= CALIB_HOLD_MAX && pl->stats_bytes <= memory / 4;
+	pl->batch_windows = CALIB_ROWS / ctx > 1 ? CALIB_ROWS / ctx : 1;
+	if (pl->batch_windows > pl->windows)
+		pl->batch_windows = pl->windows;
+	rows = (uint64_t)pl->batch_windows * (uint64_t)ctx;
+	pl->forward_bytes = forward_bytes(m, rows, (uint64_t)ctx);
+	pl->fixed_bytes = pl->forward_bytes + max_entry + (pl->hold ? pl->stats_bytes : 0);
+	/* The hidden states of every token at one boundary, updated in place, if they fit
+	 * beside one layer's accumulators; else two boundaries on disk and one batch here. */
+	pl->hidden_bytes = (uint64_t)pl->tokens * row_bytes;
+	need = pl->fixed_bytes + pl->layer_bytes + pl->hidden_bytes;
+	if (need > memory) {
+		pl->spill = 1;
+		pl->spill_bytes = CALIB_SPILL_HEADER + 2 * pl->hidden_bytes;
+		pl->hidden_bytes = rows * row_bytes;
+		need = pl->fixed_bytes + pl->layer_bytes + pl->hidden_bytes;
+	}
+	pl->need_bytes = need;
+	if (need > memory)
+		return rs_fail(cause, RS_EINVAL, "calibrate: one layer's accumulators need %" PRIu64
+		    " bytes (plus %" PRIu64 " for the forward pass and hidden states), over the "
+		    "budget of %" PRIu64 ": --memory %" PRIu64 "MiB would fit", pl->layer_bytes,
+		    need - pl->layer_bytes, memory, (need + (1u << 20) - 1) >> 20);
+	return 0;
+}
+
 /* Plan the calibration and fix its identity. */
 struct rs_calib *
 rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
@@ -143,72 +213,24 @@ rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
 {
 	const struct rs_model_config *mc = rs_model_config(m);
 	struct rs_calib *c;
-	struct rs_calib_plan *pl;
-	uint64_t avail, max_entry = 0, rows;
 	int64_t usable;
-	int g;
 
-	if (p->ctx < 2 || p->groups < 1 || p->max_tokens < 1) {
-		rs_fail(cause, RS_EINVAL, "calibrate: bad window %d, groups %d or token limit %" PRId64,
-		    p->ctx, p->groups, p->max_tokens);
-		return NULL;
-	}
 	usable = (int64_t)n_ids < p->max_tokens ? (int64_t)n_ids : p->max_tokens;
-	if (usable / p->ctx < 1) {
-		rs_fail(cause, RS_EINVAL, "calibrate: %" PRId64 " tokens are fewer than one window of %d",
-		    usable, p->ctx);
-		return NULL;
-	}
-	if (usable / p->ctx > INT32_MAX / 2) {
-		rs_fail(cause, RS_EINVAL, "calibrate: too many windows");
-		return NULL;
-	}
+	if (p->max_tokens < 1)
+		usable = 0;
 	if ((c = rs_calloc(1, sizeof *c)) == NULL)
 		goto nomem;
 	c->m = m;
 	c->p = *p;
 	c->n_layers = mc->n_layers;
-	pl = &c->plan;
-	pl->windows = (int)(usable / p->ctx);
-	pl->tokens = (int64_t)pl->windows * p->ctx;
-	pl->groups = p->groups;
-	pl->budget = p->memory;
-	if (p->groups > pl->windows) {
-		rs_fail(cause, RS_EINVAL, "calibrate: %d groups but only %d windows of %d tokens",
-		    p->groups, pl->windows, p->ctx);
+	if (rs_calib_estimate(m, p->ctx, usable, p->groups, p->memory, &c->plan, cause) != 0) {
 		rs_calib_free(c);
 		return NULL;
 	}
-	for (g = 0; g < RS_IN_COUNT; g++) {
-		uint64_t n = rs_calib_input_dim(m, -1, (enum rs_input_group)g), e;
-		pl->layer_bytes += accum_bytes(n, (uint64_t)p->groups);
-		e = entry_bytes(n, (uint64_t)p->groups);
-		pl->stats_bytes += e * (uint64_t)c->n_layers;
-		if (e > max_entry)
-			max_entry = e;
-	}
-	pl->hold = pl->stats_bytes <= CALIB_HOLD_MAX && pl->stats_bytes <= p->memory / 4;
-	rows = (uint64_t)p->ctx * (CALIB_ROWS / p->ctx > 1 ? CALIB_ROWS / p->ctx : 1);
-	pl->fixed_bytes = forward_bytes(m, rows, (uint64_t)p->ctx) + max_entry +
-	    (pl->hold ? pl->stats_bytes : 0);
-	avail = p->memory > pl->fixed_bytes ? p->memory - pl->fixed_bytes : 0;
-	if (avail < pl->layer_bytes) {
-		rs_fail(cause, RS_EINVAL, "calibrate: one layer's accumulators need %" PRIu64
-		    " bytes (plus %" PRIu64 " for the forward pass), over the budget of %" PRIu64
-		    " (--memory)", pl->layer_bytes, pl->fixed_bytes, p->memory);
-		rs_calib_free(c);
-		return NULL;
-	}
-	pl->layers_per_pass = avail / pl->layer_bytes >= (uint64_t)c->n_layers ? c->n_layers :
-	    (int)(avail / pl->layer_bytes);
-	pl->passes = (c->n_layers + pl->layers_per_pass - 1) / pl->layers_per_pass;
-	/* Balance the passes: the same number of passes with fewer layers each. */
-	pl->layers_per_pass = (c->n_layers + pl->passes - 1) / pl->passes;
-	pl->pass_bytes = pl->fixed_bytes + (uint64_t)pl->layers_per_pass * pl->layer_bytes;
-
 	c->ident = rs_strdupf("calib-v2 model=%016" PRIx64 " weights=%016" PRIx64 " text=%016"
 	    PRIx64 " ctx=%d tokens=%" PRId64 " windows=%d groups=%d", rs_model_identity(m),
-	    weights_hash(m, p->cache), text_hash, p->ctx, pl->tokens, pl->windows, p->groups);
+	    weights_hash(m, p->cache), text_hash, p->ctx, c->plan.tokens, c->plan.windows,
+	    p->groups);
 	c->done = rs_calloc((size_t)c->n_layers, 1);
 	c->held = rs_calloc((size_t)c->n_layers * RS_IN_COUNT, sizeof *c->held);
 	c->held_len = rs_calloc((size_t)c->n_layers * RS_IN_COUNT, sizeof *c->held_len);
@@ -461,22 +483,19 @@ rs_calib_stats_gram(const struct rs_calib_stats *s, double *g)
 	}
 }
 
-/* One input's accumulators during a pass. */
+/* One input's accumulators. */
 struct accum {
 	struct rs_covstats *cs;
 	double *gsum;           /* (G, n) per-group sums of x */
 	int open;               /* the open group, -1 none */
 };
 
-/* The state of one pass, seen by the forward hook. */
-struct pass {
+/* The state of the sweep, seen by the forward hook. */
+struct sweep {
 	struct rs_calib *c;
-	int *slot;              /* (n_layers) index into acc / RS_IN_COUNT, -1 not in this pass */
-	struct accum *acc;      /* (layers in pass, RS_IN_COUNT) */
-	int last_layer;         /* the pass's deepest layer */
-	int stop_early;         /* stop the forward after last_layer */
+	int layer;              /* the layer whose inputs are accumulated, -1 none */
+	struct accum acc[RS_IN_COUNT];
 	int win0, n_tok;        /* the current call's first window and window length */
-	int stopped;
 	char *cause;
 };
 
@@ -487,36 +506,32 @@ group_of(const struct rs_calib *c, int w)
 	return (int)((int64_t)w * c->p.groups / c->plan.windows);
 }
 
-/* Forward hook: accumulate the inputs of the pass's layers. */
+/* Forward hook: accumulate the inputs of the layer being calibrated. */
 static int
-pass_hook(void *ud, int layer, enum rs_input_group g, const float *x, int n_rows, int width)
+sweep_hook(void *ud, int layer, enum rs_input_group g, const float *x, int n_rows, int width)
 {
-	struct pass *ps = ud;
+	struct sweep *sw = ud;
 	struct accum *a;
-	int s, n_seq = n_rows / ps->n_tok, t, rc;
+	int s, n_seq = n_rows / sw->n_tok, t, rc;
 	size_t i, n = (size_t)width;
 
-	if (ps->slot[layer] < 0)
+	if (layer != sw->layer)
 		return 0;
-	a = &ps->acc[ps->slot[layer] * RS_IN_COUNT + g];
+	a = &sw->acc[g];
 	for (s = 0; s < n_seq; s++) {
-		int grp = group_of(ps->c, ps->win0 + s);
-		const float *xs = x + (size_t)s * ps->n_tok * n;
+		int grp = group_of(sw->c, sw->win0 + s);
+		const float *xs = x + (size_t)s * sw->n_tok * n;
 		if (grp != a->open) {
-			if ((a->open >= 0 && (rc = rs_covstats_end_group(a->cs, &ps->cause)) != 0) ||
-			    (rc = rs_covstats_begin_group(a->cs, (size_t)grp, &ps->cause)) != 0)
+			if ((a->open >= 0 && (rc = rs_covstats_end_group(a->cs, &sw->cause)) != 0) ||
+			    (rc = rs_covstats_begin_group(a->cs, (size_t)grp, &sw->cause)) != 0)
 				return rc;
 			a->open = grp;
 		}
-		if ((rc = rs_covstats_add(a->cs, xs, (size_t)ps->n_tok, &ps->cause)) != 0)
+		if ((rc = rs_covstats_add(a->cs, xs, (size_t)sw->n_tok, &sw->cause)) != 0)
 			return rc;
-		for (t = 0; t < ps->n_tok; t++)
+		for (t = 0; t < sw->n_tok; t++)
 			for (i = 0; i < n; i++)
 				a->gsum[(size_t)grp * n + i] += xs[(size_t)t * n + i];
-	}
-	if (ps->stop_early && layer == ps->last_layer && g == RS_IN_DOWN) {
-		ps->stopped = 1;
-		return RS_ECANCEL;
 	}
 	return 0;
 }
@@ -568,17 +583,45 @@ store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct
 	return 0;
 }
 
-/* Free a pass's accumulators. */
+/* Free one layer's accumulators. */
 static void
-pass_free(struct accum *acc, int count)
+accum_free(struct accum *acc)
 {
-	int i;
+	int g;
 
-	for (i = 0; acc != NULL && i < count; i++) {
-		rs_covstats_free(acc[i].cs);
-		rs_free(acc[i].gsum);
+	for (g = 0; g < RS_IN_COUNT; g++) {
+		rs_covstats_free(acc[g].cs);
+		rs_free(acc[g].gsum);
+		memset(&acc[g], 0, sizeof acc[g]);
 	}
-	rs_free(acc);
+}
+
+/* The accumulators of layer l: the previous layer's, reset, when the widths agree (fresh n×n
+ * buffers would cost a page fault per 4 KiB on every layer), else new ones. */
+static int
+accum_new(struct rs_calib *c, int l, struct accum *acc, char **cause)
+{
+	int g;
+
+	for (g = 0; g < RS_IN_COUNT; g++) {
+		size_t n = rs_calib_input_dim(c->m, l, (enum rs_input_group)g);
+		acc[g].open = -1;
+		if (acc[g].cs != NULL && rs_covstats_dim(acc[g].cs) == n) {
+			rs_covstats_reset(acc[g].cs);
+			memset(acc[g].gsum, 0, (size_t)c->p.groups * n * sizeof(double));
+			continue;
+		}
+		rs_covstats_free(acc[g].cs);
+		rs_free(acc[g].gsum);
+		acc[g].gsum = NULL;
+		if ((acc[g].cs = rs_covstats_new(n, (size_t)c->p.groups, cause)) == NULL ||
+		    (acc[g].gsum = rs_calloc((size_t)c->p.groups * n, sizeof(double))) == NULL) {
+			accum_free(acc);
+			return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory for the "
+			    "accumulators of layer %d", l);
+		}
+	}
+	return 0;
 }
 
 /* Look a layer up in the cache: 1 if all four entries are there and sound. */
@@ -630,7 +673,234 @@ layer_cached(struct rs_calib *c, struct rs_cache *cache, int layer,
 	return ok;
 }
 
-/* Run the calibration (see calib.h). */
+/* The hidden states of every calibration token at one layer boundary: in memory (one boundary,
+ * each batch updated in place), or spilled to a file of two boundary slots (boundary b in slot
+ * b % 2) read and written one batch at a time. */
+struct hidden {
+	float *all;             /* in memory: (tokens, dim); NULL when spilled */
+	float *batch;           /* spilled: one batch of rows */
+	int fd;                 /* the spill file, -1 none */
+	char *path;
+	uint64_t row_bytes;     /* dim floats */
+	uint64_t tokens;
+	uint64_t ident;         /* hash of the identity key text */
+};
+
+/* Offset of a slot's header fields: boundary (u32) then complete (u32). */
+#define SPILL_SLOT_FIELD(slot) (40u + 8u * (unsigned)(slot))
+
+/* Name prefix and suffix of spill files in the cache directory. */
+#define SPILL_PREFIX "calib-sweep-"
+#define SPILL_SUFFIX ".spill"
+
+/* pread or pwrite all of len bytes at off (short transfers continue). */
+static int
+spill_io(int fd, int write_it, void *buf, uint64_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	ssize_t r;
+
+	while (len > 0) {
+		size_t part = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		r = write_it ? pwrite(fd, p, part, (off_t)off) : pread(fd, p, part, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (uint64_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Record a slot's boundary and whether it is complete. */
+static int
+spill_mark(struct hidden *h, int slot, int boundary, int complete, char **cause)
+{
+	uint8_t f[8];
+
+	put_u32(f, (uint32_t)boundary);
+	put_u32(f + 4, (uint32_t)complete);
+	if (spill_io(h->fd, 1, f, 8, SPILL_SLOT_FIELD(slot)) != 0)
+		return rs_fail(cause, RS_EIO, "%s: %s", h->path, strerror(errno));
+	return 0;
+}
+
+/* Remove spill files that no live process holds (killed runs, other identities): a running
+ * calibration keeps an exclusive lock on its file. */
+static void
+spill_sweep(const char *dir, const char *keep)
+{
+	struct dirent *e;
+	DIR *d;
+	char *path;
+	int fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, SPILL_PREFIX, strlen(SPILL_PREFIX)) != 0 ||
+		    len < strlen(SPILL_SUFFIX) ||
+		    strcmp(e->d_name + len - strlen(SPILL_SUFFIX), SPILL_SUFFIX) != 0 ||
+		    (keep != NULL && strcmp(e->d_name, keep) == 0))
+			continue;
+		if ((path = rs_strdupf("%s/%s", dir, e->d_name)) == NULL)
+			break;
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) >= 0) {
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlink(path);
+			close(fd);
+		}
+		rs_free(path);
+	}
+	closedir(d);
+}
+
+/* File name of the spill file of the identity hashing to ident. */
+static char *
+spill_name(uint64_t ident)
+{
+	return rs_strdupf(SPILL_PREFIX "%016" PRIx64 SPILL_SUFFIX, ident);
+}
+
+/* Open (or create) the spill file of this identity under dir, locked.
+ * *resume: the boundary of the latest complete slot that is at most max_boundary, -1 none. */
+static int
+spill_open(struct hidden *h, const char *dir, int max_boundary, int *resume, char **cause)
+{
+	uint8_t hdr[CALIB_SPILL_HEADER];
+	struct stat st;
+	char *name;
+	int slot, fresh = 1, attempt;
+
+	*resume = -1;
+	if (rs_mkdir_p(dir, cause) != 0)
+		return RS_EIO;
+	for (attempt = 0; attempt < 2; attempt++) {
+		/* the identity's own name; if another process holds it, a private one */
+		name = attempt == 0 ? spill_name(h->ident) :
+		    rs_strdupf(SPILL_PREFIX "%016" PRIx64 "-%ld" SPILL_SUFFIX, h->ident,
+		    (long)getpid());
+		if (name == NULL)
+			return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
+		rs_free(h->path);
+		h->path = rs_strdupf("%s/%s", dir, name);
+		rs_free(name);
+		if (h->path == NULL)
+			return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
+		if ((h->fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+			return rs_fail(cause, RS_EIO, "%s: %s", h->path, strerror(errno));
+		/* a sweeper may unlink the file between our open and our lock: then start over */
+		if (flock(h->fd, LOCK_EX | LOCK_NB) == 0 && fstat(h->fd, &st) == 0 &&
+		    st.st_nlink > 0)
+			break;
+		close(h->fd);
+		h->fd = -1;
+	}
+	if (h->fd < 0)
+		return rs_fail(cause, RS_EIO, "%s: locked by another process", h->path);
+	if (spill_io(h->fd, 0, hdr, sizeof hdr, 0) == 0 &&
+	    memcmp(hdr, CALIB_SPILL_MAGIC, 8) == 0 && get_u64(hdr + 16) == h->ident &&
+	    get_u64(hdr + 24) == h->tokens && get_u64(hdr + 32) == h->row_bytes) {
+		fresh = 0;
+		for (slot = 0; slot < 2; slot++) {
+			int b = (int)get_u32(hdr + SPILL_SLOT_FIELD(slot));
+			if (get_u32(hdr + SPILL_SLOT_FIELD(slot) + 4) == 1 && b % 2 == slot &&
+			    b <= max_boundary && b > *resume)
+				*resume = b;
+		}
+	}
+	if (fresh) {
+		memset(hdr, 0, sizeof hdr);
+		memcpy(hdr, CALIB_SPILL_MAGIC, 8);
+		put_u64(hdr + 16, h->ident);
+		put_u64(hdr + 24, h->tokens);
+		put_u64(hdr + 32, h->row_bytes);
+		if (ftruncate(h->fd, 0) != 0 || spill_io(h->fd, 1, hdr, sizeof hdr, 0) != 0)
+			return rs_fail(cause, RS_EIO, "%s: %s", h->path, strerror(errno));
+	}
+	return 0;
+}
+
+/* Close the hidden-state store; the spill file is removed unless keep. */
+static void
+hidden_close(struct hidden *h, int keep)
+{
+	if (h->fd >= 0) {
+		if (!keep)
+			unlink(h->path);
+		close(h->fd);
+	}
+	h->fd = -1;
+	rs_free(h->path);
+	rs_free(h->all);
+	rs_free(h->batch);
+	h->path = NULL;
+	h->all = h->batch = NULL;
+}
+
+/* The rows of windows [w0, w0 + nseq) at the boundary in `slot`: a pointer into memory, or
+ * read from the spill file into the batch buffer. */
+static float *
+hidden_get(struct hidden *h, int slot, uint64_t row0, uint64_t rows, int read_it, char **cause)
+{
+	if (h->all != NULL)
+		return h->all + row0 * (h->row_bytes / sizeof(float));
+	if (read_it && spill_io(h->fd, 0, h->batch, rows * h->row_bytes, CALIB_SPILL_HEADER +
+	    ((uint64_t)slot * h->tokens + row0) * h->row_bytes) != 0) {
+		rs_fail(cause, RS_EIO, "%s: %s", h->path, errno != 0 ? strerror(errno) :
+		    "short read");
+		return NULL;
+	}
+	return h->batch;
+}
+
+/* Write a batch to the boundary in `slot` (nothing to do in memory: updated in place). */
+static int
+hidden_put(struct hidden *h, int slot, uint64_t row0, uint64_t rows, char **cause)
+{
+	if (h->all != NULL)
+		return 0;
+	if (spill_io(h->fd, 1, h->batch, rows * h->row_bytes, CALIB_SPILL_HEADER +
+	    ((uint64_t)slot * h->tokens + row0) * h->row_bytes) != 0)
+		return rs_fail(cause, RS_EIO, "%s: %s", h->path, strerror(errno));
+	return 0;
+}
+
+/* Move the first failure's cause into *cause: the hook's when it failed, else the pass's. */
+static void
+take_cause(struct sweep *sw, int rc, char *fcause, char **cause)
+{
+	if (sw->cause != NULL && rc != RS_ECANCEL) {
+		if (cause != NULL) {
+			rs_free(*cause);
+			*cause = sw->cause;
+		} else {
+			rs_free(sw->cause);
+		}
+		sw->cause = NULL;
+		rs_free(fcause);
+	} else if (cause != NULL) {
+		rs_free(*cause);
+		*cause = fcause;
+	} else {
+		rs_free(fcause);
+	}
+}
+
+/* Give back the mapped pages of layer l's tensors (read once per sweep). */
+static void
+release_layer(const struct rs_model *m, int l)
+{
+	int k;
+
+	for (k = 0; k < RS_T_LAYER_COUNT; k++)
+		rs_model_tensor_release(m, rs_model_tensor(m, l, (enum rs_tkind)k));
+}
+
+/* Run the calibration (see calib.h): one sweep, layer by layer. */
 int
 rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
     void (*note)(void *ud, const char *line), void *ud, struct rs_calib_report *rep,
@@ -638,16 +908,25 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 {
 	const struct rs_calib_plan *pl = &c->plan;
 	struct rs_forward *f = NULL;
-	struct pass ps;
-	int *todo = NULL, ntodo = 0, l, i, k, g, rc = 0, per_call, w0, nseq, n_in_pass;
-	double total_windows;
+	struct hidden h;
+	struct sweep sw;
+	int l, first = -1, last = -1, start = 0, rc = 0, w0, nseq, per_call = pl->batch_windows;
+	uint64_t rows;
+	double units, done_units = 0;
+	const char *tmp;
+	char *name;
 
 	memset(rep, 0, sizeof *rep);
-	memset(&ps, 0, sizeof ps);
-	if ((todo = rs_mallocarray((size_t)c->n_layers, sizeof *todo)) == NULL ||
-	    (ps.slot = rs_mallocarray((size_t)c->n_layers, sizeof *ps.slot)) == NULL) {
-		rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
-		goto out;
+	memset(&sw, 0, sizeof sw);
+	memset(&h, 0, sizeof h);
+	h.fd = -1;
+	sw.layer = -1;
+	rep->resumed_at = -1;
+	h.ident = rs_hash64(c->ident, strlen(c->ident), 0);
+	if (cache != NULL && (name = spill_name(h.ident)) != NULL) {
+		/* spill files of killed runs of other calibrations are of no further use */
+		spill_sweep(rs_cache_dir(cache), name);
+		rs_free(name);
 	}
 	for (l = 0; l < c->n_layers; l++) {
 		if (c->done[l])
@@ -656,101 +935,117 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 			c->done[l] = 1;
 			rep->layers_cached++;
 		} else {
-			todo[ntodo++] = l;
+			if (first < 0)
+				first = l;
+			last = l;
 		}
 	}
-	if (ntodo == 0)
-		goto out;
-	per_call = CALIB_ROWS / c->p.ctx > 1 ? CALIB_ROWS / c->p.ctx : 1;
-	if ((f = rs_forward_new(c->m, per_call * c->p.ctx, c->p.ctx, cause)) == NULL) {
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	rs_forward_set_hook(f, pass_hook, &ps);
-	ps.c = c;
-	ps.n_tok = c->p.ctx;
-	total_windows = (double)pl->windows *
-	    (double)((ntodo + pl->layers_per_pass - 1) / pl->layers_per_pass);
-	for (k = 0; k < ntodo; k += n_in_pass) {
-		n_in_pass = ntodo - k < pl->layers_per_pass ? ntodo - k : pl->layers_per_pass;
-		for (l = 0; l < c->n_layers; l++)
-			ps.slot[l] = -1;
-		if ((ps.acc = rs_calloc((size_t)n_in_pass * RS_IN_COUNT, sizeof *ps.acc)) == NULL) {
+	if (first < 0)
+		return 0;
+	if ((f = rs_forward_new(c->m, per_call * c->p.ctx, c->p.ctx, cause)) == NULL)
+		return RS_ENOMEM;
+	rs_forward_set_hook(f, sweep_hook, &sw);
+	sw.c = c;
+	sw.n_tok = c->p.ctx;
+	h.row_bytes = (uint64_t)rs_model_config(c->m)->dim * sizeof(float);
+	h.tokens = (uint64_t)pl->tokens;
+	if (!pl->spill) {
+		if ((h.all = rs_mallocarray((size_t)h.tokens, (size_t)h.row_bytes)) == NULL) {
+			rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory for the hidden states "
+			    "(%" PRIu64 " bytes)", h.tokens * h.row_bytes);
+			goto out;
+		}
+	} else {
+		tmp = getenv("TMPDIR");
+		if ((h.batch = rs_mallocarray((size_t)per_call * c->p.ctx, (size_t)h.row_bytes)) ==
+		    NULL) {
 			rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
 			goto out;
 		}
-		for (i = 0; i < n_in_pass; i++) {
-			ps.slot[todo[k + i]] = i;
-			for (g = 0; g < RS_IN_COUNT; g++) {
-				struct accum *a = &ps.acc[i * RS_IN_COUNT + g];
-				size_t n = rs_calib_input_dim(c->m, todo[k + i],
-				    (enum rs_input_group)g);
-				a->open = -1;
-				if ((a->cs = rs_covstats_new(n, (size_t)c->p.groups, cause)) == NULL ||
-				    (a->gsum = rs_calloc((size_t)c->p.groups * n, sizeof(double))) == NULL) {
-					pass_free(ps.acc, n_in_pass * RS_IN_COUNT);
-					ps.acc = NULL;
-					rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory for the "
-					    "accumulators of %d layers", n_in_pass);
-					goto out;
-				}
-			}
-		}
-		ps.last_layer = todo[k + n_in_pass - 1];
-		ps.stop_early = ps.last_layer < c->n_layers - 1;
+		if ((rc = spill_open(&h, cache != NULL ? rs_cache_dir(cache) :
+		    (tmp != NULL && *tmp != '\0' ? tmp : "/tmp"), first, &start, cause)) != 0)
+			goto out;
+		if (start > 0)
+			rep->resumed_at = start;
+		else
+			start = 0;
+	}
+	units = (double)pl->windows * (last + 1 - start + (start == 0));
+	/* boundary 0: the embeddings, unless the spill file holds a later boundary */
+	if (start == 0) {
+		if (h.fd >= 0 && (rc = spill_mark(&h, 0, 0, 0, cause)) != 0)
+			goto out;
 		for (w0 = 0; w0 < pl->windows; w0 += nseq) {
-			char *fcause = NULL;
+			float *x;
 			nseq = pl->windows - w0 < per_call ? pl->windows - w0 : per_call;
-			ps.win0 = w0;
-			ps.stopped = 0;
-			rc = rs_forward_run(f, ids + (size_t)w0 * c->p.ctx, nseq, c->p.ctx, 0, NULL,
-			    job, &fcause);
-			if (rc == RS_ECANCEL && ps.stopped && !rs_job_cancelled(job))
-				rc = 0;
-			if (rc != 0) {
-				if (ps.cause != NULL && rc != RS_ECANCEL) {
-					rs_free(*cause);
-					*cause = ps.cause;
-					ps.cause = NULL;
-					rs_free(fcause);
-				} else if (cause != NULL) {
-					rs_free(*cause);
-					*cause = fcause;
-				} else {
-					rs_free(fcause);
-				}
-				pass_free(ps.acc, n_in_pass * RS_IN_COUNT);
-				ps.acc = NULL;
+			rows = (uint64_t)nseq * c->p.ctx;
+			if (rs_job_cancelled(job)) {
+				rc = rs_fail(cause, RS_ECANCEL, "calibrate: cancelled");
 				goto out;
 			}
-			rs_free(fcause);
-			rep->tokens_run += (int64_t)nseq * c->p.ctx;
-			rs_job_progress(job, (double)rep->passes * pl->windows + w0 + nseq,
-			    total_windows, "calibrate");
+			if ((x = hidden_get(&h, 0, (uint64_t)w0 * c->p.ctx, rows, 0, cause)) == NULL) {
+				rc = RS_EIO;
+				goto out;
+			}
+			if ((rc = rs_forward_embed(f, ids + (size_t)w0 * c->p.ctx, nseq, c->p.ctx, x,
+			    cause)) != 0 ||
+			    (rc = hidden_put(&h, 0, (uint64_t)w0 * c->p.ctx, rows, cause)) != 0)
+				goto out;
+			rs_job_progress(job, done_units += nseq, units, "calibrate");
 		}
-		for (i = 0; i < n_in_pass && rc == 0; i++)
-			for (g = 0; g < RS_IN_COUNT && rc == 0; g++)
-				rc = store_input(c, cache, todo[k + i], g, &ps.acc[i * RS_IN_COUNT + g],
-				    note, ud, cause);
-		pass_free(ps.acc, n_in_pass * RS_IN_COUNT);
-		ps.acc = NULL;
-		if (rc != 0)
+		if (h.fd >= 0 && (rc = spill_mark(&h, 0, 0, 1, cause)) != 0)
 			goto out;
-		for (i = 0; i < n_in_pass; i++)
-			c->done[todo[k + i]] = 1;
-		rep->layers_computed += n_in_pass;
-		rep->passes++;
+		rs_model_tensor_release(c->m, rs_model_global(c->m, RS_G_EMBED));
 	}
-	/* every pass reads the layers from the first again: only now are the weights done with */
-	for (l = 0; l < c->n_layers; l++)
-		for (k = 0; k < RS_T_LAYER_COUNT; k++)
-			rs_model_tensor_release(c->m, rs_model_tensor(c->m, l, (enum rs_tkind)k));
-	for (k = 0; k < RS_G_COUNT; k++)
-		rs_model_tensor_release(c->m, rs_model_global(c->m, (enum rs_tglobal)k));
+	rep->passes = 1;
+	rep->tokens_run = pl->tokens;
+	for (l = start; l <= last; l++) {
+		int in = l % 2, outs = (l + 1) % 2, keep_out = l < last;
+		if (!c->done[l] && (rc = accum_new(c, l, sw.acc, cause)) != 0)
+			goto out;
+		sw.layer = c->done[l] ? -1 : l;
+		/* the boundary about to be overwritten is no longer a resume point */
+		if (h.fd >= 0 && keep_out && (rc = spill_mark(&h, outs, l + 1, 0, cause)) != 0)
+			goto out;
+		for (w0 = 0; w0 < pl->windows; w0 += nseq) {
+			char *fcause = NULL;
+			float *x;
+			nseq = pl->windows - w0 < per_call ? pl->windows - w0 : per_call;
+			rows = (uint64_t)nseq * c->p.ctx;
+			if ((x = hidden_get(&h, in, (uint64_t)w0 * c->p.ctx, rows, 1, cause)) == NULL) {
+				rc = RS_EIO;
+				goto out;
+			}
+			sw.win0 = w0;
+			if ((rc = rs_forward_layer(f, l, x, nseq, c->p.ctx, job, &fcause)) != 0) {
+				take_cause(&sw, rc, fcause, cause);
+				goto out;
+			}
+			if (keep_out && (rc = hidden_put(&h, outs, (uint64_t)w0 * c->p.ctx, rows,
+			    cause)) != 0)
+				goto out;
+			rs_job_progress(job, done_units += nseq, units, "calibrate");
+		}
+		if (sw.layer >= 0) {
+			int g;
+			for (g = 0; g < RS_IN_COUNT && rc == 0; g++)
+				rc = store_input(c, cache, l, g, &sw.acc[g], note, ud, cause);
+			sw.layer = -1;
+			if (rc != 0)
+				goto out;
+			c->done[l] = 1;
+			rep->layers_computed++;
+		}
+		if (h.fd >= 0 && keep_out && (rc = spill_mark(&h, outs, l + 1, 1, cause)) != 0)
+			goto out;
+		/* the sweep reads each layer once: its weights are done with */
+		release_layer(c->m, l);
+	}
 out:
-	rs_free(ps.cause);
+	accum_free(sw.acc);
+	/* a kill keeps the spill file for a rerun; a finished, failed or cancelled run does not */
+	hidden_close(&h, 0);
+	rs_free(sw.cause);
 	rs_forward_free(f);
-	rs_free(ps.slot);
-	rs_free(todo);
 	return rc;
 }

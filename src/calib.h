@@ -7,10 +7,26 @@
  * MLP input for gate,up; down input) with covstats.h, pooled over G groups of consecutive
  * windows (group of window w = floor(w·G/W)).
  *
- * Memory is planned: one layer's accumulators cost Σ over its four inputs of two n×n doubles
- * (one when G = 1) plus one n×n float (covstats.h).  As many layers as fit the budget are
- * accumulated per forward pass (a pass stops after its last layer); the rest take further
- * passes.  Finished statistics go to the cache (entry "calib": group means and pooled mean in
+ * One sweep, layer by layer, whatever the model size: the hidden states of every calibration
+ * token at the current layer boundary are kept; for layer l every batch of windows goes through
+ * layer l alone (forward.h's rs_forward_layer) while the hook accumulates l's four inputs, the
+ * outputs become the boundary l+1, and l's four statistics are finished, stored and freed
+ * before layer l+1.  The cost is one forward pass without the head plus the accumulation; the
+ * weights of a layer are read once (their mapped pages are released after it).
+ *
+ * Memory is planned against a budget (rs_calib_estimate): one layer's accumulators (Σ over its
+ * four inputs of two n×n doubles, one when G = 1, plus one n×n float: covstats.h), the forward
+ * state of one batch, the largest finished entry and, when they are small, the held statistics;
+ * plus the hidden states: all tokens × dim floats in memory (one boundary, each batch updated in
+ * place) when they fit, else one batch in memory and two boundaries in a spill file
+ * "calib-sweep-<identity hash>.spill" in the cache directory (without a cache, $TMPDIR), read
+ * and written per batch with pread/pwrite.  Its header names the identity and, per slot, the
+ * boundary and whether it is complete, so a rerun after a kill resumes from the last finished
+ * layer's boundary; without a spill file a rerun recomputes the prefix layer by layer without
+ * accumulating.  The file is removed when the run ends, fails or is cancelled; a running
+ * calibration holds a lock on it, and unlocked spill files of other runs are removed at start.
+ *
+ * Finished statistics go to the cache (entry "calib": group means and pooled mean in
  * double, the pooled centred covariance as a packed upper triangle in double for n ≤ 2048 and
  * float32 above) and, when all of them are small, are also held in memory; otherwise they are
  * read back from the cache per (layer, input) when needed.  Either way the values a reader gets
@@ -53,11 +69,15 @@ struct rs_calib_plan {
 	int windows;            /* whole windows used */
 	int64_t tokens;         /* windows · ctx */
 	int groups;
-	int layers_per_pass;
-	int passes;             /* forward passes if no layer is in the cache */
+	int passes;             /* forward passes over the tokens if no layer is cached: 1 */
+	int batch_windows;      /* windows per forward call */
 	uint64_t layer_bytes;   /* accumulators of one layer (its four inputs) */
-	uint64_t fixed_bytes;   /* forward-pass state, the largest finished entry, held stats */
-	uint64_t pass_bytes;    /* fixed + layers_per_pass · layer_bytes */
+	uint64_t forward_bytes; /* forward-pass state of one batch */
+	uint64_t fixed_bytes;   /* forward state, the largest finished entry, held stats */
+	uint64_t hidden_bytes;  /* hidden states in memory: all tokens, or one batch if spilled */
+	int spill;              /* the hidden states go to a spill file */
+	uint64_t spill_bytes;   /* its size (two boundaries), 0 in memory */
+	uint64_t need_bytes;    /* fixed + layer + hidden: the planned peak */
 	uint64_t budget;
 	uint64_t stats_bytes;   /* all finished statistics (encoded) */
 	int hold;               /* finished statistics are also kept in memory */
@@ -66,8 +86,9 @@ struct rs_calib_plan {
 struct rs_calib_report {
 	int layers_cached;      /* layers whose four entries came from the cache */
 	int layers_computed;
-	int passes;             /* forward passes actually run */
-	int64_t tokens_run;     /* tokens through the model, all passes */
+	int passes;             /* sweeps run: 0 (all cached) or 1 */
+	int resumed_at;         /* the boundary a spill file resumed the sweep from, -1 none */
+	int64_t tokens_run;     /* tokens through the model */
 };
 
 struct rs_calib;
@@ -82,10 +103,16 @@ enum rs_input_group rs_calib_input_of(enum rs_tkind mat);
 const char *rs_calib_input_name(enum rs_input_group g);
 size_t rs_calib_input_dim(const struct rs_model *m, int layer, enum rs_input_group g);
 
+/* The memory plan of a calibration of `tokens` tokens (whole windows of ctx are used) in G
+ * groups under a budget of `memory` bytes, from the model's shape alone (no hashing, no I/O).
+ * RS_EINVAL with a one-line *cause when there is no whole window, G > windows, or one layer
+ * does not fit (the cause names the --memory that would). */
+int rs_calib_estimate(const struct rs_model *m, int ctx, int64_t tokens, int groups,
+    uint64_t memory, struct rs_calib_plan *plan, char **cause);
+
 /* A calibration for model m (borrowed; must outlive the result) over n_ids tokens of a text
- * whose bytes hash to text_hash: fixes the identity and the memory plan (*plan, also kept).
- * RS_EINVAL-style failures (no whole window, G > windows, one layer over the budget) return
- * NULL with *cause. */
+ * whose bytes hash to text_hash (at most max_tokens of them): fixes the identity and the
+ * memory plan (rs_calib_estimate; kept).  Its failures return NULL with *cause. */
 struct rs_calib *rs_calib_new(const struct rs_model *m, uint64_t text_hash, size_t n_ids,
     const struct rs_calib_params *p, char **cause);
 void rs_calib_free(struct rs_calib *c);
@@ -96,10 +123,11 @@ const char *rs_calib_identity(const struct rs_calib *c);
 int rs_calib_complete(const struct rs_calib *c);
 
 /* Fill the statistics: layers whose four cache entries are present and sound are taken from the
- * cache (a damaged entry is reported through note() and recomputed), the others computed by
- * forward passes over ids (the same n_ids tokens given to rs_calib_new) as planned.  The BLAS
- * thread count is the caller's.  Progress: windows done over all passes.  Cancelling returns
- * RS_ECANCEL; layers finished by then are in the cache, so a rerun resumes. */
+ * cache (a damaged entry is reported through note() and recomputed), the others computed by one
+ * sweep over ids (the same n_ids tokens given to rs_calib_new) as planned, from the embeddings
+ * or from a spill file's boundary, up to the last layer missing.  The BLAS thread count is the
+ * caller's.  Progress: window batches done over all layers run.  Cancelling returns RS_ECANCEL;
+ * layers finished by then are in the cache, so a rerun resumes. */
 int rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
     void (*note)(void *ud, const char *line), void *ud, struct rs_calib_report *rep,
     struct rs_job *job, char **cause);

@@ -24,7 +24,7 @@ static const struct rs_opt cmd_calibrate_opts[] = {
 	{ "ctx", "N", "window length (default: the model's context, at most 2048)" },
 	{ "max-tokens", "N", "use at most N tokens, whole windows (default 65536)" },
 	{ "groups", "G", "pool the statistics over G groups of windows (default min(32, windows))" },
-	{ "memory", "BYTES", "accumulator budget, e.g. 2GiB or 512MiB (default: half the RAM)" },
+	{ "memory", "BYTES", "budget for accumulators and hidden states, e.g. 2GiB (default: half the RAM)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -65,7 +65,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	size_t n_ids = 0;
 	uint64_t text_hash;
 	long ctxlen, maxtok, groups;
-	char *cause = NULL, h1[32], h2[32], h3[32], h4[32];
+	char *cause = NULL, h1[32], h2[32], h3[32], h4[32], h5[32];
 	int rc, windows;
 	double secs;
 
@@ -106,11 +106,12 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_out_printf(ctx->out, "calibrate: %s, %d windows of %d tokens (%" PRId64 " of %zu tokens "
 	    "with BOS), %d group%s\n", path, pl->windows, p.ctx, pl->tokens, n_ids, pl->groups,
 	    pl->groups == 1 ? "" : "s");
-	rs_out_printf(ctx->out, "calibrate: plan: %d pass%s of up to %d layer%s; accumulators %s "
-	    "per layer, %s per pass with the forward state; budget %s; statistics %s (%s)\n",
-	    pl->passes, pl->passes == 1 ? "" : "es", pl->layers_per_pass,
-	    pl->layers_per_pass == 1 ? "" : "s", calib_human(h1, sizeof h1, pl->layer_bytes),
-	    calib_human(h2, sizeof h2, pl->pass_bytes), calib_human(h3, sizeof h3, pl->budget),
+	rs_out_printf(ctx->out, "calibrate: plan: one sweep, layer by layer; accumulators %s per "
+	    "layer, hidden states %s %s, %s in all with the forward state; budget %s; statistics "
+	    "%s (%s)\n", calib_human(h1, sizeof h1, pl->layer_bytes),
+	    calib_human(h2, sizeof h2, pl->spill ? pl->spill_bytes : pl->hidden_bytes),
+	    pl->spill ? "spilled to a file in the cache directory" : "in memory",
+	    calib_human(h5, sizeof h5, pl->need_bytes), calib_human(h3, sizeof h3, pl->budget),
 	    calib_human(h4, sizeof h4, pl->stats_bytes),
 	    pl->hold ? "held in memory and cached" : "cached, read back per layer when needed");
 	rs_forward_set_threads(s->threads);
@@ -128,6 +129,9 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_calib_free(c);
 		return rc;
 	}
+	if (rep.resumed_at > 0)
+		rs_out_printf(ctx->out, "calibrate: resumed at layer %d from the spilled hidden "
+		    "states of an interrupted run\n", rep.resumed_at);
 	rs_out_printf(ctx->out, "calibrate: %d layers computed in %d pass%s (%" PRId64 " tokens "
 	    "through the model), %d from cache; %.2f s\n", rep.layers_computed, rep.passes,
 	    rep.passes == 1 ? "" : "es", rep.tokens_run, rep.layers_cached, secs);
@@ -144,11 +148,15 @@ const struct rs_cmd_entry rs_cmd_calibrate_entry = {
 	        "of N tokens as chunked perplexity does (at most --max-tokens tokens, whole "
 	        "windows), runs them through the uncompressed model and collects, per layer, the "
 	        "mean and covariance of the four inputs (attention: q,k,v; o; MLP: gate,up; down), "
-	        "pooled with equal weight over G groups of consecutive windows. The accumulators "
-	        "are planned against a memory budget: as many layers per forward pass as fit, "
-	        "extra passes for the rest; the plan is printed. Statistics are cached by model, "
-	        "text, window, tokens and groups; a rerun reads them back. 'spectra --kind "
-	        "feature' uses them. Ctrl-C cancels; finished layers stay cached.",
+	        "pooled with equal weight over G groups of consecutive windows. One sweep, layer by "
+	        "layer: every window goes through a layer while its inputs are accumulated, then "
+	        "the layer's statistics are stored and freed. The memory budget holds one layer's "
+	        "accumulators and the hidden states of all tokens, which are spilled to a file in "
+	        "the cache directory when they do not fit; the plan is printed. Statistics are "
+	        "cached by model, text, window, tokens and groups; a rerun reads them back, and a "
+	        "rerun after a kill resumes from the spilled hidden states of the last finished "
+	        "layer. 'spectra --kind feature' uses them. Ctrl-C cancels; finished layers stay "
+	        "cached.",
 	.opts = cmd_calibrate_opts,
 	.min_args = 1,
 	.max_args = 1,

@@ -18,7 +18,7 @@
  * 0.30-0.50 s for dsyrk on the batch converted to double, and the covariance stays within
  * 3e-7 (n = 2048) to 6e-7 (n = 40, 500 tokens) of float64 sums, relative to its largest
  * entry: far below the sampling noise of any calibration set.  Memory: two n×n doubles (one when G = 1) and one
- * n×n float while accumulating; one n×n double after finish().
+ * n×n float, until free().
  *
  * Feature spectra.  For a weight W (m×n float32, y = W x) and a lower-triangular L with
  * L·Lᵀ = C (rs_linalg_chol_reg, which regularizes and reports λ), the singular values σ of
@@ -61,9 +61,13 @@ int rs_covstats_add(struct rs_covstats *cs, const float *x, size_t n_tok, char *
 /* Close the open group (RS_EINVAL if it has no tokens) and pool it. */
 int rs_covstats_end_group(struct rs_covstats *cs, char **cause);
 
-/* After every group has ended: complete the pooled statistics and release the
- * accumulators.  The getters below return NULL / fail before this. */
+/* After every group has ended: complete the pooled statistics.  The getters below return
+ * NULL / fail before this.  The accumulators are kept for rs_covstats_reset. */
 int rs_covstats_finish(struct rs_covstats *cs, char **cause);
+
+/* Start a new accumulation with the same n and G in the same buffers (a calibration reuses
+ * one set per input for every layer: fresh n×n buffers cost a page fault per 4 KiB). */
+void rs_covstats_reset(struct rs_covstats *cs);
 
 /* Input dimension n. */
 size_t rs_covstats_dim(const struct rs_covstats *cs);

@@ -543,76 +543,133 @@ head(struct rs_forward *f, int n_seq, int n_tok, int first, float *logits)
 	}
 }
 
-/* Evaluate n_seq causal windows of n_tok tokens; logits of the chosen positions. */
-int
-rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok,
-    int first_logit, float *logits, struct rs_job *job, char **cause)
+/* Check that n_seq windows of n_tok tokens fit the run state. */
+static int
+check_shape(const struct rs_forward *f, int n_seq, int n_tok, char **cause)
+{
+	if (n_seq <= 0 || n_tok <= 0 || n_tok > f->max_tok || n_seq > f->max_rows / n_tok)
+		return rs_fail(cause, RS_EINVAL, "%s: %d windows of %d tokens do not fit a forward "
+		    "pass of %d rows, windows up to %d", rs_model_path(f->m), n_seq, n_tok,
+		    f->max_rows, f->max_tok);
+	return 0;
+}
+
+/* The token embeddings of n rows into x (ids already checked). */
+static int
+embed_rows(struct rs_forward *f, const int32_t *tokens, int n, float *x, char **cause)
 {
 	const struct rs_tensor *embed = rs_model_global(f->m, RS_G_EMBED);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (tokens[i] < 0 || tokens[i] >= f->c.vocab)
+			return rs_fail(cause, RS_EINVAL, "%s: token id %d at %d is outside the "
+			    "vocabulary of %d", rs_model_path(f->m), (int)tokens[i], i, f->c.vocab);
+		rs_model_tensor_rows_f32(f->m, embed, tokens[i], 1, x + (size_t)i * f->c.dim);
+	}
+	return 0;
+}
+
+/* Decoder layer l on the residual stream x (n_seq * n_tok rows, shape checked), in place. */
+static int
+layer_rows(struct rs_forward *f, int l, float *x, int n_seq, int n_tok, struct rs_job *job,
+    char **cause)
+{
 	const struct rs_model_config *c = &f->c;
 	const struct rs_layer_attn *la;
-	int n, dim = c->dim, ffn = c->ffn_dim, l, i, st;
+	int n = n_seq * n_tok, dim = c->dim, ffn, st;
 
-	if (n_seq <= 0 || n_tok <= 0 || n_tok > f->max_tok || n_seq > f->max_rows / n_tok ||
-	    first_logit < 0 || first_logit >= n_tok)
-		return rs_fail(cause, RS_EINVAL, "%s: %d windows of %d tokens (logits from %d) do not "
-		    "fit a forward pass of %d rows, windows up to %d", rs_model_path(f->m), n_seq,
-		    n_tok, first_logit, f->max_rows, f->max_tok);
-	n = n_seq * n_tok;
-	for (i = 0; i < n; i++) {
-		if (tokens[i] < 0 || tokens[i] >= c->vocab)
-			return rs_fail(cause, RS_EINVAL, "%s: token id %d at %d is outside the "
-			    "vocabulary of %d", rs_model_path(f->m), (int)tokens[i], i, c->vocab);
-		rs_model_tensor_rows_f32(f->m, embed, tokens[i], 1, f->x + (size_t)i * dim);
+	if (rs_job_cancelled(job))
+		return rs_fail(cause, RS_ECANCEL, "%s: forward pass cancelled", rs_model_path(f->m));
+	/* attention block */
+	rs_model_tensor_rows_f32(f->m, rs_model_tensor(f->m, l, RS_T_ATTN_NORM), 0, 1, f->nw);
+	rmsnorm(f->xb, x, f->nw, n, dim, c->rms_norm_eps);
+	if ((st = hook(f, l, RS_IN_ATTN, f->xb, n, dim)) != 0 ||
+	    (st = linear(f, l, RS_T_Q, f->xb, n, f->q, 0)) != 0 ||
+	    (st = linear(f, l, RS_T_K, f->xb, n, f->k, 0)) != 0 ||
+	    (st = linear(f, l, RS_T_V, f->xb, n, f->v, 0)) != 0)
+		goto fail;
+	if ((la = rs_model_layer_attn(f->m, l)) == NULL) {
+		rope(f, f->q, n, n_tok, c->n_heads);
+		rope(f, f->k, n, n_tok, c->n_kv_heads);
+		attention(f, n_seq, n_tok);
+	} else {
+		/* a pruned export's layer: its own per-head sizes */
+		rope_small(f, la, f->q, n, n_tok, c->n_heads, c->n_heads / c->n_kv_heads,
+		    la->q_rows);
+		rope_small(f, la, f->k, n, n_tok, c->n_kv_heads, 1, la->k_off[c->n_kv_heads]);
+		attention_small(f, la, n_seq, n_tok);
 	}
-	for (l = 0; l < c->n_layers; l++) {
-		if (rs_job_cancelled(job))
-			return rs_fail(cause, RS_ECANCEL, "%s: forward pass cancelled",
-			    rs_model_path(f->m));
-		/* attention block */
-		rs_model_tensor_rows_f32(f->m, rs_model_tensor(f->m, l, RS_T_ATTN_NORM), 0, 1, f->nw);
-		rmsnorm(f->xb, f->x, f->nw, n, dim, c->rms_norm_eps);
-		if ((st = hook(f, l, RS_IN_ATTN, f->xb, n, dim)) != 0 ||
-		    (st = linear(f, l, RS_T_Q, f->xb, n, f->q, 0)) != 0 ||
-		    (st = linear(f, l, RS_T_K, f->xb, n, f->k, 0)) != 0 ||
-		    (st = linear(f, l, RS_T_V, f->xb, n, f->v, 0)) != 0)
-			goto fail;
-		if ((la = rs_model_layer_attn(f->m, l)) == NULL) {
-			rope(f, f->q, n, n_tok, c->n_heads);
-			rope(f, f->k, n, n_tok, c->n_kv_heads);
-			attention(f, n_seq, n_tok);
-		} else {
-			/* a pruned export's layer: its own per-head sizes */
-			rope_small(f, la, f->q, n, n_tok, c->n_heads, c->n_heads / c->n_kv_heads,
-			    la->q_rows);
-			rope_small(f, la, f->k, n, n_tok, c->n_kv_heads, 1, la->k_off[c->n_kv_heads]);
-			attention_small(f, la, n_seq, n_tok);
-		}
-		if ((st = hook(f, l, RS_IN_O, f->ao, n, la != NULL ? la->o_cols : f->qd)) != 0 ||
-		    (st = linear(f, l, RS_T_O, f->ao, n, f->x, 1)) != 0)
-			goto fail;
-		/* MLP block */
-		rs_model_tensor_rows_f32(f->m, rs_model_tensor(f->m, l, RS_T_MLP_NORM), 0, 1, f->nw);
-		rmsnorm(f->xb, f->x, f->nw, n, dim, c->rms_norm_eps);
-		/* the layer's own intermediate size (pruned exports), at most the config's */
-		ffn = (int)rs_model_tensor(f->m, l, RS_T_GATE)->rows;
-		if ((st = hook(f, l, RS_IN_MLP, f->xb, n, dim)) != 0 ||
-		    (st = linear(f, l, RS_T_GATE, f->xb, n, f->hb, 0)) != 0 ||
-		    (st = linear(f, l, RS_T_UP, f->xb, n, f->hb2, 0)) != 0)
-			goto fail;
-		rs_vsilu_mul(f->hb, f->hb2, (size_t)n * ffn);
-		if ((st = hook(f, l, RS_IN_DOWN, f->hb, n, ffn)) != 0 ||
-		    (st = linear(f, l, RS_T_DOWN, f->hb, n, f->x, 1)) != 0)
-			goto fail;
-	}
-	if (logits != NULL)
-		head(f, n_seq, n_tok, first_logit, logits);
+	if ((st = hook(f, l, RS_IN_O, f->ao, n, la != NULL ? la->o_cols : f->qd)) != 0 ||
+	    (st = linear(f, l, RS_T_O, f->ao, n, x, 1)) != 0)
+		goto fail;
+	/* MLP block */
+	rs_model_tensor_rows_f32(f->m, rs_model_tensor(f->m, l, RS_T_MLP_NORM), 0, 1, f->nw);
+	rmsnorm(f->xb, x, f->nw, n, dim, c->rms_norm_eps);
+	/* the layer's own intermediate size (pruned exports), at most the config's */
+	ffn = (int)rs_model_tensor(f->m, l, RS_T_GATE)->rows;
+	if ((st = hook(f, l, RS_IN_MLP, f->xb, n, dim)) != 0 ||
+	    (st = linear(f, l, RS_T_GATE, f->xb, n, f->hb, 0)) != 0 ||
+	    (st = linear(f, l, RS_T_UP, f->xb, n, f->hb2, 0)) != 0)
+		goto fail;
+	rs_vsilu_mul(f->hb, f->hb2, (size_t)n * ffn);
+	if ((st = hook(f, l, RS_IN_DOWN, f->hb, n, ffn)) != 0 ||
+	    (st = linear(f, l, RS_T_DOWN, f->hb, n, x, 1)) != 0)
+		goto fail;
 	return 0;
 fail:
 	if (st == RS_ECANCEL)
 		return rs_fail(cause, st, "%s: forward pass cancelled", rs_model_path(f->m));
 	return rs_fail(cause, st, "%s: layer %d: a linear override or hook failed (%s)",
 	    rs_model_path(f->m), l, rs_status_str(st));
+}
+
+/* The embeddings of n_seq windows of n_tok tokens into x (see forward.h). */
+int
+rs_forward_embed(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok, float *x,
+    char **cause)
+{
+	int st;
+
+	if ((st = check_shape(f, n_seq, n_tok, cause)) != 0)
+		return st;
+	return embed_rows(f, tokens, n_seq * n_tok, x, cause);
+}
+
+/* Decoder layer l on x in place (see forward.h). */
+int
+rs_forward_layer(struct rs_forward *f, int l, float *x, int n_seq, int n_tok,
+    struct rs_job *job, char **cause)
+{
+	int st;
+
+	if (l < 0 || l >= f->c.n_layers)
+		return rs_fail(cause, RS_EINVAL, "%s: no layer %d", rs_model_path(f->m), l);
+	if ((st = check_shape(f, n_seq, n_tok, cause)) != 0)
+		return st;
+	return layer_rows(f, l, x, n_seq, n_tok, job, cause);
+}
+
+/* Evaluate n_seq causal windows of n_tok tokens; logits of the chosen positions. */
+int
+rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok,
+    int first_logit, float *logits, struct rs_job *job, char **cause)
+{
+	int l, st;
+
+	if (n_seq <= 0 || n_tok <= 0 || n_tok > f->max_tok || n_seq > f->max_rows / n_tok ||
+	    first_logit < 0 || first_logit >= n_tok)
+		return rs_fail(cause, RS_EINVAL, "%s: %d windows of %d tokens (logits from %d) do not "
+		    "fit a forward pass of %d rows, windows up to %d", rs_model_path(f->m), n_seq,
+		    n_tok, first_logit, f->max_rows, f->max_tok);
+	if ((st = embed_rows(f, tokens, n_seq * n_tok, f->x, cause)) != 0)
+		return st;
+	for (l = 0; l < f->c.n_layers; l++)
+		if ((st = layer_rows(f, l, f->x, n_seq, n_tok, job, cause)) != 0)
+			return st;
+	if (logits != NULL)
+		head(f, n_seq, n_tok, first_logit, logits);
+	return 0;
 }
 
 /* Floating-point operations of one call (2 per multiply-add). */

@@ -63,6 +63,17 @@ int rs_forward_max_tok(const struct rs_forward *f);
 int rs_forward_run(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok,
     int first_logit, float *logits, struct rs_job *job, char **cause);
 
+/* The same pass one step at a time, for callers that keep the residual stream themselves
+ * (calibration runs every window through one layer before the next): x holds n_seq * n_tok rows
+ * of dim floats, window-major.  rs_forward_embed writes the token embeddings into x (RS_EINVAL
+ * for an id outside the vocabulary); rs_forward_layer runs decoder layer l on x in place, with
+ * the hook, overrides and factors as in rs_forward_run and the job checked first.
+ * rs_forward_run is embed, every layer, then the head: the arithmetic is the same. */
+int rs_forward_embed(struct rs_forward *f, const int32_t *tokens, int n_seq, int n_tok,
+    float *x, char **cause);
+int rs_forward_layer(struct rs_forward *f, int l, float *x, int n_seq, int n_tok,
+    struct rs_job *job, char **cause);
+
 /* Replace (ov non-NULL, copied) or restore (NULL) the dense product of one decoder linear. */
 int rs_forward_set_override(struct rs_forward *f, int layer, enum rs_tkind mat,
     const struct rs_linear_override *ov);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # calibrate through the command line: the printed plan, the cache (a rerun runs no forward
-# pass), a memory budget that forces several passes gives the same statistics, feature spectra
-# and the error preview.
+# pass), a memory budget that spills the hidden states to a file gives the same statistics, a
+# run killed with SIGKILL resumes from the spilled hidden states of its last finished layer with
+# the same statistics, spill files of other killed runs are swept, feature spectra and the error
+# preview.
 . "$RS_SRCDIR/tests/tap.sh"
 
 tap_need_fixture kjv-llama/model.safetensors
@@ -15,8 +17,8 @@ XDG_CACHE_HOME="$TMPD/cache"; export XDG_CACHE_HOME
 tap_check $? "calibrate --max-tokens 1024 --groups 2; spectra --kind feature; export"
 grep -q 'calibrate: .*4 windows of 256 tokens (1024 of [0-9]* tokens with BOS), 2 groups' "$TMPD/out"
 tap_check $? "the windows: BOS + text cut into 256-token windows"
-grep -q 'calibrate: plan: 1 pass of up to 6 layers; accumulators .* per layer' "$TMPD/out"
-tap_check $? "the plan is printed (one pass under the default budget)"
+grep -q 'calibrate: plan: one sweep, layer by layer; accumulators .* per layer, hidden states .* in memory' "$TMPD/out"
+tap_check $? "the plan is printed (one sweep, hidden states in memory under the default budget)"
 grep -q 'calibrate: 6 layers computed in 1 pass (1024 tokens through the model), 0 from cache' "$TMPD/out"
 tap_check $? "six layers computed in one pass"
 grep -q 'spectra: centred, 42 matrices: 42 computed' "$TMPD/out"
@@ -31,20 +33,29 @@ grep -q '0 layers computed in 0 passes (0 tokens through the model), 6 from cach
 tap_check $? "a rerun reads statistics and feature spectra from the cache: no forward pass, no SVD"
 
 XDG_CACHE_HOME="$TMPD/cache2"; export XDG_CACHE_HOME
-"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45MiB;
-	spectra --kind feature; spectra export '$TMPD/multi.csv' --kind feature" \
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 4096 --groups 2 --memory 30MiB" \
 	>"$TMPD/out" 2>"$TMPD/err"
-tap_check $? "calibrate under a 45 MiB budget"
-p=$(sed -n 's/^calibrate: plan: \([0-9]*\) passes of up to \([0-9]*\) layer.*/\1 \2/p' "$TMPD/out")
-set -- $p
-[ "${1:-0}" -gt 1 ] && [ $(( $1 * $2 )) -ge 6 ] && grep -q "6 layers computed in $1 passes" "$TMPD/out"
-tap_check $? "the budget forces several passes (${1:-?} of ${2:-?} layers)"
-cmp -s "$TMPD/one.csv" "$TMPD/multi.csv"
-tap_check $? "and the statistics (feature spectra) are identical to the one-pass run"
+tap_check $? "calibrate 4096 tokens under a 30 MiB budget"
+grep -q 'calibrate: plan: one sweep.* hidden states 8.0 MiB spilled to a file' "$TMPD/out" &&
+	grep -q "6 layers computed in 1 pass" "$TMPD/out"
+tap_check $? "the budget spills the hidden states (two boundaries of 4096 x 256 floats) to a file"
+XDG_CACHE_HOME="$TMPD/cache2m" "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 4096 --groups 2" \
+	>"$TMPD/out" 2>"$TMPD/err"
+same=0
+for f in "$TMPD"/cache2m/rankscope/calib-*.rsc; do
+	cmp -s "$f" "$TMPD/cache2/rankscope/${f##*/}" && same=$((same + 1))
+done
+grep -q 'hidden states 4.0 MiB in memory' "$TMPD/out" && [ "$same" -eq 24 ]
+tap_check $? "the statistics equal those of the run with the hidden states in memory ($same of 24 entries bitwise)"
+[ -z "$(find "$TMPD/cache2" -name 'calib-sweep-*')" ]
+tap_check $? "the spill file is gone after the run"
 
 "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --memory 1MiB" >"$TMPD/out" 2>"$TMPD/err"
 [ $? -ne 0 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'over the budget' "$TMPD/err"
 tap_check $? "a budget below one layer is refused on one line"
+fit=$(sed -n 's/.*--memory \([0-9]*MiB\) would fit.*/\1/p' "$TMPD/err")
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --memory ${fit:-1MiB}" >"$TMPD/out" 2>&1
+tap_check $? "the --memory the refusal names (${fit:-none}) is enough"
 
 "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 5" >"$TMPD/out" 2>"$TMPD/err"
 [ $? -ne 0 ] && grep -q '5 groups but only 4 windows' "$TMPD/err"
@@ -54,10 +65,49 @@ tap_check $? "more groups than windows is refused"
 f=$(ls "$TMPD"/cache2/rankscope/calib-*.rsc | head -1)
 size=$(wc -c <"$f")
 printf 'X' | dd of="$f" bs=1 seek=$((size - 9)) conv=notrunc 2>/dev/null
-"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024 --groups 2 --memory 45MiB" \
+"$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 4096 --groups 2 --memory 30MiB" \
 	>"$TMPD/out" 2>"$TMPD/err"
 [ $? -eq 0 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] && grep -q 'corrupt' "$TMPD/err" \
 	&& grep -q '1 layers computed in 1 pass .*, 5 from cache' "$TMPD/out"
 tap_check $? "a corrupt statistics entry is reported and only its layer recomputed"
+
+# SIGKILL in the middle of a spilled run (one BLAS thread for all runs: the products' rounding
+# depends on the thread count), then a rerun: it resumes from the last finished layer's
+# boundary, and the statistics equal an uninterrupted run's.
+OPENBLAS_NUM_THREADS=1; export OPENBLAS_NUM_THREADS
+run="load '$M'; calibrate '$T' --max-tokens 8192 --groups 4"
+XDG_CACHE_HOME="$TMPD/cache3" "$RS_BIN" -t 1 -c "$run" >"$TMPD/out" 2>&1
+tap_check $? "reference: 8192 tokens in memory"
+XDG_CACHE_HOME="$TMPD/cache4"; export XDG_CACHE_HOME
+"$RS_BIN" -t 1 -c "$run --memory 30MiB" >"$TMPD/out" 2>&1 &
+pid=$!
+poll '[ "$(ls "$TMPD"/cache4/rankscope/calib-*.rsc 2>/dev/null | wc -l)" -ge 8 ]' 60
+kill -9 $pid
+wait $pid 2>/dev/null
+cached=$(ls "$TMPD"/cache4/rankscope/calib-*.rsc 2>/dev/null | wc -l)
+ls "$TMPD"/cache4/rankscope/calib-sweep-*.spill >/dev/null 2>&1 && [ "$cached" -lt 24 ]
+tap_check $? "SIGKILL after $((cached / 4)) layers leaves the spill file"
+"$RS_BIN" -t 1 -c "$run --memory 30MiB" >"$TMPD/out" 2>&1
+tap_check $? "the rerun"
+at=$(sed -n 's/^calibrate: resumed at layer \([0-9]*\) from the spilled hidden states.*/\1/p' "$TMPD/out")
+[ -n "$at" ] && [ "$at" -ge 2 ] && grep -q "$((6 - at)) layers computed in 1 pass.*, $at from cache" "$TMPD/out"
+tap_check $? "it resumes at layer ${at:-?}: $(grep 'layers computed' "$TMPD/out")"
+same=0
+for f in "$TMPD"/cache3/rankscope/calib-*.rsc; do
+	cmp -s "$f" "$TMPD/cache4/rankscope/${f##*/}" && same=$((same + 1))
+done
+[ "$same" -eq 24 ] && [ -z "$(find "$TMPD/cache4" -name 'calib-sweep-*')" ]
+tap_check $? "statistics equal to the uninterrupted run's ($same of 24 entries bitwise), no spill file left"
+
+# A killed run of another calibration (2 groups) leaves its spill file; the next calibrate sweeps it.
+"$RS_BIN" -t 1 -c "load '$M'; calibrate '$T' --max-tokens 8192 --groups 2 --memory 30MiB" \
+	>"$TMPD/out" 2>&1 &
+pid=$!
+poll '[ -n "$(find "$TMPD/cache4" -name "calib-sweep-*")" ]' 60
+kill -9 $pid
+wait $pid 2>/dev/null
+stale=$(find "$TMPD/cache4" -name 'calib-sweep-*')
+"$RS_BIN" -t 1 -c "$run" >"$TMPD/out" 2>&1 && [ -n "$stale" ] && [ ! -e "$stale" ]
+tap_check $? "a stale spill file of another calibration is removed by the next run"
 
 tap_done

@@ -58,13 +58,16 @@ from_cache=$(sed -n 's/.* \([0-9][0-9]*\) from cache.*/\1/p' "$TMPD/out2" | tail
 [ "${from_cache:-0}" -ge 1 ] && [ "$from_cache" -ge "$done_before" ] && [ "$from_cache" -lt 28 ]
 tap_check $? "the spectra finished before the cancel are kept: the next run reads $from_cache of 28 from the cache"
 
-# --- batch: calibrate (one layer per pass, so layers finish one by one)
-start "load '$MODEL'; calibrate '$CALIB' --max-tokens 4096 --memory 40MiB"
+# --- batch: calibrate (layer by layer; a 30 MiB budget spills the hidden states to a file)
+start "load '$MODEL'; calibrate '$CALIB' --max-tokens 4096 --memory 30MiB"
 poll '[ "$(n_cached calib)" -ge 1 ] || [ -s "$TMPD/status" ]' 60
 interrupt
-[ "$(cat "$TMPD/status")" = 1 ] && [ "$ms" -le 500 ] && grep -qi 'cancel' "$TMPD/err"
+[ "$(cat "$TMPD/status")" = 1 ] && [ "$ms" -le 500 ] && grep -qi 'cancel' "$TMPD/err" &&
+	grep -q 'hidden states .* spilled' "$TMPD/out"
 tap_check $? "SIGINT during calibrate: exit 1 after $ms ms: $(grep -i cancel "$TMPD/err" | head -n 1)"
-"$RS_BIN" -c "load '$MODEL'; calibrate '$CALIB' --max-tokens 4096 --memory 40MiB" >"$TMPD/out2" 2>&1
+[ -z "$(find "$XDG_CACHE_HOME" -name 'calib-sweep-*' 2>/dev/null)" ]
+tap_check $? "the cancelled calibrate leaves no spill file"
+"$RS_BIN" -c "load '$MODEL'; calibrate '$CALIB' --max-tokens 4096 --memory 30MiB" >"$TMPD/out2" 2>&1
 from_cache=$(sed -n 's/.* \([0-9][0-9]*\) from cache.*/\1/p' "$TMPD/out2" | tail -n 1)
 [ "${from_cache:-0}" -ge 1 ]
 tap_check $? "the layers calibrated before the cancel are kept: the next run reads ${from_cache:-0} from the cache"

@@ -129,11 +129,13 @@ rel_maxdiff(const double *a, const double *b, size_t count)
 static void
 check_pooled(size_t groups)
 {
-	static const size_t ntoks[] = { 500, 5000, 1300 };    /* crosses a flush */
+	/* fed last to first: two groups that cross a flush with one that does not between them
+	 * (each group must start from zeroed accumulators) */
+	static const size_t ntoks[] = { 500, 5000, 1300, 4200 };
 	size_t n = 40, g, i;
 	double *mu = malloc(n * 8), *mean = calloc(n, 8), *cov = calloc(n * n, 8);
 	double *gram = calloc(n * n, 8), *gr = malloc(n * n * 8), em, ec, eg;
-	float *x[3];
+	float *x[4];
 	struct rs_covstats *cs;
 	char *cause = NULL;
 	int st = 0;
@@ -165,6 +167,27 @@ check_pooled(size_t groups)
 	    "G=%zu pooled over %zu tokens: mean %.1e, covariance %.1e, Gram %.1e "
 	    "(max rel diff from naive float64)", groups,
 	    (size_t)rs_covstats_tokens(cs), em, ec, eg);
+	{
+		/* the same data again after a reset: the same bits as the first time */
+		double *c1 = malloc(n * n * 8), *m1 = malloc(n * 8);
+		memcpy(c1, rs_covstats_cov(cs), n * n * 8);
+		memcpy(m1, rs_covstats_mean(cs), n * 8);
+		rs_covstats_reset(cs);
+		tap_ok(rs_covstats_cov(cs) == NULL && rs_covstats_tokens(cs) == 0,
+		    "G=%zu: reset clears the results", groups);
+		for (g = groups; g-- > 0;) {
+			st |= rs_covstats_begin_group(cs, g, &cause);
+			st |= feed(cs, x[g], ntoks[g], n, &cause);
+			st |= rs_covstats_end_group(cs, &cause);
+		}
+		st |= rs_covstats_finish(cs, &cause);
+		tap_ok(st == 0 && memcmp(c1, rs_covstats_cov(cs), n * n * 8) == 0 &&
+		    memcmp(m1, rs_covstats_mean(cs), n * 8) == 0,
+		    "G=%zu: after a reset the same data give the same statistics bit for bit",
+		    groups);
+		free(c1);
+		free(m1);
+	}
 	for (g = 0; g < groups; g++)
 		free(x[g]);
 	rs_covstats_free(cs);
@@ -482,6 +505,7 @@ main(void)
 	openblas_set_num_threads(1);
 #endif
 	check_pooled(3);
+	check_pooled(4);
 	check_pooled(1);
 	check_misuse();
 	check_singular();

@@ -245,6 +245,15 @@ count_hook(void *ud, int layer, enum rs_input_group g, const float *x, int n_row
 	return 0;
 }
 
+/* Keep a copy of the last layer's down input (256 rows of 172). */
+static int
+keep_down_hook(void *ud, int layer, enum rs_input_group g, const float *x, int n_rows, int width)
+{
+	if (layer == 4 && g == RS_IN_DOWN && n_rows == 256 && width == 172)
+		memcpy(ud, x, 256 * 172 * sizeof(float));
+	return 0;
+}
+
 /* Dense product through a callback, as a compressed path would be installed. */
 static int
 dense_override(void *ud, int layer, enum rs_tkind mat, const float *x, int n_rows, int in,
@@ -310,6 +319,30 @@ test_stories(const char *bin, const int32_t *ids)
 	    hs.widths[RS_IN_O] == 64 && hs.widths[RS_IN_MLP] == 64 && hs.widths[RS_IN_DOWN] == 172,
 	    "hook: %d calls, widths %d %d %d %d", hs.calls, hs.widths[0], hs.widths[1],
 	    hs.widths[2], hs.widths[3]);
+
+	/* embed, then layer by layer on the caller's buffer: the same arithmetic as a run */
+	{
+		float *k1 = calloc(256 * 172, sizeof *k1), *k2 = calloc(256 * 172, sizeof *k2);
+		float *x = malloc(256 * 64 * sizeof *x);
+		int l;
+
+		rs_forward_set_hook(f, keep_down_hook, k1);
+		st = rs_forward_run(f, two, 2, 128, 0, NULL, NULL, NULL);
+		rs_forward_set_hook(f, keep_down_hook, k2);
+		st = st ? st : rs_forward_embed(f, two, 2, 128, x, NULL);
+		for (l = 0; l < 5 && st == 0; l++)
+			st = rs_forward_layer(f, l, x, 2, 128, NULL, NULL);
+		rs_forward_set_hook(f, NULL, NULL);
+		tap_ok(st == 0 && memcmp(k1, k2, 256 * 172 * sizeof *k1) == 0 && k1[0] != 0,
+		    "embed and rs_forward_layer 0-4 give the run's activations bit for bit");
+		tap_ok(rs_forward_layer(f, 5, x, 2, 128, NULL, NULL) == RS_EINVAL &&
+		    rs_forward_layer(f, 0, x, 3, 128, NULL, NULL) == RS_EINVAL &&
+		    rs_forward_embed(f, bad, 1, 4, x, NULL) == RS_EINVAL,
+		    "a layer out of range, too many rows or a bad token id are refused");
+		free(k1);
+		free(k2);
+		free(x);
+	}
 
 	/* factor pair A = W, B = I on L0.q (exact), and a callback on L3.down */
 	t = rs_model_find(m, "L0.q");
