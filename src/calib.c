@@ -18,6 +18,7 @@
 #include "atomic.h"
 #include "cache.h"
 #include "covstats.h"
+#include "meminfo.h"
 
 #define CALIB_KIND "calib"
 #define CALIB_MAGIC "RSCALIB1"
@@ -42,15 +43,13 @@ struct rs_calib {
 	size_t *held_len;
 };
 
-/* Half of the physical memory (1 GiB if unknown). */
+/* Half of the physical memory, at most what is available now (meminfo.h). */
 uint64_t
 rs_calib_default_memory(void)
 {
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t phys = 0, avail = rs_mem_available(&phys);
 
-	if (pages <= 0 || psize <= 0)
-		return 1ull << 30;
-	return (uint64_t)pages * (uint64_t)psize / 2;
+	return phys / 2 < avail ? phys / 2 : avail;
 }
 
 /* The input group a decoder matrix reads. */

@@ -56,6 +56,10 @@ struct rs_calib_stats {
 	double *cov;            /* (n, n) pooled centred covariance, both triangles */
 };
 
+/* calibrate's defaults: tokens used at most, and G at most (never more than the windows). */
+#define RS_CALIB_DEFAULT_TOKENS 65536
+#define RS_CALIB_DEFAULT_GROUPS 32
+
 struct rs_calib_params {
 	int ctx;                /* window length (≥ 2) */
 	int64_t max_tokens;     /* tokens used at most (whole windows) */
@@ -93,7 +97,7 @@ struct rs_calib_report {
 
 struct rs_calib;
 
-/* Default budget: half of the physical memory. */
+/* Default budget: half of the physical memory, at most the available memory (meminfo.h). */
 uint64_t rs_calib_default_memory(void);
 
 /* The input group a decoder matrix reads; its name ("attn", "o", "mlp", "down"); its width in

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "forward.h"
+#include "memplan.h"
 #include "model.h"
 #include "session.h"
 #include "textfile.h"
@@ -72,7 +73,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	memset(&p, 0, sizeof p);
 	if ((rc = rs_args_int(args, "ctx", mc->ctx_len < 2048 ? mc->ctx_len : 2048, 2, 1 << 20,
 	    &ctxlen, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "max-tokens", 65536, 2, 1L << 40, &maxtok, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "max-tokens", RS_CALIB_DEFAULT_TOKENS, 2, 1L << 40, &maxtok, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "groups", 0, 1, 1 << 20, &groups, &ctx->cause)) != 0)
 		return rc;
 	if ((rc = rs_args_size(args, "memory", RS_SIZE_BYTES, rs_calib_default_memory(), 1,
@@ -91,7 +92,8 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	p.ctx = (int)ctxlen;
 	p.max_tokens = maxtok;
-	p.groups = groups > 0 ? (int)groups : (windows < 32 ? windows : 32);
+	p.groups = groups > 0 ? (int)groups : (windows < RS_CALIB_DEFAULT_GROUPS ? windows :
+	    RS_CALIB_DEFAULT_GROUPS);
 	if (s->cache == NULL && (s->cache = rs_cache_open(NULL, &cause)) == NULL) {
 		rs_out_infof(ctx->out, "warning: no cache (%s): statistics stay in memory\n",
 		    cause != NULL ? cause : "?");
@@ -103,6 +105,13 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return RS_EINVAL;
 	}
 	pl = rs_calib_get_plan(c);
+	if ((rc = rs_memplan_check("calibrate", pl->need_bytes, "a smaller --memory spills the "
+	    "hidden states to the cache directory; --groups 1 halves the accumulators",
+	    &ctx->cause)) != 0) {
+		rs_calib_free(c);
+		rs_free(ids);
+		return rc;
+	}
 	rs_out_printf(ctx->out, "calibrate: %s, %d windows of %d tokens (%" PRId64 " of %zu tokens "
 	    "with BOS), %d group%s\n", path, pl->windows, p.ctx, pl->tokens, n_ids, pl->groups,
 	    pl->groups == 1 ? "" : "s");

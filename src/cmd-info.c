@@ -5,10 +5,47 @@
 
 #include "blas.h"
 #include "cmd.h"
+#include "calib.h"
 #include "dtype.h"
+#include "memplan.h"
 #include "model.h"
+#include "plan.h"
 #include "session.h"
 #include "tokenizer.h"
+
+/* What the heavy commands will need at this model's size, with their default settings. */
+static void
+info_memory(const struct rs_session *s, const struct rs_out *o)
+{
+	const struct rs_model_config *c = rs_model_config(s->model);
+	struct rs_memplan_opts mo;
+	struct rs_memplan mp;
+	char h1[32], h2[32], h3[32];
+	int ctx = c->ctx_len < 2048 ? c->ctx_len : 2048, e;
+
+	memset(&mo, 0, sizeof mo);
+	mo.threads = s->threads;
+	mo.ppl_ctx = ctx;
+	mo.calib_ctx = ctx;
+	mo.calib_tokens = RS_CALIB_DEFAULT_TOKENS;
+	mo.calib_groups = RS_CALIB_DEFAULT_GROUPS;
+	mo.calib_memory = rs_calib_default_memory();
+	mo.plan = s->plan;
+	rs_memplan_make(s->model, &mo, &mp);
+	rs_out_printf(o, "memory:        %s available of %s; weights %s in the model's files, mapped "
+	              "(read when used, given back after each job)\n",
+	              rs_mem_human(h1, sizeof h1, mp.available),
+	              rs_mem_human(h2, sizeof h2, mp.physical),
+	              rs_mem_human(h3, sizeof h3, mp.weights));
+	for (e = 0; e < RS_MEM_COUNT; e++) {
+		const struct rs_memline *ln = &mp.op[e];
+		rs_out_printf(o, "  %-22s %10s  %s%s%s: %s\n", rs_memop_name((enum rs_memop)e),
+		              rs_mem_human(h1, sizeof h1, ln->bytes),
+		              ln->bytes <= mp.available ? "fits" : "does not fit (",
+		              ln->bytes <= mp.available ? "" : ln->fix,
+		              ln->bytes <= mp.available ? "" : ")", ln->what);
+	}
+}
 
 static int
 cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
@@ -55,6 +92,7 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		              (unsigned long long)lin, (unsigned long long)eh,
 		              (unsigned long long)(lin + eh));
 		rs_out_printf(o, "identity:      %016llx\n", (unsigned long long)rs_model_identity(m));
+		info_memory(s, o);
 		rs_out_printf(o, "blas:          OpenBLAS %s kernels%s%s%s, %d threads\n",
 		              rs_blas_kernels(), rs_blas_forced() != NULL ? " (OPENBLAS_CORETYPE=" : "",
 		              rs_blas_forced() != NULL ? rs_blas_forced() : "",

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "evaltext.h"
 #include "forward.h"
+#include "memplan.h"
 #include "model.h"
 #include "plan.h"
 #include "ppl.h"
@@ -19,7 +20,6 @@
 #include "tokenizer.h"
 
 /* Rows evaluated per forward call: several short windows at once, bounded in memory. */
-#define PPL_ROWS_TARGET 512
 
 static const struct rs_opt cmd_ppl_opts[] = {
 	RS_EVALTEXT_OPTS,
@@ -126,10 +126,24 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_engine_desc(s, desc, sizeof desc);
 	rs_out_printf(ctx->out, "ppl: evaluating %s\n", desc);
 	rs_engine_print_budget(s, ctx->out, "ppl");
+	{
+		/* the forward state, the logits and the plan's factors must fit (memplan.h) */
+		struct rs_memplan_opts mo = { .ppl_ctx = ev.ctx, .plan = s->plan };
+		struct rs_memline fw, fac;
+		char fix[300];
+		rs_memplan_line(s->model, &mo, RS_MEM_PPL, &fw);
+		rs_memplan_line(s->model, &mo, RS_MEM_FACTORS, &fac);
+		snprintf(fix, sizeof fix, "%s%s%s", fw.fix, fac.bytes > 0 ? "; " : "",
+		    fac.bytes > 0 ? fac.fix : "");
+		if ((rc = rs_memplan_check("ppl", fw.bytes + fac.bytes, fix, &ctx->cause)) != 0) {
+			rs_free(ev.ids);
+			return rc;
+		}
+	}
 	memset(&c0, 0, sizeof c0);
 	if (s->compress != NULL)
 		rs_compress_get_counters(s->compress, &c0);
-	if ((rc = rs_engine_open(s, rs_evaltext_rows(&ev, PPL_ROWS_TARGET), ev.ctx, 0, ppl_note,
+	if ((rc = rs_engine_open(s, rs_evaltext_rows(&ev, RS_PPL_ROWS_TARGET), ev.ctx, 0, ppl_note,
 	                         ctx, ctx->out, &pass, ctx->job, &ctx->cause)) != 0) {
 		rs_free(ev.ids);
 		return rc;

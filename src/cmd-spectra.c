@@ -11,6 +11,7 @@
 #include "atomic.h"
 #include "cache.h"
 #include "cmd.h"
+#include "memplan.h"
 #include "model.h"
 #include "pattern.h"
 #include "session.h"
@@ -219,6 +220,15 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.recompute = rs_args_has(args, "recompute");
 	o.note = spectra_note;
 	o.ud = ctx;
+	{
+		/* refuse before starting what cannot fit (memplan.h) */
+		struct rs_memplan_opts mo = { .threads = s->threads };
+		struct rs_memline ln;
+		rs_memplan_line(s->model, &mo, kind == RS_SPEC_WEIGHT ? RS_MEM_SPECTRA :
+		    RS_MEM_FEATURES, &ln);
+		if ((rc = rs_memplan_check("spectra", ln.bytes, ln.fix, &ctx->cause)) != 0)
+			return rc;
+	}
 	rc = rs_spectra_run(s->analysis, s->model, &o, &rep, ctx->job, &ctx->cause);
 	if (rc == 0 && rep.selected == 0)
 		return rs_fail(&ctx->cause, RS_EINVAL, "spectra: no decoder matrix matches '%s'",

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "out.h"
+#include "size.h"
 #include "status.h"
 
 struct rs_session;
@@ -39,19 +40,12 @@ int rs_args_int(const struct rs_args *a, const char *name, long def, long min, l
                 long *out, char **cause);
 int rs_args_double(const struct rs_args *a, const char *name, double def, double min,
                    double max, double *out, char **cause);
-/* What a size option counts. */
-enum rs_size_unit {
-	RS_SIZE_COUNT,      /* parameters, tokens: "7B" is not a count, "7G" and "7e9" are */
-	RS_SIZE_BYTES,      /* memory: a trailing B is allowed ("512MiB", "2GB") */
-};
 /* A size option, the one parser every command uses: a number (decimal, fraction or exponent
  * allowed) with an optional suffix, K M G T (either case) = powers of 1000 (SI) and Ki Mi Gi Ti =
  * powers of 1024 (IEC), for counts and bytes alike; *out = def when absent; RS_EINVAL + cause when
  * not a size or outside [min, max]. */
 int rs_args_size(const struct rs_args *a, const char *name, enum rs_size_unit unit,
                  uint64_t def, uint64_t min, uint64_t max, uint64_t *out, char **cause);
-/* The same for a word that is not an option (0, or -1 when it is not a size). */
-int rs_parse_size(const char *s, enum rs_size_unit unit, uint64_t *out);
 
 /* What a command may ask of the front end afterwards. */
 enum rs_reaction {

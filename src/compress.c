@@ -937,3 +937,14 @@ rs_factor_pair_rows(const struct rs_factor_pair *fp, size_t row0, size_t nrows, 
 	    1.0f, fp->b + row0 * (size_t)fp->rank, fp->rank, fp->a, (int)fp->n, 0.0f, dst,
 	    (int)fp->n);
 }
+
+/* Upper bound of one full-rank decomposition's memory (see compress.h). */
+uint64_t
+rs_compress_decomp_bytes(int64_t rows, int64_t cols)
+{
+	uint64_t m = (uint64_t)rows, n = (uint64_t)cols, r = m < n ? m : n;
+
+	/* weights in float32 and double (or W·L), the factors in float32 and double, the Gram
+	 * with dsyevd's vectors and workspace (about 3 k² doubles), the input factor L */
+	return m * n * (4 + 8) + r * (m + n) * (4 + 8) + 3 * r * r * 8 + n * n * 8;
+}

@@ -154,4 +154,8 @@ int rs_compress_install(const struct rs_compress_set *s, struct rs_forward *f, c
 void rs_factor_pair_rows(const struct rs_factor_pair *fp, size_t row0, size_t nrows,
     float *dst);
 
+/* An upper bound of the memory one full-rank decomposition of a rows×cols matrix holds while it
+ * runs (any method): the matrix, the factors and the eigensolver's workspace. */
+uint64_t rs_compress_decomp_bytes(int64_t rows, int64_t cols);
+
 #endif

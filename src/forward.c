@@ -127,15 +127,58 @@ bias_width(const struct rs_forward *f)
 	return w;
 }
 
+/* Floats of the weight conversion buffer: the largest decoder linear that cannot be used in
+ * place, or a chunk of the head's rows. */
+static size_t
+wbuf_floats(const struct rs_model *m)
+{
+	const struct rs_model_config *c = rs_model_config(m);
+	const struct rs_tensor *t;
+	size_t wcap = 0, want;
+	int l, k;
+
+	for (l = 0; l < c->n_layers; l++)
+		for (k = 0; k < RS_MAT_COUNT; k++) {
+			t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			if (!usable_in_place(t) && (size_t)(t->rows * t->cols) > wcap)
+				wcap = (size_t)(t->rows * t->cols);
+		}
+	if (!usable_in_place(rs_model_global(m, RS_G_HEAD))) {
+		/* the head is converted in chunks of rows: at least 256 rows at a time */
+		want = (size_t)(c->vocab < 256 ? c->vocab : 256) * (size_t)c->dim;
+		if (want > wcap)
+			wcap = want;
+	}
+	return wcap;
+}
+
+/* Bytes rs_forward_new allocates for max_rows rows and windows up to max_tok. */
+uint64_t
+rs_forward_state_bytes(const struct rs_model *m, int max_rows, int max_tok)
+{
+	const struct rs_model_config *c = rs_model_config(m);
+	uint64_t rows = (uint64_t)max_rows, tok = (uint64_t)max_tok;
+	uint64_t qd = (uint64_t)c->n_heads * c->head_dim, kvd = (uint64_t)c->n_kv_heads * c->head_dim;
+	uint64_t bw = qd > kvd ? qd : kvd;
+
+	if ((uint64_t)c->dim > bw)
+		bw = (uint64_t)c->dim;
+	if ((uint64_t)c->ffn_dim > bw)
+		bw = (uint64_t)c->ffn_dim;
+	return sizeof(float) * (rows * (3 * (uint64_t)c->dim + 2 * qd + 2 * kvd +
+	    2 * (uint64_t)c->ffn_dim) + tok * tok + tok * (uint64_t)c->head_dim +
+	    wbuf_floats(m) + (uint64_t)c->dim + bw) +
+	    (uint64_t)c->n_layers * RS_MAT_COUNT * sizeof(struct lin_slot);
+}
+
 /* Allocate a run state for max_rows rows and windows up to max_tok. */
 struct rs_forward *
 rs_forward_new(const struct rs_model *m, int max_rows, int max_tok, char **cause)
 {
 	const struct rs_model_config *c = rs_model_config(m);
-	const struct rs_tensor *t, *head;
 	struct rs_forward *f;
-	size_t wcap = 0, half;
-	int l, k, p, i;
+	size_t wcap, half;
+	int p, i;
 
 	if (max_tok <= 0 || max_rows < max_tok || max_tok > (1 << 20)) {
 		rs_fail(cause, RS_EINVAL, "%s: forward pass for %d rows of windows up to %d tokens",
@@ -150,20 +193,7 @@ rs_forward_new(const struct rs_model *m, int max_rows, int max_tok, char **cause
 	f->max_tok = max_tok;
 	f->qd = c->n_heads * c->head_dim;
 	f->kvd = c->n_kv_heads * c->head_dim;
-	for (l = 0; l < c->n_layers; l++)
-		for (k = 0; k < RS_MAT_COUNT; k++) {
-			t = rs_model_tensor(m, l, (enum rs_tkind)k);
-			if (!usable_in_place(t) && (size_t)(t->rows * t->cols) > wcap)
-				wcap = (size_t)(t->rows * t->cols);
-		}
-	head = rs_model_global(m, RS_G_HEAD);
-	if (!usable_in_place(head)) {
-		/* the head is converted in chunks of rows: at least 256 rows at a time */
-		size_t want = (size_t)(c->vocab < 256 ? c->vocab : 256) * (size_t)c->dim;
-		if (want > wcap)
-			wcap = want;
-	}
-	f->wcap = wcap;
+	f->wcap = wcap = wbuf_floats(m);
 	half = (size_t)c->head_dim / 2;
 	if ((f->x = falloc((size_t)max_rows, (size_t)c->dim)) == NULL ||
 	    (f->xb = falloc((size_t)max_rows, (size_t)c->dim)) == NULL ||

@@ -51,6 +51,8 @@ struct rs_forward;
 struct rs_forward *rs_forward_new(const struct rs_model *m, int max_rows, int max_tok,
     char **cause);
 void rs_forward_free(struct rs_forward *f);
+/* The bytes rs_forward_new(m, max_rows, max_tok) allocates (factor pairs' scratch aside). */
+uint64_t rs_forward_state_bytes(const struct rs_model *m, int max_rows, int max_tok);
 const struct rs_model *rs_forward_model(const struct rs_forward *f);
 int rs_forward_max_rows(const struct rs_forward *f);
 int rs_forward_max_tok(const struct rs_forward *f);

@@ -294,6 +294,23 @@ rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
 	return gram_svals(ws, a, NULL, m, n, sv, "singular values", cause);
 }
 
+/* Workspace bytes of the Gram path for an m×n matrix (the query LAPACK answers). */
+size_t
+rs_linalg_svals_bytes(size_t m, size_t n)
+{
+	size_t k = m < n ? m : n;
+	double wq = 0.0, dummy = 0.0;
+	lapack_int iwq = 0;
+
+	if (k == 0 || k > SIZE_MAX / sizeof(double) / k)
+		return SIZE_MAX;
+	if (LAPACKE_dsyevd_2stage_work(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)k, &dummy,
+	    (lapack_int)k, &dummy, &wq, -1, &iwq, -1) != 0)
+		wq = 0.0, iwq = 0;
+	return k * k * sizeof(double) + GRAM_PANEL * k * sizeof(double) +
+	    (size_t)wq * sizeof(double) + (size_t)iwq * sizeof(lapack_int);
+}
+
 /* Compute the singular values of a double matrix from its Gram. */
 int
 rs_linalg_svals_gram_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,

@@ -52,6 +52,9 @@ double *rs_linalg_ws_aux(struct rs_linalg_ws *ws, size_t count, char **cause);
 int rs_linalg_svals_f32(struct rs_linalg_ws *ws, const float *a, size_t m, size_t n,
     double *sv, char **cause);
 
+/* Bytes of rs_linalg_svals_f32's workspace for an m×n matrix (SIZE_MAX when too large). */
+size_t rs_linalg_svals_bytes(size_t m, size_t n);
+
 /* The same for the m×n double matrix a (not modified): one dsyrk, then dsyevd. */
 int rs_linalg_svals_gram_f64(struct rs_linalg_ws *ws, const double *a, size_t m, size_t n,
     double *sv, char **cause);

@@ -125,3 +125,12 @@ out:
 	rs_free(logits);
 	return st;
 }
+
+/* The windows' ids and logits rs_ppl_run holds (see ppl.h). */
+uint64_t
+rs_ppl_state_bytes(const struct rs_model *m, int ctx, int batch)
+{
+	uint64_t rows = (uint64_t)ctx * (uint64_t)batch;
+
+	return rows * sizeof(int32_t) + rows * (uint64_t)rs_model_config(m)->vocab * sizeof(float);
+}

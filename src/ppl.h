@@ -44,6 +44,13 @@ struct rs_ppl_result {
 	int n_chunks;		/* windows evaluated */
 };
 
+/* Rows (windows × ctx) a `ppl` forward call aims at: several short windows per call. */
+#define RS_PPL_ROWS_TARGET 512
+
+/* Bytes rs_ppl_run allocates beside the forward state for `batch` windows of ctx tokens of
+ * model m: the windows' ids and every position's logits (the most it computes). */
+uint64_t rs_ppl_state_bytes(const struct rs_model *m, int ctx, int batch);
+
 /* The protocol's name: "chunked" or "llama.cpp". */
 const char *rs_ppl_protocol_name(enum rs_ppl_protocol p);
 

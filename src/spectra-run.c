@@ -733,3 +733,29 @@ out:
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 	return rc;
 }
+
+/* The largest task's memory (see spectra-run.h). */
+uint64_t
+rs_spectra_task_bytes(const struct rs_model *m, enum rs_spec_kind kind)
+{
+	const struct rs_model_config *mc = rs_model_config(m);
+	uint64_t most = 0, b, r, c, k;
+	int l, t;
+
+	for (l = 0; l < mc->n_layers; l++)
+		for (t = 0; t < RS_MAT_COUNT; t++) {
+			const struct rs_tensor *w = rs_model_tensor(m, l, (enum rs_tkind)t);
+			r = (uint64_t)w->rows;
+			c = (uint64_t)w->cols;
+			k = r < c ? r : c;
+			b = r * c * sizeof(float) + k * sizeof(double) +
+			    rs_linalg_svals_bytes((size_t)r, (size_t)c);
+			if (kind != RS_SPEC_WEIGHT)
+				/* statistics, factor (and the Gram for the uncentred kind), W·L */
+				b += (kind == RS_SPEC_UNCENTRED ? 3 : 2) * c * c * sizeof(double) +
+				    r * c * sizeof(double);
+			if (b > most)
+				most = b;
+		}
+	return most;
+}

@@ -68,6 +68,11 @@ struct rs_spectra_report {
 	double seconds;
 };
 
+/* Memory one worker holds for the largest task of this kind on model m: the matrix in float32
+ * and its decomposition's workspace; for features also the decoded statistics, the factor and
+ * W·L in float64. */
+uint64_t rs_spectra_task_bytes(const struct rs_model *m, enum rs_spec_kind kind);
+
 /* Fill the store a (made for model m) with the spectra of the selected matrices. */
 int rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
     const struct rs_spectra_opts *o, struct rs_spectra_report *rep, struct rs_job *job,
