@@ -14,12 +14,12 @@
 #   ../shared/peers is there) · one bo trial at keep 0.7 on 4 validation windows x 256 ·
 #   export factored of that plan.
 # The folders are BF16 Hugging Face folders; the 7B/8B shapes are also run as a Q8_0 GGUF
-# (open, spectra, ppl).  Models are written by bench/mkmodel into BENCH_DIR (default
+# (open, ppl).  Models are written by bench/mkmodel into BENCH_DIR (default
 # /tmp/rankscope-bench: about 50 GB for all four shapes) and kept for the next run.
 # Environment: THREADS (default all cores), BENCH_DIR, RESULTS (default SRCDIR/docs/results.md;
 # "-" prints the table only), SLICE (layers of the slice model used for the bo and export steps of
-# the 7B/8B shapes, default 4: a full-model trial decomposes all 224 matrices; 0 runs them on the
-# full model).
+# the shapes other than kjv, default 4: a full 7B trial decomposes all 224 matrices; 0 runs them
+# on the full model).
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 T=${THREADS:-$(nproc)}
@@ -111,7 +111,8 @@ run_shape() {
 	step "$s" bf16 ppl "4 windows x $ctx" "$m" "ppl '$EVAL' --ctx $ctx --chunks 4"
 	bm=$m what=""
 	case $s in
-	llama*|qwen*)
+	kjv) ;;
+	*)
 		if [ "$SLICE" -gt 0 ]; then
 			bm=$(model "$s" bf16 "$SLICE")
 			what=" ($SLICE-layer slice of the shape)"
@@ -131,7 +132,6 @@ run_shape() {
 		g=$(model "$s" gguf-q8_0)
 		cache=$tmp/cache-$s-gguf
 		step "$s" gguf "open" "load Q8_0 GGUF, no cache" "$g" "info"
-		step "$s" gguf "spectra" "weight spectra, layers 0-3" "$g" "spectra 'L0-3.*'"
 		step "$s" gguf ppl "4 windows x 512" "$g" "ppl '$EVAL' --ctx 512 --chunks 4"
 		peer "$s" "$g" 512 ;;
 	esac
@@ -146,7 +146,8 @@ done
 	echo "## At the sizes users bring (bench/scale.sh)"
 	echo
 	echo "Random-weight models of each shape (bench/mkmodel; kjv-llama is the bundled trained model),"
-	echo "$T threads, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);"
+	echo "$T threads, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo),"
+	echo "$("$BIN" -c "load '$SRC/share/models/kjv-llama'; info" 2>/dev/null | sed -n 's/^blas: *//p');"
 	echo "each row one process \`rankscope -c 'load M; STEP'\` (wall time includes the load; peak"
 	echo "RSS of the process, mapped weight pages included); one cache directory per shape, so a row"
 	echo "reuses what the rows above it cached, as one session would."
