@@ -290,6 +290,8 @@ rs_tensor_content_hash(struct rs_cache *c, const struct rs_model *m, const struc
 	h = rs_hash64(t->data, len, 0);
 	cost->full = 1;
 	cost->bytes += len;
+	/* hashing touched every page: give them back (a 7B model's 13 GB would stay resident) */
+	rs_model_tensor_release(m, t);
 	/* a failure to write only means the next open hashes again */
 	if (key != NULL && rs_cache_put(c, TENSORID_KIND, key, &h, sizeof h, &cause) != 0)
 		rs_free(cause);

@@ -20,7 +20,7 @@ mapped_rss_kb() {
 # Four layers, dim 1024, ffn 2816, random F16 (finite, full rank): 28 matrices, 100 MB.
 M="$TMPD/m"
 mkdir -p "$M"
-python3 "$RS_SRCDIR/tests/randmodel.py" "$M" 1024 2816 4 8 256
+python3 "$RS_SRCDIR/tests/randmodel.py" "$M" 1024 2816 4 8 4096
 F="$M/model.safetensors"
 [ -s "$F" ] || tap_skip_all "python3 could not write the test model"
 # the 28 matrices' bytes, in kB: 4 x (4 x 1024 x 1024 + 3 x 2816 x 1024) x 2 bytes
@@ -61,5 +61,27 @@ tap_diag "$(grep '^spectra:' "$TMPD/out")"
 tap_check $? "spectra computed and hashed all 28 matrices from the mapping (exit $st)"
 [ "$kb" != - ] && [ "$kb" -lt $((MAT_KB / 10)) ]
 tap_check $? "after spectra the model's mapping holds $kb kB resident, < 10% of $MAT_KB kB"
+
+# Hashing in full (a cache that does not know the file yet) reads every page of every tensor,
+# embeddings and head included: those pages are given back too.  calibrate identifies the
+# weights by every tensor's content hash, then releases each layer after its sweep.
+rm -rf "$XDG_CACHE_HOME"
+mkfifo "$TMPD/in2"
+"$RS_BIN" -t 2 -f - <"$TMPD/in2" >"$TMPD/out" 2>"$TMPD/err" &
+rspid=$!
+exec 3>"$TMPD/in2"
+printf "load --tokenizer '%s' '%s'\ncalibrate '%s' --ctx 64 --max-tokens 256\n" \
+    "$RS_SRCDIR/share/models/kjv-llama/tokenizer.json" "$M" \
+    "$RS_SRCDIR/share/texts/kjv-calib.txt" >&3
+poll 'grep -q "^calibrate: .* layers computed" "$TMPD/out"' 60
+kb=$(mapped_rss_kb "$rspid" "$F")
+echo quit >&3
+exec 3>&-
+wait "$rspid"
+st=$?
+tap_diag "$(grep '^calibrate: .*layers computed' "$TMPD/out")"
+# (the embeddings alone are 8 MB: 8% of the matrices)
+[ "$st" -eq 0 ] && [ "$kb" != - ] && [ "$kb" -lt $((MAT_KB / 20)) ]
+tap_check $? "after calibrate with a new cache the model's mapping holds $kb kB resident, < 5% of $MAT_KB kB"
 
 tap_done
