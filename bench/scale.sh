@@ -59,7 +59,8 @@ step() {
 		wall="failed" rss="-"
 		sed 's/^/   /' "$tmp/err" | tail -n 3 >&2
 	fi
-	note=$(cat "$tmp/out" "$tmp/err" | note_of "$st_name")
+	note=$(cat "$tmp/out" "$tmp/err" | grep -v ' s so far, about [0-9]* s left$' |
+	    note_of "$st_name")
 	echo "| $st_shape | $st_fmt | $st_name | $st_what | $wall | $rss | $note |" >>"$rows"
 	tail -n 1 "$rows" >&2
 }
