@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "blas.h"
-#include "cmd.h"
 #include "calib.h"
+#include "cmd.h"
 #include "dtype.h"
 #include "memplan.h"
 #include "model.h"

@@ -19,8 +19,6 @@
 #include "session.h"
 #include "tokenizer.h"
 
-/* Rows evaluated per forward call: several short windows at once, bounded in memory. */
-
 static const struct rs_opt cmd_ppl_opts[] = {
 	RS_EVALTEXT_OPTS,
 	{ "log-logits", "N", "print logsumexp, top-5 and first logits of the first N positions" },

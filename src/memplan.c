@@ -17,6 +17,7 @@
 #include "spectra-run.h"
 #include "status.h"
 
+/* The name `info` prints for an operation. */
 const char *
 rs_memop_name(enum rs_memop op)
 {
