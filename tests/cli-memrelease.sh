@@ -43,18 +43,25 @@ wait "$ppid" 2>/dev/null
 [ "$kb" != - ] && [ "$kb" -ge "$MAT_KB" ]
 tap_check $? "control: every page read, the mapping is resident ($kb kB of $MAT_KB kB matrices)"
 
-# The session stays alive on a pipe while its smaps is read after spectra.
-mkfifo "$TMPD/in"
-"$RS_BIN" -t 2 -f - <"$TMPD/in" >"$TMPD/out" 2>"$TMPD/err" &
-rspid=$!
-exec 3>"$TMPD/in"
-printf "load '%s'\nspectra\n" "$M" >&3
-poll 'grep -q "^spectra:" "$TMPD/out"' 60
-kb=$(mapped_rss_kb "$rspid" "$F")
-echo quit >&3
-exec 3>&-
-wait "$rspid"
-st=$?
+# session_mapped_kb FIFO DONE-PATTERN COMMANDS: run COMMANDS in a session kept alive on a pipe,
+# read its resident kB of the model's mapping once stdout matches DONE-PATTERN, then quit;
+# the session's exit status goes to $st, the kB to $kb.
+session_mapped_kb() {
+	mkfifo "$TMPD/$1"
+	"$RS_BIN" -t 2 -f - <"$TMPD/$1" >"$TMPD/out" 2>"$TMPD/err" &
+	rspid=$!
+	exec 3>"$TMPD/$1"
+	printf "%s\n" "$3" >&3
+	poll "grep -q '$2' \"\$TMPD/out\"" 60
+	kb=$(mapped_rss_kb "$rspid" "$F")
+	echo quit >&3
+	exec 3>&-
+	wait "$rspid"
+	st=$?
+}
+
+session_mapped_kb in '^spectra:' "load '$M'
+spectra"
 tap_diag "$(grep '^spectra:' "$TMPD/out")"
 [ "$st" -eq 0 ] && grep -q '^spectra: weight, 28 matrices: 28 computed, 0 from cache.*28 hashed in full' \
 	"$TMPD/out"
@@ -66,19 +73,9 @@ tap_check $? "after spectra the model's mapping holds $kb kB resident, < 10% of 
 # embeddings and head included: those pages are given back too.  calibrate identifies the
 # weights by every tensor's content hash, then releases each layer after its sweep.
 rm -rf "$XDG_CACHE_HOME"
-mkfifo "$TMPD/in2"
-"$RS_BIN" -t 2 -f - <"$TMPD/in2" >"$TMPD/out" 2>"$TMPD/err" &
-rspid=$!
-exec 3>"$TMPD/in2"
-printf "load --tokenizer '%s' '%s'\ncalibrate '%s' --ctx 64 --max-tokens 256\n" \
-    "$RS_SRCDIR/share/models/kjv-llama/tokenizer.json" "$M" \
-    "$RS_SRCDIR/share/texts/kjv-calib.txt" >&3
-poll 'grep -q "^calibrate: .* layers computed" "$TMPD/out"' 60
-kb=$(mapped_rss_kb "$rspid" "$F")
-echo quit >&3
-exec 3>&-
-wait "$rspid"
-st=$?
+session_mapped_kb in2 '^calibrate: .* layers computed' "load --tokenizer \
+'$RS_SRCDIR/share/models/kjv-llama/tokenizer.json' '$M'
+calibrate '$RS_SRCDIR/share/texts/kjv-calib.txt' --ctx 64 --max-tokens 256"
 tap_diag "$(grep '^calibrate: .*layers computed' "$TMPD/out")"
 # (the embeddings alone are 8 MB: 8% of the matrices)
 [ "$st" -eq 0 ] && [ "$kb" != - ] && [ "$kb" -lt $((MAT_KB / 20)) ]
