@@ -113,58 +113,99 @@ cache_put64(uint8_t *p, uint64_t v)
 	cache_put32(p + 4, (uint32_t)(v >> 32));
 }
 
-int
-rs_cache_get(struct rs_cache *c, const char *kind, const char *key_text, void **data,
-             size_t *len, char **cause)
+/* Map the entry of (kind, key_text) and check its header and key.  1 = no entry; 0 = *mf
+ * mapped with the payload at *payload (*paylen bytes, checksum *sum not yet verified); a
+ * negative RS_E* for a damaged or mismatched entry, which is removed. */
+static int
+entry_open(struct rs_cache *c, const char *kind, const char *key_text, struct rs_mapfile **mf,
+    const uint8_t **payload, uint64_t *paylen, uint64_t *sum, char **cause)
 {
-	struct rs_mapfile *mf;
 	const uint8_t *p;
-	uint64_t paylen, sum;
 	uint32_t keylen;
 	char *path;
 	const char *why = NULL;
-	int rc = 1;
 
+	*mf = NULL;
 	if ((path = cache_path(c, kind, key_text)) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "cache: out of memory");
 	if (access(path, F_OK) != 0) {
 		rs_free(path);
 		return 1;
 	}
-	if ((mf = rs_mapfile_open(path, cause)) == NULL) {
+	if ((*mf = rs_mapfile_open(path, cause)) == NULL) {
 		rs_free(path);
 		return RS_EIO;
 	}
-	p = mf->data;
-	if (mf->size < CACHE_HEADER || memcmp(p, CACHE_MAGIC, 8) != 0)
+	p = (*mf)->data;
+	if ((*mf)->size < CACHE_HEADER || memcmp(p, CACHE_MAGIC, 8) != 0)
 		why = "not a rankscope cache entry";
 	else if (cache_u32(p + 8) != CACHE_VERSION)
 		why = "written by another version";
 	else {
 		keylen = cache_u32(p + 12);
-		paylen = cache_u64(p + 16);
-		sum = cache_u64(p + 24);
-		if (keylen > mf->size - CACHE_HEADER || paylen != mf->size - CACHE_HEADER - keylen)
+		*paylen = cache_u64(p + 16);
+		*sum = cache_u64(p + 24);
+		if (keylen > (*mf)->size - CACHE_HEADER ||
+		    *paylen != (*mf)->size - CACHE_HEADER - keylen)
 			why = "truncated or wrong sizes";
 		else if (keylen != strlen(key_text) || memcmp(p + CACHE_HEADER, key_text, keylen) != 0)
 			why = "made for other inputs (key mismatch)";
-		else if (XXH64(p + CACHE_HEADER + keylen, (size_t)paylen, 0) != sum)
-			why = "checksum mismatch (corrupt)";
-		else if ((*data = rs_malloc((size_t)paylen)) == NULL)
-			rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", path);
-		else {
-			memcpy(*data, p + CACHE_HEADER + keylen, (size_t)paylen);
-			*len = (size_t)paylen;
-			rc = 0;
-		}
+		else
+			*payload = p + CACHE_HEADER + keylen;
 	}
-	rs_mapfile_close(mf);
 	if (why != NULL) {
-		rc = rs_fail(cause, RS_EFORMAT, "%s: cache entry %s; removed, recomputing", path, why);
+		rs_mapfile_close(*mf);
+		*mf = NULL;
+		rs_fail(cause, RS_EFORMAT, "%s: cache entry %s; removed, recomputing", path, why);
 		unlink(path);
+		rs_free(path);
+		return RS_EFORMAT;
 	}
 	rs_free(path);
+	return 0;
+}
+
+int
+rs_cache_get(struct rs_cache *c, const char *kind, const char *key_text, void **data,
+             size_t *len, char **cause)
+{
+	struct rs_mapfile *mf;
+	const uint8_t *payload = NULL;
+	uint64_t paylen = 0, sum = 0;
+	int rc;
+
+	if ((rc = entry_open(c, kind, key_text, &mf, &payload, &paylen, &sum, cause)) != 0)
+		return rc;
+	if (XXH64(payload, (size_t)paylen, 0) != sum) {
+		rc = rs_fail(cause, RS_EFORMAT, "%s: cache entry checksum mismatch (corrupt); "
+		    "removed, recomputing", mf->path);
+		unlink(mf->path);
+	} else if ((*data = rs_malloc((size_t)paylen)) == NULL)
+		rc = rs_fail(cause, RS_ENOMEM, "%s: out of memory", mf->path);
+	else {
+		memcpy(*data, payload, (size_t)paylen);
+		*len = (size_t)paylen;
+	}
+	rs_mapfile_close(mf);
 	return rc;
+}
+
+int
+rs_cache_peek(struct rs_cache *c, const char *kind, const char *key_text, void *head,
+              size_t head_len, size_t *len, char **cause)
+{
+	struct rs_mapfile *mf;
+	const uint8_t *payload = NULL;
+	uint64_t paylen = 0, sum = 0;
+	int rc;
+
+	if ((rc = entry_open(c, kind, key_text, &mf, &payload, &paylen, &sum, cause)) != 0)
+		return rc;
+	memset(head, 0, head_len);
+	memcpy(head, payload, head_len < paylen ? head_len : (size_t)paylen);
+	*len = (size_t)paylen;
+	rs_mapfile_close(mf);
+	return 0;
 }
 
 /* Remove "<entry>.tmp.XXXXXX" files a killed process left behind (older than an hour, so a

@@ -25,6 +25,11 @@ const char *rs_cache_dir(const struct rs_cache *c);
  * so the caller recomputes as for a miss). */
 int rs_cache_get(struct rs_cache *c, const char *kind, const char *key_text, void **data,
                  size_t *len, char **cause);
+/* Look up an entry without reading its payload: the first head_len bytes of the payload go to
+ * head (zero-filled past its end) and its length to *len.  The header and key are checked, the
+ * checksum is not (rs_cache_get checks it when the payload is read).  Returns as rs_cache_get. */
+int rs_cache_peek(struct rs_cache *c, const char *kind, const char *key_text, void *head,
+                  size_t head_len, size_t *len, char **cause);
 /* Store an entry atomically. */
 int rs_cache_put(struct rs_cache *c, const char *kind, const char *key_text, const void *data,
                  size_t len, char **cause);

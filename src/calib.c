@@ -18,6 +18,7 @@
 #include "atomic.h"
 #include "cache.h"
 #include "covstats.h"
+#include "linalg.h"
 #include "meminfo.h"
 
 #define CALIB_KIND "calib"
@@ -374,6 +375,27 @@ encode(size_t n, size_t groups, uint64_t tokens, const double *gmeans, const dou
 	return 0;
 }
 
+/* Check an entry's header (its first CALIB_HEADER bytes) against the expected shape and the
+ * entry's length len. */
+static int
+check_header(const uint8_t *head, size_t len, size_t want_n, size_t want_g, char **cause)
+{
+	uint64_t n, g, es;
+
+	if (len < CALIB_HEADER || memcmp(head, CALIB_MAGIC, 8) != 0 ||
+	    get_u32(head + 8) != CALIB_VERSION)
+		return rs_fail(cause, RS_EFORMAT, "calibration entry: bad header");
+	es = get_u32(head + 12);
+	n = get_u64(head + 16);
+	g = get_u64(head + 24);
+	if (n != want_n || g != want_g || es != elem_size((size_t)n) ||
+	    entry_bytes(n, g) != len)
+		return rs_fail(cause, RS_EFORMAT, "calibration entry: %" PRIu64 "-wide, %" PRIu64
+		    " groups, %zu bytes: not the expected %zu-wide, %zu groups", n, g, len,
+		    want_n, want_g);
+	return 0;
+}
+
 /* Decode an entry (checking every size against its length) into new statistics. */
 static int
 decode(const uint8_t *buf, size_t len, size_t want_n, size_t want_g,
@@ -383,19 +405,14 @@ decode(const uint8_t *buf, size_t len, size_t want_n, size_t want_g,
 	uint64_t n, g, es;
 	const uint8_t *p;
 	size_t i, j, k = 0;
+	int rc;
 
 	*out = NULL;
-	if (len < CALIB_HEADER || memcmp(buf, CALIB_MAGIC, 8) != 0 ||
-	    get_u32(buf + 8) != CALIB_VERSION)
-		return rs_fail(cause, RS_EFORMAT, "calibration entry: bad header");
+	if ((rc = check_header(buf, len, want_n, want_g, cause)) != 0)
+		return rc;
 	es = get_u32(buf + 12);
 	n = get_u64(buf + 16);
 	g = get_u64(buf + 24);
-	if (n != want_n || g != want_g || es != elem_size((size_t)n) ||
-	    entry_bytes(n, g) != len)
-		return rs_fail(cause, RS_EFORMAT, "calibration entry: %" PRIu64 "-wide, %" PRIu64
-		    " groups, %zu bytes: not the expected %zu-wide, %zu groups", n, g, len,
-		    want_n, want_g);
 	if ((s = rs_calloc(1, sizeof *s)) == NULL ||
 	    (s->mean = rs_mallocarray(n, sizeof(double))) == NULL ||
 	    (s->gmeans = rs_mallocarray(g * n, sizeof(double))) == NULL ||
@@ -422,8 +439,9 @@ decode(const uint8_t *buf, size_t len, size_t want_n, size_t want_g,
 				memcpy(&f, p + k * 4, 4);
 				v = f;
 			}
-			s->cov[i * n + j] = s->cov[j * n + i] = v;
+			s->cov[i * n + j] = v;
 		}
+	rs_linalg_mirror_upper(s->cov, (size_t)n);
 	*out = s;
 	return 0;
 }
@@ -435,7 +453,7 @@ rs_calib_stats_get(const struct rs_calib *c, struct rs_cache *cache, int layer,
 {
 	size_t n, len = 0, i;
 	void *data = NULL;
-	char *key;
+	char *key, *why = NULL, *cut;
 	int rc;
 
 	*out = NULL;
@@ -453,14 +471,23 @@ rs_calib_stats_get(const struct rs_calib *c, struct rs_cache *cache, int layer,
 		    "there is no cache", layer, rs_calib_input_name(g));
 	if ((key = entry_key(c, layer, g)) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "calibration: out of memory");
-	rc = rs_cache_get(cache, CALIB_KIND, key, &data, &len, cause);
+	rc = rs_cache_get(cache, CALIB_KIND, key, &data, &len, &why);
 	rs_free(key);
 	if (rc == 1)
 		return rs_fail(cause, RS_EIO, "calibration: statistics of L%d %s have gone from the "
 		    "cache %s: run calibrate again", layer, rs_calib_input_name(g),
 		    rs_cache_dir(cache));
-	if (rc != 0)
+	if (rc != 0) {
+		/* calibrate checked only the entry's header: its checksum is first verified here,
+		 * and what recomputes the entry is calibrate, not this lookup */
+		if (why != NULL && (cut = strstr(why, "; removed, recomputing")) != NULL)
+			*cut = '\0';
+		rc = rs_fail(cause, rc, "calibration: statistics of L%d %s: %s; removed: run "
+		    "calibrate again to recompute them", layer, rs_calib_input_name(g),
+		    why != NULL ? why : "unreadable");
+		rs_free(why);
 		return rc;
+	}
 	rc = decode(data, len, n, (size_t)c->p.groups, out, cause);
 	rs_free(data);
 	return rc;
@@ -623,12 +650,12 @@ accum_new(struct rs_calib *c, int l, struct accum *acc, char **cause)
 	return 0;
 }
 
-/* Look a layer up in the cache: 1 if all four entries are there and sound. */
+/* Look a layer up in the cache: 1 if all four entries are there with sound headers. */
 static int
 layer_cached(struct rs_calib *c, struct rs_cache *cache, int layer,
     void (*note)(void *, const char *), void *ud)
 {
-	struct rs_calib_stats *s;
+	uint8_t head[CALIB_HEADER];
 	size_t len = 0, i;
 	void *data;
 	char *key, *ecause;
@@ -639,13 +666,17 @@ layer_cached(struct rs_calib *c, struct rs_cache *cache, int layer,
 		ecause = NULL;
 		if ((key = entry_key(c, layer, g)) == NULL)
 			return 0;
-		rc = rs_cache_get(cache, CALIB_KIND, key, &data, &len, &ecause);
+		/* Held entries are read (checksum verified); others only peeked at: at 7B the 128
+		 * entries are 22 GB, and their checksums are verified when they are used. */
+		if (c->plan.hold)
+			rc = rs_cache_get(cache, CALIB_KIND, key, &data, &len, &ecause);
+		else
+			rc = rs_cache_peek(cache, CALIB_KIND, key, head, sizeof head, &len, &ecause);
 		rs_free(key);
-		if (rc == 0 && decode(data, len, rs_calib_input_dim(c->m, layer, (enum rs_input_group)g),
-		    (size_t)c->p.groups, &s, &ecause) != 0)
+		if (rc == 0 && check_header(c->plan.hold ? data : head, len,
+		    rs_calib_input_dim(c->m, layer, (enum rs_input_group)g), (size_t)c->p.groups,
+		    &ecause) != 0)
 			rc = RS_EFORMAT;
-		else if (rc == 0)
-			rs_calib_stats_free(s);
 		if (rc < 0 && note != NULL)
 			note(ud, ecause != NULL ? ecause : "calibration cache entry unusable");
 		rs_free(ecause);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "linalg.h"
 #include "status.h"
 
 /* Tokens copied (shifted) into the float batch buffer per ssyrk call. */
@@ -280,16 +281,12 @@ rs_covstats_end_group(struct rs_covstats *cs, char **cause)
 int
 rs_covstats_finish(struct rs_covstats *cs, char **cause)
 {
-	size_t n = cs->n, i, j;
-
 	if (cs->finished)
 		return RS_OK;
 	if (cs->open || cs->ngdone != cs->groups)
 		return rs_fail(cause, RS_EINVAL, "covstats: %zu of %zu groups done%s",
 		    cs->ngdone, cs->groups, cs->open ? ", one still open" : "");
-	for (i = 0; i < n; i++)
-		for (j = 0; j < i; j++)
-			cs->cov[i * n + j] = cs->cov[j * n + i];
+	rs_linalg_mirror_upper(cs->cov, cs->n);
 	cs->finished = 1;
 	return RS_OK;
 }

@@ -81,6 +81,10 @@ int rs_linalg_syev_f64(struct rs_linalg_ws *ws, const double *a, size_t n, doubl
 int rs_linalg_syev_f32(struct rs_linalg_ws *ws, const float *a, size_t n, double *w,
     float *z, char **cause);
 
+/* Copy the upper triangle of the row-major n×n matrix a into its lower triangle, in tiles
+ * (an element-wise transposed copy misses the cache on every write at n in the thousands). */
+void rs_linalg_mirror_upper(double *a, size_t n);
+
 /* Regularized Cholesky factor of the symmetric positive semi-definite n×n matrix c (not
  * modified): the lower-triangular l (n×n, strict upper part zeroed) with
  * l·lᵀ = c + λ·mean(diag(c))·I, trying λ = 0 first, then 1e-6, 1e-5, ... up to 1 until

@@ -166,6 +166,19 @@ main(void)
 	rs_free(data);
 	data = NULL;
 	tap_ok(rs_cache_get(c, "spectrum", "key B", &data, &len, &cause) == 1, "another key misses");
+	{
+		double head[3] = { -1, -1, -1 }, big[200];
+
+		len = 0;
+		tap_ok(rs_cache_peek(c, "spectrum", "key A", head, sizeof head, &len, &cause) == 0 &&
+		       len == sizeof payload && head[0] == 0.0 && head[1] == 0.5 && head[2] == 1.0,
+		       "peek gives the payload's first bytes and its length");
+		big[100] = -1;
+		tap_ok(rs_cache_peek(c, "spectrum", "key A", big, sizeof big, &len, &cause) == 0 &&
+		       big[99] == 49.5 && big[100] == 0.0, "peek past the payload zero-fills");
+		tap_ok(rs_cache_peek(c, "spectrum", "key B", head, sizeof head, &len, &cause) == 1,
+		       "peek misses another key");
+	}
 
 	/* Corrupt the entry: flip one payload byte. */
 	{

@@ -787,6 +787,30 @@ check_cancellable(struct rs_linalg_ws *ws)
 	free(s);
 }
 
+/* The tiled mirror against the definition, at sizes around and between tile edges. */
+static void
+check_mirror(void)
+{
+	static const size_t sizes[] = { 1, 63, 64, 65, 200 };
+	size_t t, n, i, j, bad;
+	double *a;
+
+	for (t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+		n = sizes[t];
+		a = malloc(n * n * sizeof *a);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
+				a[i * n + j] = j >= i ? (double)(i * 1000 + j) : -1.0;
+		rs_linalg_mirror_upper(a, n);
+		for (bad = 0, i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
+				bad += a[i * n + j] != (double)(i < j ? i * 1000 + j : j * 1000 + i);
+		tap_ok(bad == 0, "mirror_upper n = %zu: a[i][j] = a[j][i] for all i > j, upper "
+		    "untouched (%zu wrong)", n, bad);
+		free(a);
+	}
+}
+
 int
 main(void)
 {
@@ -806,6 +830,7 @@ main(void)
 	check_bounds(ws, 300, 700);
 	check_syev(ws);
 	check_chol();
+	check_mirror();
 	st = rs_linalg_svals_f32(ws, bad, 2, 3, sv, &cause);
 	tap_ok(st == RS_EINVAL && cause != NULL && strstr(cause, "(1, 0)") != NULL,
 	    "svals_f32 refuses NaN, naming it: %s", cause);
