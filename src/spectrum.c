@@ -52,13 +52,38 @@ check_sv(const double *sv, size_t r, char **cause)
 	return RS_OK;
 }
 
+/* Kolmogorov–Smirnov distance of the power law α from xmin = ev[i], or a value above `bound`
+ * as soon as the distance is known to exceed it. */
+static double
+ks_distance(const double *lg, size_t count, size_t i, double a, double bound)
+{
+	size_t j, n = count - i;
+	double d = 0.0, dev, nn = (double)n;
+
+	/* WW's form: max_j |1 − (λ_{i+j}/xmin)^(1−α) − j/n|, j = 0..n−1 (the theoretical CDF
+	 * against the empirical one at each point) */
+	for (j = 0; j < n; j++) {
+		dev = fabs(1.0 - exp((1.0 - a) * (lg[i + j] - lg[i])) - (double)j / nn);
+		if (dev > d) {
+			d = dev;
+			if (d > bound)
+				break;
+		}
+	}
+	return d;
+}
+
+/* Candidates of a first pass (every STRIDE-th xmin): a good bound early lets most of the
+ * others stop after a few points, without changing which xmin wins. */
+#define POWERLAW_STRIDE 64
+
 /* Fit a power law to ascending eigenvalues, WeightWatcher's way. */
 int
 rs_spectrum_powerlaw(const double *ev, size_t count, double *alpha, double *xmin,
     double *D, double *sigma, size_t *ntail, char **cause)
 {
-	double *lg, best_d = INFINITY, best_a = NAN, s, a, d, dev, nn;
-	size_t i, j, n, best = 0;
+	double *lg, *tail, best_d = INFINITY, best_a = NAN, s, a, d, sum, comp, y, t;
+	size_t i, n, best = 0, pass;
 
 	if (count < 2)
 		return rs_fail(cause, RS_EINVAL, "power-law fit: %zu eigenvalues, need 2",
@@ -68,38 +93,41 @@ rs_spectrum_powerlaw(const double *ev, size_t count, double *alpha, double *xmin
 			return rs_fail(cause, RS_EINVAL,
 			    "power-law fit: eigenvalue %zu (%g) not positive and ascending",
 			    i, ev[i]);
-	if ((lg = rs_mallocarray(count, sizeof(double))) == NULL)
+	if ((lg = rs_mallocarray(2 * count, sizeof(double))) == NULL)
 		return rs_fail(cause, RS_ENOMEM, "power-law fit: out of memory");
+	tail = lg + count;
 	for (i = 0; i < count; i++)
 		lg[i] = log(ev[i]);
-	for (i = 0; i + 1 < count; i++) {
-		n = count - i;
-		nn = (double)n;
-		/* Continuous MLE with lower cut xmin = ev[i]:
-		 *   α = 1 + n / Σ_{j≥i} ln(λ_j / xmin). */
-		s = 0.0;
-		for (j = i; j < count; j++)
-			s += lg[j] - lg[i];
-		if (!(s > 0.0))
-			continue;               /* all equal: no fit from this xmin (D = 1) */
-		a = 1.0 + nn / s;
-		/* KS distance, WW's form: max_j |1 − (λ_{i+j}/xmin)^(1−α) − j/n|,
-		 * j = 0..n−1 (theoretical CDF against the empirical one at each point). */
-		d = 0.0;
-		for (j = 0; j < n; j++) {
-			dev = fabs(1.0 - exp((1.0 - a) * (lg[i + j] - lg[i])) - (double)j / nn);
-			if (dev > d)
-				d = dev;
-			/* this xmin can no longer beat the best (a strict <): the same fit, sooner */
-			if (d >= best_d)
-				break;
-		}
-		if (d < best_d) {
-			best_d = d;
-			best_a = a;
-			best = i;
-		}
+	/* tail[i] = Σ_{j≥i} (lg[j] − lg[0]), compensated (Neumaier), so that every candidate's
+	 * Σ_{j≥i} ln(λ_j / xmin) = tail[i] − n_i·(lg[i] − lg[0]) costs O(1) */
+	sum = comp = 0.0;
+	for (i = count; i-- > 0;) {
+		y = lg[i] - lg[0];
+		t = sum + y;
+		comp += fabs(sum) >= fabs(y) ? (sum - t) + y : (y - t) + sum;
+		sum = t;
+		tail[i] = sum + comp;
 	}
+	/* Pass 0 takes every POWERLAW_STRIDE-th candidate, pass 1 the rest; ties go to the
+	 * smaller xmin, so the winner is the first minimum in xmin order, whatever the order of
+	 * evaluation. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i + 1 < count; i++) {
+			if ((i % POWERLAW_STRIDE == 0) != (pass == 0))
+				continue;
+			n = count - i;
+			/* Continuous MLE with lower cut xmin = ev[i]: α = 1 + n / Σ_{j≥i} ln(λ_j/xmin) */
+			s = tail[i] - (double)n * (lg[i] - lg[0]);
+			if (!(s > 0.0))
+				continue;               /* all equal: no fit from this xmin (D = 1) */
+			a = 1.0 + (double)n / s;
+			d = ks_distance(lg, count, i, a, best_d);
+			if (d < best_d || (d == best_d && i < best)) {
+				best_d = d;
+				best_a = a;
+				best = i;
+			}
+		}
 	rs_free(lg);
 	if (!isfinite(best_d))
 		return rs_fail(cause, RS_EINVAL, "power-law fit: all eigenvalues are equal");
