@@ -292,6 +292,29 @@ rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c, const struct 
 	return a->hash[i];
 }
 
+/* A slot's content hash only if known without reading the tensor (the memo, or a quick key). */
+int
+rs_analysis_tensor_known_hash(struct rs_analysis *a, struct rs_cache *c,
+    const struct rs_model *m, const struct rs_tensor *t, int layer, enum rs_tkind mat,
+    uint64_t *h)
+{
+	struct rs_hash_cost cost;
+	size_t i;
+
+	if (layer < 0 || layer >= a->n_layers || (unsigned)mat >= RS_MAT_COUNT)
+		return rs_tensor_known_hash(c, m, t, h, &cost);
+	i = (size_t)layer * RS_MAT_COUNT + mat;
+	if (!a->have_hash[i]) {
+		if (!rs_tensor_known_hash(c, m, t, &a->hash[i], &cost))
+			return 0;
+		a->cost[i] = cost;
+		a->have_hash[i] = 1;
+		a->cost_untaken[i] = 1;
+	}
+	*h = a->hash[i];
+	return 1;
+}
+
 /* The cost of finding a slot's hash, reported once. */
 int
 rs_analysis_hash_cost_take(struct rs_analysis *a, int layer, enum rs_tkind mat,

@@ -99,6 +99,11 @@ struct rs_hash_cost;
 uint64_t rs_analysis_tensor_hash(struct rs_analysis *a, struct rs_cache *c,
     const struct rs_model *m, int trust_quick, const struct rs_tensor *t, int layer,
     enum rs_tkind mat);
+/* The same hash only when it is known without reading the tensor: the memo or the cache's
+ * quick-key entry (1, *h set); 0 otherwise (nothing is hashed). */
+int rs_analysis_tensor_known_hash(struct rs_analysis *a, struct rs_cache *c,
+    const struct rs_model *m, const struct rs_tensor *t, int layer, enum rs_tkind mat,
+    uint64_t *h);
 
 /* What finding the slot's hash cost, reported once: 1 and *cost set the first time after the
  * hash was found; 0 if it has not been found or was already reported (a memo costs nothing). */

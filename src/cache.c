@@ -301,33 +301,61 @@ rs_tensor_quick_key(const struct rs_file_id *id, const struct rs_tensor *t,
 }
 
 /* Content hash of a tensor through its quick key (see cache.h). */
+/* The content hash of t from its quick key's entry: 1 and *h if there is one and the file's
+ * identity is still the one seen at open; else 0, with *key (if not NULL) the quick key to
+ * store a hash under, or NULL when it must not be stored. */
+static int
+known_hash(struct rs_cache *c, const struct rs_model *m, const struct rs_tensor *t,
+    uint64_t *h, char **key, struct rs_hash_cost *cost)
+{
+	struct rs_file_id at_open, now;
+	char *qkey, *cause = NULL;
+	void *data = NULL;
+	size_t got = 0;
+	int rc;
+
+	if (key != NULL)
+		*key = NULL;
+	if (rs_model_tensor_file_id(m, t, &at_open) != 0 || rs_file_id_of(t->source, &now) != 0 ||
+	    !rs_file_id_equal(&at_open, &now) || (qkey = rs_tensor_quick_key(&now, t, cost)) == NULL)
+		return 0;
+	rc = rs_cache_get(c, TENSORID_KIND, qkey, &data, &got, &cause);
+	rs_free(cause);
+	if (rc == 0 && got == sizeof *h) {
+		memcpy(h, data, sizeof *h);
+		rs_free(data);
+		rs_free(qkey);
+		return 1;
+	}
+	rs_free(data);
+	if (key != NULL)
+		*key = qkey;
+	else
+		rs_free(qkey);
+	return 0;
+}
+
+int
+rs_tensor_known_hash(struct rs_cache *c, const struct rs_model *m, const struct rs_tensor *t,
+    uint64_t *h, struct rs_hash_cost *cost)
+{
+	cost->full = 0;
+	cost->bytes = 0;
+	return c != NULL && known_hash(c, m, t, h, NULL, cost);
+}
+
 uint64_t
 rs_tensor_content_hash(struct rs_cache *c, const struct rs_model *m, const struct rs_tensor *t,
     int trust_quick, struct rs_hash_cost *cost)
 {
-	size_t len = (size_t)t->rows * t->row_bytes, got = 0;
-	struct rs_file_id at_open, now;
+	size_t len = (size_t)t->rows * t->row_bytes;
 	char *key = NULL, *cause = NULL;
-	void *data = NULL;
 	uint64_t h;
-	int rc;
 
 	cost->full = 0;
 	cost->bytes = 0;
-	if (c != NULL && trust_quick && rs_model_tensor_file_id(m, t, &at_open) == 0 &&
-	    rs_file_id_of(t->source, &now) == 0 && rs_file_id_equal(&at_open, &now) &&
-	    (key = rs_tensor_quick_key(&now, t, cost)) != NULL) {
-		rc = rs_cache_get(c, TENSORID_KIND, key, &data, &got, &cause);
-		rs_free(cause);
-		cause = NULL;
-		if (rc == 0 && got == sizeof h) {
-			memcpy(&h, data, sizeof h);
-			rs_free(data);
-			rs_free(key);
-			return h;
-		}
-		rs_free(data);
-	}
+	if (c != NULL && trust_quick && known_hash(c, m, t, &h, &key, cost))
+		return h;
 	h = rs_hash64(t->data, len, 0);
 	cost->full = 1;
 	cost->bytes += len;

@@ -87,4 +87,9 @@ char *rs_tensor_quick_key(const struct rs_file_id *id, const struct rs_tensor *t
 uint64_t rs_tensor_content_hash(struct rs_cache *c, const struct rs_model *m,
     const struct rs_tensor *t, int trust_quick, struct rs_hash_cost *cost);
 
+/* The content hash of t only when the cache knows it by quick key (reads only the sampled
+ * blocks): 1 and *h, else 0 (no cache, a new or changed file); never hashes in full. */
+int rs_tensor_known_hash(struct rs_cache *c, const struct rs_model *m,
+    const struct rs_tensor *t, uint64_t *h, struct rs_hash_cost *cost);
+
 #endif

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "blas.h"
-#include "calib.h"
 #include "cmd.h"
 #include "dtype.h"
 #include "memplan.h"
@@ -17,20 +16,12 @@
 static void
 info_memory(const struct rs_session *s, const struct rs_out *o)
 {
-	const struct rs_model_config *c = rs_model_config(s->model);
 	struct rs_memplan_opts mo;
 	struct rs_memplan mp;
 	char h1[32], h2[32], h3[32];
-	int ctx = c->ctx_len < 2048 ? c->ctx_len : 2048, e;
+	int e;
 
-	memset(&mo, 0, sizeof mo);
-	mo.threads = s->threads;
-	mo.ppl_ctx = ctx;
-	mo.calib_ctx = ctx;
-	mo.calib_tokens = RS_CALIB_DEFAULT_TOKENS;
-	mo.calib_groups = RS_CALIB_DEFAULT_GROUPS;
-	mo.calib_memory = rs_calib_default_memory();
-	mo.plan = s->plan;
+	rs_memplan_defaults(s->model, s->plan, s->threads, &mo);
 	rs_memplan_make(s->model, &mo, &mp);
 	rs_out_printf(o, "memory:        %s available of %s; weights %s in the model's files, mapped "
 	              "(read when used, given back after each job)\n",

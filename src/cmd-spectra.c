@@ -21,6 +21,7 @@ static const struct rs_opt cmd_spectra_opts[] = {
 	{ "kind", "weight|feature", "singular values of W (default) or of W·S, S Sᵀ = C" },
 	{ "variant", "centred|uncentred", "feature spectra: covariance (default) or Gram" },
 	{ "recompute", NULL, "ignore the session's and the cache's spectra" },
+	{ "cached", NULL, "only what the cache holds for files it knows: compute nothing" },
 	{ NULL, NULL, NULL }
 };
 
@@ -218,9 +219,13 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.cache = spectra_cache(ctx);
 	o.calib = s->calib;
 	o.recompute = rs_args_has(args, "recompute");
+	o.cached_only = rs_args_has(args, "cached");
+	if (o.recompute && o.cached_only)
+		return rs_fail(&ctx->cause, RS_EUSAGE, "spectra: --cached and --recompute exclude "
+		    "each other");
 	o.note = spectra_note;
 	o.ud = ctx;
-	{
+	if (!o.cached_only) {
 		/* refuse before starting what cannot fit (memplan.h) */
 		struct rs_memplan_opts mo = { .threads = s->threads };
 		struct rs_memline ln;
@@ -238,6 +243,10 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    "%d worker%s, %.2f s\n", rs_spec_kind_name(o.kind), rep.selected, rep.computed,
 	    rep.from_cache, rep.kept, rep.quick_keyed, rep.hashed_full, rep.hashed_bytes,
 	    rep.workers, rep.workers == 1 ? "" : "s", rep.seconds);
+	if (o.cached_only && rep.not_cached > 0)
+		rs_out_printf(ctx->out, "spectra: %d of %d not in the cache (run 'spectra%s%s%s' to "
+		    "compute them)\n", rep.not_cached, rep.selected, sub != NULL ? " '" : "",
+		    sub != NULL ? sub : "", sub != NULL ? "'" : "");
 	if (rep.regularized > 0)
 		rs_out_printf(ctx->out, "spectra: %d matri%s needed a regularized covariance (see "
 		    "above)\n", rep.regularized, rep.regularized == 1 ? "x" : "ces");
@@ -250,6 +259,7 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.name = "spectra",
 	.alias = NULL,
 	.usage = "[PATTERN] [--kind weight|feature] [--variant centred|uncentred] [--recompute] "
+	         "[--cached] "
 	         "| show NAME | export FILE.csv",
 	.summary = "singular values of the decoder matrices (weights or features)",
 	.help = "Computes the singular values of every decoder matrix matching PATTERN (default: "
@@ -263,7 +273,8 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	        "identified by its quick key (file identity and three sampled 4 KiB blocks per "
 	        "matrix) without reading its weights; a new, copied, touched or changed file is "
 	        "hashed in full once (the summary line counts both; --recompute always hashes in "
-	        "full). 'spectra show NAME' prints "
+	        "full). --cached takes only what the cache holds for a file it knows by quick key and "
+	        "computes nothing (what the workbench does on open). 'spectra show NAME' prints "
 	        "the metrics and a compact spectrum; 'spectra export FILE.csv' writes "
 	        "matrix,kind,i,sigma rows. Ctrl-C cancels within half a second, even in the "
 	        "middle of a matrix (a large decomposition runs in a child process, which is "

@@ -205,6 +205,21 @@ rs_memplan_line(const struct rs_model *m, const struct rs_memplan_opts *o, enum 
 		planner[op](m, o, ln);
 }
 
+void
+rs_memplan_defaults(const struct rs_model *m, const struct rs_plan *plan, int threads,
+    struct rs_memplan_opts *o)
+{
+	int ctx = rs_model_config(m)->ctx_len;
+
+	memset(o, 0, sizeof *o);
+	o->threads = threads;
+	o->ppl_ctx = o->calib_ctx = ctx < 2048 ? ctx : 2048;
+	o->calib_tokens = RS_CALIB_DEFAULT_TOKENS;
+	o->calib_groups = RS_CALIB_DEFAULT_GROUPS;
+	o->calib_memory = rs_calib_default_memory();
+	o->plan = plan;
+}
+
 /* The plan for model m. */
 void
 rs_memplan_make(const struct rs_model *m, const struct rs_memplan_opts *o,

@@ -50,6 +50,11 @@ struct rs_memplan {
 	struct rs_memline op[RS_MEM_COUNT];
 };
 
+/* The options each command uses when the user gives none (window: the model's context up to
+ * 2048; calibrate's default tokens, groups and budget), for `info` and the workbench. */
+void rs_memplan_defaults(const struct rs_model *m, const struct rs_plan *plan, int threads,
+    struct rs_memplan_opts *o);
+
 /* The name of an operation as `info` prints it ("spectra", "calibrate", ...). */
 const char *rs_memop_name(enum rs_memop op);
 

@@ -46,8 +46,9 @@ struct result {
 	int layer;
 	enum rs_tkind mat;
 	double work;                    /* its share of the task's multiply-adds (progress) */
-	struct rs_spec *spec;           /* NULL: failed (cause in the pool) */
+	struct rs_spec *spec;           /* NULL: failed (cause in the pool), or not_cached */
 	int from_cache;
+	int not_cached;                 /* cached_only: neither in the cache nor computed */
 	char *note;                     /* a cache problem or a regularization, or NULL */
 	struct result *next;
 };
@@ -138,13 +139,22 @@ decomp_feature(void *arg, char **cause)
 	return rs_covstats_feature_spectrum(d->ws, d->w, d->m, d->n, d->l, d->out, cause);
 }
 
-/* Cache key text of one matrix's spectrum. */
+/* Cache key text of one matrix's spectrum; with cached_only, NULL and *unknown set when the
+ * tensor's content hash is not known without reading it. */
 static char *
-spec_key(struct pool *p, const struct rs_tensor *t, int layer, enum rs_tkind mat)
+spec_key(struct pool *p, const struct rs_tensor *t, int layer, enum rs_tkind mat, int *unknown)
 {
-	uint64_t h = rs_analysis_tensor_hash(p->a, p->o->cache, p->m, !p->o->recompute, t, layer,
-	    mat);
 	const char *order = t->unpermute_heads > 0 ? "unpermuted" : "file";
+	uint64_t h;
+
+	*unknown = 0;
+	if (!p->o->cached_only)
+		h = rs_analysis_tensor_hash(p->a, p->o->cache, p->m, !p->o->recompute, t, layer,
+		    mat);
+	else if (!rs_analysis_tensor_known_hash(p->a, p->o->cache, p->m, t, layer, mat, &h)) {
+		*unknown = 1;
+		return NULL;
+	}
 
 	if (p->o->kind == RS_SPEC_WEIGHT)
 		return rs_strdupf(WEIGHT_METHOD " tensor=%016" PRIx64 " dtype=%s shape=%" PRId64
@@ -269,16 +279,18 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 	struct pool *p = wk->p;
 	const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[0]);
 	struct result *r;
-	char *key;
-	int rc;
+	char *key = NULL;
+	int rc, unknown = 0;
 
 	if ((r = result_new(tk, 0)) == NULL ||
-	    (key = spec_key(p, t, tk->layer, tk->mats[0])) == NULL) {
+	    ((key = spec_key(p, t, tk->layer, tk->mats[0], &unknown)) == NULL && !unknown)) {
 		rs_free(r);
 		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
 	}
-	if ((r->spec = from_cache(p, key, t, &r->note)) != NULL) {
+	if (key != NULL && (r->spec = from_cache(p, key, t, &r->note)) != NULL) {
 		r->from_cache = 1;
+	} else if (p->o->cached_only) {
+		r->not_cached = 1;
 	} else {
 		size_t m = (size_t)t->rows, n = (size_t)t->cols, k = m < n ? m : n;
 		struct decomp d = { wk->ws, NULL, m, n, NULL, NULL };
@@ -320,13 +332,18 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 
 	for (i = 0; i < tk->nmat; i++) {
 		const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[i]);
+		int unknown = 0;
 		if ((res[i] = result_new(tk, i)) == NULL ||
-		    (keys[i] = spec_key(p, t, tk->layer, tk->mats[i])) == NULL) {
+		    ((keys[i] = spec_key(p, t, tk->layer, tk->mats[i], &unknown)) == NULL &&
+		    !unknown)) {
 			rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
 			goto out;
 		}
-		if ((res[i]->spec = from_cache(p, keys[i], t, &res[i]->note)) != NULL)
+		if (keys[i] != NULL &&
+		    (res[i]->spec = from_cache(p, keys[i], t, &res[i]->note)) != NULL)
 			res[i]->from_cache = 1;
+		else if (p->o->cached_only)
+			res[i]->not_cached = 1;
 		else
 			missing++;
 	}
@@ -366,7 +383,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 	for (i = 0; i < tk->nmat; i++) {
 		const struct rs_tensor *t = rs_model_tensor(p->m, tk->layer, tk->mats[i]);
 		size_t r = (size_t)(t->rows < t->cols ? t->rows : t->cols);
-		if (res[i]->spec != NULL)
+		if (res[i]->spec != NULL || res[i]->not_cached)
 			continue;
 		if (rs_job_cancelled(p->job)) {
 			rc = RS_ECANCEL;
@@ -406,7 +423,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 out:
 	for (i = 0; i < tk->nmat; i++) {
 		if (res[i] != NULL) {
-			if (res[i]->spec != NULL) {
+			if (res[i]->spec != NULL || res[i]->not_cached) {
 				/* Finished before the failure: keep it. */
 				push(p, res[i]);
 			} else {
@@ -578,6 +595,8 @@ take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, cha
 			rep->quick_keyed++;
 		rep->hashed_bytes += hc.bytes;
 	}
+	if (r->not_cached)
+		rep->not_cached++;
 	if (r->spec != NULL) {
 		if (r->from_cache)
 			rep->from_cache++;
@@ -686,9 +705,10 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 			struct result *next = r->next;
 			int trc;
 			char *tcause = NULL;
-			if (r->spec != NULL) {
+			if (r->spec != NULL || r->not_cached) {
 				done++;
-				*(r->from_cache ? &work_cached : &work_done) += r->work;
+				*(r->spec == NULL || r->from_cache ? &work_cached : &work_done) +=
+				    r->work;
 			}
 			if ((trc = take_result(&p, r, rep, &tcause)) != 0)
 				fail(&p, trc, tcause);

@@ -49,6 +49,8 @@ struct rs_spectra_opts {
 	struct rs_cache *cache;         /* NULL: no cache */
 	const struct rs_calib *calib;   /* required for the feature kinds */
 	int recompute;                  /* ignore the store and the cache (still write the cache) */
+	int cached_only;                /* take what the cache has by quick key; read no tensor
+	                                 * in full and compute nothing (the workbench's open) */
 	/* One-line notes (a damaged cache entry, a regularized covariance), from the calling
 	 * thread. */
 	void (*note)(void *ud, const char *line);
@@ -60,6 +62,7 @@ struct rs_spectra_report {
 	int kept;                       /* already in the store */
 	int from_cache;
 	int computed;                   /* SVDs run */
+	int not_cached;                 /* cached_only: matrices left without a spectrum */
 	int regularized;                /* feature spectra whose C needed λ > 0 */
 	int workers;
 	int quick_keyed;                /* content hashes found by quick key (sampled blocks) */

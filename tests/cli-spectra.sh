@@ -145,6 +145,21 @@ tap_check $? "one byte of L0.q changed at file offset $off, size and mtime resto
 grep -q '42 matrices: 1 computed, 41 from cache.*42 hashed in full' "$TMPD/out"
 tap_check $? "the in-place change is detected: L0.q recomputed ($(tail -1 "$TMPD/out"))"
 
+# spectra --cached (the workbench's open): what the cache holds for a known file, nothing
+# computed; a new copy is not hashed in full, its spectra are reported missing.
+"$RS_BIN" -c "load '$M'; spectra --cached" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '42 matrices: 0 computed, 42 from cache.*0 hashed in full' "$TMPD/out" &&
+	! grep -q 'not in the cache' "$TMPD/out"
+tap_check $? "spectra --cached on a known file: all 42 from the cache"
+cp -R "$M" "$TMPD/m3" && chmod -R u+w "$TMPD/m3"
+"$RS_BIN" -c "load '$TMPD/m3'; spectra --cached" >"$TMPD/out" 2>"$TMPD/err"
+grep -q '42 matrices: 0 computed, 0 from cache.*0 hashed in full, [0-9]* bytes' "$TMPD/out" &&
+	grep -q "spectra: 42 of 42 not in the cache (run 'spectra' to compute them)" "$TMPD/out"
+tap_check $? "spectra --cached on a new copy reads no tensor in full and computes nothing"
+"$RS_BIN" -c "load '$M'; spectra --cached --recompute" >"$TMPD/out" 2>"$TMPD/err"
+[ $? -eq 2 ] && grep -q 'exclude each other' "$TMPD/err"
+tap_check $? "--cached with --recompute is a usage error"
+
 # The calibration's identity is content too (per-tensor content hashes, found by quick key):
 # a touched copy in another folder gets the statistics the fixture's calibration cached.
 if [ -f "$RS_FIXTURES/texts/kjv-calib.txt" ]; then

@@ -177,11 +177,16 @@ while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); don
 	grep -Eq '(^| )icanon( |$)' "$TMPD/stty"
 tap_check $? "SIGTERM leaves cleanly (status 0, terminal restored)"
 
-# 'quit' typed at the prompt leaves too.
+# 'quit' typed at the prompt leaves too.  On this open the cache holds the weight spectra of
+# the first session: the table shows them (W.en% 100.00) with nothing typed, none computed,
+# and the log states the memory each heavy operation plans for.
 rm -f "$TMPD/status"
 $T kill-session -t rs
 $T new-session -d -s rs -x 100 -y 30 "sh $TMPD/run.sh"
-wait_for '^L0\.q +256x256' 20
+wait_for '^L0\.q +256x256 +dense +100\.0 +100\.00 ' 20 &&
+	wait_for 'spectra: weight, 42 matrices: 0 computed, 42 from cache' 10 &&
+	grep -Eq '^memory: [0-9.]+ [GM]iB available; peaks: spectra [0-9.]+ [KM]iB' "$TMPD/screen"
+tap_check $? "a reopened model shows its cached weight spectra at once, and the memory plan"
 $T send-keys -t rs ':'
 $T send-keys -t rs -l 'quit'
 $T send-keys -t rs Enter

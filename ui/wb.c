@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "keys.h"
+#include "memplan.h"
 #include "plan.h"
 #include "plugin.h"
 #include "rl.h"
@@ -364,6 +365,7 @@ wb_job_start(struct wb *w, const char *line, const char *name)
 	w->prog_done = w->prog_total = 0;
 	w->prog_what[0] = '\0';
 	snprintf(w->job_name, sizeof w->job_name, "%s", name);
+	w->job_auto = 0;
 	w->job_summary[0] = '\0';
 	clock_gettime(CLOCK_MONOTONIC, &w->job_t0);
 	/* Signals stay with the UI thread (the worker and its BLAS threads block them). */
@@ -379,6 +381,47 @@ wb_job_start(struct wb *w, const char *line, const char *name)
 	}
 	w->busy = 1;
 	return 0;
+}
+
+/* One log line: the memory available and each heavy operation's planned peak at this model's
+ * size with default settings (memplan.h; `info` says what each is made of). */
+static void
+wb_note_memory(struct wb *w)
+{
+	const struct rs_session *s = w->ctx->session;
+	struct rs_memplan_opts mo;
+	struct rs_memplan mp;
+	char line[512], h[32];
+	size_t n;
+	int e;
+	static const char *const label[RS_MEM_COUNT] = { "spectra", "features", "calibrate",
+	    "ppl", "plan factors" };
+
+	if (s->model == NULL)
+		return;
+	rs_memplan_defaults(s->model, s->plan, s->threads, &mo);
+	rs_memplan_make(s->model, &mo, &mp);
+	n = (size_t)snprintf(line, sizeof line, "memory: %s available; peaks:",
+	    rs_mem_human(h, sizeof h, mp.available));
+	for (e = 0; e < RS_MEM_COUNT && n < sizeof line; e++)
+		n += (size_t)snprintf(line + n, sizeof line - n, "%s %s %s%s", e > 0 ? "," : "",
+		    label[e], rs_mem_human(h, sizeof h, mp.op[e].bytes),
+		    mp.op[e].bytes > mp.available ? " (does not fit)" : "");
+	if (n < sizeof line)
+		snprintf(line + n, sizeof line - n, " ('info' says what each holds)");
+	wb_note(w, RS_OUT_INFO, "%s", line);
+}
+
+/* After a model is opened: the memory line, and the spectra the cache already holds for it,
+ * looked up as a short job (quick keys only: no weight is read in full, nothing computed). */
+static void
+wb_model_opened(struct wb *w)
+{
+	if (w->ctx->session->model == NULL)
+		return;
+	wb_note_memory(w);
+	if (!w->busy && wb_job_start(w, "spectra --cached", "spectra") == 0)
+		w->job_auto = 1;
 }
 
 /* If the job finished (or wait: until it does), join it and take its results. */
@@ -422,7 +465,9 @@ wb_job_reap(struct wb *w, int wait)
 	else
 		snprintf(w->job_summary, sizeof w->job_summary, "%s: failed after %.1f s (see the log)",
 		         w->job_name, secs);
-	w->rc = w->job_rc;
+	if (!w->job_auto)
+		w->rc = w->job_rc;
+	w->job_auto = 0;
 	w->ctx->reactions |= w->wctx.reactions;
 	if (w->wctx.reactions & RS_REACT_QUIT)
 		w->quit = 1;
@@ -433,6 +478,8 @@ wb_job_reap(struct wb *w, int wait)
 	rs_free(w->job_line);
 	w->job_line = NULL;
 	wb_refresh(w, 1);
+	if (w->wctx.reactions & RS_REACT_MODEL)
+		wb_model_opened(w);
 }
 
 /* Ask the running job to stop. */
@@ -462,6 +509,9 @@ wb_run(struct wb *w, const char *line)
 	wb_note(w, WB_LOG_ECHO, "> %s", p);
 	w->log_scroll = 0;
 	wb_classify(w, p, &job, &quit, &busy_ok, name, sizeof name);
+	/* the open's lookup reads no weights and ends within a second: wait for it */
+	if (w->busy && w->job_auto && !quit)
+		wb_job_reap(w, 1);
 	if (w->busy) {
 		if (quit) {
 			wb_cancel(w);
@@ -489,6 +539,8 @@ wb_run(struct wb *w, const char *line)
 		w->top = 0;
 	}
 	wb_refresh(w, 1);
+	if (w->ctx->reactions & RS_REACT_MODEL)
+		wb_model_opened(w);
 }
 
 /* Readline hook: a finished line. */
@@ -882,6 +934,8 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 		wb_note(&w, RS_OUT_INFO, "model: %s (%s)", ctx->session->model_path, w.view.desc);
 	wb_note(&w, RS_OUT_INFO, "rankscope %s: ? shows the keys, : opens the command line, "
 	        "'help' lists the commands", PACKAGE_VERSION);
+	if (w.view.loaded)
+		wb_model_opened(&w);
 	wb_loop(&w);
 
 	/* Leave: stop the job, restore the terminal, save the history. */

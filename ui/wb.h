@@ -48,6 +48,7 @@ struct wb {
 	pthread_t thread;
 	char *job_line;
 	char job_name[32];
+	int job_auto;               /* the running job is the open's cached-spectra lookup */
 	struct rs_job job;          /* cancel flag and progress of the worker's command */
 	struct rs_cmd_ctx wctx;
 	int job_done, job_rc;       /* under mu */
