@@ -142,6 +142,25 @@ for s in "$@"; do
 	run_shape "$s"
 done
 
+# Rows of shapes not run this time are kept from the table in RESULTS, in the order below, so
+# that one shape can be rerun alone.
+order="kjv tinyllama llama2-7b llama3-8b qwen2-7b"
+for s in "$@"; do
+	case " $order " in *" $s "*) ;; *) order="$order $s" ;; esac
+done
+: >"$tmp/merged"
+for s in $order; do
+	case " $* " in
+	*" $s "*) grep "^| $s |" "$rows" >>"$tmp/merged" || true ;;
+	*) [ "$RESULTS" != - ] && [ -f "$RESULTS" ] &&
+		sed -n '/<!-- scale:begin -->/,/<!-- scale:end -->/p' "$RESULTS" |
+		grep "^| $s |" >>"$tmp/merged" || true ;;
+	esac
+done
+kept=$(cut -d'|' -f2 "$tmp/merged" | tr -d ' ' | sort -u | while read -r s; do
+	case " $* " in *" $s "*) ;; *) printf '%s ' "$s" ;; esac
+done)
+
 {
 	echo "<!-- scale:begin -->"
 	echo "## At the sizes users bring (bench/scale.sh)"
@@ -155,9 +174,20 @@ done
 	echo
 	echo "| shape | format | step | what | wall s | peak RSS MiB | output |"
 	echo "|---|---|---|---|---|---|---|"
-	cat "$rows"
+	cat "$tmp/merged"
 	echo
-	echo "Regenerate: \`THREADS=$T sh bench/scale.sh $*\` ($(date +%Y-%m-%d))."
+	if [ "$SLICE" -gt 0 ]; then
+		echo "SLICE=$SLICE: the bo and export rows of the generated shapes run on a $SLICE-layer slice"
+		echo "of the shape (\`bench/mkmodel --layers $SLICE\`, full vocabulary): one full-rank"
+		echo "decomposition of a 7B matrix takes 20-60 s here, a whole 7B plan hours."
+	fi
+	case ${OPENBLAS_CORETYPE-unset} in
+	unset) echo "OPENBLAS_CORETYPE unset: OpenBLAS's own kernel choice for this CPU." ;;
+	*) echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE forced OpenBLAS's kernel set." ;;
+	esac
+	echo
+	echo "Regenerate: \`SLICE=$SLICE THREADS=$T sh bench/scale.sh $*\` ($(date +%Y-%m-%d))${kept:+; the
+rows of ${kept% } are kept from an earlier run of the same script}."
 	echo "<!-- scale:end -->"
 } >"$tmp/table"
 if [ "$RESULTS" = - ]; then

@@ -244,8 +244,9 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    rep.from_cache, rep.kept, rep.quick_keyed, rep.hashed_full, rep.hashed_bytes,
 	    rep.workers, rep.workers == 1 ? "" : "s", rep.seconds);
 	if (o.cached_only && rep.not_cached > 0)
-		rs_out_printf(ctx->out, "spectra: %d of %d not in the cache (run 'spectra%s%s%s' to "
-		    "compute them)\n", rep.not_cached, rep.selected, sub != NULL ? " '" : "",
+		rs_out_printf(ctx->out, "spectra: %d of %d not found by quick key (never computed, "
+		    "or a new, touched or changed file): 'spectra%s%s%s' hashes the file and reuses "
+		    "or computes them\n", rep.not_cached, rep.selected, sub != NULL ? " '" : "",
 		    sub != NULL ? sub : "", sub != NULL ? "'" : "");
 	if (rep.regularized > 0)
 		rs_out_printf(ctx->out, "spectra: %d matri%s needed a regularized covariance (see "
