@@ -7,7 +7,8 @@
  *
  *   bench/mkmodel [--layers N] [--vocab N] OUT [SHAPE] [TYPE] [SEED]
  *
- *   SHAPE  tinyllama | llama-7b-layer | small | llama2-7b | llama3-8b | qwen2-7b
+ *   SHAPE  tinyllama | llama-7b-layer | small | llama2-7b | llama3-8b | qwen2-7b |
+ *          llama2-70b | llama3-70b
  *   TYPE   bf16 | f16 | f32            Hugging Face folder OUT
  *          gguf-f16 | gguf-f32 | gguf-q8_0   GGUF file OUT
  *   --layers N   write only N decoder layers of the shape (per-layer benchmarks, tests)
@@ -46,6 +47,9 @@ static const struct shape shapes[] = {
 	{ "llama2-7b", "llama", 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0, 1e-5 },
 	{ "llama3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, 1e-5 },
 	{ "qwen2-7b", "qwen2", 3584, 28, 28, 4, 18944, 152064, 32768, 1000000.0, 1e-6 },
+	/* 70B shapes, written as --layers slices for per-layer costs and memory (bench/scale-model) */
+	{ "llama2-70b", "llama", 8192, 80, 64, 8, 28672, 32000, 4096, 10000.0, 1e-5 },
+	{ "llama3-70b", "llama", 8192, 80, 64, 8, 28672, 128256, 8192, 500000.0, 1e-5 },
 };
 
 enum kind { K_WEIGHT, K_NORM, K_BIAS };
@@ -583,7 +587,7 @@ static int
 usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--layers N] [--vocab N] OUT "
-	    "[tinyllama|llama-7b-layer|small|llama2-7b|llama3-8b|qwen2-7b] "
+	    "[tinyllama|llama-7b-layer|small|llama2-7b|llama3-8b|qwen2-7b|llama2-70b|llama3-70b] "
 	    "[bf16|f16|f32|gguf-f16|gguf-f32|gguf-q8_0] [SEED]\n", argv0);
 	return 2;
 }
