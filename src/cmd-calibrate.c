@@ -28,20 +28,6 @@ static const struct rs_opt cmd_calibrate_opts[] = {
 	{ "memory", "BYTES", "budget for accumulators and hidden states, e.g. 2GiB (default: half the RAM)" },
 	{ NULL, NULL, NULL }
 };
-
-/* A byte count for people: "12.3 MB". */
-static const char *
-calib_human(char *buf, size_t n, uint64_t b)
-{
-	if (b >= (1ull << 30))
-		snprintf(buf, n, "%.2f GiB", (double)b / 1073741824.0);
-	else if (b >= (1ull << 20))
-		snprintf(buf, n, "%.1f MiB", (double)b / 1048576.0);
-	else
-		snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
-	return buf;
-}
-
 /* Print a cache note. */
 static void
 calib_note(void *ud, const char *line)
@@ -117,11 +103,11 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    pl->groups == 1 ? "" : "s");
 	rs_out_printf(ctx->out, "calibrate: plan: one sweep, layer by layer; accumulators %s per "
 	    "layer, hidden states %s %s, %s in all with the forward state; budget %s; statistics "
-	    "%s (%s)\n", calib_human(h1, sizeof h1, pl->layer_bytes),
-	    calib_human(h2, sizeof h2, pl->spill ? pl->spill_bytes : pl->hidden_bytes),
+	    "%s (%s)\n", rs_mem_human(h1, sizeof h1, pl->layer_bytes),
+	    rs_mem_human(h2, sizeof h2, pl->spill ? pl->spill_bytes : pl->hidden_bytes),
 	    pl->spill ? "spilled to a file in the cache directory" : "in memory",
-	    calib_human(h5, sizeof h5, pl->need_bytes), calib_human(h3, sizeof h3, pl->budget),
-	    calib_human(h4, sizeof h4, pl->stats_bytes),
+	    rs_mem_human(h5, sizeof h5, pl->need_bytes), rs_mem_human(h3, sizeof h3, pl->budget),
+	    rs_mem_human(h4, sizeof h4, pl->stats_bytes),
 	    pl->hold ? "held in memory and cached" : "cached, read back per layer when needed");
 	rs_forward_set_threads(s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -36,7 +36,7 @@ XDG_CACHE_HOME="$TMPD/cache2"; export XDG_CACHE_HOME
 "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 4096 --groups 2 --memory 30MiB" \
 	>"$TMPD/out" 2>"$TMPD/err"
 tap_check $? "calibrate 4096 tokens under a 30 MiB budget"
-grep -q 'calibrate: plan: one sweep.* hidden states 8.0 MiB spilled to a file' "$TMPD/out" &&
+grep -q 'calibrate: plan: one sweep.* hidden states 8.00 MiB spilled to a file' "$TMPD/out" &&
 	grep -q "6 layers computed in 1 pass" "$TMPD/out"
 tap_check $? "the budget spills the hidden states (two boundaries of 4096 x 256 floats) to a file"
 XDG_CACHE_HOME="$TMPD/cache2m" "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 4096 --groups 2" \
@@ -45,7 +45,7 @@ same=0
 for f in "$TMPD"/cache2m/rankscope/calib-*.rsc; do
 	cmp -s "$f" "$TMPD/cache2/rankscope/${f##*/}" && same=$((same + 1))
 done
-grep -q 'hidden states 4.0 MiB in memory' "$TMPD/out" && [ "$same" -eq 24 ]
+grep -q 'hidden states 4.00 MiB in memory' "$TMPD/out" && [ "$same" -eq 24 ]
 tap_check $? "the statistics equal those of the run with the hidden states in memory ($same of 24 entries bitwise)"
 [ -z "$(find "$TMPD/cache2" -name 'calib-sweep-*')" ]
 tap_check $? "the spill file is gone after the run"

@@ -31,17 +31,8 @@
 #include "textfile.h"
 #include "tokenizer.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-/* xorshift64* uniform in (0, 1). */
-static double
-unif(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return ((rng * 0x2545f4914f6cdd1dull >> 11) + 0.5) / 9007199254740992.0;
-}
+#define TESTMAT_SEED 0x9e3779b97f4a7c15ull
+#include "testmat.h"
 
 /* Output sink: text into a growing buffer, errors echoed as diagnostics. */
 struct sink {

@@ -16,24 +16,8 @@
 #include "spectrum.h"
 #include "status.h"
 
-static uint64_t rng = 0x853c49e6748fea9bull;
-
-/* xorshift64* uniform in (0, 1). */
-static double
-unif(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return ((rng * 0x2545f4914f6cdd1dull >> 11) + 0.5) / 9007199254740992.0;
-}
-
-/* Standard normal (Box–Muller). */
-static double
-gauss(void)
-{
-	return sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
-}
+#define TESTMAT_SEED 0x853c49e6748fea9bull
+#include "testmat.h"
 
 
 /* ntok×n activations with correlated features: x = mu + z·M, M (n×n) Gaussian with

@@ -9,17 +9,8 @@
 #include "spectrum.h"
 #include "status.h"
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-/* xorshift64* uniform in (0, 1). */
-static double
-unif(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return ((rng * 0x2545f4914f6cdd1dull >> 11) + 0.5) / 9007199254740992.0;
-}
+#define TESTMAT_SEED 0x2545f4914f6cdd1dull
+#include "testmat.h"
 
 /* qsort comparator, ascending doubles. */
 static int

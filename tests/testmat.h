@@ -15,8 +15,8 @@
 
 static uint64_t rng = TESTMAT_SEED;
 
-/* xorshift64* uniform in (0, 1). */
-static double
+/* xorshift64* uniform in (0, 1).  (static inline: a program need not use every helper.) */
+static inline double
 unif(void)
 {
 	rng ^= rng >> 12;
@@ -26,14 +26,14 @@ unif(void)
 }
 
 /* Standard normal (Box–Muller). */
-static double
+static inline double
 gauss(void)
 {
 	return sqrt(-2.0 * log(unif())) * cos(2.0 * M_PI * unif());
 }
 
 /* Random m×k (m ≥ k) matrix with orthonormal columns, row-major: Q of a Gaussian's QR. */
-static double *
+static inline double *
 orth(size_t m, size_t k)
 {
 	double *g = malloc(m * k * sizeof(double)), *tau = malloc(k * sizeof(double));

@@ -725,7 +725,11 @@ wb_panel_key(struct wb *w, int c)
 	case UI_A_CMDLINE:
 		wb_focus(w, WB_FOCUS_CMD);
 		break;
-	case UI_A_ESCAPE: case UI_A_CANCEL:
+	case UI_A_ESCAPE:
+		if (!w->job_auto)
+			wb_cancel(w);
+		break;
+	case UI_A_CANCEL:
 		wb_cancel(w);
 		break;
 	case UI_A_HELP:
@@ -764,7 +768,8 @@ wb_cmd_key(struct wb *w, int c)
 			timeout(5);
 		}
 		if (n == 1) {
-			if (w->busy)
+			/* Esc cancels what the user started; the open's lookup is not that */
+			if (w->busy && !w->job_auto)
 				wb_cancel(w);
 			else if (w->help)
 				w->help = 0;
