@@ -480,6 +480,50 @@ measure(void)
 	free(cause);
 }
 
+/* A width past the threaded fold's threshold (covstats.c folds rows on the BLAS threads from
+ * n = 1024): the pooled covariance still equals the naive float64 sums. */
+static void
+check_pooled_wide(void)
+{
+	static const size_t ntoks[] = { 300, 450, 260 };
+	size_t n = 1100, g, i, groups = 3;
+	double *mu = malloc(n * 8), *mean = calloc(n, 8), *cov = calloc(n * n, 8);
+	double *gram = calloc(n * n, 8), ec;
+	float *x[3];
+	struct rs_covstats *cs;
+	char *cause = NULL;
+	int st = 0;
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	openblas_set_num_threads(2);
+#endif
+	cs = rs_covstats_new(n, groups, &cause);
+	for (g = 0; g < groups; g++) {
+		for (i = 0; i < n; i++)
+			mu[i] = gauss();
+		x[g] = activations(ntoks[g], n, mu);
+		naive_group(x[g], ntoks[g], n, 1.0 / (double)groups, mean, cov, gram);
+		st |= rs_covstats_begin_group(cs, g, &cause);
+		st |= feed(cs, x[g], ntoks[g], n, &cause);
+		st |= rs_covstats_end_group(cs, &cause);
+	}
+	st |= rs_covstats_finish(cs, &cause);
+	ec = rel_maxdiff(rs_covstats_cov(cs), cov, n * n);
+	tap_ok(st == 0 && ec < 1e-6, "n=%zu, G=3, folded on the BLAS threads: covariance %.1e from "
+	    "naive float64", n, ec);
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	openblas_set_num_threads(1);
+#endif
+	for (g = 0; g < groups; g++)
+		free(x[g]);
+	rs_covstats_free(cs);
+	free(mu);
+	free(mean);
+	free(cov);
+	free(gram);
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -491,6 +535,7 @@ main(void)
 	check_pooled(3);
 	check_pooled(4);
 	check_pooled(1);
+	check_pooled_wide();
 	check_misuse();
 	check_singular();
 	ws = rs_linalg_ws_new();
