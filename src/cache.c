@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +78,29 @@ const char *
 rs_cache_dir(const struct rs_cache *c)
 {
 	return c->dir;
+}
+
+/* Bytes free for an unprivileged writer on the file system of the cache directory (or of its
+ * nearest existing parent, before the first put creates it). */
+int
+rs_cache_free_bytes(const struct rs_cache *c, uint64_t *bytes)
+{
+	struct statvfs sv;
+	char *dir = rs_strdup(c->dir), *slash;
+	int rc = -1;
+
+	while (dir != NULL) {
+		if (statvfs(dir, &sv) == 0) {
+			*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+			rc = 0;
+			break;
+		}
+		if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+			break;
+		*slash = '\0';
+	}
+	rs_free(dir);
+	return rc;
 }
 
 /* Path of an entry: <dir>/<kind>-<XXH64 of the key text>.rsc */

@@ -20,6 +20,10 @@ struct rs_cache *rs_cache_open(const char *dir, char **cause);
 void rs_cache_close(struct rs_cache *c);
 const char *rs_cache_dir(const struct rs_cache *c);
 
+/* Bytes free on the cache directory's file system (its nearest existing parent before the
+ * first put); -1 if that cannot be told. */
+int rs_cache_free_bytes(const struct rs_cache *c, uint64_t *bytes);
+
 /* Look up an entry.  0 = hit (*data allocated with rs_malloc, *len set); 1 = miss; a negative
  * RS_E* for a damaged or mismatched entry, with a cause saying so (the entry has been removed,
  * so the caller recomputes as for a miss). */

@@ -20,6 +20,7 @@
 #include "covstats.h"
 #include "linalg.h"
 #include "meminfo.h"
+#include "size.h"
 
 #define CALIB_KIND "calib"
 #define CALIB_MAGIC "RSCALIB1"
@@ -650,6 +651,27 @@ accum_new(struct rs_calib *c, int l, struct accum *acc, char **cause)
 	return 0;
 }
 
+/* Refuse before the sweep when the cache directory's disk cannot take the statistics still
+ * to compute (a 7B model's are 11 GB, an 8B's 16 GB) and the spill file. */
+static int
+disk_check(struct rs_calib *c, struct rs_cache *cache, char **cause)
+{
+	uint64_t need = c->plan.spill ? c->plan.spill_bytes : 0, avail;
+	char h1[32], h2[32];
+	int l, g;
+
+	for (l = 0; l < c->n_layers; l++)
+		for (g = 0; g < RS_IN_COUNT && !c->done[l]; g++)
+			need += entry_bytes(rs_calib_input_dim(c->m, l, (enum rs_input_group)g),
+			    (uint64_t)c->p.groups);
+	if (rs_cache_free_bytes(cache, &avail) != 0 || need <= avail)
+		return 0;
+	return rs_fail(cause, RS_EIO, "calibrate: the statistics still to compute need %s in the "
+	    "cache directory %s, which has %s free: free space there or point XDG_CACHE_HOME at a "
+	    "larger disk", rs_mem_human(h1, sizeof h1, need), rs_cache_dir(cache),
+	    rs_mem_human(h2, sizeof h2, avail));
+}
+
 /* Look a layer up in the cache: 1 if all four entries are there with sound headers. */
 static int
 layer_cached(struct rs_calib *c, struct rs_cache *cache, int layer,
@@ -972,6 +994,8 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 	}
 	if (first < 0)
 		return 0;
+	if (cache != NULL && (rc = disk_check(c, cache, cause)) != 0)
+		return rc;
 	if ((f = rs_forward_new(c->m, per_call * c->p.ctx, c->p.ctx, cause)) == NULL)
 		return RS_ENOMEM;
 	rs_forward_set_hook(f, sweep_hook, &sw);

@@ -10,7 +10,9 @@
 #include "analysis.h"
 #include "atomic.h"
 #include "cache.h"
+#include "calib.h"
 #include "cmd.h"
+#include "compress.h"
 #include "memplan.h"
 #include "model.h"
 #include "pattern.h"
@@ -183,46 +185,24 @@ spectra_export(struct rs_cmd_ctx *ctx, const char *path, int only_kind)
 	return 0;
 }
 
+/* One kind of spectra for the matrices matching sub (NULL: all), with its summary lines. */
 static int
-cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+spectra_run_kind(struct rs_cmd_ctx *ctx, const char *sub, enum rs_spec_kind kind, int recompute,
+    int cached)
 {
 	struct rs_session *s = ctx->session;
 	struct rs_spectra_opts o;
 	struct rs_spectra_report rep;
-	const char *sub = args->argc > 0 ? args->argv[0] : NULL;
-	int kind, rc;
+	int rc;
 
-	if (s->analysis == NULL &&
-	    (s->analysis = rs_analysis_new(rs_model_config(s->model)->n_layers, &ctx->cause)) == NULL)
-		return RS_ENOMEM;
-	if (sub != NULL && (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0)) {
-		if (args->argc != 2)
-			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra %s %s", sub,
-			    sub[0] == 's' ? "NAME" : "FILE.csv");
-		if (sub[0] == 's')
-			return spectra_show(ctx, args->argv[1]);
-		if ((kind = spectra_kind(ctx, args, -1)) < -1 || (kind == -1 && ctx->cause != NULL))
-			return RS_EUSAGE;
-		return spectra_export(ctx, args->argv[1], kind);
-	}
-	if (args->argc > 1)
-		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra [PATTERN] [--kind "
-		    "weight|feature] [--variant centred|uncentred]");
-	if (sub != NULL && rs_pattern_check(sub, &ctx->cause) != 0)
-		return RS_EUSAGE;
-	if ((kind = spectra_kind(ctx, args, RS_SPEC_WEIGHT)) < 0)
-		return RS_EUSAGE;
 	memset(&o, 0, sizeof o);
 	o.pattern = sub;
-	o.kind = (enum rs_spec_kind)kind;
+	o.kind = kind;
 	o.threads = s->threads;
 	o.cache = spectra_cache(ctx);
 	o.calib = s->calib;
-	o.recompute = rs_args_has(args, "recompute");
-	o.cached_only = rs_args_has(args, "cached");
-	if (o.recompute && o.cached_only)
-		return rs_fail(&ctx->cause, RS_EUSAGE, "spectra: --cached and --recompute exclude "
-		    "each other");
+	o.recompute = recompute;
+	o.cached_only = cached;
 	o.note = spectra_note;
 	o.ud = ctx;
 	if (!o.cached_only) {
@@ -254,6 +234,48 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return rc;
 }
 
+static int
+cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
+{
+	struct rs_session *s = ctx->session;
+	const char *sub = args->argc > 0 ? args->argv[0] : NULL;
+	int kind, rc, recompute, cached;
+
+	if (s->analysis == NULL &&
+	    (s->analysis = rs_analysis_new(rs_model_config(s->model)->n_layers, &ctx->cause)) == NULL)
+		return RS_ENOMEM;
+	if (sub != NULL && (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0)) {
+		if (args->argc != 2)
+			return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra %s %s", sub,
+			    sub[0] == 's' ? "NAME" : "FILE.csv");
+		if (sub[0] == 's')
+			return spectra_show(ctx, args->argv[1]);
+		if ((kind = spectra_kind(ctx, args, -1)) < -1 || (kind == -1 && ctx->cause != NULL))
+			return RS_EUSAGE;
+		return spectra_export(ctx, args->argv[1], kind);
+	}
+	if (args->argc > 1)
+		return rs_fail(&ctx->cause, RS_EUSAGE, "usage: spectra [PATTERN] [--kind "
+		    "weight|feature] [--variant centred|uncentred]");
+	if (sub != NULL && rs_pattern_check(sub, &ctx->cause) != 0)
+		return RS_EUSAGE;
+	if ((kind = spectra_kind(ctx, args, RS_SPEC_WEIGHT)) < 0)
+		return RS_EUSAGE;
+	recompute = rs_args_has(args, "recompute");
+	cached = rs_args_has(args, "cached");
+	if (recompute && cached)
+		return rs_fail(&ctx->cause, RS_EUSAGE, "spectra: --cached and --recompute exclude "
+		    "each other");
+	rc = spectra_run_kind(ctx, sub, (enum rs_spec_kind)kind, recompute, cached);
+	/* without --kind, a calibrated session also gets the feature spectra its method
+	 * previews with: what the table's F.en% and error columns show */
+	if (rc == 0 && rs_args_get(args, "kind") == NULL && rs_args_get(args, "variant") == NULL &&
+	    s->calib != NULL && rs_calib_complete(s->calib))
+		rc = spectra_run_kind(ctx, sub, s->method == RS_METHOD_WHITEN ? RS_SPEC_UNCENTRED :
+		    RS_SPEC_CENTRED, recompute, cached);
+	return rc;
+}
+
 static const char *const cmd_spectra_words[] = { "show", "export", NULL };
 
 const struct rs_cmd_entry rs_cmd_spectra_entry = {
@@ -265,7 +287,8 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.summary = "singular values of the decoder matrices (weights or features)",
 	.help = "Computes the singular values of every decoder matrix matching PATTERN (default: "
 	        "all; e.g. L3-7.up, *.q, L*.down) in parallel across matrices, and keeps them in "
-	        "the session. --kind feature gives the singular values of W·S with S Sᵀ = C, the "
+	        "the session. Without --kind, a calibrated session gets the feature spectra its "
+	        "method previews with as well (centred; uncentred for whiten). --kind feature gives the singular values of W·S with S Sᵀ = C, the "
 	        "calibration statistics of the matrix's input (run 'calibrate' first): the "
 	        "centred covariance (default) or the uncentred Gram (--variant uncentred); when C "
 	        "is not positive definite a multiple of its mean diagonal is added and reported. "

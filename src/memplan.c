@@ -27,25 +27,6 @@ rs_memop_name(enum rs_memop op)
 	return (unsigned)op < RS_MEM_COUNT ? names[op] : "?";
 }
 
-/* Bytes in binary units, three significant digits. */
-const char *
-rs_mem_human(char *buf, size_t len, uint64_t bytes)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024.0 && u < 4) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
-	return buf;
-}
-
 /* Bytes of tensor data in the model's files. */
 static uint64_t
 weights_bytes(const struct rs_model *m)

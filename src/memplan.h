@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "meminfo.h"
+#include "size.h"
 #include "model.h"
 
 struct rs_plan;
@@ -70,7 +71,5 @@ void rs_memplan_make(const struct rs_model *m, const struct rs_memplan_opts *o,
  * "OP: needs X but Y are available (FIX)". */
 int rs_memplan_check(const char *op, uint64_t need, const char *fix, char **cause);
 
-/* Bytes as "1.2 GiB" / "340 MiB" / "12 KiB" into buf. */
-const char *rs_mem_human(char *buf, size_t len, uint64_t bytes);
 
 #endif

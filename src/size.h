@@ -1,8 +1,10 @@
 /* size.h: sizes as users write them ("7G", "512MiB", "2.5e9"): the one parser behind every
- * size option (cmd.h: rs_args_size) and the RANKSCOPE_MEMORY variable (meminfo.h). */
+ * size option (cmd.h: rs_args_size) and the RANKSCOPE_MEMORY variable (meminfo.h); and byte
+ * counts as people read them. */
 #ifndef RS_SIZE_H
 #define RS_SIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* What a size counts. */
@@ -15,5 +17,8 @@ enum rs_size_unit {
  * case) = powers of 1000 (SI) and Ki Mi Gi Ti = powers of 1024 (IEC): 0, or -1 when s is not a
  * size. */
 int rs_parse_size(const char *s, enum rs_size_unit unit, uint64_t *out);
+
+/* Bytes as "1.2 GiB" / "340 MiB" / "12 KiB" into buf. */
+const char *rs_mem_human(char *buf, size_t len, uint64_t bytes);
 
 #endif

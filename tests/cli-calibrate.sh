@@ -61,6 +61,33 @@ tap_check $? "the --memory the refusal names (${fit:-none}) is enough"
 [ $? -ne 0 ] && grep -q '5 groups but only 4 windows' "$TMPD/err"
 tap_check $? "more groups than windows is refused"
 
+# After a calibration, `spectra` without --kind also computes the feature spectra the method
+# previews with (issue 14, defect 8: it computed weight spectra only): centred for feature,
+# uncentred for whiten.
+XDG_CACHE_HOME="$TMPD/cache8" "$RS_BIN" -c "load '$M'; calibrate '$T' --max-tokens 1024;
+	spectra; set method whiten; spectra" >"$TMPD/out" 2>"$TMPD/err"
+[ $? -eq 0 ] && grep -q '^spectra: weight, 42 matrices: 42 computed' "$TMPD/out" &&
+	grep -q '^spectra: centred, 42 matrices: 42 computed' "$TMPD/out" &&
+	grep -q '^spectra: weight, 42 matrices: 0 computed, 0 from cache, 42 already' "$TMPD/out" &&
+	grep -q '^spectra: uncentred, 42 matrices: 42 computed' "$TMPD/out"
+tap_check $? "after calibrate, spectra also computes the feature spectra of the method (centred, then uncentred for whiten)"
+
+# A cache directory on a disk too small for the statistics (a 1 MiB tmpfs in a private mount
+# namespace): refused before the sweep, on one line naming the directory and the sizes.
+if unshare -rm sh -c "mkdir -p '$TMPD/small' && mount -t tmpfs -o size=1m tmpfs '$TMPD/small'" \
+    2>/dev/null; then
+	unshare -rm sh -c "mount -t tmpfs -o size=1m tmpfs '$TMPD/small' &&
+		XDG_CACHE_HOME='$TMPD/small' '$RS_BIN' -c \"load '$M'; calibrate '$T' --max-tokens 1024\";
+		echo \$? >'$TMPD/rc'; ls '$TMPD/small/rankscope' 2>/dev/null | grep -c '^calib' >'$TMPD/left'" \
+		>"$TMPD/out" 2>"$TMPD/err"
+	[ "$(cat "$TMPD/rc")" = 1 ] && [ "$(wc -l <"$TMPD/err")" -eq 1 ] &&
+		grep -q "calibrate: the statistics still to compute need [0-9.]* MiB in the cache directory $TMPD/small/rankscope, which has [0-9.]* [KM]iB free" "$TMPD/err" &&
+		! grep -q 'layers computed' "$TMPD/out" && [ "$(cat "$TMPD/left")" -eq 0 ]
+	tap_check $? "a cache disk too small for the statistics is refused before the sweep: $(cat "$TMPD/err")"
+else
+	tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP no private mount namespace (unshare -rm) for a small disk"
+fi
+
 # Damage a statistics entry's payload: calibrate checks only headers (reading every entry's
 # payload costs 22 GB at 7B), so the damage is reported, on one line, where the statistics are
 # used; the entry is removed and the next calibrate recomputes only its layer.

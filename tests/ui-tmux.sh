@@ -56,10 +56,10 @@ tap_check $? "the budget bar shows the decoder parameters"
 
 # Spectra: weight, and feature spectra after a short calibration (the predicted-error column).
 $T send-keys -t rs ':'
-$T send-keys -t rs -l 'calibrate share/texts/kjv-calib.txt --max-tokens 2048; spectra; spectra --kind feature'
+$T send-keys -t rs -l 'calibrate share/texts/kjv-calib.txt --max-tokens 2048; spectra'
 $T send-keys -t rs Enter
 wait_for 'spectra: centred, 42 matrices' 60 && wait_for '^L0\.q +256x256 +dense +100\.0 +100\.00 +100\.00 +0\.0000f' 10
-tap_check $? "after calibrate and spectra the rows show weight/feature energy and a feature error"
+tap_check $? "after calibrate, spectra alone fills the weight and feature energy and a feature error"
 
 $T send-keys -t rs -l 'rank L0.k 64'
 $T send-keys -t rs Enter
