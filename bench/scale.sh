@@ -51,13 +51,14 @@ model() {
 step() {
 	st_shape=$1 st_fmt=$2 st_name=$3 st_what=$4 st_model=$5 st_cmds=$6
 	echo "-- $st_shape $st_fmt: $st_name" >&2
+	: >"$tmp/time"
 	if XDG_CACHE_HOME=$cache /usr/bin/time -f '%e %M' -o "$tmp/time" \
-	    "$BIN" -t "$T" -c "load '$st_model'; $st_cmds" >"$tmp/out" 2>"$tmp/err"; then
-		set -- $(tail -n 1 "$tmp/time")
+	    "$BIN" -t "$T" -c "load '$st_model'; $st_cmds" >"$tmp/out" 2>"$tmp/err" &&
+	    set -- $(tail -n 1 "$tmp/time") && [ $# -eq 2 ]; then
 		wall=$1 rss=$(($2 / 1024))
 	else
 		wall="failed" rss="-"
-		sed 's/^/   /' "$tmp/err" | tail -n 3 >&2
+		{ sed 's/^/   /' "$tmp/err" | tail -n 3; sed 's/^/   time: /' "$tmp/time"; } >&2
 	fi
 	note=$(cat "$tmp/out" "$tmp/err" | grep -v ' s so far, about [0-9]* s left$' |
 	    note_of "$st_name")

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -324,7 +325,24 @@ rs_tensor_quick_key(const struct rs_file_id *id, const struct rs_tensor *t,
 	    sample);
 }
 
-/* Content hash of a tensor through its quick key (see cache.h). */
+/* Ask the kernel for the pages of t's sampled blocks now, without waiting (cache.h). */
+void
+rs_tensor_quick_key_prefetch(const struct rs_tensor *t)
+{
+	size_t len = (size_t)t->rows * t->row_bytes, blk = len < RS_SAMPLE_BYTES ? len :
+	    RS_SAMPLE_BYTES, off[3], i, page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a;
+
+	off[0] = 0;
+	off[1] = (len - blk) / 2;
+	off[2] = len - blk;
+	for (i = 0; i < 3 && len > 0; i++) {
+		a = (uintptr_t)((const uint8_t *)t->data + off[i]) & ~(uintptr_t)(page - 1);
+		/* advice only: a failure costs a synchronous read later, nothing else */
+		(void)madvise((void *)a, blk + page, MADV_WILLNEED);
+	}
+}
+
 /* The content hash of t from its quick key's entry: 1 and *h if there is one and the file's
  * identity is still the one seen at open; else 0, with *key (if not NULL) the quick key to
  * store a hash under, or NULL when it must not be stored. */
@@ -368,6 +386,7 @@ rs_tensor_known_hash(struct rs_cache *c, const struct rs_model *m, const struct 
 	return c != NULL && known_hash(c, m, t, h, NULL, cost);
 }
 
+/* Content hash of a tensor through its quick key (see cache.h). */
 uint64_t
 rs_tensor_content_hash(struct rs_cache *c, const struct rs_model *m, const struct rs_tensor *t,
     int trust_quick, struct rs_hash_cost *cost)

@@ -84,6 +84,11 @@ struct rs_hash_cost {
 char *rs_tensor_quick_key(const struct rs_file_id *id, const struct rs_tensor *t,
     struct rs_hash_cost *cost);
 
+/* Start reading the sampled blocks of t's quick key in the background (madvise WILLNEED):
+ * called for every tensor before the keys are computed one by one, the reads of a cold file
+ * overlap instead of waiting on the disk one after another. */
+void rs_tensor_quick_key_prefetch(const struct rs_tensor *t);
+
 /* The content hash of t, a tensor of m: from the quick key's entry in c when there is one and
  * trust_quick is set, else by hashing every byte (see above for when the mapping is stored).
  * Never fails: any problem with the cache falls back to the full hash.  Thread-safe for

@@ -651,6 +651,13 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 	p.job = job;
 	if ((rc = make_tasks(&p, rep, cause)) != 0)
 		goto out;
+	if (o->cache != NULL && !o->recompute)
+		for (i = 0; i < p.ntasks; i++) {
+			int k;
+			for (k = 0; k < p.tasks[i].nmat; k++)
+				rs_tensor_quick_key_prefetch(rs_model_tensor(m, p.tasks[i].layer,
+				    p.tasks[i].mats[k]));
+		}
 	todo = rep->selected - rep->kept;
 	if (p.ntasks == 0)
 		goto out;
