@@ -45,6 +45,7 @@
 #include "status.h"
 
 struct rs_cache;
+struct rs_dist;
 
 /* Statistics of one (layer, input group), decoded. */
 struct rs_calib_stats {
@@ -67,6 +68,9 @@ struct rs_calib_params {
 	uint64_t memory;        /* accumulator budget in bytes */
 	struct rs_cache *cache; /* finds the weights' content hashes by quick key (cache.h); NULL:
 	                           every weight byte is hashed */
+	const struct rs_dist *dist; /* NULL or one process; else each rank runs the windows of
+	                           a contiguous block of groups, the layer's sums are added
+	                           in rank order and rank 0 writes the cache (rs_calib_run) */
 };
 
 struct rs_calib_plan {
