@@ -19,6 +19,8 @@
 #include "forward.h"
 #include "status.h"
 
+struct rs_dist;
+
 enum rs_ppl_protocol { RS_PPL_CHUNKED, RS_PPL_LLAMACPP };
 
 struct rs_ppl_opts {
@@ -34,6 +36,12 @@ struct rs_ppl_opts {
 	int (*on_logits)(void *ud, int chunk, const int32_t *tokens, int n_tok, const float *logits,
 	    int vocab);
 	void *ud;
+	/* NULL or one process; else each rank scores a contiguous block of windows (cut at the
+	 * forward batches a single process uses, so every logit has the same bits), the per-token
+	 * NLLs are gathered in window order and every rank sums them as one process does: the
+	 * same estimate and ± to the last bit.  on_chunk runs on every rank after the gather;
+	 * on_logits on the rank that scores the window. */
+	const struct rs_dist *dist;
 };
 
 struct rs_ppl_result {
