@@ -220,6 +220,7 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.recompute = rs_args_has(args, "recompute");
 	o.note = spectra_note;
 	o.ud = ctx;
+	o.dist = s->dist;
 	{
 		/* refuse before starting what cannot fit (memplan.h) */
 		struct rs_memplan_opts mo = { .threads = s->threads };
