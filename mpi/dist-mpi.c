@@ -143,6 +143,9 @@ on_sigterm(int sig)
 		    "of memory; the other ranks were stopped)\n");
 		if (write(STDERR_FILENO, line, at) < 0)
 			_exit(1);
+		/* reported: the job's records have served */
+		for (r = 0; r < report.size; r++)
+			unlink(report.paths[r]);
 	}
 	_exit(1);
 }
