@@ -42,8 +42,8 @@ running_ppl(double nll, int64_t count)
 
 /* The windows rank r of size scores: a block of the n windows starting at a multiple of the
  * batch, the nearest to an equal share (see ppl.h). */
-static void
-ppl_block(int n, int batch, int r, int size, int *first, int *end)
+void
+rs_ppl_block(int n, int batch, int r, int size, int *first, int *end)
 {
 	int k, b[2];
 
@@ -75,7 +75,7 @@ ppl_run_dist(struct rs_forward *f, const int32_t *tokens, const struct rs_ppl_op
 	char *gcause = NULL;
 
 	memset(res, 0, sizeof *res);
-	ppl_block(n_chunks, batch, d->rank, d->size, &w0, &w1);
+	rs_ppl_block(n_chunks, batch, d->rank, d->size, &w0, &w1);
 	/* [0]: this rank's status; then its windows' NLLs */
 	mine_len = 1 + (size_t)(w1 - w0) * (size_t)scored;
 	if ((mine = rs_calloc(mine_len, sizeof *mine)) == NULL ||
@@ -116,7 +116,7 @@ ppl_run_dist(struct rs_forward *f, const int32_t *tokens, const struct rs_ppl_op
 	/* every rank's block: its status, then its NLLs, in window order */
 	for (k = 0, r = 0; st == 0 && r < d->size; r++) {
 		int b0, b1, w;
-		ppl_block(n_chunks, batch, r, d->size, &b0, &b1);
+		rs_ppl_block(n_chunks, batch, r, d->size, &b0, &b1);
 		if (all[k] != 0.0) {
 			st = rs_fail(cause, RS_EIO, "ppl: rank %d failed (its error is above)", r);
 			break;

@@ -68,6 +68,11 @@ const char *rs_ppl_protocol_name(enum rs_ppl_protocol p);
 int rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
     const struct rs_ppl_opts *o, struct rs_ppl_result *res, struct rs_job *job, char **cause);
 
+/* Distributed evaluation: the windows [*first, *end) of n that rank r of size takes, a block
+ * starting at a multiple of batch (the windows per forward call of one process) nearest to an
+ * equal share, so that each rank's forward calls hold the rows one process's would. */
+void rs_ppl_block(int n, int batch, int r, int size, int *first, int *end);
+
 /* -log softmax(logits)[target] over n logits, computed in double around the maximum. */
 double rs_ppl_nll(const float *logits, int n, int target);
 

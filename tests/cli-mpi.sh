@@ -4,13 +4,14 @@
 # counts bitwise; pooled mean and covariance within 1e-12 of their largest entry: float64 sums of
 # the ranks' partial sums in another order than one process adds the groups), weight spectra
 # equal, feature spectra within 1e-10 of each matrix's largest value (those statistics, then
-# printed to 11 digits), ppl's running values and final estimate identical (per-token NLLs summed
-# in window order); the MPI job's cache read by rankscope: nothing recomputed.  Faults: rank 1
-# killed with SIGKILL mid-calibration ends the job non-zero with one line naming the rank and the
-# step, the cache holds whole layers only, and a rerun completes with the same statistics.
+# printed to 11 digits), ppl's running values and final estimate and compare's figures identical
+# (per-position values summed in window order); the MPI job's cache read by rankscope: nothing
+# recomputed.  Faults: rank 1 killed with SIGKILL mid-calibration ends the job non-zero with one
+# line naming the rank and the step, the cache holds whole layers only, and a rerun completes
+# with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=24
+NPOINTS=26
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -30,13 +31,15 @@ M="$RS_SRCDIR/share/models/kjv-llama"
 T="$RS_SRCDIR/share/texts/kjv-calib.txt"
 E="$RS_SRCDIR/share/texts/kjv-eval.txt"
 CAL="calibrate '$T' --ctx 128 --max-tokens 4096 --groups 8"
-RUN="$CAL; spectra; spectra --kind feature; ppl '$E' --ctx 128 --chunks 40"
+SPEC="$CAL; spectra; spectra --kind feature"
+RUN="$SPEC; ppl '$E' --ctx 128 --chunks 40; rank '*' --keep 0.6; compare '$E' --ctx 128 --chunks 30"
 EXPORT="spectra export '$TMPD/w.csv' --kind weight; spectra export '$TMPD/f.csv' --kind feature"
 
 XDG_CACHE_HOME="$TMPD/ref" "$RS_BIN" -t 1 -c "load '$M'; $RUN; $EXPORT" >"$TMPD/ref.out" 2>&1 &&
 	mv "$TMPD/w.csv" "$TMPD/ref-w.csv" && mv "$TMPD/f.csv" "$TMPD/ref-f.csv"
 tap_check $? "the single-process reference (rankscope -t 1)"
 sed -n '/^\[1\]/,/^Final estimate/p' "$TMPD/ref.out" >"$TMPD/ref.ppl"
+sed -n '/^dense: /,/^top-1 agreement/p' "$TMPD/ref.out" >"$TMPD/ref.cmp"
 
 # spectra_close A B TOL: every value of CSV B within TOL of the largest of its matrix in A
 spectra_close() {
@@ -50,7 +53,7 @@ spectra_close() {
 for np in 2 3; do
 	C="$TMPD/np$np"
 	XDG_CACHE_HOME="$C" mpi "$np" -c "$RUN" "$M" >"$TMPD/out" 2>"$TMPD/err"
-	tap_check $? "mpirun -np $np rankscope-mpi: calibrate; spectra; spectra --kind feature; ppl"
+	tap_check $? "mpirun -np $np rankscope-mpi: calibrate; spectra; spectra --kind feature; ppl; compare"
 	[ "$(grep -c '^Final estimate' "$TMPD/out")" -eq 1 ] &&
 		[ "$(grep -c '^calibrate: 6 layers computed in 1 pass' "$TMPD/out")" -eq 1 ]
 	tap_check $? "-np $np: rank 0 alone prints"
@@ -60,7 +63,10 @@ for np in 2 3; do
 	sed -n '/^\[1\]/,/^Final estimate/p' "$TMPD/out" | cmp -s - "$TMPD/ref.ppl" &&
 		[ -s "$TMPD/ref.ppl" ]
 	tap_check $? "-np $np: ppl's running values and final estimate equal the reference's"
-	XDG_CACHE_HOME="$C" "$RS_BIN" -t 1 -c "load '$M'; $RUN; $EXPORT" >"$TMPD/again" 2>&1 &&
+	sed -n '/^dense: /,/^top-1 agreement/p' "$TMPD/out" | cmp -s - "$TMPD/ref.cmp" &&
+		[ "$(wc -l <"$TMPD/ref.cmp")" -eq 4 ]
+	tap_check $? "-np $np: compare's perplexities, KL and agreement equal the reference's"
+	XDG_CACHE_HOME="$C" "$RS_BIN" -t 1 -c "load '$M'; $SPEC; $EXPORT" >"$TMPD/again" 2>&1 &&
 		grep -q 'calibrate: 0 layers computed in 0 passes .*, 6 from cache' "$TMPD/again" &&
 		grep -q 'spectra: weight, 42 matrices: 0 computed, 42 from cache' "$TMPD/again" &&
 		grep -q 'spectra: centred, 42 matrices: 0 computed, 42 from cache' "$TMPD/again"
