@@ -323,6 +323,7 @@ fault_report_init(struct mpi_dist *md, const char *dir)
 	return MPI_Barrier(md->comm) == MPI_SUCCESS ? 0 : -1;
 }
 
+/* Start MPI and the fault report; fill d (dist-mpi.h). */
 int
 rs_dist_mpi_init(struct rs_dist *d, int *argc, char ***argv, const char *status_dir)
 {
@@ -358,6 +359,7 @@ rs_dist_mpi_init(struct rs_dist *d, int *argc, char ***argv, const char *status_
 	return 0;
 }
 
+/* A normal end: record it, remove the status file, MPI_Finalize. */
 void
 rs_dist_mpi_finish(struct rs_dist *d)
 {

@@ -75,6 +75,7 @@ serial_abort(void *ctx, const char *reason)
 	exit(1);
 }
 
+/* The single-process layer (dist.h). */
 void
 rs_dist_serial_init(struct rs_dist *d)
 {
@@ -89,12 +90,14 @@ rs_dist_serial_init(struct rs_dist *d)
 	d->abort = serial_abort;
 }
 
+/* More than one process? */
 int
 rs_dist_active(const struct rs_dist *d)
 {
 	return d != NULL && d->size > 1;
 }
 
+/* Rank r's contiguous block of n items, the first n % size ranks one more. */
 void
 rs_dist_block(long n, int r, int size, long *first, long *count)
 {
@@ -104,6 +107,7 @@ rs_dist_block(long n, int r, int size, long *first, long *count)
 	*first = (long)r * base + (r < extra ? r : extra);
 }
 
+/* Gather to rank 0, then broadcast the concatenation and the lengths to every rank. */
 int
 rs_dist_allgather(const struct rs_dist *d, const void *buf, size_t len, void **out,
     size_t *out_len, size_t *lens, char **cause)
@@ -140,6 +144,7 @@ out:
 	return rc;
 }
 
+/* Format and record the step when distributed. */
 void
 rs_dist_stepf(const struct rs_dist *d, const char *fmt, ...)
 {

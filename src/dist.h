@@ -7,8 +7,9 @@
  * (gather: each rank its own).  They return 0 or RS_EIO with *cause.  Determinism: sum_f64
  * adds the ranks' buffers on rank 0 in rank order (((b0 + b1) + b2) …), then broadcasts the
  * result, so the sum does not depend on timing or on the MPI library's reduction tree
- * (MPI_Reduce may pair ranks as it likes); that costs a gather of size·n doubles on rank 0,
- * which is one layer's statistics per rank, no more than rank 0 already holds. */
+ * (MPI_Reduce may pair ranks as it likes); the MPI layer does it in pieces (rank 0 holds
+ * size pieces of 8 MiB at a time), so it moves (size − 1)·n doubles in and out of rank 0 —
+ * a tree reduction would move fewer, in an order that depends on the library. */
 #ifndef RS_DIST_H
 #define RS_DIST_H
 
