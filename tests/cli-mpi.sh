@@ -11,7 +11,7 @@
 # with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=26
+NPOINTS=27
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -81,6 +81,24 @@ done
 XDG_CACHE_HOME="$TMPD/np2" "$RS_BIN" -c "load '$M'; $CAL; spectra --kind feature" \
 	>"$TMPD/out" 2>&1 && grep -q 'spectra: centred, 42 matrices: 0 computed' "$TMPD/out"
 tap_check $? "rankscope on the cache of mpirun -np 2: feature spectra, 0 computed"
+
+# The same in the workbench itself (tmux): its status line reports 0 computed.
+if command -v tmux >/dev/null 2>&1; then
+	TM="tmux -L rs-mpi-$$ -f /dev/null"
+	cat >"$TMPD/wb.sh" <<EOS
+XDG_CACHE_HOME='$TMPD/np2' '$RS_BIN' -t 1 '$M'
+exec sleep 60
+EOS
+	$TM new-session -d -s rs -x 160 -y 40 "sh $TMPD/wb.sh"
+	poll "$TM capture-pane -p -t rs 2>/dev/null | grep -Eq '^L0\.q +256x256'" 30 &&
+		$TM send-keys -t rs ':' && $TM send-keys -t rs -l "$CAL; spectra --kind feature" &&
+		$TM send-keys -t rs Enter &&
+		poll "$TM capture-pane -p -t rs | grep -q 'spectra: centred, 42 matrices: 0 computed'" 60
+	tap_check $? "the workbench (tmux) on the cache of mpirun -np 2: feature spectra, 0 computed"
+	$TM kill-server >/dev/null 2>&1
+else
+	tap_skip 1 "tmux not installed"
+fi
 
 # A command every rank refuses alike is reported once, with rank 0's words.
 XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "calibrate" "$M" >"$TMPD/out" 2>"$TMPD/err"
