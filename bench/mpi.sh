@@ -10,7 +10,9 @@
 # takes minutes: calibrate 16 windows x 256 tokens (16 groups), the weight spectra of its 28
 # matrices, ppl over 4 windows x 512.  Each (step, ranks) is one `mpirun -np N rankscope-mpi`
 # in a fresh cache directory; the wall time includes the job's start and the model's load.
-# Prints a markdown table.  Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4).
+# Prints a markdown table.  Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4).  The
+# calibration cache of the slice is about 1 GB and the slice 0.6 GB: on a full disk,
+# BENCH_DIR=/dev/shm/... TMPDIR=/dev/shm keeps both in memory.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${BENCH_DIR:-/tmp/rankscope-bench}
