@@ -7,7 +7,8 @@ set -eu
 cd "$(dirname "$0")"
 
 DEBS="build-essential autoconf automake libtool pkg-config libncursesw5-dev libreadline-dev \
-liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev libnlopt-dev libglpk-dev gnuplot-nox tmux python3-numpy"
+liblapacke-dev libopenblas-dev libjansson-dev libpcre2-dev libxxhash-dev libnlopt-dev libglpk-dev gnuplot-nox tmux python3-numpy \
+libopenmpi-dev openmpi-bin"
 
 # Install the Debian packages that are not there yet.
 missing=""
@@ -35,6 +36,18 @@ fi
 [ -f Makefile ] && [ Makefile -nt configure ] || ./configure --quiet
 make -j"$(nproc)" >/dev/null
 
+# copy_sources DIR: this tree's sources without its build products into DIR (a configured tree
+# cannot also host an out-of-tree build).
+copy_sources() {
+	find . \( -path ./build-asan -o -path ./build-mpi -o -path ./.git -o -path ./autom4te.cache \
+	    -o -name .libs -o -name .deps -o -path ./tests/tmp -o -path ./fuzz/corpus \) -prune -o \
+	    -type f ! -name '*.o' ! -name '*.lo' ! -name '*.la' ! -name '*.log' ! -name '*.trs' \
+	    ! -name .dirstamp ! -path ./Makefile ! -path ./config.status ! -path ./config.h \
+	    ! -path ./stamp-h1 ! -path ./libtool ! -path ./rankscope ! -path ./rankscope-mpi \
+	    ! \( -path './tests/test-*' ! -name '*.*' \) -print | tar -cf - -T - | tar -C "$1" -xf - ||
+	    true	# a failed copy shows up as a failed build there
+}
+
 case "${1:-open}" in
 build)
 	;;
@@ -48,13 +61,7 @@ check)
 	asan=build-asan/tree
 	mkdir -p "$asan"
 	rm -f build-asan/build.log build-asan/tree/test-suite.log
-	find . \( -path ./build-asan -o -path ./.git -o -path ./autom4te.cache -o -name .libs \
-	    -o -name .deps -o -path ./tests/tmp -o -path ./fuzz/corpus \) -prune -o -type f \
-	    ! -name '*.o' ! -name '*.lo' ! -name '*.la' ! -name '*.log' ! -name '*.trs' \
-	    ! -name .dirstamp ! -path ./Makefile ! -path ./config.status ! -path ./config.h \
-	    ! -path ./stamp-h1 ! -path ./libtool ! -path ./rankscope \
-	    ! \( -path './tests/test-*' ! -name '*.*' \) -print | tar -cf - -T - | tar -C "$asan" -xf - ||
-	    true	# a failed copy shows up as a failed sanitizer build below
+	copy_sources "$asan"
 	asan_status=0
 	(
 		cd "$asan" || exit 1
@@ -66,9 +73,27 @@ check)
 		make -j"$(nproc)" >/dev/null && make -j"$(nproc)" check 'TESTS=$(check_PROGRAMS)'
 	) >build-asan/check.out 2>&1 || asan_status=$?
 	[ "$status" -ne 0 ] || status=$asan_status
+	# The MPI tests in build-mpi/: a copy configured --with-mpi that builds only the core,
+	# rankscope (their reference) and rankscope-mpi, and runs tests/cli-mpi.sh alone (its
+	# points print "# SKIP no mpirun" without Open MPI's launcher).
+	mpi=build-mpi/tree
+	mkdir -p "$mpi"
+	rm -f build-mpi/build.log "$mpi/test-suite.log"
+	copy_sources "$mpi"
+	mpi_status=0
+	(
+		cd "$mpi" || exit 1
+		export RS_FIXTURES="${RS_FIXTURES:-$(cd ../../.. && pwd)/shared/fixtures}"
+		export OPENBLAS_NUM_THREADS=1
+		[ -f Makefile ] && [ Makefile -nt configure ] || ./configure --quiet --with-mpi
+		rm -f tests/*.log tests/*.trs
+		make -j"$(nproc)" rankscope rankscope-mpi >/dev/null &&
+		    make check-TESTS TESTS=tests/cli-mpi.sh
+	) >build-mpi/check.out 2>&1 || mpi_status=$?
+	[ "$status" -ne 0 ] || status=$mpi_status
 	if [ -f test-suite.log ]; then
 		# Show the failing logs, then one line counting every result of automake's TAP driver
-		# (both builds): PASS and XFAIL pass, SKIP skips, FAIL, XPASS and ERROR (bad plan,
+		# (all builds): PASS and XFAIL pass, SKIP skips, FAIL, XPASS and ERROR (bad plan,
 		# crash, a non-zero exit other than the 1 of a program whose points failed) fail.
 		grep -E '^(FAIL|ERROR|XPASS):' test-suite.log || true
 		if [ -f "$asan/test-suite.log" ]; then
@@ -78,6 +103,13 @@ check)
 			tail -n 5 build-asan/check.out
 			echo "ERROR: build-asan - the sanitizer build failed" >build-asan/build.log
 		fi
+		if [ -f "$mpi/test-suite.log" ]; then
+			grep -E '^(FAIL|ERROR|XPASS):' "$mpi/test-suite.log" | sed 's/^/mpi: /' || true
+		elif [ "$mpi_status" -ne 0 ]; then
+			echo "mpi: the MPI build failed (build-mpi/check.out):"
+			tail -n 5 build-mpi/check.out
+			echo "ERROR: build-mpi - the MPI build failed" >build-mpi/build.log
+		fi
 		awk 'function program_end() { if (exit1 && !fails) f++; exit1 = fails = 0 }
 		     FNR == 1 { program_end() }
 		     /^(PASS|XFAIL): / { p++ }
@@ -85,8 +117,8 @@ check)
 		     /^(FAIL|XPASS): / { f++; fails = 1 }
 		     /^ERROR: / { if (/ - exited with status 1$/) exit1 = 1; else f++ }
 		     END { program_end(); printf "%d passed, %d failed, %d skipped\n", p, f, s }' \
-		    $(find tests "$asan/tests" -maxdepth 1 -name '*.log') \
-		    $(find build-asan -maxdepth 1 -name build.log)
+		    $(find tests "$asan/tests" "$mpi/tests" -maxdepth 1 -name '*.log') \
+		    $(find build-asan build-mpi -maxdepth 1 -name build.log)
 	else
 		echo "0 passed, 1 failed"
 	fi

@@ -18,6 +18,7 @@
 #include "atomic.h"
 #include "cache.h"
 #include "covstats.h"
+#include "dist.h"
 #include "linalg.h"
 #include "meminfo.h"
 #include "size.h"
@@ -563,6 +564,33 @@ sweep_hook(void *ud, int layer, enum rs_input_group g, const float *x, int n_row
 	return 0;
 }
 
+/* Distributed: close this rank's last group and replace its pooled sums (covariance, mean,
+ * group means, the per-group sums of x, the token count) by their totals over the ranks, summed
+ * in rank order (dist.h); each group lies on one rank, so only the pooled covariance and mean
+ * are sums of several ranks' values. */
+static int
+reduce_input(struct rs_calib *c, struct accum *a, char **cause)
+{
+	const struct rs_dist *d = c->p.dist;
+	size_t n = rs_covstats_dim(a->cs), G = (size_t)c->p.groups;
+	double *cov, *mean, *gmeans, tokens;
+	int rc;
+
+	if (a->open >= 0 && (rc = rs_covstats_end_group(a->cs, cause)) != 0)
+		return rc;
+	a->open = -1;
+	if ((rc = rs_covstats_partial(a->cs, &cov, &mean, &gmeans, cause)) != 0)
+		return rc;
+	tokens = (double)rs_covstats_tokens(a->cs);
+	if ((rc = d->sum_f64(d->ctx, cov, n * n, cause)) != 0 ||
+	    (rc = d->sum_f64(d->ctx, mean, n, cause)) != 0 ||
+	    (rc = d->sum_f64(d->ctx, gmeans, G * n, cause)) != 0 ||
+	    (rc = d->sum_f64(d->ctx, a->gsum, G * n, cause)) != 0 ||
+	    (rc = d->sum_f64(d->ctx, &tokens, 1, cause)) != 0)
+		return rc;
+	return rs_covstats_finish_reduced(a->cs, (uint64_t)tokens, cause);
+}
+
 /* Finish one input's statistics and store them (cache, and memory when holding). */
 static int
 store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct accum *a,
@@ -574,9 +602,13 @@ store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct
 	char *key, *pcause = NULL;
 	int rc, w, cnt;
 
-	if ((rc = rs_covstats_end_group(a->cs, cause)) != 0 ||
-	    (rc = rs_covstats_finish(a->cs, cause)) != 0)
+	if (rs_dist_active(c->p.dist)) {
+		if ((rc = reduce_input(c, a, cause)) != 0)
+			return rc;
+	} else if ((rc = rs_covstats_end_group(a->cs, cause)) != 0 ||
+	    (rc = rs_covstats_finish(a->cs, cause)) != 0) {
 		return rc;
+	}
 	for (k = 0; k < G; k++) {
 		for (cnt = 0, w = 0; w < c->plan.windows; w++)
 			cnt += group_of(c, w) == (int)k;
@@ -588,7 +620,8 @@ store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct
 	    rs_covstats_cov(a->cs), &buf, &len, cause)) != 0)
 		return rc;
 	i = (size_t)layer * RS_IN_COUNT + g;
-	if (cache != NULL) {
+	/* distributed, rank 0 alone writes (the others read it back when not holding) */
+	if (cache != NULL && (!rs_dist_active(c->p.dist) || c->p.dist->rank == 0)) {
 		if ((key = entry_key(c, layer, g)) == NULL) {
 			rs_free(buf);
 			return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
@@ -735,7 +768,8 @@ struct hidden {
 	char *path;
 	uint64_t row_bytes;     /* dim floats */
 	uint64_t tokens;
-	uint64_t ident;         /* hash of the identity key text */
+	uint64_t ident;         /* hash of the identity key text (distributed: and the rank's) */
+	uint64_t base;          /* hash of the identity key text alone: names the file */
 };
 
 /* Offset of a slot's header fields: boundary (u32) then complete (u32). */
@@ -780,9 +814,10 @@ spill_mark(struct hidden *h, int slot, int boundary, int complete, char **cause)
 }
 
 /* Remove spill files that no live process holds (killed runs, other identities): a running
- * calibration keeps an exclusive lock on its file. */
+ * calibration keeps an exclusive lock on its file.  keep: the name to keep, or with
+ * keep_prefix every name starting with it (the ranks of one distributed calibration). */
 static void
-spill_sweep(const char *dir, const char *keep)
+spill_sweep(const char *dir, const char *keep, int keep_prefix)
 {
 	struct dirent *e;
 	DIR *d;
@@ -796,7 +831,8 @@ spill_sweep(const char *dir, const char *keep)
 		if (strncmp(e->d_name, SPILL_PREFIX, strlen(SPILL_PREFIX)) != 0 ||
 		    len < strlen(SPILL_SUFFIX) ||
 		    strcmp(e->d_name + len - strlen(SPILL_SUFFIX), SPILL_SUFFIX) != 0 ||
-		    (keep != NULL && strcmp(e->d_name, keep) == 0))
+		    (keep != NULL && (keep_prefix ? strncmp(e->d_name, keep, strlen(keep)) :
+		    strcmp(e->d_name, keep)) == 0))
 			continue;
 		if ((path = rs_strdupf("%s/%s", dir, e->d_name)) == NULL)
 			break;
@@ -820,7 +856,8 @@ spill_name(uint64_t ident)
 /* Open (or create) the spill file of this identity under dir, locked.
  * *resume: the boundary of the latest complete slot that is at most max_boundary, -1 none. */
 static int
-spill_open(struct hidden *h, const char *dir, int max_boundary, int *resume, char **cause)
+spill_open(struct hidden *h, const char *dir, int max_boundary, int *resume,
+    const struct rs_dist *d, char **cause)
 {
 	uint8_t hdr[CALIB_SPILL_HEADER];
 	struct stat st;
@@ -832,7 +869,10 @@ spill_open(struct hidden *h, const char *dir, int max_boundary, int *resume, cha
 		return RS_EIO;
 	for (attempt = 0; attempt < 2; attempt++) {
 		/* the identity's own name; if another process holds it, a private one */
-		name = attempt == 0 ? spill_name(h->ident) :
+		name = attempt == 0 && d != NULL ? rs_strdupf(SPILL_PREFIX "%016" PRIx64
+		    "-r%dof%d" SPILL_SUFFIX, h->base, d->rank,
+		    d->size) :
+		    attempt == 0 ? spill_name(h->ident) :
 		    rs_strdupf(SPILL_PREFIX "%016" PRIx64 "-%ld" SPILL_SUFFIX, h->ident,
 		    (long)getpid());
 		if (name == NULL)
@@ -952,21 +992,157 @@ release_layer(const struct rs_model *m, int l)
 		rs_model_tensor_release(m, rs_model_tensor(m, l, (enum rs_tkind)k));
 }
 
-/* Run the calibration (see calib.h): one sweep, layer by layer. */
+/* Distributed: every rank tells whether it failed (rc) at this point, with n_extra values
+ * summed alongside; 0 when none failed, else the failing rank's own status on that rank and
+ * RS_EIO with a cause naming the first failing rank on the others. */
+static int
+sync_status(const struct rs_dist *d, int rc, const char *where, double *extra, size_t n_extra,
+    char **cause)
+{
+	double *v;
+	char *scause = NULL;
+	int r;
+
+	if ((v = rs_calloc((size_t)d->size + n_extra, sizeof *v)) == NULL)
+		d->abort(d->ctx, "calibrate: out of memory");
+	v[d->rank] = rc != 0;
+	if (n_extra > 0)
+		memcpy(v + d->size, extra, n_extra * sizeof *v);
+	if (d->sum_f64(d->ctx, v, (size_t)d->size + n_extra, &scause) != 0)
+		d->abort(d->ctx, scause != NULL ? scause : "calibrate: reduction failed");
+	if (n_extra > 0)
+		memcpy(extra, v + d->size, n_extra * sizeof *v);
+	for (r = 0; r < d->size && v[r] == 0.0; r++)
+		;
+	rs_free(v);
+	if (r == d->size || rc != 0)
+		return rc;
+	return rs_fail(cause, RS_EIO, "calibrate: rank %d failed %s (its error is above)", r,
+	    where);
+}
+
+/* A window where a rank's block may start: a group's first window (each group's sums stay on
+ * one rank), and when `aligned` also the first window of one of the serial run's forward batches
+ * (a batch of other rows gives other float32 products: the same batches give the same bits). */
+static int
+block_start(const struct rs_calib *c, int w, int aligned)
+{
+	if (w <= 0 || w >= c->plan.windows)
+		return 1;
+	return group_of(c, w) != group_of(c, w - 1) && (!aligned || w % c->plan.batch_windows == 0);
+}
+
+/* The windows this process runs: all of them, or, distributed, a contiguous block in rank order
+ * that starts at block_start(), the nearest such window to an equal share, preferring ones
+ * aligned to the serial batches. */
+static void
+local_windows(const struct rs_calib *c, int *wa, int *wb)
+{
+	const struct rs_dist *d = c->p.dist;
+	int W = c->plan.windows, r, prev = 0, bound[2] = { 0, W };
+
+	*wa = 0;
+	*wb = W;
+	if (!rs_dist_active(d))
+		return;
+	for (r = 1; r <= d->rank + 1 && r < d->size; r++) {
+		int target = (int)(((int64_t)W * r + d->size / 2) / d->size), best = -1, aligned, k;
+		for (aligned = 1; aligned >= 0 && best < 0; aligned--)
+			for (k = 0; k <= W && best < 0; k++) {
+				if (target - k >= prev && block_start(c, target - k, aligned))
+					best = target - k;
+				else if (target + k <= W && target + k >= prev &&
+				    block_start(c, target + k, aligned))
+					best = target + k;
+			}
+		prev = best < 0 ? W : best;
+		if (r == d->rank)
+			bound[0] = prev;
+		if (r == d->rank + 1)
+			bound[1] = prev;
+	}
+	*wa = bound[0];
+	*wb = bound[1];
+}
+
+/* Boundary 0 (the embeddings) of windows [wa, wb). */
+static int
+embed_windows(struct rs_calib *c, struct rs_forward *f, struct hidden *h, const int32_t *ids,
+    int wa, int wb, struct rs_job *job, double *done_units, double units, char **cause)
+{
+	int w0, nseq, per_call = c->plan.batch_windows, rc;
+	uint64_t rows;
+	float *x;
+
+	if (h->fd >= 0 && (rc = spill_mark(h, 0, 0, 0, cause)) != 0)
+		return rc;
+	for (w0 = wa; w0 < wb; w0 += nseq) {
+		nseq = wb - w0 < per_call ? wb - w0 : per_call;
+		rows = (uint64_t)nseq * c->p.ctx;
+		if (rs_job_cancelled(job))
+			return rs_fail(cause, RS_ECANCEL, "calibrate: cancelled");
+		if ((x = hidden_get(h, 0, (uint64_t)(w0 - wa) * c->p.ctx, rows, 0, cause)) == NULL)
+			return RS_EIO;
+		if ((rc = rs_forward_embed(f, ids + (size_t)w0 * c->p.ctx, nseq, c->p.ctx, x,
+		    cause)) != 0 ||
+		    (rc = hidden_put(h, 0, (uint64_t)(w0 - wa) * c->p.ctx, rows, cause)) != 0)
+			return rc;
+		rs_job_progress(job, *done_units += nseq, units, "calibrate");
+	}
+	if (h->fd >= 0 && (rc = spill_mark(h, 0, 0, 1, cause)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Windows [wa, wb) through layer l: from the boundary in slot `in` to the one in `outs` (kept
+ * when keep_out), the hook accumulating when sw->layer is l. */
+static int
+sweep_layer(struct rs_calib *c, struct rs_forward *f, struct hidden *h, struct sweep *sw,
+    int l, int wa, int wb, int keep_out, struct rs_job *job, double *done_units, double units,
+    char **cause)
+{
+	int w0, nseq, per_call = c->plan.batch_windows, rc, in = l % 2, outs = (l + 1) % 2;
+	uint64_t rows;
+
+	if (h->fd >= 0 && keep_out && (rc = spill_mark(h, outs, l + 1, 0, cause)) != 0)
+		return rc;
+	for (w0 = wa; w0 < wb; w0 += nseq) {
+		char *fcause = NULL;
+		float *x;
+		nseq = wb - w0 < per_call ? wb - w0 : per_call;
+		rows = (uint64_t)nseq * c->p.ctx;
+		if ((x = hidden_get(h, in, (uint64_t)(w0 - wa) * c->p.ctx, rows, 1, cause)) == NULL)
+			return RS_EIO;
+		sw->win0 = w0;
+		if ((rc = rs_forward_layer(f, l, x, nseq, c->p.ctx, job, &fcause)) != 0) {
+			take_cause(sw, rc, fcause, cause);
+			return rc;
+		}
+		if (keep_out && (rc = hidden_put(h, outs, (uint64_t)(w0 - wa) * c->p.ctx, rows,
+		    cause)) != 0)
+			return rc;
+		rs_job_progress(job, *done_units += nseq, units, "calibrate");
+	}
+	return 0;
+}
+
+/* Run the calibration (see calib.h): one sweep, layer by layer; distributed, each rank runs
+ * its windows and the layer's sums are reduced before rank 0 stores them. */
 int
 rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
     void (*note)(void *ud, const char *line), void *ud, struct rs_calib_report *rep,
     struct rs_job *job, char **cause)
 {
 	const struct rs_calib_plan *pl = &c->plan;
+	const struct rs_dist *d = rs_dist_active(c->p.dist) ? c->p.dist : NULL;
 	struct rs_forward *f = NULL;
 	struct hidden h;
 	struct sweep sw;
-	int l, first = -1, last = -1, start = 0, rc = 0, w0, nseq, per_call = pl->batch_windows;
-	uint64_t rows;
+	int l, first = -1, last = -1, start = 0, rc = 0, per_call = pl->batch_windows, wa, wb;
+	uint64_t base_ident;
 	double units, done_units = 0;
 	const char *tmp;
-	char *name;
+	char *name = NULL, where[64];
 
 	memset(rep, 0, sizeof *rep);
 	memset(&sw, 0, sizeof sw);
@@ -974,10 +1150,19 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 	h.fd = -1;
 	sw.layer = -1;
 	rep->resumed_at = -1;
-	h.ident = rs_hash64(c->ident, strlen(c->ident), 0);
-	if (cache != NULL && (name = spill_name(h.ident)) != NULL) {
-		/* spill files of killed runs of other calibrations are of no further use */
-		spill_sweep(rs_cache_dir(cache), name);
+	local_windows(c, &wa, &wb);
+	base_ident = h.base = h.ident = rs_hash64(c->ident, strlen(c->ident), 0);
+	if (d != NULL) {
+		/* each rank spills its own windows, under a name of its own */
+		int shard[2] = { d->rank, d->size };
+		h.ident = rs_hash64(shard, sizeof shard, base_ident);
+	}
+	if (cache != NULL && (name = spill_name(base_ident)) != NULL) {
+		/* spill files of killed runs of other calibrations are of no further use; the
+		 * ranks of this one keep theirs (their names extend this one's) */
+		if (d != NULL)
+			name[strlen(name) - strlen(SPILL_SUFFIX)] = '\0';
+		spill_sweep(rs_cache_dir(cache), name, d != NULL);
 		rs_free(name);
 	}
 	for (l = 0; l < c->n_layers; l++) {
@@ -986,115 +1171,127 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 		if (cache != NULL && layer_cached(c, cache, l, note, ud)) {
 			c->done[l] = 1;
 			rep->layers_cached++;
-		} else {
+		}
+	}
+	if (d != NULL) {
+		/* every rank must run the same layers: they read one shared cache */
+		double *v = rs_mallocarray((size_t)c->n_layers, sizeof *v);
+		if (v == NULL)
+			d->abort(d->ctx, "calibrate: out of memory");
+		for (l = 0; l < c->n_layers; l++)
+			v[l] = c->done[l];
+		rc = sync_status(d, 0, "reading the cache", v, (size_t)c->n_layers, cause);
+		for (l = 0; l < c->n_layers && rc == 0; l++)
+			if (v[l] != 0.0 && v[l] != (double)d->size)
+				rc = rs_fail(cause, RS_EIO, "calibrate: the ranks see different "
+				    "layers in the cache %s (is it on storage they all share?)",
+				    cache != NULL ? rs_cache_dir(cache) : "(none)");
+		rs_free(v);
+		if (rc != 0)
+			return rc;
+	}
+	for (l = 0; l < c->n_layers; l++)
+		if (!c->done[l]) {
 			if (first < 0)
 				first = l;
 			last = l;
 		}
-	}
 	if (first < 0)
 		return 0;
+	/* every rank sees the same cache directory: all refuse together */
 	if (cache != NULL && (rc = disk_check(c, cache, cause)) != 0)
 		return rc;
+	rs_dist_stepf(d, "calibrate, setting up");
 	if ((f = rs_forward_new(c->m, per_call * c->p.ctx, c->p.ctx, cause)) == NULL)
-		return RS_ENOMEM;
-	rs_forward_set_hook(f, sweep_hook, &sw);
+		rc = RS_ENOMEM;
+	else
+		rs_forward_set_hook(f, sweep_hook, &sw);
 	sw.c = c;
 	sw.n_tok = c->p.ctx;
 	h.row_bytes = (uint64_t)rs_model_config(c->m)->dim * sizeof(float);
-	h.tokens = (uint64_t)pl->tokens;
-	if (!pl->spill) {
-		if ((h.all = rs_mallocarray((size_t)h.tokens, (size_t)h.row_bytes)) == NULL) {
-			rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory for the hidden states "
-			    "(%" PRIu64 " bytes)", h.tokens * h.row_bytes);
-			goto out;
-		}
+	h.tokens = (uint64_t)(wb - wa) * (uint64_t)c->p.ctx;
+	if (rc != 0) {
+	} else if (!pl->spill) {
+		if ((h.all = rs_mallocarray(h.tokens > 0 ? (size_t)h.tokens : 1,
+		    (size_t)h.row_bytes)) == NULL)
+			rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory for the hidden "
+			    "states (%" PRIu64 " bytes)", h.tokens * h.row_bytes);
 	} else {
 		tmp = getenv("TMPDIR");
 		if ((h.batch = rs_mallocarray((size_t)per_call * c->p.ctx, (size_t)h.row_bytes)) ==
-		    NULL) {
+		    NULL)
 			rc = rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
-			goto out;
-		}
-		if ((rc = spill_open(&h, cache != NULL ? rs_cache_dir(cache) :
-		    (tmp != NULL && *tmp != '\0' ? tmp : "/tmp"), first, &start, cause)) != 0)
-			goto out;
-		if (start > 0)
-			rep->resumed_at = start;
-		else
+		else if ((rc = spill_open(&h, cache != NULL ? rs_cache_dir(cache) :
+		    (tmp != NULL && *tmp != '\0' ? tmp : "/tmp"), first, &start, d, cause)) == 0 &&
+		    start < 0)
 			start = 0;
 	}
-	units = (double)pl->windows * (last + 1 - start + (start == 0));
+	if (d != NULL) {
+		/* every rank resumes from the same boundary, or all start over */
+		double v[2] = { start, (double)start * start };
+		if ((rc = sync_status(d, rc, "setting up", v, 2, cause)) == 0 &&
+		    (double)d->size * v[1] != v[0] * v[0])
+			start = 0;
+	}
+	if (rc != 0)
+		goto out;
+	if (start > 0)
+		rep->resumed_at = start;
+	units = (double)(wb - wa) * (last + 1 - start + (start == 0));
 	/* boundary 0: the embeddings, unless the spill file holds a later boundary */
 	if (start == 0) {
-		if (h.fd >= 0 && (rc = spill_mark(&h, 0, 0, 0, cause)) != 0)
-			goto out;
-		for (w0 = 0; w0 < pl->windows; w0 += nseq) {
-			float *x;
-			nseq = pl->windows - w0 < per_call ? pl->windows - w0 : per_call;
-			rows = (uint64_t)nseq * c->p.ctx;
-			if (rs_job_cancelled(job)) {
-				rc = rs_fail(cause, RS_ECANCEL, "calibrate: cancelled");
-				goto out;
-			}
-			if ((x = hidden_get(&h, 0, (uint64_t)w0 * c->p.ctx, rows, 0, cause)) == NULL) {
-				rc = RS_EIO;
-				goto out;
-			}
-			if ((rc = rs_forward_embed(f, ids + (size_t)w0 * c->p.ctx, nseq, c->p.ctx, x,
-			    cause)) != 0 ||
-			    (rc = hidden_put(&h, 0, (uint64_t)w0 * c->p.ctx, rows, cause)) != 0)
-				goto out;
-			rs_job_progress(job, done_units += nseq, units, "calibrate");
-		}
-		if (h.fd >= 0 && (rc = spill_mark(&h, 0, 0, 1, cause)) != 0)
+		rs_dist_stepf(d, "calibrate, embeddings");
+		rc = embed_windows(c, f, &h, ids, wa, wb, job, &done_units, units, cause);
+		if (d != NULL)
+			rc = sync_status(d, rc, "at the embeddings", NULL, 0, cause);
+		if (rc != 0)
 			goto out;
 		rs_model_tensor_release(c->m, rs_model_global(c->m, RS_G_EMBED));
 	}
 	rep->passes = 1;
 	rep->tokens_run = pl->tokens;
 	for (l = start; l <= last; l++) {
-		int in = l % 2, outs = (l + 1) % 2, keep_out = l < last;
-		if (!c->done[l] && (rc = accum_new(c, l, sw.acc, cause)) != 0)
-			goto out;
+		int outs = (l + 1) % 2, keep_out = l < last;
+		rs_dist_stepf(d, "calibrate, layer %d of %d", l, c->n_layers);
+		rc = 0;
+		if (!c->done[l])
+			rc = accum_new(c, l, sw.acc, cause);
 		sw.layer = c->done[l] ? -1 : l;
-		/* the boundary about to be overwritten is no longer a resume point */
-		if (h.fd >= 0 && keep_out && (rc = spill_mark(&h, outs, l + 1, 0, cause)) != 0)
-			goto out;
-		for (w0 = 0; w0 < pl->windows; w0 += nseq) {
-			char *fcause = NULL;
-			float *x;
-			nseq = pl->windows - w0 < per_call ? pl->windows - w0 : per_call;
-			rows = (uint64_t)nseq * c->p.ctx;
-			if ((x = hidden_get(&h, in, (uint64_t)w0 * c->p.ctx, rows, 1, cause)) == NULL) {
-				rc = RS_EIO;
-				goto out;
-			}
-			sw.win0 = w0;
-			if ((rc = rs_forward_layer(f, l, x, nseq, c->p.ctx, job, &fcause)) != 0) {
-				take_cause(&sw, rc, fcause, cause);
-				goto out;
-			}
-			if (keep_out && (rc = hidden_put(&h, outs, (uint64_t)w0 * c->p.ctx, rows,
-			    cause)) != 0)
-				goto out;
-			rs_job_progress(job, done_units += nseq, units, "calibrate");
+		if (rc == 0)
+			rc = sweep_layer(c, f, &h, &sw, l, wa, wb, keep_out, job, &done_units, units,
+			    cause);
+		if (d != NULL) {
+			snprintf(where, sizeof where, "at layer %d of %d", l, c->n_layers);
+			rc = sync_status(d, rc, where, NULL, 0, cause);
 		}
+		if (rc != 0)
+			goto out;
 		if (sw.layer >= 0) {
 			int g;
 			for (g = 0; g < RS_IN_COUNT && rc == 0; g++)
 				rc = store_input(c, cache, l, g, &sw.acc[g], note, ud, cause);
 			sw.layer = -1;
+			if (rc != 0 && d != NULL)
+				/* the others are in this layer's reductions */
+				d->abort(d->ctx, cause != NULL && *cause != NULL ? *cause :
+				    "calibrate: storing the statistics failed");
 			if (rc != 0)
 				goto out;
 			c->done[l] = 1;
 			rep->layers_computed++;
 		}
-		if (h.fd >= 0 && keep_out && (rc = spill_mark(&h, outs, l + 1, 1, cause)) != 0)
+		if (h.fd >= 0 && keep_out && (rc = spill_mark(&h, outs, l + 1, 1, cause)) != 0) {
+			if (d != NULL)
+				d->abort(d->ctx, cause != NULL && *cause != NULL ? *cause :
+				    "calibrate: spill file");
 			goto out;
+		}
 		/* the sweep reads each layer once: its weights are done with */
 		release_layer(c->m, l);
 	}
+	/* rank 0's last entries are written before any rank reads them back */
+	if (d != NULL && (rc = d->barrier(d->ctx, cause)) != 0)
+		d->abort(d->ctx, "calibrate: barrier failed");
 out:
 	accum_free(sw.acc);
 	/* a kill keeps the spill file for a rerun; a finished, failed or cancelled run does not */

@@ -32,6 +32,17 @@
  * read back from the cache per (layer, input) when needed.  Either way the values a reader gets
  * are the decoded entry, so spectra do not depend on where the statistics came from.
  *
+ * Distributed (params.dist, dist.h): each rank runs a contiguous block of windows that holds
+ * whole groups and starts where one of a single process's forward batches starts (the same
+ * rows per call give the same float32 products), through the same one-sweep loop; after each
+ * layer every rank reports its status, then the four inputs' pooled sums (covariance, mean,
+ * group means, the calibration's per-group sums, tokens) are added in rank order and rank 0
+ * alone writes the entries.  Group means and token counts are those of one process bit for
+ * bit (each group lies on one rank); the pooled mean and covariance add the same float64
+ * per-group terms in another order (≤ 1e-15 of the largest entry).  Each rank spills its own
+ * windows ("calib-sweep-<identity>-r<rank>of<size>.spill"); a rerun resumes from a boundary only
+ * when every rank's file holds it.
+ *
  * Identity: the calibration's key text names the model (rs_model_identity and a hash of every
  * tensor's content hash, found by quick key when params.cache knows the file: cache.h), the text file's bytes (XXH3), ctx, the tokens used, the windows and G. */
 #ifndef RS_CALIB_H
@@ -45,6 +56,7 @@
 #include "status.h"
 
 struct rs_cache;
+struct rs_dist;
 
 /* Statistics of one (layer, input group), decoded. */
 struct rs_calib_stats {
@@ -67,6 +79,9 @@ struct rs_calib_params {
 	uint64_t memory;        /* accumulator budget in bytes */
 	struct rs_cache *cache; /* finds the weights' content hashes by quick key (cache.h); NULL:
 	                           every weight byte is hashed */
+	const struct rs_dist *dist; /* NULL or one process; else each rank runs the windows of
+	                           a contiguous block of groups, the layer's sums are added
+	                           in rank order and rank 0 writes the cache (rs_calib_run) */
 };
 
 struct rs_calib_plan {

@@ -86,6 +86,7 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_free(cause);
 	}
 	p.cache = s->cache;
+	p.dist = s->dist;
 	if ((c = rs_calib_new(s->model, text_hash, n_ids, &p, &ctx->cause)) == NULL) {
 		rs_free(ids);
 		return RS_EINVAL;

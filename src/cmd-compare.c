@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "dist.h"
 #include "compress.h"
 #include "engine.h"
 #include "evaltext.h"
@@ -73,6 +74,67 @@ kl_div(const float *p, double lp, const float *q, double lq, int n)
 	return kl > 0 ? kl : 0;
 }
 
+/* One scored position: the dense and compressed NLLs, their KL divergence, whether the top-1
+ * tokens agree (distributed, the ranks exchange these in window order). */
+struct position {
+	double a, b, k, agree;
+};
+
+/* The sums over positions, in position order. */
+struct compare_sums {
+	struct nll_sum nd, nc;
+	double kl, klmax;
+	int64_t count, agree;
+};
+
+/* Add one position to the sums. */
+static void
+compare_add(struct compare_sums *cs, const struct position *q)
+{
+	cs->nd.s += q->a;
+	cs->nd.s2 += q->a * q->a;
+	cs->nc.s += q->b;
+	cs->nc.s2 += q->b * q->b;
+	cs->kl += q->k;
+	if (q->k > cs->klmax)
+		cs->klmax = q->k;
+	cs->agree += q->agree != 0.0;
+	cs->count++;
+}
+
+/* Distributed: every rank's status and positions to every rank, added in window order (the
+ * sums one process makes, bit for bit).  mine[0] is this rank's status. */
+static int
+compare_exchange(const struct rs_dist *d, double *mine, size_t n_mine, struct compare_sums *cs,
+    char **cause)
+{
+	double *all = NULL;
+	size_t all_len = 0, *lens, k, i;
+	char *gcause = NULL;
+	int r, rc = (int)mine[0];
+
+	if ((lens = rs_calloc((size_t)d->size, sizeof *lens)) == NULL)
+		d->abort(d->ctx, "compare: out of memory");
+	if (rs_dist_allgather(d, mine, n_mine * sizeof *mine, (void **)&all, &all_len, lens,
+	    &gcause) != 0)
+		d->abort(d->ctx, gcause != NULL ? gcause : "compare: gather failed");
+	for (k = 0, r = 0; r < d->size; r++) {
+		size_t n = lens[r] / sizeof *all;
+		if (all[k] != 0.0 && rc == 0)
+			rc = rs_fail(cause, RS_EIO, "compare: rank %d failed (its error is above)", r);
+		for (i = 1; rc == 0 && i + 4 <= n; i += 4) {
+			struct position q = { all[k + i], all[k + i + 1], all[k + i + 2],
+			    all[k + i + 3] };
+			compare_add(cs, &q);
+		}
+		k += n;
+	}
+	rs_free(gcause);
+	rs_free(all);
+	rs_free(lens);
+	return rc;
+}
+
 /* exp(mean) and its standard error carried through exp, as ppl.h defines them. */
 static void
 ppl_of(const struct nll_sum *n, int64_t count, double *ppl, double *err)
@@ -90,7 +152,11 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const struct rs_model_config *mc = rs_model_config(s->model);
 	struct rs_evaltext ev;
 	struct rs_engine_pass dense_pass, plan_pass;
-	struct nll_sum nd = { 0, 0 }, nc = { 0, 0 };
+	struct compare_sums cs;
+	const struct rs_dist *d = rs_dist_active(s->dist) ? s->dist : NULL;
+	double *mine = NULL;
+	size_t n_mine = 1;
+	int w0 = 0, w1;
 	struct timespec t0, t1;
 	int32_t *ids = NULL, *win = NULL, bos;
 	float *ld = NULL, *lc = NULL;
@@ -98,9 +164,9 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	char desc[512];
 	long ctxlen;
 	int llama, rc, rows, windows, batch, first, per, done, nb, w, p, vocab = mc->vocab;
-	int64_t count = 0, agree = 0;
-	double kl = 0, klmax = 0, pd, ed, pc, ec;
+	double pd, ed, pc, ec;
 
+	memset(&cs, 0, sizeof cs);
 	memset(&dense_pass, 0, sizeof dense_pass);
 	memset(&plan_pass, 0, sizeof plan_pass);
 	if (!rs_engine_modified(s))
@@ -139,6 +205,9 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	ld = rs_mallocarray((size_t)batch * (size_t)per, (size_t)vocab * sizeof *ld);
 	lc = rs_mallocarray((size_t)batch * (size_t)per, (size_t)vocab * sizeof *lc);
 	if (win == NULL || ld == NULL || lc == NULL) {
+		if (d != NULL)
+			/* the others would wait for this rank's positions */
+			d->abort(d->ctx, "compare: out of memory for the logits");
 		rc = rs_fail(&ctx->cause, RS_ENOMEM, "compare: out of memory for %d windows of logits",
 		             batch);
 		goto out;
@@ -148,8 +217,17 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	              "chunked", ctxlen, windows, (long long)windows * (ctxlen - 1 - first), n_ids,
 	              s->threads);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (done = 0; done < windows; done += nb) {
-		nb = windows - done < batch ? windows - done : batch;
+	w1 = windows;
+	if (d != NULL) {
+		/* this rank's windows, cut where one process's forward calls are (ppl.h) */
+		rs_ppl_block(windows, batch, d->rank, d->size, &w0, &w1);
+		if ((mine = rs_calloc(1 + 4 * (size_t)(w1 - w0) * (size_t)(ctxlen - 1 - first),
+		    sizeof *mine)) == NULL)
+			d->abort(d->ctx, "compare: out of memory");
+	}
+	for (done = w0; done < w1; done += nb) {
+		nb = w1 - done < batch ? w1 - done : batch;
+		rs_dist_stepf(d, "compare, windows %d-%d of %d", done, done + nb - 1, windows);
 		memcpy(win, ids + (size_t)done * (size_t)ctxlen, (size_t)nb * (size_t)ctxlen *
 		       sizeof *win);
 		if (llama)
@@ -158,8 +236,11 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if ((rc = rs_forward_run(dense_pass.f, win, nb, (int)ctxlen, first, ld, ctx->job,
 		                         &ctx->cause)) != 0 ||
 		    (rc = rs_forward_run(plan_pass.f, win, nb, (int)ctxlen, first, lc, ctx->job,
-		                         &ctx->cause)) != 0)
-			goto out;
+		                         &ctx->cause)) != 0) {
+			if (d == NULL)
+				goto out;
+			break;
+		}
 		for (w = 0; w < nb; w++)
 			for (p = first; p < ctxlen - 1; p++) {
 				size_t at = ((size_t)w * (size_t)per + (size_t)(p - first)) * (size_t)vocab;
@@ -167,33 +248,39 @@ cmd_compare_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 				int ad, ac;
 				double zd = lse_argmax(ld + at, vocab, &ad);
 				double zc = lse_argmax(lc + at, vocab, &ac);
-				double a = zd - (double)ld[at + (size_t)next];
-				double b = zc - (double)lc[at + (size_t)next];
-				double k = kl_div(ld + at, zd, lc + at, zc, vocab);
+				struct position q;
 
-				nd.s += a;
-				nd.s2 += a * a;
-				nc.s += b;
-				nc.s2 += b * b;
-				kl += k;
-				if (k > klmax)
-					klmax = k;
-				agree += ad == ac;
-				count++;
+				q.a = zd - (double)ld[at + (size_t)next];
+				q.b = zc - (double)lc[at + (size_t)next];
+				q.k = kl_div(ld + at, zd, lc + at, zc, vocab);
+				q.agree = ad == ac;
+				if (d == NULL) {
+					compare_add(&cs, &q);
+				} else {
+					memcpy(mine + n_mine, &q, sizeof q);
+					n_mine += 4;
+				}
 			}
-		rs_job_progress(ctx->job, done + nb, windows, "compare");
+		rs_job_progress(ctx->job, done + nb - w0, w1 - w0, "compare");
+	}
+	if (d != NULL) {
+		mine[0] = rc;
+		if ((rc = compare_exchange(d, mine, n_mine, &cs, &ctx->cause)) != 0)
+			goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ppl_of(&nd, count, &pd, &ed);
-	ppl_of(&nc, count, &pc, &ec);
+	ppl_of(&cs.nd, cs.count, &pd, &ed);
+	ppl_of(&cs.nc, cs.count, &pc, &ec);
 	rs_out_printf(ctx->out, "dense:      PPL = %.4f +/- %.5f\n", pd, ed);
 	rs_out_printf(ctx->out, "compressed: PPL = %.4f +/- %.5f (x%.4f of dense)\n", pc, ec,
 	              pc / pd);
 	rs_out_printf(ctx->out, "KL(dense || compressed): mean %.6f nats per token (max %.4f)\n",
-	              kl / (double)count, klmax);
+	              cs.kl / (double)cs.count, cs.klmax);
 	rs_out_printf(ctx->out, "top-1 agreement: %.2f%% (%lld of %lld positions)\n",
-	              100.0 * (double)agree / (double)count, (long long)agree, (long long)count);
-	rs_out_infof(ctx->out, "compare: %lld positions in %d windows, %.2f s\n", (long long)count,
+	              100.0 * (double)cs.agree / (double)cs.count, (long long)cs.agree,
+	              (long long)cs.count);
+	rs_out_infof(ctx->out, "compare: %lld positions in %d windows, %.2f s\n",
+	             (long long)cs.count,
 	             windows, (double)(t1.tv_sec - t0.tv_sec) +
 	             1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 	rc = 0;
@@ -204,6 +291,7 @@ out:
 	rs_free(win);
 	rs_free(ld);
 	rs_free(lc);
+	rs_free(mine);
 	return rc;
 }
 

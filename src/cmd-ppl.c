@@ -159,6 +159,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.max_chunks = ev.chunks;
 	o.bos = rs_tokenizer_bos(s->tok);
 	o.on_chunk = ppl_on_chunk;
+	o.dist = s->dist;
 	o.ud = &st;
 	if (logpos > 0) {
 		o.on_logits = ppl_on_logits;

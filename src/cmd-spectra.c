@@ -205,6 +205,7 @@ spectra_run_kind(struct rs_cmd_ctx *ctx, const char *sub, enum rs_spec_kind kind
 	o.cached_only = cached;
 	o.note = spectra_note;
 	o.ud = ctx;
+	o.dist = s->dist;
 	if (!o.cached_only) {
 		/* refuse before starting what cannot fit (memplan.h) */
 		struct rs_memplan_opts mo = { .threads = s->threads };

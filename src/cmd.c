@@ -319,9 +319,9 @@ rs_cmd_print_usage(const struct rs_cmd_ctx *ctx, const struct rs_cmd_entry *e)
 	rs_out_printf(ctx->out, "usage: %s%s%s\n", e->name, e->usage[0] ? " " : "", e->usage);
 }
 
-/* Run one command given as words. */
+/* Run one command given as words (in this process alone). */
 static int
-cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
+cmd_run_words_here(struct rs_cmd_ctx *ctx, int argc, char **argv)
 {
 	const struct rs_cmd_entry *e;
 	struct rs_args args;
@@ -362,6 +362,15 @@ cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
 	rs_free(ctx->cause);
 	ctx->cause = NULL;
 	return rc;
+}
+
+/* Run one command given as words; the ranks of a job agree on its status (ctx->agree). */
+static int
+cmd_run_words(struct rs_cmd_ctx *ctx, int argc, char **argv)
+{
+	int rc = cmd_run_words_here(ctx, argc, argv);
+
+	return ctx->agree != NULL ? ctx->agree(ctx, rc) : rc;
 }
 
 int

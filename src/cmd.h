@@ -60,6 +60,9 @@ struct rs_cmd_ctx {
 	char *cause;                /* set (allocated) by a failing command */
 	unsigned reactions;         /* enum rs_reaction bits, accumulated */
 	const struct rs_cmd_entry *entry; /* the entry being run (set by the dispatcher) */
+	/* Called after each command with its status (NULL: none); returns the status to go on
+	 * with.  An MPI job's ranks agree there: a command that failed on one rank stops all. */
+	int (*agree)(struct rs_cmd_ctx *ctx, int rc);
 };
 
 /* RS_CMD_JOB marks a long command: the workbench runs a line holding one on its worker thread,

@@ -382,6 +382,38 @@ rs_covstats_finish(struct rs_covstats *cs, char **cause)
 	return RS_OK;
 }
 
+/* The pooled sums of the groups ended here, for a sum across processes (see covstats.h). */
+int
+rs_covstats_partial(struct rs_covstats *cs, double **cov, double **mean, double **gmeans,
+    char **cause)
+{
+	size_t g;
+
+	if (cs->open || cs->finished)
+		return rs_fail(cause, RS_EINVAL, "covstats: partial sums taken while %s",
+		    cs->open ? "a group is open" : "finished");
+	for (g = 0; g < cs->groups; g++)
+		if (!cs->done[g])
+			memset(cs->gmeans + g * cs->n, 0, cs->n * sizeof(double));
+	*cov = cs->cov;
+	*mean = cs->mean;
+	*gmeans = cs->gmeans;
+	return RS_OK;
+}
+
+/* Every group done elsewhere or here: the reduced sums are the pooled statistics. */
+int
+rs_covstats_finish_reduced(struct rs_covstats *cs, uint64_t tokens, char **cause)
+{
+	if (cs->open || cs->finished)
+		return rs_fail(cause, RS_EINVAL, "covstats: reduced sums finished while %s",
+		    cs->open ? "a group is open" : "finished");
+	memset(cs->done, 1, cs->groups);
+	cs->ngdone = cs->groups;
+	cs->tokens = tokens;
+	return rs_covstats_finish(cs, cause);
+}
+
 /* Start over with the same dimension and groups, keeping the (already faulted-in) buffers. */
 void
 rs_covstats_reset(struct rs_covstats *cs)

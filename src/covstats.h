@@ -65,6 +65,17 @@ int rs_covstats_end_group(struct rs_covstats *cs, char **cause);
  * NULL / fail before this.  The accumulators are kept for rs_covstats_reset. */
 int rs_covstats_finish(struct rs_covstats *cs, char **cause);
 
+/* Distributed pooling (calib.c over several processes, each holding whole groups): the pooled
+ * sums of the groups ended here, for an element-wise sum across processes in place: *cov
+ * (n×n, upper triangle, the lower one zero), *mean (n) and *gmeans (G×n, rows of the groups
+ * not ended here zeroed by this call).  No group may be open. */
+int rs_covstats_partial(struct rs_covstats *cs, double **cov, double **mean, double **gmeans,
+    char **cause);
+
+/* After the sums of rs_covstats_partial were replaced by the totals over every process:
+ * every group counts as done, the token count becomes `tokens`, and finish() completes. */
+int rs_covstats_finish_reduced(struct rs_covstats *cs, uint64_t tokens, char **cause);
+
 /* Start a new accumulation with the same n and G in the same buffers (a calibration reuses
  * one set per input for every layer: fresh n×n buffers cost a page fault per 4 KiB). */
 void rs_covstats_reset(struct rs_covstats *cs);

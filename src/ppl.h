@@ -19,6 +19,8 @@
 #include "forward.h"
 #include "status.h"
 
+struct rs_dist;
+
 enum rs_ppl_protocol { RS_PPL_CHUNKED, RS_PPL_LLAMACPP };
 
 struct rs_ppl_opts {
@@ -34,6 +36,12 @@ struct rs_ppl_opts {
 	int (*on_logits)(void *ud, int chunk, const int32_t *tokens, int n_tok, const float *logits,
 	    int vocab);
 	void *ud;
+	/* NULL or one process; else each rank scores a contiguous block of windows (cut at the
+	 * forward batches a single process uses, so every logit has the same bits), the per-token
+	 * NLLs are gathered in window order and every rank sums them as one process does: the
+	 * same estimate and ± to the last bit.  on_chunk runs on every rank after the gather;
+	 * on_logits on the rank that scores the window. */
+	const struct rs_dist *dist;
 };
 
 struct rs_ppl_result {
@@ -59,6 +67,11 @@ const char *rs_ppl_protocol_name(enum rs_ppl_protocol p);
  * or ctx does not fit f; RS_ECANCEL when cancelled (the job's progress reports windows done). */
 int rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
     const struct rs_ppl_opts *o, struct rs_ppl_result *res, struct rs_job *job, char **cause);
+
+/* Distributed evaluation: the windows [*first, *end) of n that rank r of size takes, a block
+ * starting at a multiple of batch (the windows per forward call of one process) nearest to an
+ * equal share, so that each rank's forward calls hold the rows one process's would. */
+void rs_ppl_block(int n, int batch, int r, int size, int *first, int *end);
 
 /* -log softmax(logits)[target] over n logits, computed in double around the maximum. */
 double rs_ppl_nll(const float *logits, int n, int target);

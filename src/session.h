@@ -7,6 +7,7 @@ struct rs_analysis;
 struct rs_cache;
 struct rs_calib;
 struct rs_compress;
+struct rs_dist;
 struct rs_model;
 struct rs_plan;
 struct rs_plugins;
@@ -34,6 +35,8 @@ struct rs_session {
 	unsigned long long budget_params; /* `budget --params N`, 0 when unset */
 	struct rs_alloc_state *alloc; /* BO history, sensitivity probes; NULL until `alloc` */
 	struct rs_plugins *plugins;   /* plugin registry (plugin.h); NULL until first use */
+	const struct rs_dist *dist;   /* the ranks of an MPI job (dist.h), borrowed; NULL: one
+	                                 process */
 };
 
 struct rs_session *rs_session_new(void);

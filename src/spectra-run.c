@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "calib.h"
 #include "covstats.h"
+#include "dist.h"
 #include "dtype.h"
 #include "forward.h"
 #include "linalg.h"
@@ -50,6 +51,8 @@ struct result {
 	int from_cache;
 	int not_cached;                 /* cached_only: neither in the cache nor computed */
 	char *note;                     /* a cache problem or a regularization, or NULL */
+	char *key;                      /* distributed, computed here: its cache key (rank 0
+	                                   writes the entry) */
 	struct result *next;
 };
 
@@ -66,6 +69,9 @@ struct pool {
 	struct rs_analysis *a;
 	const struct rs_spectra_opts *o;
 	struct rs_job *job;
+	const struct rs_dist *dist;     /* distributed (more than one rank), else NULL */
+	uint8_t *recs;                  /* distributed: this rank's finished records (rec_put) */
+	size_t recs_len, recs_cap;
 };
 
 /* Per-worker scratch, reused across tasks. */
@@ -224,15 +230,22 @@ from_cache(struct pool *p, const char *key, const struct rs_tensor *t, char **no
 	return s;
 }
 
-/* Store a spectrum in the cache (a failure to write is a note, not an error). */
+/* Store a spectrum in the cache (a failure to write is a note, not an error).  Distributed,
+ * the key goes with the result to rank 0, which writes every rank's entries. */
 static void
-to_cache(struct pool *p, const char *key, const struct rs_spec *s, char **note)
+to_cache(struct pool *p, const char *key, struct result *r)
 {
+	const struct rs_spec *s = r->spec;
+	char **note = &r->note;
 	double *payload;
 	char *ecause = NULL;
 
 	if (p->o->cache == NULL)
 		return;
+	if (p->dist != NULL) {
+		r->key = rs_strdup(key);
+		return;
+	}
 	if ((payload = rs_mallocarray(s->r + 1, sizeof(double))) == NULL)
 		return;
 	payload[0] = s->lambda;
@@ -309,7 +322,7 @@ run_weight(struct worker *wk, const struct task *tk, char **cause)
 			rs_free(r);
 			return rc != 0 ? rc : RS_EINVAL;
 		}
-		to_cache(p, key, r->spec, &r->note);
+		to_cache(p, key, r);
 	}
 	/* hashed and converted: its mapped pages need not stay resident (one task per tensor) */
 	rs_model_tensor_release(p->m, t);
@@ -414,7 +427,7 @@ run_feature(struct worker *wk, const struct task *tk, char **cause)
 			    "positive definite: regularized with %g x its mean diagonal", t->name,
 			    rs_spec_kind_name(p->o->kind), tk->layer, rs_calib_input_name(tk->g),
 			    lambda);
-		to_cache(p, keys[i], res[i]->spec, &res[i]->note);
+		to_cache(p, keys[i], res[i]);
 	}
 	for (i = 0; i < tk->nmat; i++) {
 		push(p, res[i]);
@@ -579,6 +592,159 @@ make_tasks(struct pool *p, struct rs_spectra_report *rep, char **cause)
 	return 0;
 }
 
+/* A finished matrix as the ranks exchange it: this header, the key, the note, then r singular
+ * values (native byte order: the ranks of a job run one build). */
+struct rec_head {
+	int32_t layer, mat, from_cache, pad;
+	uint64_t m, n, r;
+	double lambda;
+	uint32_t key_len, note_len;
+};
+
+/* Append a finished matrix to this rank's records. */
+static int
+rec_put(struct pool *p, const struct result *r, char **cause)
+{
+	struct rec_head h;
+	size_t need;
+
+	memset(&h, 0, sizeof h);
+	h.layer = r->layer;
+	h.mat = (int32_t)r->mat;
+	h.from_cache = r->from_cache;
+	h.m = r->spec->m;
+	h.n = r->spec->n;
+	h.r = r->spec->r;
+	h.lambda = r->spec->lambda;
+	h.key_len = r->key != NULL ? (uint32_t)strlen(r->key) : 0;
+	h.note_len = r->note != NULL ? (uint32_t)strlen(r->note) : 0;
+	need = sizeof h + h.key_len + h.note_len + h.r * sizeof(double);
+	if (p->recs_len + need > p->recs_cap) {
+		size_t cap = (p->recs_len + need) * 2;
+		uint8_t *grown = rs_realloc(p->recs, cap);
+		if (grown == NULL)
+			return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+		p->recs = grown;
+		p->recs_cap = cap;
+	}
+	memcpy(p->recs + p->recs_len, &h, sizeof h);
+	p->recs_len += sizeof h;
+	memcpy(p->recs + p->recs_len, r->key, h.key_len);
+	p->recs_len += h.key_len;
+	memcpy(p->recs + p->recs_len, r->note, h.note_len);
+	p->recs_len += h.note_len;
+	memcpy(p->recs + p->recs_len, r->spec->sv, h.r * sizeof(double));
+	p->recs_len += h.r * sizeof(double);
+	return 0;
+}
+
+/* The tasks of this rank: every task, largest first, goes to the least loaded rank so far (the
+ * lowest on ties): the same assignment on every rank. */
+static int
+assign_tasks(struct pool *p, char **cause)
+{
+	const struct rs_dist *d = p->dist;
+	double *load;
+	int i, r, best, kept = 0;
+
+	if ((load = rs_calloc((size_t)d->size, sizeof *load)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+	for (i = 0; i < p->ntasks; i++) {
+		for (best = 0, r = 1; r < d->size; r++)
+			if (load[r] < load[best])
+				best = r;
+		load[best] += p->tasks[i].total;
+		if (best == d->rank)
+			p->tasks[kept++] = p->tasks[i];
+	}
+	p->ntasks = kept;
+	rs_free(load);
+	return 0;
+}
+
+/* Distributed: every rank's status and records to every rank; the others' records go into the
+ * store (and, on rank 0, the computed ones into the cache, their notes to note()).  Returns the
+ * first failing rank's status (this rank's own cause, or one naming the rank). */
+static int
+exchange(struct pool *p, int rc, struct rs_spectra_report *rep, char **cause)
+{
+	const struct rs_dist *d = p->dist;
+	uint8_t *all = NULL, *at;
+	size_t all_len = 0, *lens = NULL, mine_len = sizeof(int32_t) + p->recs_len;
+	uint8_t *mine;
+	int32_t st = rc;
+	char *gcause = NULL;
+	int r, first_failed = -1;
+
+	if ((mine = rs_malloc(mine_len)) == NULL ||
+	    (lens = rs_calloc((size_t)d->size, sizeof *lens)) == NULL)
+		/* the others would wait for this rank's block */
+		d->abort(d->ctx, "spectra: out of memory");
+	memcpy(mine, &st, sizeof st);
+	if (p->recs_len > 0)
+		memcpy(mine + sizeof st, p->recs, p->recs_len);
+	if (rs_dist_allgather(d, mine, mine_len, (void **)&all, &all_len, lens, &gcause) != 0)
+		d->abort(d->ctx, gcause != NULL ? gcause : "spectra: gather failed");
+	rs_free(mine);
+	for (at = all, r = 0; r < d->size; at += lens[r], r++) {
+		uint8_t *q = at + sizeof st, *end = at + lens[r];
+		memcpy(&st, at, sizeof st);
+		if (st != 0 && first_failed < 0)
+			first_failed = r;
+		if (r == d->rank)
+			continue;
+		while (q + sizeof(struct rec_head) <= end) {
+			struct rec_head h;
+			struct rs_spec *sp;
+			char *key = NULL, *note = NULL;
+			memcpy(&h, q, sizeof h);
+			q += sizeof h;
+			if (h.key_len > 0)
+				key = rs_strndup((const char *)q, h.key_len);
+			q += h.key_len;
+			if (h.note_len > 0)
+				note = rs_strndup((const char *)q, h.note_len);
+			q += h.note_len;
+			sp = rs_spec_new(p->o->kind, (const double *)(const void *)q, (size_t)h.r,
+			    (size_t)h.m, (size_t)h.n, h.lambda, NULL);
+			q += h.r * sizeof(double);
+			if (note != NULL && p->o->note != NULL)
+				p->o->note(p->o->ud, note);
+			if (sp != NULL) {
+				*(h.from_cache ? &rep->from_cache : &rep->computed) += 1;
+				if (h.lambda > 0.0)
+					rep->regularized++;
+				if (d->rank == 0 && key != NULL) {
+					struct result res;
+					struct pool serial = *p;
+					memset(&res, 0, sizeof res);
+					res.spec = sp;
+					serial.dist = NULL;
+					to_cache(&serial, key, &res);
+					if (res.note != NULL && p->o->note != NULL)
+						p->o->note(p->o->ud, res.note);
+					rs_free(res.note);
+				}
+				if (rs_analysis_put(p->a, h.layer, (enum rs_tkind)h.mat, sp, NULL) != 0 &&
+				    rc == 0)
+					rc = rs_fail(cause, RS_ENOMEM, "spectra: a record from rank %d "
+					    "does not fit the store", r);
+			} else if (rc == 0) {
+				rc = rs_fail(cause, RS_ENOMEM, "spectra: out of memory");
+			}
+			rs_free(key);
+			rs_free(note);
+		}
+	}
+	rs_free(all);
+	rs_free(lens);
+	rs_free(gcause);
+	if (rc == 0 && first_failed >= 0)
+		rc = rs_fail(cause, RS_EIO, "spectra: rank %d failed (its error is above)",
+		    first_failed);
+	return rc;
+}
+
 /* Move one finished matrix into the store (calling thread). */
 static int
 take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, char **cause)
@@ -604,9 +770,19 @@ take_result(struct pool *p, struct result *r, struct rs_spectra_report *rep, cha
 			rep->computed++;
 		if (r->spec->lambda > 0.0)
 			rep->regularized++;
-		rc = rs_analysis_put(p->a, r->layer, r->mat, r->spec, cause);
+		if (p->dist != NULL && p->dist->rank == 0 && r->key != NULL) {
+			/* rank 0 writes the job's entries, its own among them */
+			struct pool serial = *p;
+			serial.dist = NULL;
+			to_cache(&serial, r->key, r);
+		}
+		if (p->dist != NULL && (rc = rec_put(p, r, cause)) != 0)
+			rs_spec_free(r->spec);
+		else
+			rc = rs_analysis_put(p->a, r->layer, r->mat, r->spec, cause);
 	}
 	rs_free(r->note);
+	rs_free(r->key);
 	rs_free(r);
 	return rc;
 }
@@ -649,6 +825,7 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 	p.a = a;
 	p.o = o;
 	p.job = job;
+	p.dist = rs_dist_active(o->dist) ? o->dist : NULL;
 	if ((rc = make_tasks(&p, rep, cause)) != 0)
 		goto out;
 	if (o->cache != NULL && !o->recompute)
@@ -659,8 +836,16 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 				    p.tasks[i].mats[k]));
 		}
 	todo = rep->selected - rep->kept;
-	if (p.ntasks == 0)
+	if (p.dist != NULL && p.ntasks > 0) {
+		rs_dist_stepf(p.dist, "spectra (%s)", rs_spec_kind_name(o->kind));
+		/* every rank runs make_tasks on the same store: the same list to share */
+		if ((rc = assign_tasks(&p, cause)) != 0)
+			goto exchange;
+		if (p.ntasks == 0)
+			goto exchange;
+	} else if (p.ntasks == 0) {
 		goto out;
+	}
 	for (i = 0; i < p.ntasks; i++)
 		work_total += p.tasks[i].total;
 	p.workers = o->threads < 1 ? 1 : o->threads;
@@ -747,6 +932,9 @@ rs_spectra_run(struct rs_analysis *a, const struct rs_model *m,
 		rc = rs_fail(cause, RS_ECANCEL, "spectra: cancelled after %d of %d matrices (kept)",
 		    rep->computed + rep->from_cache, todo);
 	}
+exchange:
+	if (p.dist != NULL)
+		rc = exchange(&p, rc, rep, cause);
 out:
 	for (i = 0; wks != NULL && i < p.workers; i++) {
 		rs_linalg_ws_free(wks[i].ws);
@@ -755,6 +943,7 @@ out:
 	}
 	rs_free(wks);
 	rs_free(p.tasks);
+	rs_free(p.recs);
 	rs_free(p.cause);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);

@@ -41,6 +41,7 @@
 
 struct rs_cache;
 struct rs_calib;
+struct rs_dist;
 
 struct rs_spectra_opts {
 	const char *pattern;            /* pattern.h; NULL = every decoder matrix */
@@ -55,6 +56,11 @@ struct rs_spectra_opts {
 	 * thread. */
 	void (*note)(void *ud, const char *line);
 	void *ud;
+	/* NULL or one process; else the matrices to do are shared among the ranks (largest
+	 * first, each to the least loaded rank: the same on every rank), each rank computes its
+	 * own (or finds them in the cache), and every rank's records go to every rank's store;
+	 * rank 0 writes the cache entries of all and passes on their notes. */
+	const struct rs_dist *dist;
 };
 
 struct rs_spectra_report {
