@@ -29,7 +29,7 @@
 struct mpi_dist {
 	MPI_Comm comm;
 	int rank, size;
-	double *pieces;         /* rank 0: size × SUM_PIECE doubles, allocated on first sum */
+	double *pieces;         /* every rank's copy of this rank's slice of a sum's piece */
 };
 
 /* What the SIGTERM handler needs, prepared beforehand (a handler may only use async-signal-safe
@@ -225,37 +225,67 @@ mpi_bcast(void *ctx, void *buf, size_t len, char **cause)
 	return 0;
 }
 
-/* The sum over ranks in rank order (dist.h): per piece, gather to rank 0, add b0 + b1 + …
- * there, broadcast. */
+/* The sum over ranks in rank order (dist.h), per piece of SUM_PIECE doubles: a reduce-scatter
+ * (rank r receives slice r of every rank's piece and adds them b0 + b1 + … in rank order),
+ * then an allgather of the slices.  Each element is added in the same order as a gather to one
+ * rank would add it, but every rank sends and receives about twice the piece whatever the
+ * number of ranks, instead of rank 0 taking in (P − 1) pieces (docs/scale.md). */
 static int
 mpi_sum_f64(void *ctx, double *buf, size_t n, char **cause)
 {
 	struct mpi_dist *md = ctx;
-	size_t off, part, i;
-	int r;
+	size_t off, part, i, slice;
+	int r, P = md->size, *counts = NULL, *displs = NULL, rc = 0;
+	double *mine;
 
-	if (md->rank == 0 && md->pieces == NULL &&
-	    (md->pieces = rs_mallocarray((size_t)md->size * SUM_PIECE, sizeof(double))) == NULL)
-		/* the others would wait in the gather */
+	if (P == 1)
+		return 0;
+	if ((md->pieces == NULL &&
+	    (md->pieces = rs_mallocarray((size_t)P * (SUM_PIECE / (size_t)P + 1), sizeof(double))) ==
+	    NULL) || (counts = rs_mallocarray((size_t)P, sizeof *counts)) == NULL ||
+	    (displs = rs_mallocarray((size_t)P, sizeof *displs)) == NULL)
+		/* the others would wait in the exchange */
 		mpi_abort(md, "out of memory for the reduction");
-	if (wait_all(md) != 0)
-		return rs_fail(cause, RS_EIO, "MPI_Ibarrier failed");
-	for (off = 0; off < n; off += part) {
+	for (off = 0; off < n && rc == 0; off += part) {
 		part = n - off < SUM_PIECE ? n - off : SUM_PIECE;
-		if (MPI_Gather(buf + off, (int)part, MPI_DOUBLE, md->pieces, (int)part, MPI_DOUBLE, 0,
-		    md->comm) != MPI_SUCCESS)
-			return rs_fail(cause, RS_EIO, "MPI_Gather failed");
-		if (md->rank == 0)
-			for (i = 0; i < part; i++) {
-				double s = md->pieces[i];
-				for (r = 1; r < md->size; r++)
-					s += md->pieces[(size_t)r * part + i];
-				buf[off + i] = s;
+		/* slice r of the piece: [displs[r], displs[r] + counts[r]) */
+		for (r = 0; r < P; r++) {
+			displs[r] = (int)(part * (size_t)r / (size_t)P);
+			counts[r] = (int)(part * (size_t)(r + 1) / (size_t)P) - displs[r];
+		}
+		slice = (size_t)counts[md->rank];
+		/* every rank's copy of my slice, rank after rank */
+		{
+			int *rcounts = rs_mallocarray((size_t)P, sizeof *rcounts);
+			int *rdispls = rs_mallocarray((size_t)P, sizeof *rdispls);
+			if (rcounts == NULL || rdispls == NULL)
+				mpi_abort(md, "out of memory for the reduction");
+			for (r = 0; r < P; r++) {
+				rcounts[r] = (int)slice;
+				rdispls[r] = (int)(slice * (size_t)r);
 			}
-		if (MPI_Bcast(buf + off, (int)part, MPI_DOUBLE, 0, md->comm) != MPI_SUCCESS)
-			return rs_fail(cause, RS_EIO, "MPI_Bcast failed");
+			if (MPI_Alltoallv(buf + off, counts, displs, MPI_DOUBLE, md->pieces, rcounts,
+			    rdispls, MPI_DOUBLE, md->comm) != MPI_SUCCESS)
+				rc = rs_fail(cause, RS_EIO, "MPI_Alltoallv failed");
+			rs_free(rcounts);
+			rs_free(rdispls);
+		}
+		if (rc != 0)
+			break;
+		mine = buf + off + displs[md->rank];
+		for (i = 0; i < slice; i++) {
+			double sum = md->pieces[i];
+			for (r = 1; r < P; r++)
+				sum += md->pieces[(size_t)r * slice + i];
+			mine[i] = sum;
+		}
+		if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf + off, counts, displs,
+		    MPI_DOUBLE, md->comm) != MPI_SUCCESS)
+			rc = rs_fail(cause, RS_EIO, "MPI_Allgatherv failed");
 	}
-	return 0;
+	rs_free(counts);
+	rs_free(displs);
+	return rc;
 }
 
 /* Variable-size blocks to rank 0 in rank order (at most 2 GiB in all: MPI counts are int). */

@@ -5,11 +5,11 @@
  *
  * Every operation is collective: every rank calls it, in the same order, with the same sizes
  * (gather: each rank its own).  They return 0 or RS_EIO with *cause.  Determinism: sum_f64
- * adds the ranks' buffers on rank 0 in rank order (((b0 + b1) + b2) …), then broadcasts the
- * result, so the sum does not depend on timing or on the MPI library's reduction tree
- * (MPI_Reduce may pair ranks as it likes); the MPI layer does it in pieces (rank 0 holds
- * size pieces of 8 MiB at a time), so it moves (size − 1)·n doubles in and out of rank 0 —
- * a tree reduction would move fewer, in an order that depends on the library. */
+ * adds the ranks' buffers element by element in rank order (((b0 + b1) + b2) …) and gives
+ * every rank the result, so the sum does not depend on timing or on the MPI library's
+ * reduction tree (MPI_Reduce may pair ranks as it likes).  The MPI layer does it in pieces of
+ * 8 MiB as a reduce-scatter (rank r adds slice r of every rank's piece) and an allgather:
+ * each rank sends and receives about 2·n doubles whatever the number of ranks. */
 #ifndef RS_DIST_H
 #define RS_DIST_H
 
