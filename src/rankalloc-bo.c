@@ -625,3 +625,16 @@ rs_alloc_state_free(struct rs_alloc_state *st)
 	rs_free(st->sens_key);
 	rs_free(st);
 }
+
+void
+rs_alloc_state_model_changed(struct rs_alloc_state *st)
+{
+	if (st == NULL)
+		return;
+	rs_bo_hist_free(st->hist);
+	rs_sens_free(st->sens);
+	rs_free(st->sens_key);
+	st->hist = NULL;
+	st->sens = NULL;
+	st->sens_key = NULL;
+}

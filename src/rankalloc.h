@@ -336,5 +336,8 @@ struct rs_alloc_state {
 };
 
 void rs_alloc_state_free(struct rs_alloc_state *st);
+/* Another model was loaded: drop the trial history and the probes (measured on the old one);
+ * the evaluator stays, as it says how the session runs, not what it ran on.  NULL: no-op. */
+void rs_alloc_state_model_changed(struct rs_alloc_state *st);
 
 #endif

@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "allocrun.h"
 #include "analysis.h"
 #include "compress.h"
 #include "model.h"
 #include "plan.h"
 #include "rankalloc.h"
+#include "session.h"
 #include "tap.h"
 
 #define N_MAT 42
@@ -203,7 +205,7 @@ put_file(const char *path, const char *text)
 int
 main(void)
 {
-	char path[4096], *cause = NULL;
+	char path[4096], path_model[4096], *cause = NULL;
 	struct rs_model *m = NULL;
 	struct rs_plan *p;
 	unsigned char elig[N_MAT], few[N_MAT];
@@ -214,6 +216,7 @@ main(void)
 
 	tap_fixture(path, sizeof path, "kjv-llama/config.json");
 	path[strlen(path) - strlen("/config.json")] = '\0';
+	snprintf(path_model, sizeof path_model, "%s", path);
 	if ((m = rs_model_open(path, &cause)) == NULL) {
 		tap_ok(0, "open kjv-llama: %s", cause ? cause : "?");
 		return tap_done();
@@ -671,6 +674,30 @@ main(void)
 no_eval:
 		rs_alloc_eval_free(ev);
 		rs_compress_free(c);
+	}
+
+	/* 8. the session's evaluator outlives a model change; the trials and probes do not */
+	{
+		struct rs_session *s = rs_session_new();
+		struct fake_dist fd = { 3, 0 };
+		struct rs_alloc_evaluator evr = { fake_dist_eval, &fd, 3 };
+		struct rs_model *m2 = NULL;
+		const struct rs_alloc_evaluator *got0, *got;
+
+		got0 = s != NULL ? rs_allocrun_evaluator(s) : &evr;
+		ok = s != NULL && rs_allocrun_set_evaluator(s, &evr, &cause) == 0 &&
+		    rs_allocrun_bo_keep(s, rs_bo_hist_new("test", 1, 5, NULL), &cause) == 0 &&
+		    rs_allocrun_bo_last(s) != NULL && (m2 = rs_model_open(path_model, &cause)) != NULL;
+		if (ok)
+			rs_session_set_model(s, m2, NULL, rs_strdup(path_model));
+		got = ok ? rs_allocrun_evaluator(s) : NULL;
+		tap_ok(ok && got0 == NULL && got != NULL && got->evaluate == fake_dist_eval &&
+		    got->ud == &fd && got->batch == 3 && rs_allocrun_bo_last(s) == NULL,
+		    "a session's evaluator (none at first) stays across 'load'; the bo history goes");
+		ok = s != NULL && rs_allocrun_set_evaluator(s, NULL, &cause) == 0 &&
+		    rs_allocrun_evaluator(s) == NULL;
+		tap_ok(ok, "set to NULL: serial again");
+		rs_session_free(s);
 	}
 
 	free(cause);
