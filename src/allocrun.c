@@ -205,6 +205,29 @@ alloc_state(struct rs_session *s, char **cause)
 }
 
 int
+rs_allocrun_set_evaluator(struct rs_session *s, const struct rs_alloc_evaluator *evr,
+    char **cause)
+{
+	struct rs_alloc_state *st;
+
+	if ((st = alloc_state(s, cause)) == NULL)
+		return RS_ENOMEM;
+	if (evr != NULL)
+		st->evaluator = *evr;
+	else
+		memset(&st->evaluator, 0, sizeof st->evaluator);
+	return 0;
+}
+
+const struct rs_alloc_evaluator *
+rs_allocrun_evaluator(const struct rs_session *s)
+{
+	if (s->alloc == NULL || s->alloc->evaluator.evaluate == NULL)
+		return NULL;
+	return &s->alloc->evaluator;
+}
+
+int
 rs_allocrun_probes(struct rs_alloc_env *e, struct rs_alloc_val *v, const double *ratios,
     int nr, const char *rl, int recompute, void (*note)(void *, const char *), void *ud,
     const struct rs_sens **out, int *probed, struct rs_job *job, char **cause)
@@ -239,7 +262,8 @@ rs_allocrun_probes(struct rs_alloc_env *e, struct rs_alloc_val *v, const double 
 		note(ud, line);
 	}
 	/* probe every matrix so a later --types subset reuses the probes */
-	if ((rc = rs_alloc_sens_probe(v->ev, e->p, NULL, ratios, nr, &ns, job, cause)) != 0) {
+	if ((rc = rs_alloc_sens_probe(v->ev, e->p, NULL, ratios, nr, rs_allocrun_evaluator(s),
+	    &ns, job, cause)) != 0) {
 		rs_free(key);
 		return rc;
 	}

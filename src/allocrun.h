@@ -71,11 +71,20 @@ int rs_allocrun_val_open(struct rs_alloc_env *e, const char *file, long ctx, lon
 void rs_allocrun_val_close(struct rs_alloc_val *v);
 
 /* Sensitivity probes of every matrix at ratios[nr] (named rl in notes): the session's when
- * measured with the same settings (and !recompute), else probed now and kept.  note/ud get
+ * measured with the same settings (and !recompute), else probed now through the session's
+ * evaluator and kept (the probes do not depend on the evaluator).  note/ud get
  * the line announcing a probe run.  *probed: 1 when probed now. */
 int rs_allocrun_probes(struct rs_alloc_env *e, struct rs_alloc_val *v, const double *ratios,
     int nr, const char *rl, int recompute, void (*note)(void *, const char *), void *ud,
     const struct rs_sens **out, int *probed, struct rs_job *job, char **cause);
+
+/* Route the validation evaluations of sensitivity and bo through evr (copied), e.g. a
+ * distributed driver's (rankalloc.h: rs_alloc_evaluator); its batch is bo's default --batch
+ * and the size of the probe rounds.  evr NULL: back to serial. */
+int rs_allocrun_set_evaluator(struct rs_session *s, const struct rs_alloc_evaluator *evr,
+    char **cause);
+/* The evaluator set for session s, or NULL (serial). */
+const struct rs_alloc_evaluator *rs_allocrun_evaluator(const struct rs_session *s);
 
 /* The BO history to run: a new one for config and seed, or when resuming the session's last
  * run (hist_file NULL) or the file's, refused unless it was made with the same config (and

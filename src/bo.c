@@ -51,6 +51,7 @@ rs_bo_options_init(struct rs_bo_options *opt)
 	opt->n_candidates = 2000;
 	opt->max_tries = 100000;
 	opt->maxeval = 200;
+	opt->lie = RS_BO_LIE_MIN;
 	opt->constraint = NULL;
 	opt->ud = NULL;
 }
@@ -91,6 +92,12 @@ rs_bo_new(size_t d, uint64_t seed, size_t n_init, const struct rs_bo_options *op
 		bo->opt.maxeval = 1;
 	if (!isfinite(bo->opt.xi)) {
 		rs_fail(cause, RS_EINVAL, "bo: xi is %g", bo->opt.xi);
+		rs_free(bo);
+		return NULL;
+	}
+	if (bo->opt.lie != RS_BO_LIE_MIN && bo->opt.lie != RS_BO_LIE_MEAN &&
+	    bo->opt.lie != RS_BO_LIE_MAX) {
+		rs_fail(cause, RS_EINVAL, "bo: unknown lie %d", (int)bo->opt.lie);
 		rs_free(bo);
 		return NULL;
 	}
@@ -468,24 +475,45 @@ topk_insert(double *vals, double *pts, size_t d, size_t *cnt, size_t k, double v
 	memcpy(pts + p * d, x, d * sizeof *x);
 }
 
-/* The guided suggestion: fit the GP, then maximize log EI from several starts. */
+/* Fit the GP's hyperparameters to the first n observations, from the default starting
+ * values so that the fit depends on the history alone. */
 static int
-suggest_guided(struct rs_bo *bo, struct rs_rng *rng, double *x_out, char **cause)
+fit_hypers(struct rs_bo *bo, size_t n, struct rs_rng *rng, char **cause)
+{
+	size_t d = bo->d, j;
+	double *theta;
+	int rc;
+
+	if ((theta = rs_mallocarray(d + 2, sizeof *theta)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "bo: out of memory");
+	for (j = 0; j < d; j++)
+		theta[j] = log(0.5);
+	theta[d] = 0.0;
+	theta[d + 1] = log(1e-4);
+	if ((rc = rs_gp_set_hypers(bo->gp, theta, cause)) == 0)
+		rc = rs_gp_fit(bo->gp, bo->X, bo->y, n, 1, rng, cause);
+	rs_free(theta);
+	return rc;
+}
+
+/* The guided suggestion: fit the GP (refit: its hyperparameters too; else those it has, on
+ * every observation held, lies included), then maximize log EI from several starts. */
+static int
+suggest_guided(struct rs_bo *bo, struct rs_rng *rng, int refit, double *x_out, char **cause)
 {
 	size_t d = bo->d, ns = bo->opt.n_starts, n_obs, n_rand = 0, i, j;
 	size_t *order = NULL;
-	double *theta = NULL, *buf = NULL, *vals = NULL;
+	double *buf = NULL, *vals = NULL;
 	double *lb, *ub, *x, *cand, *starts;
 	double mu, var;
 	struct acq a;
 	int rc = 0;
 
-	theta = rs_mallocarray(d + 2, sizeof *theta);
 	/* buf: lb, ub, x, dmu, dvar, xbest, cand (d each), then starts (ns × d) */
 	buf = rs_mallocarray(7 + ns, d * sizeof *buf);
 	vals = rs_mallocarray(ns, sizeof *vals);
 	order = rs_mallocarray(bo->n, sizeof *order);
-	if (theta == NULL || buf == NULL || vals == NULL || order == NULL) {
+	if (buf == NULL || vals == NULL || order == NULL) {
 		rc = rs_fail(cause, RS_ENOMEM, "bo: out of memory");
 		goto out;
 	}
@@ -498,17 +526,15 @@ suggest_guided(struct rs_bo *bo, struct rs_rng *rng, double *x_out, char **cause
 	cand = a.xbest + d;
 	starts = cand + d;
 
-	/* default starting hyperparameters, so the fit depends on the history alone */
 	for (j = 0; j < d; j++) {
-		theta[j] = log(0.5);
 		lb[j] = 0.0;
 		ub[j] = 1.0;
 	}
-	theta[d] = 0.0;
-	theta[d + 1] = log(1e-4);
-	if ((rc = rs_gp_set_hypers(bo->gp, theta, cause)) != 0)
-		goto out;
-	if ((rc = rs_gp_fit(bo->gp, bo->X, bo->y, bo->n, 1, rng, cause)) != 0)
+	if (refit)
+		rc = fit_hypers(bo, bo->n, rng, cause);
+	else
+		rc = rs_gp_fit(bo->gp, bo->X, bo->y, bo->n, 0, NULL, cause);
+	if (rc != 0)
 		goto out;
 
 	a.bo = bo;
@@ -567,10 +593,94 @@ suggest_guided(struct rs_bo *bo, struct rs_rng *rng, double *x_out, char **cause
 	bo->info.fbest = a.fbest;
 	bo->info.ei = rs_bo_ei(mu, bo->info.sigma, a.fbest, bo->opt.xi);
 out:
-	rs_free(theta);
 	rs_free(buf);
 	rs_free(vals);
 	rs_free(order);
+	return rc;
+}
+
+/* The lie of a round's pending points, from the n > 0 real observations. */
+static double
+lie_value(const struct rs_bo *bo, size_t n)
+{
+	double v = bo->y[0], sum = 0.0;
+	size_t i;
+
+	switch (bo->opt.lie) {
+	case RS_BO_LIE_MEAN:
+		for (i = 0; i < n; i++)
+			sum += bo->y[i];
+		return sum / (double)n;
+	case RS_BO_LIE_MAX:
+		for (i = 1; i < n; i++)
+			if (bo->y[i] > v)
+				v = bo->y[i];
+		return v;
+	case RS_BO_LIE_MIN:
+	default:
+		return bo->y[best_index(bo)];
+	}
+}
+
+/* Point i of the round into x; the observations from n_real on are the lies of points
+ * 0..i-1.  *fitted: whether the hyperparameters of this round are fitted yet. */
+static int
+suggest_one(struct rs_bo *bo, size_t n_real, size_t i, int *fitted, double *x, char **cause)
+{
+	struct rs_rng rng;
+	int rc;
+
+	/* one stream per trial number: resuming from a history replays the same draws */
+	rs_rng_seed2(&rng, bo->seed, (uint64_t)(n_real + i));
+	if (n_real + i < bo->n_init || n_real == 0) {
+		if ((rc = random_feasible(bo, &rng, x, cause)) != 0)
+			return rc;
+		memset(&bo->info, 0, sizeof bo->info);
+		return 0;
+	}
+	if (i == 0) {
+		/* the sequential step, exactly: fit on the observations, then search */
+		*fitted = 1;
+		return suggest_guided(bo, &rng, 1, x, cause);
+	}
+	if (!*fitted) {
+		/* the round's first guided point follows random ones: fit on the real data */
+		if ((rc = fit_hypers(bo, n_real, &rng, cause)) != 0)
+			return rc;
+		*fitted = 1;
+	}
+	return suggest_guided(bo, &rng, 0, x, cause);
+}
+
+/* The next round of q points. */
+int
+rs_bo_suggest_batch(struct rs_bo *bo, size_t q, double *X_out, struct rs_bo_info *info,
+    char **cause)
+{
+	size_t n_real = bo->n, i;
+	double lie = 0.0;
+	int rc = 0, fitted = 0;
+
+	if (q == 0)
+		return rs_fail(cause, RS_EINVAL, "bo: a round of 0 points");
+	if (q > 1 && (rc = reserve(bo, q - 1, cause)) != 0)
+		return rc;
+	if (n_real > 0)
+		lie = lie_value(bo, n_real);
+	for (i = 0; i < q; i++) {
+		double *x = X_out + i * bo->d;
+
+		if ((rc = suggest_one(bo, n_real, i, &fitted, x, cause)) != 0)
+			break;
+		if (info != NULL)
+			info[i] = bo->info;
+		if (i + 1 < q && n_real > 0) {
+			/* pending: held as observed with the lie while the rest is chosen */
+			memcpy(bo->X + bo->n * bo->d, x, bo->d * sizeof *x);
+			bo->y[bo->n++] = lie;
+		}
+	}
+	bo->n = n_real;
 	return rc;
 }
 
@@ -578,16 +688,5 @@ out:
 int
 rs_bo_suggest(struct rs_bo *bo, double *x_out, char **cause)
 {
-	struct rs_rng rng;
-	int rc;
-
-	/* one stream per trial number: resuming from a history replays the same draws */
-	rs_rng_seed2(&rng, bo->seed, (uint64_t)bo->n);
-	if (bo->n < bo->n_init) {
-		if ((rc = random_feasible(bo, &rng, x_out, cause)) != 0)
-			return rc;
-		memset(&bo->info, 0, sizeof bo->info);
-		return 0;
-	}
-	return suggest_guided(bo, &rng, x_out, cause);
+	return rs_bo_suggest_batch(bo, 1, x_out, NULL, cause);
 }

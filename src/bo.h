@@ -22,11 +22,21 @@
  * opt.max_tries draws per point, else RS_EUNSUPPORTED saying so), and the guided search
  * only ever returns a point at which the constraint was evaluated and held.
  *
- * Reproducibility: suggestion number k (k = number of observations so far) draws its random
- * numbers from a stream seeded by (seed, k) alone, so the same seed and the same observed
- * values give the same sequence, and a run resumed with rs_bo_load_history continues
- * exactly as the uninterrupted run would have.  Calling rs_bo_suggest twice without an
- * observation in between returns the same point. */
+ * Batches: rs_bo_suggest_batch returns q points to evaluate together (a round), chosen by
+ * the constant liar (Ginsbourger, Le Riche and Carraro, "Kriging is well-suited to
+ * parallelize optimization", 2010): after choosing a point, add it to the GP as if it had
+ * been observed with a lie L (opt.lie: the best, mean or worst observed value), choose the
+ * next, and so on; the lies are dropped before the call returns.  The hyperparameters are
+ * those fitted to the real observations (a lie says nothing about the length scales).
+ * Point i of a round is a random one when n + i < n_init (n: observations at the start of
+ * the round) or there is no observation yet.  q = 1 is rs_bo_suggest.  A round's first
+ * points do not depend on q: a shorter round is a prefix of a longer one.
+ *
+ * Reproducibility: suggestion number k (k = number of observations so far, plus i for point
+ * i of a round) draws its random numbers from a stream seeded by (seed, k) alone, so the same
+ * seed, the same q and the same observed values give the same sequence, and a run resumed
+ * with rs_bo_load_history continues exactly as the uninterrupted run would have.  Calling
+ * rs_bo_suggest twice without an observation in between returns the same point. */
 #ifndef RS_BO_H
 #define RS_BO_H
 
@@ -35,12 +45,20 @@
 
 struct rs_bo;
 
+/* The value a batch's pending points are given while the rest of the round is chosen. */
+enum rs_bo_lie {
+	RS_BO_LIE_MIN,          /* the best observed value (CL-min) */
+	RS_BO_LIE_MEAN,         /* the mean of the observations */
+	RS_BO_LIE_MAX           /* the worst observed value (CL-max) */
+};
+
 struct rs_bo_options {
 	double xi;              /* EI margin in objective units: improvement over f* − xi */
 	size_t n_starts;        /* local searches of EI per suggestion (1 to 1000) */
 	size_t n_candidates;    /* random points scored to choose the random starts */
 	size_t max_tries;       /* rejection-sampling draws allowed per feasible point */
 	size_t maxeval;         /* objective evaluations per local search */
+	enum rs_bo_lie lie;     /* constant liar of rs_bo_suggest_batch */
 	double (*constraint)(const double *x, void *ud);  /* ≤ 0: feasible; NULL: none */
 	void *ud;               /* passed to constraint */
 };
@@ -54,7 +72,7 @@ struct rs_bo_info {
 };
 
 /* Fill opt with the defaults: xi 0, 10 starts, 2000 candidates, 100000 tries, 200
- * evaluations per local search, no constraint. */
+ * evaluations per local search, lie RS_BO_LIE_MIN, no constraint. */
 void rs_bo_options_init(struct rs_bo_options *opt);
 
 /* A new optimizer over [0,1]^d (1 ≤ d ≤ 1000) with n_init random initial trials (at least
@@ -69,7 +87,13 @@ void rs_bo_free(struct rs_bo *bo);
  * found, RS_ENOMEM, or a GP error (cause says which). */
 int rs_bo_suggest(struct rs_bo *bo, double *x_out, char **cause);
 
-/* Details of the last successful suggestion. */
+/* The q ≥ 1 points of the next round into X_out[q×d] (constant liar, above), and what each
+ * suggestion was into info[q] (NULL: not wanted).  The observations are unchanged on return;
+ * errors as rs_bo_suggest. */
+int rs_bo_suggest_batch(struct rs_bo *bo, size_t q, double *X_out, struct rs_bo_info *info,
+    char **cause);
+
+/* Details of the last successful suggestion (of a batch: its last point). */
 void rs_bo_last_info(const struct rs_bo *bo, struct rs_bo_info *info);
 
 /* Record the value y of f at x[d].  RS_EINVAL if y is not finite or x is not a finite point

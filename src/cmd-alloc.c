@@ -36,6 +36,7 @@ static const struct rs_opt cmd_alloc_opts[] = {
 	{ "kl", "LAMBDA", "bo: objective ppl + LAMBDA * KL(dense || plan) (default 0.001)" },
 	{ "objective", "ppl|proxy", "bo: validation perplexity, or the spectral proxy" },
 	{ "seed", "N", "bo: random seed (default 1)" },
+	{ "batch", "Q", "bo: candidates chosen per round, then evaluated (default 1: sequential)" },
 	{ "band", "F", "bo: feasible when |params - target| <= F * dense (default 0.01)" },
 	{ "resume", NULL, "bo: continue the session's last run (same settings)" },
 	{ "history", "FILE", "bo: continue the run saved in FILE (alloc history export)" },
@@ -376,9 +377,10 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const char *objw = rs_args_get(args, "objective"), *histw = rs_args_get(args, "history");
 	int resume = rs_args_has(args, "resume") || histw != NULL, proxy = 0, rc, j;
 	int relative = rs_args_has(args, "relative");
-	long trials, init, groups, seed = 1;
+	const struct rs_alloc_evaluator *evr = rs_allocrun_evaluator(ctx->session);
+	long trials, init, groups, seed = 1, batch;
 	double kl, band;
-	char *config = NULL, names[RS_BO_MAX_VARS * 24] = "", which[256];
+	char *config = NULL, names[RS_BO_MAX_VARS * 24] = "", which[256], bq[32], rounds[64] = "";
 	size_t at = 0;
 	long best;
 
@@ -400,7 +402,9 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    (rc = rs_args_int(args, "groups", 1, 1, 1 << 16, &groups, &ctx->cause)) != 0 ||
 	    (rc = rs_args_double(args, "kl", 0.001, 0.0, 1e9, &kl, &ctx->cause)) != 0 ||
 	    (rc = rs_args_double(args, "band", 0.01, 0.0, 1.0, &band, &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "seed", 1, 0, 0x7fffffffffffffffL, &seed, &ctx->cause)) != 0)
+	    (rc = rs_args_int(args, "seed", 1, 0, 0x7fffffffffffffffL, &seed, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "batch", evr != NULL && evr->batch > 1 ? evr->batch : 1, 1,
+	    1024, &batch, &ctx->cause)) != 0)
 		goto out;
 	if (proxy && (rc = rs_allocrun_need_specs(&e, "bo --objective proxy", &ctx->cause)) != 0)
 		goto out;
@@ -414,19 +418,23 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", j ? "," : "", nm);
 	}
 	rs_allocrun_spec_desc(&e, which, sizeof which);
-	/* everything the objective and the search space depend on: a resumed run must match */
+	/* everything the objective and the search space depend on: a resumed run must match
+	 * (the batch only when > 1, so that sequential runs keep their config) */
+	bq[0] = '\0';
+	if (batch > 1)
+		snprintf(bq, sizeof bq, " batch=%ld", batch);
 	if (proxy)
 		config = rs_strdupf("objective=proxy%s model=%016" PRIx64 " target=%llu band=%g "
-		    "vars=%s range=%g-%g align=%d init=%ld specs=%s", relative ? "-relative" : "",
+		    "vars=%s range=%g-%g align=%d init=%ld specs=%s%s", relative ? "-relative" : "",
 		    rs_model_identity(e.s->model), (unsigned long long)e.target, band, names,
-		    sp.lo, sp.hi, rs_plan_align(e.p), init, which);
+		    sp.lo, sp.hi, rs_plan_align(e.p), init, which, bq);
 	else
 		config = rs_strdupf("objective=ppl kl=%g model=%016" PRIx64 " method=%s alpha=%g "
 		    "calib=%s text=%016" PRIx64 " ctx=%d chunks=%d target=%llu band=%g vars=%s "
-		    "range=%g-%g align=%d init=%ld", kl, rs_model_identity(e.s->model),
+		    "range=%g-%g align=%d init=%ld%s", kl, rs_model_identity(e.s->model),
 		    rs_method_name((enum rs_method)e.s->method), e.s->asvd_alpha, v.calib_id,
 		    v.text_hash, v.ctx, v.chunks, (unsigned long long)e.target, band, names,
-		    sp.lo, sp.hi, rs_plan_align(e.p), init);
+		    sp.lo, sp.hi, rs_plan_align(e.p), init, bq);
 	if (config == NULL) {
 		rc = rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
 		goto out;
@@ -459,6 +467,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.trials = (int)trials;
 	o.n_init = (int)init;
 	o.seed = (uint64_t)seed;
+	o.batch = (int)batch;
+	o.evaluator = evr;
 	o.on_trial = bo_on_trial;
 	o.ud = &bp;
 	bp.ctx = ctx;
@@ -466,10 +476,13 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	bp.log = rs_args_get(args, "log");
 	bp.trials = (int)trials;
 	bp.proxy = proxy;
+	if (batch > 1)
+		snprintf(rounds, sizeof rounds, " in rounds of %ld (constant liar)", batch);
 	rs_out_printf(ctx->out, "alloc bo: %d variables (%s), keep ratio %g..%g each (>= 1: "
-	    "dense), other types dense; %d random then guided trials up to %ld; GP Matern 5/2 + "
-	    "log-EI; seed %ld; objective %s; feasible band: params within %llu of the budget, "
-	    "then fitted within one step\n", sp.d, names, sp.lo, sp.hi, (int)init, trials, seed,
+	    "dense), other types dense; %d random then guided trials up to %ld%s; GP Matern 5/2 "
+	    "+ log-EI; seed %ld; objective %s; feasible band: params within %llu of the budget, "
+	    "then fitted within one step\n", sp.d, names, sp.lo, sp.hi, (int)init, trials, rounds,
+	    seed,
 	    proxy ? (relative ? "log of the predicted relative feature error (spectra)" :
 	    "log of the predicted feature error (spectra)") :
 	    "log(ppl + kl * KL(dense || plan)) on the validation text", (unsigned long long)o.band);
@@ -621,7 +634,11 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	        "then guided trials up to --trials; points outside the budget band are rejected "
 	        "before evaluation; objective log(ppl + --kl LAMBDA * KL(dense || plan)) on "
 	        "--validation FILE (default 16 windows of 256), or --objective proxy (predicted "
-	        "feature error, no forward pass); --seed N reproduces a run. Every trial is "
+	        "feature error, no forward pass); --seed N reproduces a run. --batch Q chooses Q "
+	        "candidates per round before evaluating them (constant liar: each chosen point counts as observed with the best "
+	        "value so far while the next is chosen), as a run on Q processes does; the same "
+	        "seed and Q give the same plan, and a batch spends a few more trials for the same "
+	        "result than the sequential search (--batch 1, the default). Every trial is "
 	        "printed with the best so far; Ctrl-C stops and keeps the best plan; --resume (or "
 	        "--history FILE) continues a run with the same settings; --log FILE saves the "
 	        "history after each trial. 'history' lists the last run, 'history export "

@@ -234,6 +234,55 @@ rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_ev
 	return rc;
 }
 
+/* ---------------------------------------------------------------- rounds of candidates */
+
+int
+rs_alloc_eval_subset(struct rs_alloc_eval *ev, const int *ranks, int q, int first,
+    int stride, struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
+{
+	size_t n = (size_t)rs_plan_count(ev->scratch);
+	int i, rc;
+
+	*done = 0;
+	if (first < 0 || stride < 1)
+		return rs_fail(cause, RS_EINVAL, "alloc: candidates from %d by %d", first, stride);
+	for (i = first; i < q; i += stride) {
+		if (rs_job_cancelled(job))
+			return rs_fail(cause, RS_ECANCEL, "alloc: cancelled");
+		if ((rc = rs_alloc_eval_run(ev, ranks + (size_t)i * n, &res[i], job, cause)) != 0)
+			return rc;
+		(*done)++;
+	}
+	return 0;
+}
+
+int
+rs_alloc_eval_serial(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
+    struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
+{
+	(void)ud;
+	return rs_alloc_eval_subset(ev, ranks, q, 0, 1, res, done, job, cause);
+}
+
+/* Evaluate a round through evr (NULL: serially). */
+static int
+eval_round(const struct rs_alloc_evaluator *evr, struct rs_alloc_eval *ev, const int *ranks,
+    int q, struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
+{
+	int rc;
+
+	*done = 0;
+	if (evr == NULL || evr->evaluate == NULL)
+		return rs_alloc_eval_serial(NULL, ev, ranks, q, res, done, job, cause);
+	rc = evr->evaluate(evr->ud, ev, ranks, q, res, done, job, cause);
+	if (*done < 0 || *done > q)
+		*done = 0;
+	if (rc == 0 && *done < q)
+		rc = rs_fail(cause, RS_EINVAL, "alloc: the evaluator returned %d of %d results",
+		    *done, q);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- sensitivity probes */
 
 struct rs_sens *
@@ -272,12 +321,46 @@ rs_sens_free(struct rs_sens *s)
 }
 
 int
+rs_alloc_sens_list(const struct rs_plan *p, const unsigned char *elig, int n_ratios,
+    int **mat, int **rk, char **cause)
+{
+	int i, k, n = rs_plan_count(p), total = 0, j = 0;
+
+	*mat = *rk = NULL;
+	for (i = 0; i < n; i++)
+		total += elig == NULL || elig[i] ? n_ratios : 0;
+	if (total == 0)
+		return 0;
+	*mat = rs_mallocarray((size_t)total, sizeof **mat);
+	*rk = rs_mallocarray((size_t)total, sizeof **rk);
+	if (*mat == NULL || *rk == NULL) {
+		rs_free(*mat);
+		rs_free(*rk);
+		*mat = *rk = NULL;
+		rs_fail(cause, RS_ENOMEM, "sensitivity: out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (elig != NULL && !elig[i])
+			continue;
+		for (k = 0; k < n_ratios; k++, j++) {
+			(*mat)[j] = i;
+			(*rk)[j] = k;
+		}
+	}
+	return total;
+}
+
+int
 rs_alloc_sens_probe(struct rs_alloc_eval *ev, const struct rs_plan *p,
-    const unsigned char *elig, const double *ratios, int n_ratios, struct rs_sens **out,
-    struct rs_job *job, char **cause)
+    const unsigned char *elig, const double *ratios, int n_ratios,
+    const struct rs_alloc_evaluator *evr, struct rs_sens **out, struct rs_job *job,
+    char **cause)
 {
 	struct rs_sens *s;
-	int *ranks, i, k, n = rs_plan_count(p), total = 0, done = 0, rc = 0;
+	struct rs_alloc_eval_res *res = NULL;
+	int *ranks = NULL, *mat = NULL, *rk = NULL, i, j, k, n = rs_plan_count(p), total, q;
+	int done = 0, got, rc = 0;
 
 	*out = NULL;
 	for (k = 0; k < n_ratios; k++)
@@ -286,28 +369,45 @@ rs_alloc_sens_probe(struct rs_alloc_eval *ev, const struct rs_plan *p,
 			    "(0, 1)");
 	if ((s = rs_sens_new(n, n_ratios, ratios, cause)) == NULL)
 		return RS_ENOMEM;
-	if ((ranks = rs_mallocarray((size_t)n, sizeof *ranks)) == NULL) {
+	if ((total = rs_alloc_sens_list(p, elig, n_ratios, &mat, &rk, cause)) < 0) {
 		rs_sens_free(s);
-		return rs_fail(cause, RS_ENOMEM, "sensitivity: out of memory");
+		return RS_ENOMEM;
+	}
+	q = evr != NULL && evr->batch > 1 ? evr->batch : 1;
+	if (q > total)
+		q = total > 0 ? total : 1;
+	ranks = rs_mallocarray((size_t)q * (size_t)n, sizeof *ranks);
+	res = rs_mallocarray((size_t)q, sizeof *res);
+	if (ranks == NULL || res == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "sensitivity: out of memory");
+		goto out;
 	}
 	s->dense_nll = ev->dense.nll;
-	for (i = 0; i < n; i++)
-		total += elig == NULL || elig[i] ? n_ratios : 0;
-	for (i = 0; i < n; i++)
-		ranks[i] = RS_PLAN_DENSE;
-	for (i = 0; i < n && rc == 0; i++) {
-		if (elig != NULL && !elig[i])
-			continue;
-		for (k = 0; k < n_ratios && rc == 0; k++) {
-			struct rs_alloc_eval_res r;
-			ranks[i] = rs_rankalloc_rank_for_keep(p, i, ratios[k]);
-			if ((rc = rs_alloc_eval_run(ev, ranks, &r, job, cause)) == 0)
-				s->nll[(size_t)i * (size_t)n_ratios + (size_t)k] = r.nll;
-			rs_job_progress(job, ++done, total, "sensitivity");
+	/* rounds of q probes: each all dense but its matrix; results stored in probe order */
+	while (done < total) {
+		int qr = total - done < q ? total - done : q;
+
+		for (j = 0; j < qr; j++) {
+			int *r = ranks + (size_t)j * (size_t)n;
+			for (i = 0; i < n; i++)
+				r[i] = RS_PLAN_DENSE;
+			r[mat[done + j]] = rs_rankalloc_rank_for_keep(p, mat[done + j],
+			    ratios[rk[done + j]]);
 		}
-		ranks[i] = RS_PLAN_DENSE;
+		rc = eval_round(evr, ev, ranks, qr, res, &got, job, cause);
+		for (j = 0; j < got; j++)
+			s->nll[(size_t)mat[done + j] * (size_t)n_ratios + (size_t)rk[done + j]] =
+			    res[j].nll;
+		done += got;
+		rs_job_progress(job, done, total, "sensitivity");
+		if (rc != 0)
+			break;
 	}
+out:
 	rs_free(ranks);
+	rs_free(res);
+	rs_free(mat);
+	rs_free(rk);
 	if (rc != 0) {
 		rs_sens_free(s);
 		return rc;
@@ -357,6 +457,29 @@ since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
+/* The trial of candidate x (ranks fitted) with its evaluation r (ppl objective) or the proxy
+ * computed here. */
+static void
+bo_trial(const struct rs_plan *p, const struct rs_alloc_bo_opts *o, double *x,
+    const struct rs_bo_info *info, const int *ranks, const struct rs_alloc_eval_res *r,
+    struct rs_bo_trial *t)
+{
+	memset(t, 0, sizeof *t);
+	t->x = x;
+	t->guided = info->guided;
+	t->params = rs_rankalloc_params(p, ranks);
+	if (o->proxy) {
+		t->proxy = rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks);
+		t->y = log(t->proxy > 1e-300 ? t->proxy : 1e-300);
+	} else {
+		t->ppl = r->ppl;
+		t->kl = r->kl;
+		t->proxy = o->specs != NULL ?
+		    rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks) : 0;
+		t->y = log(r->ppl + o->kl_lambda * r->kl);
+	}
+}
+
 int
 rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
     struct rs_bo_hist *h, int *best_ranks, struct rs_job *job, char **cause)
@@ -364,9 +487,11 @@ rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	struct rs_bo_options bopt;
 	struct rs_bo *bo = NULL;
 	struct bo_cons bc;
-	double *X = NULL, *Y = NULL, x[RS_BO_MAX_VARS];
-	int *ranks, d = o->space->d, rc = 0, n = rs_plan_count(p);
-	size_t k;
+	struct rs_bo_info *info = NULL;
+	struct rs_alloc_eval_res *res = NULL;
+	double *X = NULL, *Y = NULL, *xr = NULL;
+	int *ranks = NULL, d = o->space->d, rc = 0, n = rs_plan_count(p);
+	size_t k, q = o->batch > 1 ? (size_t)o->batch : 1, n_load;
 	long best;
 
 	if (h->d != d)
@@ -374,10 +499,17 @@ rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 		    "search %d", h->d, d);
 	if (!o->proxy && o->ev == NULL)
 		return rs_fail(cause, RS_EINVAL, "alloc bo: no validation text to evaluate on");
-	if ((ranks = rs_mallocarray((size_t)n, sizeof *ranks)) == NULL ||
-	    (bc.ranks = rs_mallocarray((size_t)n, sizeof *bc.ranks)) == NULL) {
-		rs_free(ranks);
-		return rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+	if (q > 100000)
+		return rs_fail(cause, RS_EINVAL, "alloc bo: rounds of %zu candidates", q);
+	bc.ranks = NULL;
+	ranks = rs_mallocarray(q * (size_t)n, sizeof *ranks);
+	bc.ranks = rs_mallocarray((size_t)n, sizeof *bc.ranks);
+	xr = rs_mallocarray(q * (size_t)d, sizeof *xr);
+	info = rs_mallocarray(q, sizeof *info);
+	res = rs_calloc(q, sizeof *res);
+	if (ranks == NULL || bc.ranks == NULL || xr == NULL || info == NULL || res == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+		goto out;
 	}
 	bc.p = p;
 	bc.o = o;
@@ -390,59 +522,71 @@ rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 		rc = RS_ENOMEM;
 		goto out;
 	}
-	if (h->n > 0) {
-		X = rs_mallocarray(h->n * (size_t)d, sizeof *X);
-		Y = rs_mallocarray(h->n, sizeof *Y);
+	/* whole rounds only: an unfinished last round is chosen again and completed below */
+	n_load = h->n - h->n % q;
+	if (n_load > 0) {
+		X = rs_mallocarray(n_load * (size_t)d, sizeof *X);
+		Y = rs_mallocarray(n_load, sizeof *Y);
 		if (X == NULL || Y == NULL) {
 			rc = rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
 			goto out;
 		}
-		for (k = 0; k < h->n; k++) {
+		for (k = 0; k < n_load; k++) {
 			memcpy(X + k * (size_t)d, h->t[k].x, (size_t)d * sizeof *X);
 			Y[k] = h->t[k].y;
 		}
-		if ((rc = rs_bo_load_history(bo, X, Y, h->n, cause)) != 0)
+		if ((rc = rs_bo_load_history(bo, X, Y, n_load, cause)) != 0)
 			goto out;
 	}
 	while (h->n < (size_t)o->trials) {
-		struct rs_bo_trial t;
-		struct rs_bo_info info;
+		size_t n0 = rs_bo_count(bo), qr = (size_t)o->trials - n0, have = h->n - n0, i;
 		struct timespec t0;
+		double secs;
+		int got = 0;
 
 		if (rs_job_cancelled(job)) {
 			rc = rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
 			break;
 		}
+		if (qr > q)
+			qr = q;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if ((rc = rs_bo_suggest(bo, x, cause)) != 0)
+		if ((rc = rs_bo_suggest_batch(bo, qr, xr, info, cause)) != 0)
 			break;
-		rs_bo_last_info(bo, &info);
-		if ((rc = rs_alloc_bo_ranks(p, o, x, ranks, cause)) != 0)
+		for (i = have; i < qr && rc == 0; i++)
+			rc = rs_alloc_bo_ranks(p, o, xr + i * (size_t)d, ranks + i * (size_t)n,
+			    cause);
+		if (rc != 0)
 			break;
-		memset(&t, 0, sizeof t);
-		t.x = x;
-		t.guided = info.guided;
-		t.params = rs_rankalloc_params(p, ranks);
-		if (o->proxy) {
-			t.proxy = rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks);
-			t.y = log(t.proxy > 1e-300 ? t.proxy : 1e-300);
-		} else {
-			struct rs_alloc_eval_res r;
-			if ((rc = rs_alloc_eval_run(o->ev, ranks, &r, job, cause)) != 0)
+		if (o->proxy)
+			got = (int)(qr - have);
+		else
+			rc = eval_round(o->evaluator, o->ev, ranks + have * (size_t)n,
+			    (int)(qr - have), res + have, &got, job, cause);
+		secs = since(&t0) / (double)(qr - have);
+		/* the round's trials in candidate order: those the history holds, then the new */
+		for (i = 0; i < have && rc == 0; i++)
+			rc = rs_bo_observe(bo, h->t[n0 + i].x, h->t[n0 + i].y, cause);
+		for (i = have; i < have + (size_t)got; i++) {
+			struct rs_bo_trial t;
+			int rc2;
+
+			bo_trial(p, o, xr + i * (size_t)d, &info[i], ranks + i * (size_t)n, &res[i],
+			    &t);
+			t.secs = secs;
+			if ((rc2 = rs_bo_observe(bo, t.x, t.y, cause)) != 0 ||
+			    (rc2 = rs_bo_hist_add(h, &t, cause)) != 0) {
+				if (rc == 0)
+					rc = rc2;
 				break;
-			t.ppl = r.ppl;
-			t.kl = r.kl;
-			t.proxy = o->specs != NULL ?
-			    rs_rankalloc_proxy(p, o->specs, NULL, o->relative, ranks) : 0;
-			t.y = log(r.ppl + o->kl_lambda * r.kl);
+			}
+			if (o->on_trial != NULL)
+				o->on_trial(o->ud, h, h->n - 1, rs_bo_hist_best(h),
+				    ranks + i * (size_t)n);
+			rs_job_progress(job, (double)h->n, o->trials, "alloc bo");
 		}
-		t.secs = since(&t0);
-		if ((rc = rs_bo_observe(bo, x, t.y, cause)) != 0 ||
-		    (rc = rs_bo_hist_add(h, &t, cause)) != 0)
+		if (rc != 0)
 			break;
-		if (o->on_trial != NULL)
-			o->on_trial(o->ud, h, h->n - 1, rs_bo_hist_best(h), ranks);
-		rs_job_progress(job, (double)h->n, o->trials, "alloc bo");
 	}
 	if (rc == RS_ECANCEL && (cause == NULL || *cause == NULL))
 		rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
@@ -463,6 +607,9 @@ out:
 	rs_bo_free(bo);
 	rs_free(X);
 	rs_free(Y);
+	rs_free(xr);
+	rs_free(info);
+	rs_free(res);
 	rs_free(ranks);
 	rs_free(bc.ranks);
 	return rc;
@@ -477,4 +624,17 @@ rs_alloc_state_free(struct rs_alloc_state *st)
 	rs_sens_free(st->sens);
 	rs_free(st->sens_key);
 	rs_free(st);
+}
+
+void
+rs_alloc_state_model_changed(struct rs_alloc_state *st)
+{
+	if (st == NULL)
+		return;
+	rs_bo_hist_free(st->hist);
+	rs_sens_free(st->sens);
+	rs_free(st->sens_key);
+	st->hist = NULL;
+	st->sens = NULL;
+	st->sens_key = NULL;
 }

@@ -169,7 +169,8 @@ struct rs_bo_trial {
 	double ppl, kl;         /* ppl objective: validation perplexity and mean KL; else 0 */
 	double proxy;           /* proxy objective value (proxy runs) */
 	uint64_t params;        /* parameters kept by the fitted plan */
-	double secs;            /* wall time of the evaluation */
+	double secs;            /* wall time of the evaluation (its round's, shared equally by
+	                         * the round's trials) */
 	int guided;
 };
 
@@ -239,11 +240,48 @@ void rs_alloc_eval_counts(const struct rs_alloc_eval *ev, uint64_t *evals, uint6
 int rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_eval_res *res,
     struct rs_job *job, char **cause);
 
+/* ---- evaluating a round of candidates (sensitivity probes, a bo batch) */
+
+/* Evaluates the q candidates of a round: ranks is q rank arrays of n = rs_plan_count
+ * matrices (row i: candidate i), res[q] their results, in candidate order.  Each evaluation
+ * is independent of the others and of where it runs (its own plan copy in ev; the result
+ * depends on its ranks alone), so a driver may run candidate i on process i % size with
+ * rs_alloc_eval_subset and combine the results in candidate order: the search then does not
+ * depend on which process evaluated what.  On return every process that runs the search
+ * must hold all results.  *done gets how many leading candidates have a result: q on
+ * success, fewer on an error or RS_ECANCEL (their results are kept; the others are lost). */
+struct rs_alloc_evaluator {
+	int (*evaluate)(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
+	    struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause);
+	void *ud;
+	int batch;              /* candidates per bo round by default, and per probe round
+	                         * (0 or 1: one) */
+};
+
+/* Evaluate candidates first, first + stride, … < q of ranks (q×n) into res[i] of each,
+ * in that order; the others' res are left alone.  *done gets how many were evaluated
+ * before an error or RS_ECANCEL (checked before each candidate). */
+int rs_alloc_eval_subset(struct rs_alloc_eval *ev, const int *ranks, int q, int first,
+    int stride, struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause);
+/* The serial evaluator: every candidate in order on this process (the subset 0, 1, … q-1);
+ * ud unused.  What an evaluator of NULL means. */
+int rs_alloc_eval_serial(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
+    struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause);
+
+/* The probe list of the sensitivity allocator: probe j is matrix mat[j] alone at keep ratio
+ * ratios[rk[j]], matrices in plan order (eligible ones only; elig NULL: all), ratios
+ * ascending within a matrix.  Returns the number of probes; mat and rk (each that many,
+ * NULL when 0) are the caller's to free; -1 + cause when out of memory. */
+int rs_alloc_sens_list(const struct rs_plan *p, const unsigned char *elig, int n_ratios,
+    int **mat, int **rk, char **cause);
 /* Probe every eligible matrix alone at each of the n_ratios keep ratios (ascending, in (0,1))
- * into a new *out; progress through job: probes done of total.  RS_ECANCEL when cancelled. */
+ * into a new *out: the probe list evaluated in rounds of evr->batch probes by evr (NULL:
+ * serially, one at a time); progress through job: probes done of total.  RS_ECANCEL when
+ * cancelled. */
 int rs_alloc_sens_probe(struct rs_alloc_eval *ev, const struct rs_plan *p,
-    const unsigned char *elig, const double *ratios, int n_ratios, struct rs_sens **out,
-    struct rs_job *job, char **cause);
+    const unsigned char *elig, const double *ratios, int n_ratios,
+    const struct rs_alloc_evaluator *evr, struct rs_sens **out, struct rs_job *job,
+    char **cause);
 struct rs_sens *rs_sens_new(int n, int n_ratios, const double *ratios, char **cause);
 void rs_sens_free(struct rs_sens *s);
 
@@ -263,6 +301,12 @@ struct rs_alloc_bo_opts {
 	int trials;             /* stop when the history holds this many trials */
 	int n_init;             /* random initial trials */
 	uint64_t seed;
+	/* Candidates per round (0 or 1: the sequential search).  Rounds start at trials 0, q,
+	 * 2q, … of the history; a round is chosen by the constant liar (bo.h) before any of it
+	 * is evaluated. */
+	int batch;
+	/* Evaluates a round of the ppl objective (NULL: rs_alloc_eval_serial). */
+	const struct rs_alloc_evaluator *evaluator;
 	/* After each trial k (0-based, in h) with its fitted ranks; best = index of the best. */
 	void (*on_trial)(void *ud, const struct rs_bo_hist *h, size_t k, long best,
 	    const int *ranks);
@@ -270,9 +314,12 @@ struct rs_alloc_bo_opts {
 };
 
 /* Run (or continue: the trials already in h are given to the optimizer first) until h holds
- * o->trials trials; every trial is appended to h.  best_ranks[] gets the fitted ranks of the
- * best trial whenever h is not empty, also on RS_ECANCEL (cancelled between or during
- * trials: the unfinished trial is dropped) and on errors after the first trial. */
+ * o->trials trials; every trial is appended to h, a round's in candidate order.  A history
+ * ending inside a round (cancelled, or a shorter last round) continues that round: it is
+ * chosen again from the trials before it (the same points) and its remaining candidates are
+ * evaluated, so a resumed run equals the uninterrupted one.  best_ranks[] gets the fitted
+ * ranks of the best trial whenever h is not empty, also on RS_ECANCEL (cancelled between or
+ * during trials: the unfinished trials are dropped) and on errors after the first trial. */
 int rs_alloc_bo_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
     struct rs_bo_hist *h, int *best_ranks, struct rs_job *job, char **cause);
 /* The fitted ranks of point x (as the run evaluates it). */
@@ -285,8 +332,12 @@ struct rs_alloc_state {
 	struct rs_bo_hist *hist;        /* the last BO run's trials */
 	struct rs_sens *sens;           /* sensitivity probes … */
 	char *sens_key;                 /* … and what they were measured with */
+	struct rs_alloc_evaluator evaluator;    /* evaluate NULL: serial */
 };
 
 void rs_alloc_state_free(struct rs_alloc_state *st);
+/* Another model was loaded: drop the trial history and the probes (measured on the old one);
+ * the evaluator stays, as it says how the session runs, not what it ran on.  NULL: no-op. */
+void rs_alloc_state_model_changed(struct rs_alloc_state *st);
 
 #endif

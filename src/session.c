@@ -54,9 +54,8 @@ rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokeniz
 	s->compress = NULL;
 	rs_free(s->plan_source);
 	s->plan_source = NULL;
-	/* trial histories and probes were measured on the old model */
-	rs_alloc_state_free(s->alloc);
-	s->alloc = NULL;
+	/* trial histories and probes were measured on the old model (the evaluator stays) */
+	rs_alloc_state_model_changed(s->alloc);
 	/* replacements plugins made belong to the old model */
 	rs_plugins_model_changed(s->plugins);
 	if (s->model != NULL)
@@ -77,6 +76,7 @@ rs_session_free(struct rs_session *s)
 	if (s == NULL)
 		return;
 	rs_session_set_model(s, NULL, NULL, NULL);
+	rs_alloc_state_free(s->alloc);
 	rs_plugins_free(s->plugins);
 	rs_cache_close(s->cache);
 	rs_free(s);

@@ -73,6 +73,26 @@ tap_check $? "12 + 4 resumed trials = 16 uninterrupted trials"
 test $? -ne 0 && grep -q 'cannot resume: the saved run was made with other settings' "$TMPD/r4"
 tap_check $? "resuming with another budget is refused"
 
+# 4b. --batch: rounds of 3 chosen before they are evaluated; the same seed and batch give the
+# same plan; a run of 7 (inside a round) resumed to 13 is the uninterrupted run of 13
+BQ="bo --objective proxy --init 4 --seed 5 --batch 3"
+"$RS_BIN" -c "$PRE; budget --keep 0.6; alloc $BQ --trials 13; plan save $TMPD/q1.csv; alloc history export $TMPD/qh1.csv" >"$TMPD/q1" 2>&1 &&
+	"$RS_BIN" -c "$PRE; budget --keep 0.6; alloc $BQ --trials 13; plan save $TMPD/q2.csv" >"$TMPD/q2" 2>&1
+tap_check $? "bo --batch 3, twice"
+cmp -s "$TMPD/q1.csv" "$TMPD/q2.csv" && [ "$(grep -c '^trial' "$TMPD/q1")" -eq 13 ] &&
+	grep -q '^alloc bo: .* trials up to 13 in rounds of 3 (constant liar);' "$TMPD/q1" &&
+	grep -q '^# config .* batch=3$' "$TMPD/qh1.csv" && ! grep -q 'batch=' "$TMPD/h.csv"
+tap_check $? "--batch 3 twice: the same plan; the rounds named; batch in the config (not for 1)"
+"$RS_BIN" -c "$PRE; budget --keep 0.6; alloc $BQ --trials 7; alloc $BQ --trials 13 --resume; plan save $TMPD/q3.csv; alloc history export $TMPD/qh3.csv" >"$TMPD/q3" 2>&1
+tap_check $? "bo --batch 3: 7 trials, then --resume to 13"
+grep -v '^#' "$TMPD/qh1.csv" | cut -d, -f1-13 >"$TMPD/c1"; grep -v '^#' "$TMPD/qh3.csv" | cut -d, -f1-13 >"$TMPD/c3"
+cmp -s "$TMPD/c1" "$TMPD/c3" && cmp -s "$TMPD/q1.csv" "$TMPD/q3.csv" &&
+	grep -q '^alloc bo: resuming after 7 trials (seed 5)' "$TMPD/q3"
+tap_check $? "7 + 6 resumed trials in rounds of 3 = 13 uninterrupted, the same plan"
+"$RS_BIN" -c "$PRE; budget --keep 0.6; alloc bo --objective proxy --init 4 --batch 2 --trials 14 --history $TMPD/qh1.csv" >"$TMPD/q4" 2>&1
+test $? -ne 0 && grep -q 'cannot resume: the saved run was made with other settings' "$TMPD/q4"
+tap_check $? "resuming a --batch 3 run with --batch 2 is refused"
+
 # 5. sensitivity and bo on a validation text (tiny windows), method svd
 "$RS_BIN" -c "$PRE; budget --keep 0.6; alloc sensitivity --validation $CALIB --ctx 64 --chunks 1 --ratios 0.3,0.6; alloc sensitivity --validation $CALIB --ctx 64 --chunks 1 --ratios 0.3,0.6 --keep 0.8; alloc bo --validation $CALIB --ctx 64 --chunks 2 --trials 4 --init 2 --seed 2" >"$TMPD/s" 2>&1
 tap_check $? "sensitivity and bo (ppl objective) run"

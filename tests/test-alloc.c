@@ -2,7 +2,10 @@
  * constructed spectra and probes: every allocator meets the budget within one alignment step;
  * greedy matches brute force on a small case; proxy-objective BO is reproducible with a seed,
  * resumes exactly, and keeps the best plan when cancelled; history files round-trip and bad
- * ones are refused. */
+ * ones are refused.  Batches: bo in rounds of q is reproducible and resumes (inside a round
+ * too) as the uninterrupted run; evaluated on a validation text, the probes of sensitivity
+ * and a bo run are the same whichever process (simulated) evaluates which candidate, and a
+ * probe is the plain evaluation of its matrix alone. */
 #include "config.h"
 
 #include <math.h>
@@ -13,10 +16,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "allocrun.h"
 #include "analysis.h"
+#include "compress.h"
 #include "model.h"
 #include "plan.h"
 #include "rankalloc.h"
+#include "session.h"
 #include "tap.h"
 
 #define N_MAT 42
@@ -88,23 +94,35 @@ on_trial_stop(void *ud, const struct rs_bo_hist *h, size_t k, long best, const i
 		s->job->cancel = 1;
 }
 
+/* What a bo run evaluates with beyond the proxy defaults of run_bo. */
+struct bo_eval {
+	int batch;
+	struct rs_alloc_eval *ev;                       /* non-NULL: the ppl objective */
+	const struct rs_alloc_evaluator *evaluator;
+};
+
 static int
-run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_space *sp,
+run_bo_with(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_space *sp,
     uint64_t target, uint64_t seed, int trials, struct rs_bo_hist *h, int *best,
     struct rs_job *job, void (*cb)(void *, const struct rs_bo_hist *, size_t, long,
-    const int *), void *ud)
+    const int *), void *ud, const struct bo_eval *be)
 {
 	struct rs_alloc_bo_opts o;
 	char *cause = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof o);
+	if (be != NULL) {
+		o.batch = be->batch;
+		o.ev = be->ev;
+		o.evaluator = be->evaluator;
+	}
 	o.space = sp;
 	o.target = target;
 	o.band = rs_plan_dense_params(p) / 100;
 	o.elig = elig;
 	o.specs = specs;
-	o.proxy = 1;
+	o.proxy = o.ev == NULL;
 	o.relative = 1;
 	o.trials = trials;
 	o.n_init = 5;
@@ -116,6 +134,46 @@ run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_sp
 		tap_diag("bo: %s", cause ? cause : "?");
 	free(cause);
 	return rc;
+}
+
+/* The sequential proxy-objective run. */
+static int
+run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_space *sp,
+    uint64_t target, uint64_t seed, int trials, struct rs_bo_hist *h, int *best,
+    struct rs_job *job, void (*cb)(void *, const struct rs_bo_hist *, size_t, long,
+    const int *), void *ud)
+{
+	return run_bo_with(p, elig, sp, target, seed, trials, h, best, job, cb, ud, NULL);
+}
+
+/* A distributed evaluator simulated in one process: `size` processes, candidate i on
+ * process i % size, the processes run last to first, each into its own result array; the
+ * results are then combined in candidate order (as a gather to rank 0 would). */
+struct fake_dist {
+	int size;
+	int calls;
+};
+
+static int
+fake_dist_eval(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
+    struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
+{
+	struct fake_dist *fd = ud;
+	struct rs_alloc_eval_res part[16][16];
+	int r, i, got, rc;
+
+	*done = 0;
+	if (q > 16 || fd->size > 16)
+		return RS_EINVAL;
+	fd->calls++;
+	for (r = fd->size - 1; r >= 0; r--)
+		if ((rc = rs_alloc_eval_subset(ev, ranks, q, r, fd->size, part[r], &got, job,
+		    cause)) != 0)
+			return rc;
+	for (i = 0; i < q; i++)
+		res[i] = part[i % fd->size][i];
+	*done = q;
+	return 0;
 }
 
 static int
@@ -147,7 +205,7 @@ put_file(const char *path, const char *text)
 int
 main(void)
 {
-	char path[4096], *cause = NULL;
+	char path[4096], path_model[4096], *cause = NULL;
 	struct rs_model *m = NULL;
 	struct rs_plan *p;
 	unsigned char elig[N_MAT], few[N_MAT];
@@ -158,6 +216,7 @@ main(void)
 
 	tap_fixture(path, sizeof path, "kjv-llama/config.json");
 	path[strlen(path) - strlen("/config.json")] = '\0';
+	snprintf(path_model, sizeof path_model, "%s", path);
 	if ((m = rs_model_open(path, &cause)) == NULL) {
 		tap_ok(0, "open kjv-llama: %s", cause ? cause : "?");
 		return tap_done();
@@ -472,6 +531,173 @@ main(void)
 		rs_bo_hist_free(h2);
 		rs_bo_hist_free(h3);
 		rs_bo_hist_free(h4);
+	}
+
+	/* 6. BO in rounds of 3 (proxy objective): reproducible; resumed inside a round, at a
+	 * round's end and after a shorter last round: the uninterrupted run */
+	{
+		struct rs_bo_space sp;
+		struct rs_bo_hist *h1, *h2, *hs, *hr;
+		struct rs_budget bud = { 0.5, 0 };
+		struct bo_eval be = { 3, NULL, NULL };
+		static const size_t cuts[] = { 7, 9, 4 };
+		unsigned types;
+		uint64_t T;
+		int r1[N_MAT], r2[N_MAT], rc, rc2, inband = 1, resumed = 1;
+		size_t t, c;
+
+		rs_rankalloc_types(p, "q,k,o,gate,up,down", elig, &types, NULL);
+		T = rs_budget_target(&bud, p);
+		rs_bo_space_init(&sp, p, types, 2, NULL);
+		h1 = rs_bo_hist_new("test", 7, sp.d, NULL);
+		h2 = rs_bo_hist_new("test", 7, sp.d, NULL);
+		hs = rs_bo_hist_new("test", 7, sp.d, NULL);
+		rc = run_bo_with(p, elig, &sp, T, 7, 14, h1, r1, NULL, NULL, NULL, &be);
+		rc2 = run_bo_with(p, elig, &sp, T, 7, 14, h2, r2, NULL, NULL, NULL, &be);
+		tap_ok(rc == 0 && rc2 == 0 && h1->n == 14 && same_hist(h1, h2, 14) &&
+		    memcmp(r1, r2, sizeof r1) == 0, "bo in rounds of 3, same seed twice: the same 14 "
+		    "trials and plan");
+		for (t = 0; t < h1->n; t++) {
+			int rr[N_MAT];
+			rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &sp, .target = T,
+			    .elig = elig, .specs = specs }, h1->t[t].x, rr, NULL);
+			inband = inband && met(p, elig, T, rr) && h1->t[t].params ==
+			    rs_rankalloc_params(p, rr);
+		}
+		tap_ok(inband, "rounds of 3: every trial's plan meets the budget within one step");
+		rc = run_bo(p, elig, &sp, T, 7, 14, hs, r2, NULL, NULL, NULL);
+		tap_ok(rc == 0 && same_hist(h1, hs, 5) && !same_hist(h1, hs, 14), "the 5 random "
+		    "trials are the sequential run's, the guided ones differ");
+		for (c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+			hr = rs_bo_hist_new("test", 7, sp.d, NULL);
+			for (t = 0; t < cuts[c]; t++)
+				rs_bo_hist_add(hr, &h1->t[t], NULL);
+			if (c == 2) {
+				/* a run of 8 trials ends with a round of 2; then continued to 14 */
+				rc = run_bo_with(p, elig, &sp, T, 7, 8, hr, r2, NULL, NULL, NULL, &be);
+				resumed &= rc == 0 && hr->n == 8 && same_hist(h1, hr, 8);
+			}
+			rc = run_bo_with(p, elig, &sp, T, 7, 14, hr, r2, NULL, NULL, NULL, &be);
+			if (rc != 0 || !same_hist(h1, hr, 14) || memcmp(r1, r2, sizeof r1) != 0) {
+				tap_diag("resume from %zu trials: other trials or plan", cuts[c]);
+				resumed = 0;
+			}
+			rs_bo_hist_free(hr);
+		}
+		tap_ok(resumed, "rounds of 3 resumed after 7 trials (inside a round), 9 (a round's "
+		    "end) and from a run of 8 (a last round of 2): the uninterrupted 14 trials and "
+		    "plan");
+		rs_bo_hist_free(h1);
+		rs_bo_hist_free(h2);
+		rs_bo_hist_free(hs);
+	}
+
+	/* 7. evaluated on a validation text: probes and bo rounds do not depend on which
+	 * (simulated) process evaluates which candidate */
+	{
+		struct rs_compress *c = rs_compress_new(m, 256u << 20, &cause);
+		struct rs_compress_src src = { .method = RS_METHOD_SVD };
+		struct rs_alloc_eval_opts eo = { .ctx = 16, .chunks = 2, .want_kl = 1 };
+		struct rs_alloc_eval *ev = NULL;
+		struct fake_dist fd = { 2, 0 };
+		struct rs_alloc_evaluator evr = { fake_dist_eval, &fd, 3 };
+		struct rs_sens *s1 = NULL, *s2 = NULL;
+		static const double rat2[] = { 0.3, 0.6 };
+		int32_t ids[40];
+		int vocab = rs_model_config(m)->vocab, first = -1, last = -1, rc1, rc2;
+
+		for (i = 0; i < 40; i++)
+			ids[i] = (int32_t)((i * 7919 + 13) % vocab);
+		if (c != NULL)
+			ev = rs_alloc_eval_new(m, c, &src, ids, 40, &eo, NULL, &cause);
+		tap_ok(ev != NULL, "validation evaluator on kjv-llama (svd, 2 windows of 16): %s",
+		    ev != NULL ? "ok" : cause);
+		if (ev == NULL)
+			goto no_eval;
+		rs_rankalloc_types(p, "q,k,up", elig, NULL, NULL);
+		for (i = 0; i < N_MAT; i++)
+			if (elig[i]) {
+				last = i;
+				if (first < 0)
+					first = i;
+			}
+		rc1 = rs_alloc_sens_probe(ev, p, elig, rat2, 2, NULL, &s1, NULL, &cause);
+		rc2 = rs_alloc_sens_probe(ev, p, elig, rat2, 2, &evr, &s2, NULL, &cause);
+		tap_ok(rc1 == 0 && rc2 == 0 && memcmp(s1->nll, s2->nll, N_MAT * 2 *
+		    sizeof *s1->nll) == 0 && fd.calls == 12, "sensitivity: 36 probes serially and in "
+		    "12 rounds of 3 over 2 simulated processes: the same NLLs, bit for bit");
+		if (rc1 == 0) {
+			struct rs_alloc_eval_res r0, r1;
+			for (i = 0; i < N_MAT; i++)
+				ranks[i] = RS_PLAN_DENSE;
+			ranks[first] = rs_rankalloc_rank_for_keep(p, first, 0.6);
+			rc1 = rs_alloc_eval_run(ev, ranks, &r0, NULL, &cause);
+			ranks[first] = RS_PLAN_DENSE;
+			ranks[last] = rs_rankalloc_rank_for_keep(p, last, 0.3);
+			rc2 = rs_alloc_eval_run(ev, ranks, &r1, NULL, &cause);
+			tap_ok(rc1 == 0 && rc2 == 0 && r0.nll == s1->nll[first * 2 + 1] &&
+			    r1.nll == s1->nll[last * 2] && isnan(s1->nll[rs_plan_index(p, 0, RS_T_V) * 2]) &&
+			    r0.nll != s1->dense_nll, "a probe is its matrix alone at its ratio (%s at "
+			    "0.6: NLL %.6f, dense %.6f); ineligible matrices not probed",
+			    rs_plan_name(p, first), r0.nll, s1->dense_nll);
+		}
+		rs_sens_free(s1);
+		rs_sens_free(s2);
+		{
+			struct rs_bo_space sp;
+			struct rs_bo_hist *ha, *hb;
+			struct rs_budget bud = { 0.5, 0 };
+			struct bo_eval bs = { 2, ev, NULL }, bd = { 2, ev, &evr };
+			unsigned types;
+			uint64_t T;
+			int ra[N_MAT], rb[N_MAT], ppl_ok = 1;
+			size_t t;
+
+			fd.calls = 0;
+			rs_rankalloc_types(p, "q,k,o,gate,up,down", elig, &types, NULL);
+			T = rs_budget_target(&bud, p);
+			rs_bo_space_init(&sp, p, types, 1, NULL);
+			ha = rs_bo_hist_new("test", 3, sp.d, NULL);
+			hb = rs_bo_hist_new("test", 3, sp.d, NULL);
+			rc1 = run_bo_with(p, elig, &sp, T, 3, 8, ha, ra, NULL, NULL, NULL, &bs);
+			rc2 = run_bo_with(p, elig, &sp, T, 3, 8, hb, rb, NULL, NULL, NULL, &bd);
+			for (t = 0; t < ha->n && t < hb->n; t++)
+				ppl_ok &= ha->t[t].ppl == hb->t[t].ppl && ha->t[t].kl == hb->t[t].kl &&
+				    ha->t[t].ppl > 1;
+			tap_ok(rc1 == 0 && rc2 == 0 && ha->n == 8 && same_hist(ha, hb, 8) && ppl_ok &&
+			    memcmp(ra, rb, sizeof ra) == 0 && fd.calls == 4, "bo (ppl objective) in 4 "
+			    "rounds of 2: serially and over 2 simulated processes, the same 8 trials, "
+			    "PPL, KL and plan (best PPL %.4f)", ha->t[rs_bo_hist_best(ha)].ppl);
+			rs_bo_hist_free(ha);
+			rs_bo_hist_free(hb);
+		}
+no_eval:
+		rs_alloc_eval_free(ev);
+		rs_compress_free(c);
+	}
+
+	/* 8. the session's evaluator outlives a model change; the trials and probes do not */
+	{
+		struct rs_session *s = rs_session_new();
+		struct fake_dist fd = { 3, 0 };
+		struct rs_alloc_evaluator evr = { fake_dist_eval, &fd, 3 };
+		struct rs_model *m2 = NULL;
+		const struct rs_alloc_evaluator *got0, *got;
+
+		got0 = s != NULL ? rs_allocrun_evaluator(s) : &evr;
+		ok = s != NULL && rs_allocrun_set_evaluator(s, &evr, &cause) == 0 &&
+		    rs_allocrun_bo_keep(s, rs_bo_hist_new("test", 1, 5, NULL), &cause) == 0 &&
+		    rs_allocrun_bo_last(s) != NULL && (m2 = rs_model_open(path_model, &cause)) != NULL;
+		if (ok)
+			rs_session_set_model(s, m2, NULL, rs_strdup(path_model));
+		got = ok ? rs_allocrun_evaluator(s) : NULL;
+		tap_ok(ok && got0 == NULL && got != NULL && got->evaluate == fake_dist_eval &&
+		    got->ud == &fd && got->batch == 3 && rs_allocrun_bo_last(s) == NULL,
+		    "a session's evaluator (none at first) stays across 'load'; the bo history goes");
+		ok = s != NULL && rs_allocrun_set_evaluator(s, NULL, &cause) == 0 &&
+		    rs_allocrun_evaluator(s) == NULL;
+		tap_ok(ok, "set to NULL: serial again");
+		rs_session_free(s);
 	}
 
 	free(cause);

@@ -1,10 +1,14 @@
 /* test-bo.c: expected improvement against its formula written out here (Φ from erfc),
  * the σ → 0 limit, the far tail against the asymptotic series of the Mills ratio; the
  * optimizer on Branin (global minimum 0.397887 at three points), with and without a
- * feasibility constraint; reproducibility from the seed and after a resume.
+ * feasibility constraint; reproducibility from the seed and after a resume; batches of q
+ * points per round (constant liar): distinct feasible points, the observations untouched,
+ * a shorter round a prefix of a longer one, reproducible and resumable, and Branin still
+ * found.
  *
  * RS_BO_SWEEP=N in the environment also runs Branin for seeds 1..N and reports how often
- * the 30-trial budget reaches the minimum to within 0.05 (not part of make check). */
+ * the 30-trial budget reaches the minimum to within 0.05, sequentially and in rounds of 2
+ * and 4 (not part of make check). */
 #include "config.h"
 
 #include <math.h>
@@ -160,12 +164,13 @@ struct run {
 };
 
 static void
-run_branin(uint64_t seed, const struct rs_bo_options *opt, struct run *out)
+run_branin_q(uint64_t seed, const struct rs_bo_options *opt, int q, struct run *out)
 {
 	struct rs_bo *bo;
 	char *cause = NULL;
 	struct timespec t0, t1;
-	int k;
+	double X[30][2];
+	int k, i, qr;
 
 	memset(out, 0, sizeof *out);
 	out->best = HUGE_VAL;
@@ -176,27 +181,41 @@ run_branin(uint64_t seed, const struct rs_bo_options *opt, struct run *out)
 		rs_free(cause);
 		return;
 	}
-	for (k = 0; k < 30; k++) {
-		double x[2], y;
-
-		if ((out->rc = rs_bo_suggest(bo, x, &cause)) != 0) {
+	for (k = 0; k < 30 && out->rc == 0; k += qr) {
+		qr = 30 - k < q ? 30 - k : q;
+		out->rc = q == 1 ? rs_bo_suggest(bo, X[0], &cause) :
+		    rs_bo_suggest_batch(bo, (size_t)qr, X[0], NULL, &cause);
+		if (out->rc != 0) {
 			tap_diag("suggest %d: %s", k + 1, cause);
 			break;
 		}
-		memcpy(out->xs[k], x, sizeof x);
-		if (opt != NULL && opt->constraint != NULL && opt->constraint(x, opt->ud) > 0)
-			out->infeasible++;
-		y = branin(x);
-		if (y < out->best)
-			out->best = y;
-		if (out->hit_at == 0 && y - BRANIN_MIN <= 0.05)
-			out->hit_at = k + 1;
-		rs_bo_observe(bo, x, y, &cause);
+		/* the round is chosen before any of it is evaluated */
+		for (i = 0; i < qr; i++) {
+			const double *x = X[i];
+			double y;
+
+			memcpy(out->xs[k + i], x, sizeof X[i]);
+			if (opt != NULL && opt->constraint != NULL && opt->constraint(x, opt->ud) > 0)
+				out->infeasible++;
+			y = branin(x);
+			if (y < out->best)
+				out->best = y;
+			if (out->hit_at == 0 && y - BRANIN_MIN <= 0.05)
+				out->hit_at = k + i + 1;
+			rs_bo_observe(bo, x, y, &cause);
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
 	rs_bo_free(bo);
 	rs_free(cause);
+}
+
+/* Sequential run: one suggestion at a time. */
+static void
+run_branin(uint64_t seed, const struct rs_bo_options *opt, struct run *out)
+{
+	run_branin_q(seed, opt, 1, out);
 }
 
 /* Branin within 30 trials (5 random + 25 guided), unconstrained. */
@@ -336,6 +355,106 @@ test_reproducible(void)
 	rs_free(cause);
 }
 
+/* Batches: a round of q points is q distinct feasible points, leaves the observations as
+ * they were, starts with the points of a shorter round, is reproducible and resumable, and
+ * still finds Branin's minimum. */
+static void
+test_batch(void)
+{
+	struct rs_bo_options opt;
+	struct rs_bo *bo, *bo2;
+	struct rs_bo_info info[4];
+	struct run a, b;
+	const double *HX, *Hy;
+	double X4[4][2], X2[2][2], Xb[4][2], Hcopy[12][2], lim = 0.9;
+	char *cause = NULL;
+	size_t n;
+	int k, i, j, ok, distinct = 1, lies_ok = 1;
+
+	rs_bo_options_init(&opt);
+	bo = rs_bo_new(2, 7, 5, &opt, &cause);
+	for (k = 0; k < 12; k++) {
+		double x[2];
+		rs_bo_suggest(bo, x, &cause);
+		rs_bo_observe(bo, x, branin(x), &cause);
+	}
+	n = rs_bo_history(bo, &HX, &Hy);
+	memcpy(Hcopy, HX, sizeof Hcopy);
+	ok = rs_bo_suggest_batch(bo, 4, X4[0], info, &cause) == 0;
+	n = rs_bo_history(bo, &HX, &Hy);
+	tap_ok(ok && n == 12 && memcmp(HX, Hcopy, sizeof Hcopy) == 0, "a round of 4 leaves the "
+	    "12 observations as they were (%zu after)", n);
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < i; j++)
+			distinct &= X4[i][0] != X4[j][0] || X4[i][1] != X4[j][1];
+	tap_ok(ok && distinct && info[0].guided && info[3].guided, "a guided round of 4: 4 "
+	    "distinct points");
+	ok = rs_bo_suggest_batch(bo, 2, X2[0], NULL, &cause) == 0;
+	tap_ok(ok && memcmp(X2, X4, sizeof X2) == 0, "a round of 2 is the first 2 points of the "
+	    "round of 4");
+	ok = rs_bo_suggest(bo, X2[0], &cause) == 0;
+	tap_ok(ok && memcmp(X2[0], X4[0], sizeof X2[0]) == 0, "its first point is the "
+	    "sequential suggestion");
+	/* a round straddling the random design: points 0-1 random, 2-3 guided */
+	bo2 = rs_bo_new(2, 7, 5, &opt, &cause);
+	for (k = 0; k < 3; k++) {
+		double x[2];
+		rs_bo_suggest(bo2, x, &cause);
+		rs_bo_observe(bo2, x, branin(x), &cause);
+	}
+	ok = rs_bo_suggest_batch(bo2, 4, Xb[0], info, &cause) == 0;
+	tap_ok(ok && !info[0].guided && !info[1].guided && info[2].guided && info[3].guided,
+	    "after 3 of 5 random trials: 2 random points, then 2 guided");
+	rs_bo_free(bo2);
+	for (int lie = RS_BO_LIE_MEAN; lie <= RS_BO_LIE_MAX; lie++) {
+		opt.lie = (enum rs_bo_lie)lie;
+		bo2 = rs_bo_new(2, 7, 5, &opt, &cause);
+		lies_ok &= bo2 != NULL && rs_bo_load_history(bo2, Hcopy[0], Hy, 12, &cause) == 0 &&
+		    rs_bo_suggest_batch(bo2, 4, Xb[0], NULL, &cause) == 0 &&
+		    memcmp(Xb[0], X4[0], sizeof Xb[0]) == 0 && memcmp(Xb, X4, sizeof Xb) != 0;
+		rs_bo_free(bo2);
+	}
+	tap_ok(lies_ok, "lie = mean or worst: the same first point, other later ones");
+	opt.lie = (enum rs_bo_lie)7;
+	ok = rs_bo_new(2, 7, 5, &opt, &cause) == NULL && cause != NULL &&
+	    strstr(cause, "lie") != NULL;
+	tap_ok(ok, "an unknown lie is refused: %s", cause);
+	rs_bo_free(bo);
+
+	rs_bo_options_init(&opt);
+	run_branin_q(7, &opt, 4, &a);
+	run_branin_q(7, &opt, 4, &b);
+	tap_ok(a.rc == 0 && memcmp(a.xs, b.xs, sizeof a.xs) == 0, "rounds of 4, same seed twice: "
+	    "identical 30 points");
+	/* resume after 3 rounds: rounds 4 and 5 as in the uninterrupted run */
+	bo = rs_bo_new(2, 7, 5, &opt, &cause);
+	ok = 1;
+	for (k = 0; k < 12; k++)
+		ok &= rs_bo_observe(bo, a.xs[k], branin(a.xs[k]), &cause) == 0;
+	for (k = 12; k < 20 && ok; k += 4) {
+		ok &= rs_bo_suggest_batch(bo, 4, X4[0], NULL, &cause) == 0 &&
+		    memcmp(X4, a.xs[k], sizeof X4) == 0;
+		for (i = 0; i < 4; i++)
+			rs_bo_observe(bo, X4[i], branin(X4[i]), &cause);
+	}
+	tap_ok(ok, "rounds of 4 resumed from a 12-trial history: trials 13-20 as uninterrupted");
+	rs_bo_free(bo);
+	run_branin_q(TEST_SEED, &opt, 4, &a);
+	tap_ok(a.rc == 0 && a.best - BRANIN_MIN <= 0.05, "Branin in rounds of 4, seed %d: best "
+	    "%.6f after 30 trials (within 0.05 at trial %d), %.2f s", TEST_SEED, a.best,
+	    a.hit_at, a.secs);
+	opt.constraint = sum_le;
+	opt.ud = &lim;
+	run_branin_q(TEST_SEED, &opt, 4, &a);
+	opt.constraint = band;
+	opt.ud = NULL;
+	run_branin_q(TEST_SEED, &opt, 3, &b);
+	tap_ok(a.rc == 0 && b.rc == 0 && a.infeasible == 0 && b.infeasible == 0, "rounds of 4 "
+	    "under x1 + x2 <= 0.9 and of 3 in the thin band: no infeasible point (%d, %d)",
+	    a.infeasible, b.infeasible);
+	rs_free(cause);
+}
+
 /* Optional: success rate over seeds 1..N. */
 static void
 sweep(int nseeds)
@@ -346,15 +465,22 @@ sweep(int nseeds)
 	int s, hits = 0, chits = 0, infeas = 0;
 
 	rs_bo_options_init(&opt);
-	for (s = 1; s <= nseeds; s++) {
-		run_branin((uint64_t)s, &opt, &r);
-		hits += r.best - BRANIN_MIN <= 0.05;
-		tsum += r.secs;
-		tap_diag("seed %2d: best %.6f, within 0.05 at trial %2d, %.2f s", s, r.best,
-		    r.hit_at, r.secs);
+	for (int q = 1; q <= 4; q *= 2) {
+		int hsum = 0;
+		hits = 0;
+		tsum = 0.0;
+		for (s = 1; s <= nseeds; s++) {
+			run_branin_q((uint64_t)s, &opt, q, &r);
+			hits += r.best - BRANIN_MIN <= 0.05;
+			hsum += r.hit_at > 0 ? r.hit_at : 31;
+			tsum += r.secs;
+			tap_diag("q %d seed %2d: best %.6f, within 0.05 at trial %2d, %.2f s", q, s,
+			    r.best, r.hit_at, r.secs);
+		}
+		tap_diag("unconstrained, rounds of %d: %d/%d seeds within 0.05 in 30 trials, at "
+		    "trial %.1f on average (31: never), mean %.2f s per run", q, hits, nseeds,
+		    (double)hsum / nseeds, tsum / nseeds);
 	}
-	tap_diag("unconstrained: %d/%d seeds within 0.05 in 30 trials, mean %.2f s per run",
-	    hits, nseeds, tsum / nseeds);
 	opt.constraint = sum_le;
 	opt.ud = &lim;
 	for (s = 1; s <= nseeds; s++) {
@@ -378,6 +504,7 @@ main(void)
 	test_constrained();
 	test_infeasible();
 	test_reproducible();
+	test_batch();
 	if (sw != NULL && atoi(sw) > 0)
 		sweep(atoi(sw));
 	return tap_done();
