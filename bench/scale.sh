@@ -69,7 +69,7 @@ step() {
 # note_of STEP: the line of the step's own output worth keeping in the table.
 note_of() {
 	case $1 in
-	spectra*|features*|open\ again) sed -n 's/^spectra: \(.*\)/\1/p' | tail -n 1 ;;
+	spectra*|features*|open\ again) sed -n 's/^spectra: \([a-z]*, [0-9]* matrices.*\)/\1/p' | tail -n 1 ;;
 	calibrate) sed -n 's/^calibrate: \(.*layers.*\)/\1/p' | tail -n 1 ;;
 	ppl) sed -n 's/^ppl: \([0-9]* tokens scored.*\)/\1/p' | tail -n 1 ;;
 	bo*) sed -n 's/^alloc bo: \(best trial.*\)/\1/p; s/^alloc bo: \(best validation.*\)/\1/p' |
