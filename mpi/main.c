@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "allocrun.h"
 #include "atomic.h"
 #include "cache.h"
 #include "cmd.h"
@@ -212,6 +213,14 @@ main(int argc, char **argv)
 	env = getenv("OPENBLAS_NUM_THREADS");
 	ctx.session->threads = threads > 0 ? threads : env != NULL && atoi(env) > 0 ? atoi(env) : 1;
 	ctx.session->dist = &dist;
+	if (rs_allocrun_set_dist(ctx.session, &dist, &cause) != 0) {
+		fprintf(stderr, "rankscope-mpi: %s\n", cause != NULL ? cause : "out of memory");
+		rs_free(cause);
+		ctx.session->dist = NULL;
+		rs_session_free(ctx.session);
+		rs_dist_mpi_finish(&dist);
+		return EXIT_FAILED;
+	}
 	ro.d = &dist;
 	out.write = rank_write;
 	out.ud = &ro;

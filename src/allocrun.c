@@ -4,6 +4,7 @@
 #include "allocrun.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "alloc.h"
 #include "cache.h"
 #include "calib.h"
+#include "dist.h"
 #include "engine.h"
 #include "model.h"
 #include "plan.h"
@@ -217,6 +219,66 @@ rs_allocrun_set_evaluator(struct rs_session *s, const struct rs_alloc_evaluator 
 	else
 		memset(&st->evaluator, 0, sizeof st->evaluator);
 	return 0;
+}
+
+/* The distributed evaluator (allocrun.h): this rank's share of the round, then every
+ * candidate's result on every rank.  Each result comes from one rank and the others add
+ * zeros, so the rank-order sum (dist.h) carries it exactly; the last element counts the ranks
+ * whose share failed. */
+static int
+dist_evaluate(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
+    struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
+{
+	const struct rs_dist *d = ud;
+	double *buf;
+	char *why = NULL;
+	int i, k, mine = 0, rc;
+
+	*done = 0;
+	if ((buf = rs_calloc(3 * (size_t)q + 1, sizeof *buf)) == NULL)
+		d->abort(d->ctx, "out of memory for a round of evaluations");
+	rc = rs_alloc_eval_subset(ev, ranks, q, d->rank, d->size, res, &mine, job, cause);
+	for (i = d->rank, k = 0; i < q && k < mine; i += d->size, k++) {
+		buf[3 * i] = res[i].nll;
+		buf[3 * i + 1] = res[i].ppl;
+		buf[3 * i + 2] = res[i].kl;
+	}
+	buf[3 * q] = rc != 0;
+	if (d->sum_f64(d->ctx, buf, 3 * (size_t)q + 1, &why) != 0) {
+		rs_free(buf);
+		if (rc == 0)
+			rc = rs_fail(cause, RS_EIO, "alloc: exchanging the results: %s",
+			    why != NULL ? why : "?");
+		rs_free(why);
+		return rc;
+	}
+	if (buf[3 * q] > 0.0) {
+		rs_free(buf);
+		return rc != 0 ? rc : rs_fail(cause, RS_EIO, "alloc: %.0f other rank%s failed to "
+		    "evaluate their candidates", buf[3 * q], buf[3 * q] > 1.0 ? "s" : "");
+	}
+	for (i = 0; i < q; i++) {
+		res[i].nll = buf[3 * i];
+		res[i].ppl = buf[3 * i + 1];
+		res[i].kl = buf[3 * i + 2];
+	}
+	*done = q;
+	rs_free(buf);
+	return 0;
+}
+
+int
+rs_allocrun_set_dist(struct rs_session *s, const struct rs_dist *d, char **cause)
+{
+	struct rs_alloc_evaluator evr;
+
+	if (d == NULL || d->size < 2)
+		return rs_allocrun_set_evaluator(s, NULL, cause);
+	memset(&evr, 0, sizeof evr);
+	evr.evaluate = dist_evaluate;
+	evr.ud = (void *)(uintptr_t)d;
+	evr.batch = d->size;
+	return rs_allocrun_set_evaluator(s, &evr, cause);
 }
 
 const struct rs_alloc_evaluator *

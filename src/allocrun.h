@@ -83,6 +83,11 @@ int rs_allocrun_probes(struct rs_alloc_env *e, struct rs_alloc_val *v, const dou
  * and the size of the probe rounds.  evr NULL: back to serial. */
 int rs_allocrun_set_evaluator(struct rs_session *s, const struct rs_alloc_evaluator *evr,
     char **cause);
+/* Evaluate sensitivity probes and bo rounds over the ranks of d: candidate i of a round on
+ * rank i % size, every result on every rank in candidate order; bo's default --batch becomes
+ * the number of ranks.  d NULL or one rank: serial. */
+struct rs_dist;
+int rs_allocrun_set_dist(struct rs_session *s, const struct rs_dist *d, char **cause);
 /* The evaluator set for session s, or NULL (serial). */
 const struct rs_alloc_evaluator *rs_allocrun_evaluator(const struct rs_session *s);
 

@@ -36,7 +36,7 @@ static const struct rs_opt cmd_alloc_opts[] = {
 	{ "kl", "LAMBDA", "bo: objective ppl + LAMBDA * KL(dense || plan) (default 0.001)" },
 	{ "objective", "ppl|proxy", "bo: validation perplexity, or the spectral proxy" },
 	{ "seed", "N", "bo: random seed (default 1)" },
-	{ "batch", "Q", "bo: candidates chosen per round, then evaluated (default 1: sequential)" },
+	{ "batch", "Q", "bo: candidates chosen per round, then evaluated (default 1: sequential; under rankscope-mpi the number of ranks)" },
 	{ "band", "F", "bo: feasible when |params - target| <= F * dense (default 0.01)" },
 	{ "resume", NULL, "bo: continue the session's last run (same settings)" },
 	{ "history", "FILE", "bo: continue the run saved in FILE (alloc history export)" },

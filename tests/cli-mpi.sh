@@ -6,12 +6,12 @@
 # equal, feature spectra within 1e-10 of each matrix's largest value (those statistics, then
 # printed to 11 digits), ppl's running values and final estimate and compare's figures identical
 # (per-position values summed in window order); the MPI job's cache read by rankscope: nothing
-# recomputed.  Faults: rank 1 killed with SIGKILL mid-calibration ends the job non-zero with one
+# recomputed; alloc bo and sensitivity over ranks give one process's plans.  Faults: rank 1 killed with SIGKILL mid-calibration ends the job non-zero with one
 # line naming the rank and the step, the cache holds whole layers only, and a rerun completes
 # with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=27
+NPOINTS=29
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -105,6 +105,28 @@ XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "calibrate" "$M" >"$TMPD/out" 2>"$TMPD/err"
 st=$?
 [ "$st" -eq 2 ] && [ "$(grep -c 'calibrate' "$TMPD/err")" -eq 1 ] && ! grep -q 'rank 1' "$TMPD/err"
 tap_check $? "a usage error on every rank: exit 2, one error line (status $st)"
+
+# The searches over ranks: sensitivity's probes and bo's rounds (one candidate per rank, every
+# result on every rank in candidate order).  bo with -np 2 (rounds of 2 by default) twice gives
+# the same plan, and both equal one process running --batch 2; sensitivity equals one process.
+BO="$CAL; set method feature; alloc bo --keep 0.7 --trials 6 --init 2 --validation '$E' --ctx 128 --chunks 4 --seed 3"
+SENS="$CAL; set method feature; alloc sensitivity --keep 0.7 --validation '$E' --ctx 128 --chunks 2 --ratios 0.5"
+for i in 1 2; do
+	XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "$BO; plan save '$TMPD/bo$i.json'" "$M" >"$TMPD/bo$i.out" 2>&1
+done
+# (the reference on the job's cache: the same calibration statistics bit for bit; the job's and
+# one process's differ in their last bits, and the GP amplifies any difference)
+XDG_CACHE_HOME="$TMPD/np2" "$RS_BIN" -t 1 -c "load '$M'; $BO --batch 2; plan save '$TMPD/bo-ref.json'" \
+	>"$TMPD/bo-ref.out" 2>&1
+grep '^alloc bo: best' "$TMPD/bo-ref.out" >"$TMPD/bo-best"
+[ -s "$TMPD/bo1.json" ] && [ -s "$TMPD/bo-best" ] && grep -q 'in rounds of 2' "$TMPD/bo1.out" &&
+	cmp -s "$TMPD/bo1.json" "$TMPD/bo2.json" && cmp -s "$TMPD/bo1.json" "$TMPD/bo-ref.json" &&
+	grep '^alloc bo: best' "$TMPD/bo1.out" | cmp -s - "$TMPD/bo-best"
+tap_check $? "alloc bo, -np 2 twice with seed 3: the same plan, equal to one process with --batch 2"
+XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "$SENS; plan save '$TMPD/sens-mpi.json'" "$M" >"$TMPD/out" 2>&1 &&
+	XDG_CACHE_HOME="$TMPD/np2" "$RS_BIN" -t 1 -c "load '$M'; $SENS; plan save '$TMPD/sens-ref.json'" \
+	>"$TMPD/out2" 2>&1 && cmp -s "$TMPD/sens-mpi.json" "$TMPD/sens-ref.json"
+tap_check $? "alloc sensitivity, -np 2: the probes shared out, the same plan as one process"
 
 # SIGKILL of rank 1 in the middle of a calibration (hidden states spilled per rank).
 C="$TMPD/kill"
