@@ -148,12 +148,18 @@ draw_budget(struct wb *w, int y, int width)
 	if (width - x > 20) {
 		char seg[128];
 		int n;
-		if (v->ppl > 0)
+		attr_t a = head;
+		if (v->ppl > 0 && v->ppl_stale[0] != '\0') {
+			/* measured under another plan: kept for reference, dimmed */
+			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s)", v->ppl, v->ppl_stale);
+			a |= A_DIM;
+		} else if (v->ppl > 0) {
 			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s, ctx %d)", v->ppl, v->ppl_protocol,
 			             v->ppl_ctx);
-		else
+		} else {
 			n = snprintf(seg, sizeof seg, "| ppl - (run 'ppl FILE')");
-		put(y, x, width - x, head, "%s", seg);
+		}
+		put(y, x, width - x, a, "%s", seg);
 		x += n + 1;
 	}
 	{

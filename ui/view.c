@@ -75,6 +75,10 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 	v->ppl = s->last_ppl;
 	snprintf(v->ppl_protocol, sizeof v->ppl_protocol, "%s", s->last_ppl_protocol);
 	v->ppl_ctx = s->last_ppl_ctx;
+	{
+		const char *why = s->last_ppl > 0 ? rs_session_stamp_change(s, &s->last_ppl_stamp) : NULL;
+		snprintf(v->ppl_stale, sizeof v->ppl_stale, "%s", why != NULL ? why : "");
+	}
 	base = s->model_path != NULL ? strrchr(s->model_path, '/') : NULL;
 	if (base != NULL && base[1] == '\0') {
 		/* "dir/": take the component before the slash */

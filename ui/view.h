@@ -44,6 +44,7 @@ struct ui_view {
 	double ppl;                 /* 0: none */
 	char ppl_protocol[16];
 	int ppl_ctx;
+	char ppl_stale[24];         /* why the ppl no longer describes the plan ("plan changed"), or "" */
 	uint64_t plan_version;
 	struct ui_spec spec;        /* the selected matrix's spectra */
 	char **names;               /* n matrix names, for completion */

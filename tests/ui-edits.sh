@@ -1,0 +1,121 @@
+#!/bin/sh
+# The workbench says what is true and edits only on purpose (issue 14): a perplexity belongs to
+# the plan and model it was measured on, the plan's file label holds only while the plan equals
+# the file, and escape sequences that are no key edit nothing (under TERM=xterm-256color
+# tmux's Home is ESC [ 1 ~, which that terminfo entry does not name).
+. "$RS_SRCDIR/tests/tap.sh"
+
+. "$RS_SRCDIR/tests/tmux.sh"
+MODEL=share/models/kjv-llama
+[ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
+BIN=${RS_UI_BIN:-$RS_BIN}
+export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" RS_DATADIR="$RS_SRCDIR/share"
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
+unset NO_COLOR
+EVAL=share/texts/kjv-eval.txt
+
+# hex TEXT: TEXT as the hex bytes send-keys -H takes.
+hex() {
+	printf '%s' "$1" | od -An -tx1
+}
+
+# top: the screen's first line (model, parameters, perplexity).
+top() {
+	$T capture-pane -p -t rs | head -1
+}
+
+# top_has REGEX SECONDS: poll the first line until it matches.
+top_has() {
+	k=0
+	while [ $k -lt $(($2 * 10)) ]; do
+		top | grep -Eq -- "$1" && return 0
+		sleep 0.1
+		k=$((k + 1))
+	done
+	tap_diag "timed out waiting for /$1/ on the top line: $(top)"
+	return 1
+}
+
+cat >"$TMPD/run.sh" <<EOF
+cd "$RS_SRCDIR"
+TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
+echo \$? >"$TMPD/status"
+exec sleep 120
+EOF
+$T new-session -d -s keep "sleep 600"
+$T new-session -d -s rs -x 120 -y 40 "sh $TMPD/run.sh"
+wait_for '^L0\.q +256x256 +dense' 20
+tap_check $? "the workbench opens under TERM=xterm-256color"
+
+# --- Escape sequences in the table: each is parsed whole; none of its bytes is a key ('[' is
+# rank -1, ']' rank +1).  An unknown CSI, focus events, Home/End as tmux sends them, a paste.
+$T send-keys -t rs -H 1b 5b 39 39 7e
+$T send-keys -t rs -H 1b 5b 49 1b 5b 4f
+$T send-keys -t rs End
+wait_for 'L5\.down [0-9]+x[0-9]+ +dense \(max rank' 5
+tap_check $? "End (ESC [ 4 ~) selects the last matrix"
+! grep -q '^> rank' "$TMPD/screen"
+tap_check $? "ESC [ 99 ~ and the focus events ESC [ I, ESC [ O before it ran no command"
+$T send-keys -t rs Home
+wait_for 'L0\.q 256x256 +dense \(max rank' 5
+tap_check $? "Home (ESC [ 1 ~) selects the first matrix"
+# shellcheck disable=SC2046
+$T send-keys -t rs -H 1b 5b 32 30 30 7e $(hex 'rank * 8 ]') 1b 5b 32 30 31 7e
+wait_for '^rankscope> rank \* 8 \]' 5
+tap_check $? "a bracketed paste in the table goes to the command line as text, not run"
+$T send-keys -t rs C-c
+type_cmd 'plan show'
+wait_for '^\(every matrix is dense\)' 10 && ! grep -q '^> rank' "$TMPD/screen"
+tap_check $? "after ESC [ 99 ~, focus events, Home, End and a paste every matrix is still dense"
+
+# --- The top line's perplexity belongs to the plan and the model it was measured on.
+type_cmd "ppl $EVAL --chunks 5"
+wait_for '\| ppl [0-9]+\.[0-9]+ \(chunked, ctx 256\)' 60
+tap_check $? "ppl shows its value on the top line"
+type_cmd 'rank * --keep 0.3'
+wait_for 'rank: 42 matrices set' 10 && top_has '\| ppl [0-9]+\.[0-9]+ \(plan changed\)' 5
+tap_check $? "after 'rank * --keep 0.3' the shown ppl is marked 'plan changed'"
+tap_diag "top line: $(top)"
+type_cmd 'undo'
+top_has '\| ppl [0-9]+\.[0-9]+ \(chunked, ctx 256\)' 10
+tap_check $? "undo back to the measured plan shows the ppl as measured again"
+type_cmd "load $MODEL"
+top_has '\| ppl - \(run' 30
+tap_check $? "after 'load' the ppl is cleared"
+
+# --- The plan's source label names the file only while the plan equals it.
+wait_for '^L0\.q +256x256 +dense' 20
+type_cmd 'rank L0.q 64'
+type_cmd "plan save $TMPD/p.json"
+wait_for 'plan: saved 1 of 42' 10
+type_cmd "ppl $EVAL --chunks 1"
+wait_for 'ppl: evaluating the plan \(from [^)]*/p\.json\)' 30
+tap_check $? "right after 'plan save' ppl evaluates 'the plan (from FILE)'"
+wait_for 'ppl: ([0-9]+/[0-9]+ )?done' 30   # a job refuses edits until it ends
+type_cmd 'rank L0.k 32'
+type_cmd "ppl $EVAL --chunks 1"
+wait_for 'ppl: evaluating the plan \(unsaved: edited since [^)]*/p\.json\)' 30
+tap_check $? "after an edit the plan is 'unsaved: edited since FILE'"
+wait_for 'ppl: ([0-9]+/[0-9]+ )?done' 30
+type_cmd 'undo'
+type_cmd "ppl $EVAL --chunks 1"
+# the newest 'evaluating' line (the earlier ones may still be on screen)
+n=0
+while [ $n -lt 300 ]; do
+	$T capture-pane -p -t rs | grep 'ppl: evaluating' | tail -1 >"$TMPD/last"
+	grep -q 'evaluating the plan (from [^)]*/p\.json)' "$TMPD/last" && break
+	sleep 0.1
+	n=$((n + 1))
+done
+[ $n -lt 300 ] || tap_diag "last: $(cat "$TMPD/last")"
+[ $n -lt 300 ]
+tap_check $? "undo back to the saved plan names the file again"
+
+type_cmd 'quit'
+n=0
+while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
+tap_check $? "quit exits with status 0"
+[ -s "$TMPD/stderr" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr")"
+
+tap_done
