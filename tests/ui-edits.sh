@@ -111,6 +111,38 @@ done
 [ $n -lt 300 ]
 tap_check $? "undo back to the saved plan names the file again"
 
+# --- Signals: '-' on a dense matrix goes below break-even (m*n/(m+n): 128 for 256x256, 85.3
+# for 128x256), a rank past it is marked as costing more than dense (red, '!'), the params bar
+# draws the budget and turns red over it.
+ESC=$(printf '\033')
+type_cmd 'plan reset'
+wait_for 'plan: every matrix dense' 10
+$T send-keys -t rs Escape
+sleep 0.3
+$T send-keys -t rs Home
+$T send-keys -t rs -
+wait_for '^L0\.q +256x256 +120 +93\.8 ' 10
+tap_check $? "'-' on dense L0.q (256x256) sets 120, the largest multiple of 8 below break-even 128"
+$T send-keys -t rs Down
+$T send-keys -t rs -
+wait_for '^L0\.k +128x256 +80 +93\.8 ' 10
+tap_check $? "'-' on dense L0.k (128x256) sets 80, below break-even 85.3"
+type_cmd 'rank L0.o 248'
+wait_for '^L0\.o +256x256 +248 +193\.8! ' 10 &&
+	$T capture-pane -p -e -t rs | grep -q "^${ESC}\[31mL0\.o "
+tap_check $? "rank 248 of L0.o (past break-even) is marked '193.8!' and drawn red"
+wait_for 'L0\.o: rank 248 \(keeps 193\.8% of its parameters; past break-even: costs more than dense\)' 5
+tap_check $? "the rank command says the rank costs more than dense"
+type_cmd 'budget --keep 0.7'
+top_has 'over budget 70\.0% [^|]*┃' 10 &&
+	$T capture-pane -p -e -t rs | head -1 | grep -q "${ESC}\[31m\(${ESC}\[49m\)\{0,1\}█"
+tap_check $? "after 'budget --keep 0.7' the bar marks the budget and is red over it"
+tap_diag "top line: $(top)"
+type_cmd 'rank * --keep 0.5'
+top_has 'within budget 70\.0% [^|]*┃' 10 &&
+	$T capture-pane -p -e -t rs | head -1 | grep -q "${ESC}\[32m\(${ESC}\[49m\)\{0,1\}█"
+tap_check $? "under the budget the bar is green"
+
 type_cmd 'quit'
 n=0
 while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done

@@ -82,9 +82,10 @@ fill(int y, int x, int n, attr_t a)
 	attroff(a);
 }
 
-/* A horizontal bar of `width` cells, `frac` full. */
+/* A horizontal bar of `width` cells, `frac` full, in `pair`; a mark at `target` (0..1; < 0:
+ * none). */
 static void
-bar(const struct wb *w, int y, int x, int width, double frac)
+bar(const struct wb *w, int y, int x, int width, double frac, int pair, double target)
 {
 	static const char *const eighths[] = { "", "▏", "▎", "▍", "▌", "▋", "▊", "▉" };
 	int full, i, rem;
@@ -98,8 +99,16 @@ bar(const struct wb *w, int y, int x, int width, double frac)
 	full = (int)cells;
 	rem = (int)((cells - full) * 8);
 	move(y, x);
-	attron(wb_attr(w, PAIR_BAR, A_BOLD));
+	attron(wb_attr(w, pair, A_BOLD));
 	for (i = 0; i < width; i++) {
+		if (target >= 0 && i == (target >= 1 ? width - 1 : (int)(target * width))) {
+			attroff(wb_attr(w, pair, A_BOLD));
+			attron(A_BOLD);
+			addstr(w->utf8 ? "┃" : "|");
+			attroff(A_BOLD);
+			attron(wb_attr(w, pair, A_BOLD));
+			continue;
+		}
 		if (w->utf8) {
 			if (i < full)
 				addstr("█");
@@ -111,7 +120,7 @@ bar(const struct wb *w, int y, int x, int width, double frac)
 			addch(i < full ? '#' : '.');
 		}
 	}
-	attroff(wb_attr(w, PAIR_BAR, A_BOLD));
+	attroff(wb_attr(w, pair, A_BOLD));
 }
 
 /* Row 0: the model, parameters kept (decoder linears) and the last perplexity. */
@@ -137,12 +146,20 @@ draw_budget(struct wb *w, int y, int width)
 		char seg[128];
 		int n = snprintf(seg, sizeof seg, "| decoder params %s/%s %5.1f%%", kept, dense,
 		                 v->dense ? 100.0 * (double)v->params / (double)v->dense : 0.0);
+		if (v->budget > 0 && width >= 100)
+			n += snprintf(seg + n, sizeof seg - (size_t)n, " %s budget %.1f%%",
+			              v->params > v->budget ? "over" : "within",
+			              v->dense ? 100.0 * (double)v->budget / (double)v->dense : 0.0);
 		put(y, x, width - x, head, "%s", seg);
 		x += n + 1;
 	}
 	bw = width >= 110 ? 20 : 10;
 	if (x + bw + 2 < width) {
-		bar(w, y, x, bw, v->dense ? (double)v->params / (double)v->dense : 0);
+		/* red over the budget, or over dense (ranks past break-even) without one */
+		uint64_t limit = v->budget > 0 ? v->budget : v->dense;
+		bar(w, y, x, bw, v->dense ? (double)v->params / (double)v->dense : 0,
+		    v->params > limit ? PAIR_ERR : PAIR_BAR,
+		    v->budget > 0 && v->dense ? (double)v->budget / (double)v->dense : -1);
 		x += bw + 1;
 	}
 	if (width - x > 20) {
@@ -198,9 +215,11 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		w->top = v->n - rows > 0 ? v->n - rows : 0;
 	for (i = 0; i < rows && w->top + i < v->n; i++) {
 		const struct ui_row *r = &v->rows[w->top + i];
-		char shape[24], rank[16], we[16], fe[16], err[16], params[16];
+		char shape[24], rank[16], keep[16], we[16], fe[16], err[16], params[16];
 		attr_t a = A_NORMAL;
 		int y = y0 + 1 + i;
+		/* a factored rank at or past break-even keeps as many parameters as dense or more */
+		int costly = r->rank != RS_PLAN_DENSE && r->params >= r->dense;
 
 		snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->rows, (long long)r->cols);
 		if (r->rank == RS_PLAN_DENSE)
@@ -220,15 +239,19 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		else
 			snprintf(err, sizeof err, "%8s", "-");
 		ui_fmt_count(params, sizeof params, r->params);
+		snprintf(keep, sizeof keep, costly ? "%5.1f!" : "%6.1f",
+		         100.0 * (double)r->params / (double)(r->dense ? r->dense : 1));
 		if (w->top + i == w->sel)
 			a = w->focus == WB_FOCUS_TABLE ? wb_attr(w, PAIR_SEL, A_REVERSE) | A_BOLD :
 			    A_REVERSE;
+		else if (costly)
+			a = wb_attr(w, PAIR_ERR, A_BOLD);
 		else if (r->rank != RS_PLAN_DENSE)
 			a = wb_attr(w, PAIR_FACT, A_BOLD);
 		if (w->top + i == w->sel)
 			fill(y, x0, wd < 66 ? wd : 66, a);
-		put(y, x0, wd, a, "%-8s %9s %6s %6.1f %s %s %s %8s", r->name, shape, rank,
-		    100.0 * (double)r->params / (double)(r->dense ? r->dense : 1), we, fe, err, params);
+		put(y, x0, wd, a, "%-8s %9s %6s %6s %s %s %s %8s", r->name, shape, rank, keep, we,
+		    fe, err, params);
 	}
 	if (v->n > rows && wd >= 76)
 		put(y0, x0 + wd - 9, 9, A_NORMAL, " %d/%d", w->sel + 1, v->n);
@@ -337,8 +360,10 @@ draw_spectrum(struct wb *w, int y0, int x0, int h, int wd)
 			snprintf(rk, sizeof rk, "dense (max rank %lld)", (long long)r->max_rank);
 		else
 			snprintf(rk, sizeof rk, "rank %d of %lld", r->rank, (long long)r->max_rank);
-		put(y0, x0, wd, A_BOLD, "%s %lldx%lld  %s  break-even %.0f", r->name,
-		    (long long)r->rows, (long long)r->cols, rk, r->break_even);
+		put(y0, x0, wd, A_BOLD, "%s %lldx%lld  %s  break-even %.0f%s", r->name,
+		    (long long)r->rows, (long long)r->cols, rk, r->break_even,
+		    r->rank != RS_PLAN_DENSE && r->params > r->dense ? "  ! costs more than dense" :
+		    r->rank != RS_PLAN_DENSE && r->params == r->dense ? "  ! saves nothing" : "");
 	}
 	if (sp->index != w->sel || (sp->rw == 0 && sp->rf == 0)) {
 		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "%s", w->busy && sp->index != w->sel ?
@@ -503,7 +528,7 @@ draw_status(struct wb *w, int y, int width)
 		put(y, 1, 12, a | A_BOLD, "%s", what);
 		x = 14;
 		attroff(a);
-		bar(w, y, x, bw, total > 0 ? done / total : 0);
+		bar(w, y, x, bw, total > 0 ? done / total : 0, PAIR_BAR, -1);
 		x += bw + 1;
 		if (total > 0)
 			put(y, x, width - x, a, " %.0f/%.0f %3.0f%%  %.1fs  ETA %s  (Esc cancels) ", done,

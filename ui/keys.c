@@ -19,7 +19,8 @@ const struct ui_key ui_keys[] = {
 	{ "+", '+', 0, UI_A_RANK_STEP_UP, UI_IN_PANEL, "rank NAME +STEP",
 	  "raise the selected rank by the alignment step (past full rank: dense)" },
 	{ "-", '-', 0, UI_A_RANK_STEP_DOWN, UI_IN_PANEL, "rank NAME -STEP",
-	  "lower the selected rank by the alignment step (dense: from full rank)" },
+	  "lower the selected rank by the alignment step (dense: the largest aligned rank below "
+	  "break-even)" },
 	{ "]", ']', 0, UI_A_RANK_INC, UI_IN_PANEL, "rank NAME +1",
 	  "raise the selected rank by 1" },
 	{ "[", '[', 0, UI_A_RANK_DEC, UI_IN_PANEL, "rank NAME -1",

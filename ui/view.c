@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "model.h"
 #include "plan.h"
+#include "rankalloc.h"
 #include "session.h"
 #include "status.h"
 
@@ -119,6 +120,10 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 	v->dense = rs_plan_dense_params(p);
 	v->other = rs_model_embed_head_params(s->model);
 	v->n_compressed = rs_plan_n_compressed(p);
+	{
+		struct rs_budget b = { s->budget_keep, s->budget_params };
+		v->budget = b.keep > 0 || b.params > 0 ? rs_budget_target(&b, p) : 0;
+	}
 	v->plan_version = rs_plan_version(p);
 	v->have_spectra = a != NULL && rs_analysis_count(a, RS_SPEC_WEIGHT) > 0;
 	v->have_features = a != NULL && (rs_analysis_count(a, RS_SPEC_CENTRED) > 0 ||

@@ -38,6 +38,7 @@ struct ui_view {
 	struct ui_row *rows;
 	int align;
 	uint64_t params, dense, other;   /* decoder totals; embeddings + head */
+	uint64_t budget;            /* decoder parameters the budget allows ('budget'); 0: none */
 	int n_compressed;
 	int have_spectra;           /* any weight spectrum */
 	int have_features;          /* any feature spectrum */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -654,8 +655,8 @@ wb_rank_key(struct wb *w, enum ui_act act)
 			snprintf(cmd, sizeof cmd, "rank %s dense", r->name);
 		} else {
 			long k = w->last_rank != NULL ? w->last_rank[w->sel] : 0;
-			if (k <= 0)
-				k = ((long)r->break_even / step) * step;
+			if (k <= 0)     /* below break-even: a rank at it saves nothing */
+				k = ((long)ceil(r->break_even - 1) / step) * step;
 			if (k < 1)
 				k = step;
 			snprintf(cmd, sizeof cmd, "rank %s %ld", r->name, k);
