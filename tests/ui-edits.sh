@@ -43,7 +43,7 @@ echo \$? >"$TMPD/status"
 exec sleep 120
 EOF
 $T new-session -d -s keep "sleep 600"
-$T new-session -d -s rs -x 120 -y 40 "sh $TMPD/run.sh"
+$T new-session -d -s rs -x 120 -y 50 "sh $TMPD/run.sh"
 wait_for '^L0\.q +256x256 +dense' 20
 tap_check $? "the workbench opens under TERM=xterm-256color"
 
@@ -110,6 +110,8 @@ done
 [ $n -lt 300 ] || tap_diag "last: $(cat "$TMPD/last")"
 [ $n -lt 300 ]
 tap_check $? "undo back to the saved plan names the file again"
+tap_check $? "undo back to the saved plan names the file again"
+wait_for 'ppl: ([0-9]+/[0-9]+ )?done' 30
 
 # --- Signals: '-' on a dense matrix goes below break-even (m*n/(m+n): 128 for 256x256, 85.3
 # for 128x256), a rank past it is marked as costing more than dense (red, '!'), the params bar
@@ -142,6 +144,41 @@ type_cmd 'rank * --keep 0.5'
 top_has 'within budget 70\.0% [^|]*┃' 10 &&
 	$T capture-pane -p -e -t rs | head -1 | grep -q "${ESC}\[32m\(${ESC}\[49m\)\{0,1\}█"
 tap_check $? "under the budget the bar is green"
+
+# --- At 80x24 long lines wrap in the log: scrolled back row by row, the log holds the whole
+# 1870-character paragraph of 'help alloc' (the reference: the same command without a terminal).
+(cd "$RS_SRCDIR" && "$BIN" -c 'help alloc') 2>&1 | sed -n 2p | tr -d ' ' >"$TMPD/para"
+$T resize-window -t rs -x 80 -y 24
+type_cmd 'help alloc'
+wait_for '--log FILE' 10
+$T send-keys -t rs Escape
+sleep 0.3
+$T send-keys -t rs Tab
+# logrows: the log pane's rows (between its title line and the status line).
+logrows() {
+	$T capture-pane -p -t rs | awk -v n=24 '/^(─|-) log/ { on = 1; next } on && NR <= n - 2'
+}
+wait_for '^─ log' 5
+logrows >"$TMPD/rows"
+: >"$TMPD/tops"
+k=0
+while [ $k -lt 120 ] && ! head -1 "$TMPD/rows" | grep -q '^> help alloc'; do
+	prev=$(cat "$TMPD/rows")
+	$T send-keys -t rs Up
+	m=0
+	while [ $m -lt 50 ]; do
+		logrows >"$TMPD/rows"
+		[ "$(cat "$TMPD/rows")" != "$prev" ] && break
+		sleep 0.1
+		m=$((m + 1))
+	done
+	[ $m -lt 50 ] || break
+	head -1 "$TMPD/rows" >>"$TMPD/tops"
+	k=$((k + 1))
+done
+{ tac "$TMPD/tops"; logrows; } | tr -d ' \n' >"$TMPD/joined"
+[ -s "$TMPD/para" ] && grep -qF "$(cat "$TMPD/para")" "$TMPD/joined"
+tap_check $? "at 80x24 'help alloc' reads in full in the log (wrapped rows, scrolled back $k rows)"
 
 type_cmd 'quit'
 n=0

@@ -457,12 +457,49 @@ draw_spectrum(struct wb *w, int y0, int x0, int h, int wd)
 	}
 }
 
-/* The log pane: a title line then the newest lines. */
+/* Byte offsets where text's screen rows start when wrapped at width columns (at most max
+ * rows; the rest of a longer line is cut).  Returns the number of rows (at least 1). */
+static int
+wrap_rows(const char *text, int width, size_t *starts, int max)
+{
+	mbstate_t st;
+	size_t at = 0, len = strlen(text);
+	int n = 1, col = 0;
+
+	starts[0] = 0;
+	memset(&st, 0, sizeof st);
+	while (at < len) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, text + at, len - at, &st);
+		int cw = 1;
+		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+			memset(&st, 0, sizeof st);
+			k = 1;
+		} else if ((cw = wcwidth(wc)) < 0) {
+			cw = 1;
+		}
+		if (col + cw > width) {
+			if (n == max)
+				break;
+			starts[n++] = at;
+			col = 0;
+		}
+		col += cw;
+		at += k;
+	}
+	return n;
+}
+
+#define LOG_WRAP_MAX 64         /* screen rows one log line may take */
+
+/* The log pane: a title line then the newest lines, wrapped at the width; log_scroll counts
+ * screen rows back from the newest. */
 static void
 draw_log(struct wb *w, int y0, int h, int width)
 {
 	attr_t t = w->focus == WB_FOCUS_LOG ? A_BOLD | A_REVERSE : A_BOLD;
-	int rows = h - 1, total = w->log_n + (w->partial_len > 0), i, first;
+	int rows = h - 1, total = w->log_n + (w->partial_len > 0), i, vis = 0, skip, y;
+	size_t starts[LOG_WRAP_MAX + 1];
 
 	w->log_rows = rows;
 	if (w->utf8) {
@@ -474,19 +511,23 @@ draw_log(struct wb *w, int y0, int h, int width)
 		mvhline(y0, 0, '-', width);
 	}
 	put(y0, 1, width - 2, t, " log%s ", w->log_scroll > 0 ? " (scrolled; End: newest)" : "");
-	if (w->log_scroll > total - rows)
-		w->log_scroll = total - rows > 0 ? total - rows : 0;
-	first = total - rows - w->log_scroll;
-	if (first < 0)
-		first = 0;
-	for (i = 0; i < rows && first + i < total; i++) {
-		int idx = first + i;
+	for (i = 0; i < total; i++)     /* screen rows of the whole log */
+		vis += wrap_rows(i < w->log_n ? w->log[(w->log_head + i) % w->log_cap].text :
+		                 w->partial, width, starts, LOG_WRAP_MAX);
+	if (w->log_scroll > vis - rows)
+		w->log_scroll = vis - rows > 0 ? vis - rows : 0;
+	/* fill from the bottom: the newest line's last row first, after the rows scrolled back */
+	skip = w->log_scroll;
+	y = rows - 1;
+	if (vis < rows)
+		y = vis - 1;
+	for (i = total - 1; i >= 0 && y >= 0; i--) {
 		const char *text;
-		int kind;
+		int kind, n, j;
 		attr_t a;
 
-		if (idx < w->log_n) {
-			const struct wb_line *l = &w->log[(w->log_head + idx) % w->log_cap];
+		if (i < w->log_n) {
+			const struct wb_line *l = &w->log[(w->log_head + i) % w->log_cap];
 			text = l->text;
 			kind = l->kind;
 		} else {
@@ -496,9 +537,18 @@ draw_log(struct wb *w, int y0, int h, int width)
 		a = kind == RS_OUT_ERROR ? wb_attr(w, PAIR_ERR, A_BOLD) :
 		    kind == RS_OUT_INFO ? wb_attr(w, PAIR_INFO, A_DIM) :
 		    kind == WB_LOG_ECHO ? wb_attr(w, PAIR_ECHO, A_BOLD) : A_NORMAL;
-		attron(a);
-		mvaddnstr(y0 + 1 + i, 0, text, width);
-		attroff(a);
+		n = wrap_rows(text, width, starts, LOG_WRAP_MAX);
+		starts[n] = strlen(text);
+		for (j = n - 1; j >= 0 && y >= 0; j--) {
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			attron(a);
+			mvaddnstr(y0 + 1 + y, 0, text + starts[j], (int)(starts[j + 1] - starts[j]));
+			attroff(a);
+			y--;
+		}
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -774,7 +775,7 @@ wb_panel_key(struct wb *w, int c)
 		else wb_select(w, w->sel + page);
 		break;
 	case UI_A_HOME:
-		if (log) w->log_scroll = w->log_n + 1; else wb_select(w, 0);
+		if (log) w->log_scroll = INT_MAX / 2; else wb_select(w, 0);   /* drawing clamps it */
 		break;
 	case UI_A_END:
 		if (log) w->log_scroll = 0; else wb_select(w, w->view.n - 1);
