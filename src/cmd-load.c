@@ -54,6 +54,7 @@ load_factored(struct rs_session *s, const char *path, char **cause)
 	rs_free(s->plan_source);
 	s->plan_source = src;
 	src = NULL;
+	rs_session_stamp(s, &s->plan_source_stamp);
 	if ((c = rs_engine_compress(s, cause)) == NULL) {
 		rc = RS_ENOMEM;
 		goto out;

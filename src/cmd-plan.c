@@ -88,16 +88,12 @@ plan_save(struct rs_cmd_ctx *ctx, const char *path)
 {
 	struct rs_session *s = ctx->session;
 	struct rs_planfile_meta meta;
-	char *owned;
 	int rc;
 
 	rs_engine_plan_meta(s, &meta);
 	if ((rc = rs_planfile_save(path, s->plan, s->model, &meta, &ctx->cause)) != 0)
 		return rc;
-	if ((owned = rs_strdup(path)) != NULL) {
-		rs_free(s->plan_source);
-		s->plan_source = owned;
-	}
+	rs_session_set_plan_source(s, path);   /* out of memory: only the label is lost */
 	rs_out_printf(ctx->out, "plan: saved %d of %d factored, method %s, to %s\n",
 	              rs_plan_n_compressed(s->plan), rs_plan_count(s->plan),
 	              rs_method_name(meta.method), path);
@@ -111,7 +107,7 @@ plan_load(struct rs_cmd_ctx *ctx, const char *path, int force)
 	struct rs_session *s = ctx->session;
 	struct rs_planfile *pf;
 	const char *cur;
-	char line[512], *owned;
+	char line[512];
 	int rc;
 
 	if ((rc = rs_planfile_read(path, s->model, force, &pf, &ctx->cause)) != 0)
@@ -136,10 +132,7 @@ plan_load(struct rs_cmd_ctx *ctx, const char *path, int force)
 			rs_out_infof(ctx->out, "note: the plan was made with another calibration (%s); "
 			             "factors will use the session's (%s)\n", pf->calib, cur);
 	}
-	if ((owned = rs_strdup(path)) != NULL) {
-		rs_free(s->plan_source);
-		s->plan_source = owned;
-	}
+	rs_session_set_plan_source(s, path);
 	rs_out_printf(ctx->out, "plan: loaded %s: %d of %d factored, method %s, rank alignment %d\n",
 	              path, rs_plan_n_compressed(s->plan), rs_plan_count(s->plan),
 	              rs_method_name(pf->method), pf->align);

@@ -191,10 +191,7 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rs_out_infof(ctx->out, "ppl: %lld tokens scored in %d windows, %.2f s, %.0f tokens/s\n",
 	             (long long)res.n_scored, res.n_chunks, secs,
 	             secs > 0 ? (double)res.n_chunks * (double)ev.ctx / secs : 0.0);
-	s->last_ppl = res.ppl;
-	s->last_ppl_ctx = ev.ctx;
-	snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s",
-	         rs_ppl_protocol_name(o.protocol));
+	rs_session_set_ppl(s, res.ppl, rs_ppl_protocol_name(o.protocol), ev.ctx);
 	return 0;
 }
 

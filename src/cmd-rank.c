@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,20 @@ rank_parse(const char *w, long *value, int *relative, char **cause)
 	if (!*relative && *value < 1)
 		return rs_fail(cause, RS_EINVAL, "rank: %ld: a rank is at least 1 (or dense)", *value);
 	return 0;
+}
+
+/* The largest multiple of step below matrix i's break-even rank (the largest rank below it when
+ * step is larger): where lowering a dense matrix starts, since a rank at or past break-even
+ * keeps as many parameters as dense or more. */
+static long
+rank_below_break_even(const struct rs_plan *p, int i, long step)
+{
+	long below = (long)ceil(rs_plan_break_even(p, i)) - 1, r;
+
+	if (below < 1)
+		return 1;
+	r = (below / step) * step;
+	return r >= 1 ? r : below;
 }
 
 /* The spectrum --energy reads for matrix i (compress.h's preview choice). */
@@ -103,6 +118,8 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			want = rs_rankalloc_energy_rank(p, i, sp, energy);
 		} else if (keepw != NULL) {
 			want = rs_plan_rank_for_keep(p, i, keep);
+		} else if (relative && value < 0 && rs_plan_rank(p, i) == RS_PLAN_DENSE) {
+			want = rank_below_break_even(p, i, -value);
 		} else if (relative) {
 			long cur = rs_plan_rank(p, i);
 			if (cur == RS_PLAN_DENSE)
@@ -149,8 +166,9 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			              rs_plan_name(p, last), r,
 			              100.0 * (double)rs_plan_params_of(p, last) /
 			              (double)rs_plan_dense_of(p, last),
-			              r >= rs_plan_break_even(p, last) ? "; at or past break-even: "
-			              "saves nothing" : "");
+			              r > rs_plan_break_even(p, last) ? "; past break-even: costs "
+			              "more than dense" : r == rs_plan_break_even(p, last) ?
+			              "; at break-even: saves nothing" : "");
 	} else {
 		rs_out_printf(ctx->out, "rank: %d matrices set\n", n);
 	}
@@ -166,7 +184,8 @@ const struct rs_cmd_entry rs_cmd_rank_entry = {
 	.summary = "set the rank of matrices in the plan",
 	.help = "Sets the rank of every decoder matrix PATTERN selects (L3.q, L3-7.up, *.q, L*.down, "
 	        "* for all): an absolute rank, a change (+8, -8; growing past full rank makes the "
-	        "matrix dense), 'dense', or --keep RATIO, the rank keeping that fraction of each "
+	        "matrix dense; lowering a dense matrix by N gives the largest multiple of N below "
+	        "break-even, m*n/(m+n), where factoring starts to save), 'dense', or --keep RATIO, the rank keeping that fraction of each "
 	        "matrix's parameters (r(m+n) = RATIO*m*n; RATIO >= 1 means dense), or --energy E, the "
 	        "smallest rank keeping the fraction E of the covariance energy: the feature "
 	        "spectrum of the current method when computed (uncentred for whiten, centred "

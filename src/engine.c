@@ -180,7 +180,7 @@ rs_engine_desc(struct rs_session *s, char *buf, size_t n)
 {
 	enum rs_method m = (enum rs_method)s->method;
 	const char *owner = NULL, *data = "";
-	char alpha[32] = "", repl[160] = "";
+	char alpha[32] = "", repl[160] = "", src[300];
 	int nr = rs_engine_n_replaced(s, &owner);
 
 	if (nr > 0)
@@ -201,9 +201,15 @@ rs_engine_desc(struct rs_session *s, char *buf, size_t n)
 		    ", with the session's calibration" :
 		    s->compress != NULL && rs_compress_n_fixed(s->compress) > 0 ?
 		    ", factors from the loaded file" : ", no calibration yet";
-	snprintf(buf, n, "the plan%s%s%s: %d of %d decoder matrices factored, method %s%s%s%s",
-	    s->plan_source != NULL ? " (from " : "", s->plan_source != NULL ? s->plan_source : "",
-	    s->plan_source != NULL ? ")" : "", rs_plan_n_compressed(s->plan),
+	/* the file names the plan only while the plan is still what was loaded or saved */
+	if (s->plan_source == NULL)
+		src[0] = '\0';
+	else if (rs_session_stamp_change(s, &s->plan_source_stamp) != NULL)
+		snprintf(src, sizeof src, " (unsaved: edited since %s)", s->plan_source);
+	else
+		snprintf(src, sizeof src, " (from %s)", s->plan_source);
+	snprintf(buf, n, "the plan%s: %d of %d decoder matrices factored, method %s%s%s%s",
+	    src, rs_plan_n_compressed(s->plan),
 	    rs_plan_count(s->plan), rs_method_name(m), alpha, data, repl);
 }
 

@@ -341,10 +341,7 @@ h_perplexity(void *ctx, const char *path, int window, double *ppl, char **cause)
 	rs_free(ids);
 	if (rc == 0) {
 		*ppl = res.ppl;
-		s->last_ppl = res.ppl;
-		snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s",
-		    rs_ppl_protocol_name(RS_PPL_CHUNKED));
-		s->last_ppl_ctx = window;
+		rs_session_set_ppl(s, res.ppl, rs_ppl_protocol_name(RS_PPL_CHUNKED), window);
 	}
 	return rc;
 }

@@ -98,6 +98,22 @@ int rs_plan_rank(const struct rs_plan *p, int i) { return p->ranks[i]; }
 int rs_plan_align(const struct rs_plan *p) { return p->align; }
 uint64_t rs_plan_version(const struct rs_plan *p) { return p->version; }
 
+uint64_t
+rs_plan_digest(const struct rs_plan *p)
+{
+	uint64_t h = 14695981039346656037ULL;
+	int i;
+
+	for (i = -1; i < p->n; i++) {
+		uint32_t v = (uint32_t)(i < 0 ? p->align : p->ranks[i]);
+		for (int b = 0; b < 4; b++) {
+			h ^= (v >> (8 * b)) & 0xffu;
+			h *= 1099511628211ULL;
+		}
+	}
+	return h;
+}
+
 int
 rs_plan_index(const struct rs_plan *p, int layer, enum rs_tkind type)
 {

@@ -70,5 +70,8 @@ int rs_plan_redo(struct rs_plan *p);           /* 0, or 1 when there is nothing 
 void rs_plan_end(struct rs_plan *p);
 /* Version counter, bumped by every change (views cache against it). */
 uint64_t rs_plan_version(const struct rs_plan *p);
+/* A 64-bit digest (FNV-1a) of the ranks and the alignment: equal plans have equal digests,
+ * so an undo back to a measured or saved plan is recognised as that plan again. */
+uint64_t rs_plan_digest(const struct rs_plan *p);
 
 #endif

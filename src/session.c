@@ -3,6 +3,7 @@
 
 #include "session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "plan.h"
 #include "rankalloc.h"
 #include "plugin.h"
+#include "status.h"
 #include "tokenizer.h"
 
 struct rs_session *
@@ -54,6 +56,10 @@ rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokeniz
 	s->compress = NULL;
 	rs_free(s->plan_source);
 	s->plan_source = NULL;
+	/* a perplexity belongs to the model it was measured on */
+	s->last_ppl = 0;
+	s->last_ppl_protocol[0] = '\0';
+	s->last_ppl_ctx = 0;
 	/* trial histories and probes were measured on the old model (the evaluator stays) */
 	rs_alloc_state_model_changed(s->alloc);
 	/* replacements plugins made belong to the old model */
@@ -68,6 +74,51 @@ rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokeniz
 	s->model = m;
 	s->tok = t;
 	s->model_path = path;
+}
+
+void
+rs_session_stamp(const struct rs_session *s, struct rs_plan_stamp *st)
+{
+	st->digest = s->plan != NULL ? rs_plan_digest(s->plan) : 0;
+	st->method = s->method;
+	st->asvd_alpha = s->asvd_alpha;
+}
+
+const char *
+rs_session_stamp_change(const struct rs_session *s, const struct rs_plan_stamp *st)
+{
+	struct rs_plan_stamp now;
+
+	rs_session_stamp(s, &now);
+	if (now.digest != st->digest)
+		return "plan changed";
+	/* the method decomposes factored matrices only: a dense plan is the same model */
+	if (s->plan != NULL && rs_plan_n_compressed(s->plan) > 0 && (now.method != st->method ||
+	    (now.method == RS_METHOD_ASVD && now.asvd_alpha != st->asvd_alpha)))
+		return "method changed";
+	return NULL;
+}
+
+void
+rs_session_set_ppl(struct rs_session *s, double ppl, const char *protocol, int ctx)
+{
+	s->last_ppl = ppl;
+	snprintf(s->last_ppl_protocol, sizeof s->last_ppl_protocol, "%s", protocol);
+	s->last_ppl_ctx = ctx;
+	rs_session_stamp(s, &s->last_ppl_stamp);
+}
+
+int
+rs_session_set_plan_source(struct rs_session *s, const char *path)
+{
+	char *owned = rs_strdup(path);
+
+	if (owned == NULL)
+		return RS_ENOMEM;
+	rs_free(s->plan_source);
+	s->plan_source = owned;
+	rs_session_stamp(s, &s->plan_source_stamp);
+	return 0;
 }
 
 void

@@ -13,6 +13,13 @@ struct rs_plan;
 struct rs_plugins;
 struct rs_tokenizer;
 
+/* What a perplexity or a plan file was made from: the plan's ranks and the method. */
+struct rs_plan_stamp {
+	unsigned long long digest;    /* rs_plan_digest */
+	int method;
+	double asvd_alpha;
+};
+
 struct rs_session {
 	struct rs_model *model;       /* NULL until `load`; NULL after `load --vocab-only` */
 	struct rs_tokenizer *tok;     /* NULL until `load` */
@@ -22,6 +29,7 @@ struct rs_session {
 	double last_ppl;              /* the last finished `ppl`, 0 if none */
 	char last_ppl_protocol[16];   /* its protocol name */
 	int last_ppl_ctx;             /* its window */
+	struct rs_plan_stamp last_ppl_stamp; /* the plan it was measured under */
 	struct rs_analysis *analysis; /* spectra of the loaded model; NULL until `spectra` */
 	struct rs_calib *calib;       /* calibration statistics; NULL until `calibrate` */
 	struct rs_cache *cache;       /* opened on first use */
@@ -30,6 +38,7 @@ struct rs_session {
 	double asvd_alpha;            /* `set asvd-alpha`, default 0.5 */
 	struct rs_compress *compress; /* factor cache of the loaded model; NULL until first use */
 	char *plan_source;            /* plan or factored file last loaded or saved, or NULL */
+	struct rs_plan_stamp plan_source_stamp; /* the plan as loaded or saved */
 	/* rank allocation (rankalloc.h) */
 	double budget_keep;           /* `budget --keep RATIO`, 0 when unset */
 	unsigned long long budget_params; /* `budget --params N`, 0 when unset */
@@ -45,5 +54,13 @@ void rs_session_free(struct rs_session *s);
  * all-dense plan for the new model (plan stays NULL if that allocation fails). */
 void rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokenizer *t,
                           char *path);
+/* The current plan's stamp (digest 0 without a plan). */
+void rs_session_stamp(const struct rs_session *s, struct rs_plan_stamp *st);
+/* What changed since the stamp: NULL if nothing, else "plan changed" or "method changed". */
+const char *rs_session_stamp_change(const struct rs_session *s, const struct rs_plan_stamp *st);
+/* Record a finished perplexity measured under the current plan. */
+void rs_session_set_ppl(struct rs_session *s, double ppl, const char *protocol, int ctx);
+/* Record that the plan was loaded from or saved to path (a copy is kept; 0 or RS_ENOMEM). */
+int rs_session_set_plan_source(struct rs_session *s, const char *path);
 
 #endif

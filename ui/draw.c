@@ -82,9 +82,10 @@ fill(int y, int x, int n, attr_t a)
 	attroff(a);
 }
 
-/* A horizontal bar of `width` cells, `frac` full. */
+/* A horizontal bar of `width` cells, `frac` full, in `pair`; a mark at `target` (0..1; < 0:
+ * none). */
 static void
-bar(const struct wb *w, int y, int x, int width, double frac)
+bar(const struct wb *w, int y, int x, int width, double frac, int pair, double target)
 {
 	static const char *const eighths[] = { "", "▏", "▎", "▍", "▌", "▋", "▊", "▉" };
 	int full, i, rem;
@@ -98,8 +99,16 @@ bar(const struct wb *w, int y, int x, int width, double frac)
 	full = (int)cells;
 	rem = (int)((cells - full) * 8);
 	move(y, x);
-	attron(wb_attr(w, PAIR_BAR, A_BOLD));
+	attron(wb_attr(w, pair, A_BOLD));
 	for (i = 0; i < width; i++) {
+		if (target >= 0 && i == (target >= 1 ? width - 1 : (int)(target * width))) {
+			attroff(wb_attr(w, pair, A_BOLD));
+			attron(A_BOLD);
+			addstr(w->utf8 ? "┃" : "|");
+			attroff(A_BOLD);
+			attron(wb_attr(w, pair, A_BOLD));
+			continue;
+		}
 		if (w->utf8) {
 			if (i < full)
 				addstr("█");
@@ -111,7 +120,7 @@ bar(const struct wb *w, int y, int x, int width, double frac)
 			addch(i < full ? '#' : '.');
 		}
 	}
-	attroff(wb_attr(w, PAIR_BAR, A_BOLD));
+	attroff(wb_attr(w, pair, A_BOLD));
 }
 
 /* Row 0: the model, parameters kept (decoder linears) and the last perplexity. */
@@ -137,23 +146,37 @@ draw_budget(struct wb *w, int y, int width)
 		char seg[128];
 		int n = snprintf(seg, sizeof seg, "| decoder params %s/%s %5.1f%%", kept, dense,
 		                 v->dense ? 100.0 * (double)v->params / (double)v->dense : 0.0);
+		if (v->budget > 0 && width >= 100)
+			n += snprintf(seg + n, sizeof seg - (size_t)n, " %s budget %.1f%%",
+			              v->params > v->budget ? "over" : "within",
+			              v->dense ? 100.0 * (double)v->budget / (double)v->dense : 0.0);
 		put(y, x, width - x, head, "%s", seg);
 		x += n + 1;
 	}
 	bw = width >= 110 ? 20 : 10;
 	if (x + bw + 2 < width) {
-		bar(w, y, x, bw, v->dense ? (double)v->params / (double)v->dense : 0);
+		/* red over the budget, or over dense (ranks past break-even) without one */
+		uint64_t limit = v->budget > 0 ? v->budget : v->dense;
+		bar(w, y, x, bw, v->dense ? (double)v->params / (double)v->dense : 0,
+		    v->params > limit ? PAIR_ERR : PAIR_BAR,
+		    v->budget > 0 && v->dense ? (double)v->budget / (double)v->dense : -1);
 		x += bw + 1;
 	}
 	if (width - x > 20) {
 		char seg[128];
 		int n;
-		if (v->ppl > 0)
+		attr_t a = head;
+		if (v->ppl > 0 && v->ppl_stale[0] != '\0') {
+			/* measured under another plan: kept for reference, dimmed */
+			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s)", v->ppl, v->ppl_stale);
+			a |= A_DIM;
+		} else if (v->ppl > 0) {
 			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s, ctx %d)", v->ppl, v->ppl_protocol,
 			             v->ppl_ctx);
-		else
+		} else {
 			n = snprintf(seg, sizeof seg, "| ppl - (run 'ppl FILE')");
-		put(y, x, width - x, head, "%s", seg);
+		}
+		put(y, x, width - x, a, "%s", seg);
 		x += n + 1;
 	}
 	{
@@ -192,9 +215,11 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		w->top = v->n - rows > 0 ? v->n - rows : 0;
 	for (i = 0; i < rows && w->top + i < v->n; i++) {
 		const struct ui_row *r = &v->rows[w->top + i];
-		char shape[24], rank[16], we[16], fe[16], err[16], params[16];
+		char shape[24], rank[16], keep[16], we[16], fe[16], err[16], params[16];
 		attr_t a = A_NORMAL;
 		int y = y0 + 1 + i;
+		/* a factored rank at or past break-even keeps as many parameters as dense or more */
+		int costly = r->rank != RS_PLAN_DENSE && r->params >= r->dense;
 
 		snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->rows, (long long)r->cols);
 		if (r->rank == RS_PLAN_DENSE)
@@ -214,15 +239,19 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		else
 			snprintf(err, sizeof err, "%8s", "-");
 		ui_fmt_count(params, sizeof params, r->params);
+		snprintf(keep, sizeof keep, costly ? "%5.1f!" : "%6.1f",
+		         100.0 * (double)r->params / (double)(r->dense ? r->dense : 1));
 		if (w->top + i == w->sel)
 			a = w->focus == WB_FOCUS_TABLE ? wb_attr(w, PAIR_SEL, A_REVERSE) | A_BOLD :
 			    A_REVERSE;
+		else if (costly)
+			a = wb_attr(w, PAIR_ERR, A_BOLD);
 		else if (r->rank != RS_PLAN_DENSE)
 			a = wb_attr(w, PAIR_FACT, A_BOLD);
 		if (w->top + i == w->sel)
 			fill(y, x0, wd < 66 ? wd : 66, a);
-		put(y, x0, wd, a, "%-8s %9s %6s %6.1f %s %s %s %8s", r->name, shape, rank,
-		    100.0 * (double)r->params / (double)(r->dense ? r->dense : 1), we, fe, err, params);
+		put(y, x0, wd, a, "%-8s %9s %6s %6s %s %s %s %8s", r->name, shape, rank, keep, we,
+		    fe, err, params);
 	}
 	if (v->n > rows && wd >= 76)
 		put(y0, x0 + wd - 9, 9, A_NORMAL, " %d/%d", w->sel + 1, v->n);
@@ -331,8 +360,10 @@ draw_spectrum(struct wb *w, int y0, int x0, int h, int wd)
 			snprintf(rk, sizeof rk, "dense (max rank %lld)", (long long)r->max_rank);
 		else
 			snprintf(rk, sizeof rk, "rank %d of %lld", r->rank, (long long)r->max_rank);
-		put(y0, x0, wd, A_BOLD, "%s %lldx%lld  %s  break-even %.0f", r->name,
-		    (long long)r->rows, (long long)r->cols, rk, r->break_even);
+		put(y0, x0, wd, A_BOLD, "%s %lldx%lld  %s  break-even %.0f%s", r->name,
+		    (long long)r->rows, (long long)r->cols, rk, r->break_even,
+		    r->rank != RS_PLAN_DENSE && r->params > r->dense ? "  ! costs more than dense" :
+		    r->rank != RS_PLAN_DENSE && r->params == r->dense ? "  ! saves nothing" : "");
 	}
 	if (sp->index != w->sel || (sp->rw == 0 && sp->rf == 0)) {
 		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "%s", w->busy && sp->index != w->sel ?
@@ -426,12 +457,49 @@ draw_spectrum(struct wb *w, int y0, int x0, int h, int wd)
 	}
 }
 
-/* The log pane: a title line then the newest lines. */
+/* Byte offsets where text's screen rows start when wrapped at width columns (at most max
+ * rows; the rest of a longer line is cut).  Returns the number of rows (at least 1). */
+static int
+wrap_rows(const char *text, int width, size_t *starts, int max)
+{
+	mbstate_t st;
+	size_t at = 0, len = strlen(text);
+	int n = 1, col = 0;
+
+	starts[0] = 0;
+	memset(&st, 0, sizeof st);
+	while (at < len) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, text + at, len - at, &st);
+		int cw = 1;
+		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+			memset(&st, 0, sizeof st);
+			k = 1;
+		} else if ((cw = wcwidth(wc)) < 0) {
+			cw = 1;
+		}
+		if (col + cw > width) {
+			if (n == max)
+				break;
+			starts[n++] = at;
+			col = 0;
+		}
+		col += cw;
+		at += k;
+	}
+	return n;
+}
+
+#define LOG_WRAP_MAX 64         /* screen rows one log line may take */
+
+/* The log pane: a title line then the newest lines, wrapped at the width; log_scroll counts
+ * screen rows back from the newest. */
 static void
 draw_log(struct wb *w, int y0, int h, int width)
 {
 	attr_t t = w->focus == WB_FOCUS_LOG ? A_BOLD | A_REVERSE : A_BOLD;
-	int rows = h - 1, total = w->log_n + (w->partial_len > 0), i, first;
+	int rows = h - 1, total = w->log_n + (w->partial_len > 0), i, vis = 0, skip, y;
+	size_t starts[LOG_WRAP_MAX + 1];
 
 	w->log_rows = rows;
 	if (w->utf8) {
@@ -443,19 +511,23 @@ draw_log(struct wb *w, int y0, int h, int width)
 		mvhline(y0, 0, '-', width);
 	}
 	put(y0, 1, width - 2, t, " log%s ", w->log_scroll > 0 ? " (scrolled; End: newest)" : "");
-	if (w->log_scroll > total - rows)
-		w->log_scroll = total - rows > 0 ? total - rows : 0;
-	first = total - rows - w->log_scroll;
-	if (first < 0)
-		first = 0;
-	for (i = 0; i < rows && first + i < total; i++) {
-		int idx = first + i;
+	for (i = 0; i < total; i++)     /* screen rows of the whole log */
+		vis += wrap_rows(i < w->log_n ? w->log[(w->log_head + i) % w->log_cap].text :
+		                 w->partial, width, starts, LOG_WRAP_MAX);
+	if (w->log_scroll > vis - rows)
+		w->log_scroll = vis - rows > 0 ? vis - rows : 0;
+	/* fill from the bottom: the newest line's last row first, after the rows scrolled back */
+	skip = w->log_scroll;
+	y = rows - 1;
+	if (vis < rows)
+		y = vis - 1;
+	for (i = total - 1; i >= 0 && y >= 0; i--) {
 		const char *text;
-		int kind;
+		int kind, n, j;
 		attr_t a;
 
-		if (idx < w->log_n) {
-			const struct wb_line *l = &w->log[(w->log_head + idx) % w->log_cap];
+		if (i < w->log_n) {
+			const struct wb_line *l = &w->log[(w->log_head + i) % w->log_cap];
 			text = l->text;
 			kind = l->kind;
 		} else {
@@ -465,9 +537,18 @@ draw_log(struct wb *w, int y0, int h, int width)
 		a = kind == RS_OUT_ERROR ? wb_attr(w, PAIR_ERR, A_BOLD) :
 		    kind == RS_OUT_INFO ? wb_attr(w, PAIR_INFO, A_DIM) :
 		    kind == WB_LOG_ECHO ? wb_attr(w, PAIR_ECHO, A_BOLD) : A_NORMAL;
-		attron(a);
-		mvaddnstr(y0 + 1 + i, 0, text, width);
-		attroff(a);
+		n = wrap_rows(text, width, starts, LOG_WRAP_MAX);
+		starts[n] = strlen(text);
+		for (j = n - 1; j >= 0 && y >= 0; j--) {
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			attron(a);
+			mvaddnstr(y0 + 1 + y, 0, text + starts[j], (int)(starts[j + 1] - starts[j]));
+			attroff(a);
+			y--;
+		}
 	}
 }
 
@@ -497,7 +578,7 @@ draw_status(struct wb *w, int y, int width)
 		put(y, 1, 12, a | A_BOLD, "%s", what);
 		x = 14;
 		attroff(a);
-		bar(w, y, x, bw, total > 0 ? done / total : 0);
+		bar(w, y, x, bw, total > 0 ? done / total : 0, PAIR_BAR, -1);
 		x += bw + 1;
 		if (total > 0)
 			put(y, x, width - x, a, " %.0f/%.0f %3.0f%%  %.1fs  ETA %s  (Esc cancels) ", done,

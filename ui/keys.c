@@ -3,6 +3,8 @@
 
 #include "keys.h"
 
+#include <string.h>
+
 #include <curses.h>
 
 #define CTRL_KEY(c) ((c) & 0x1f)
@@ -17,7 +19,8 @@ const struct ui_key ui_keys[] = {
 	{ "+", '+', 0, UI_A_RANK_STEP_UP, UI_IN_PANEL, "rank NAME +STEP",
 	  "raise the selected rank by the alignment step (past full rank: dense)" },
 	{ "-", '-', 0, UI_A_RANK_STEP_DOWN, UI_IN_PANEL, "rank NAME -STEP",
-	  "lower the selected rank by the alignment step (dense: from full rank)" },
+	  "lower the selected rank by the alignment step (dense: the largest aligned rank below "
+	  "break-even)" },
 	{ "]", ']', 0, UI_A_RANK_INC, UI_IN_PANEL, "rank NAME +1",
 	  "raise the selected rank by 1" },
 	{ "[", '[', 0, UI_A_RANK_DEC, UI_IN_PANEL, "rank NAME -1",
@@ -52,4 +55,87 @@ ui_key_action(int code)
 		if ((k->where & UI_IN_PANEL) && (k->code == code || (k->code2 != 0 && k->code2 == code)))
 			return k->act;
 	return UI_A_NONE;
+}
+
+/* The curses code of a CSI key with final byte f and first parameter p (0 if none), or 0. */
+static int
+seq_csi_key(int f, long p)
+{
+	switch (f) {
+	case 'A': return KEY_UP;
+	case 'B': return KEY_DOWN;
+	case 'H': return KEY_HOME;
+	case 'F': return KEY_END;
+	case '~':
+		switch (p) {
+		case 1: case 7: return KEY_HOME;
+		case 4: case 8: return KEY_END;
+		case 5: return KEY_PPAGE;
+		case 6: return KEY_NPAGE;
+		case 11: return KEY_F(1);
+		default: return 0;
+		}
+	default:
+		return 0;
+	}
+}
+
+enum ui_seq
+ui_key_seq(const unsigned char *s, size_t n, size_t *len, int *code)
+{
+	size_t i;
+	long p = 0;
+	int digits = 1;
+
+	*len = n;
+	*code = 0;
+	if (n < 2)
+		return UI_SEQ_PARTIAL;
+	if (s[1] == 'O') {                      /* SS3: one more byte, a keypad or function key */
+		if (n < 3)
+			return UI_SEQ_PARTIAL;
+		*len = 3;
+		switch (s[2]) {
+		case 'A': *code = KEY_UP; break;
+		case 'B': *code = KEY_DOWN; break;
+		case 'H': *code = KEY_HOME; break;
+		case 'F': *code = KEY_END; break;
+		case 'P': *code = KEY_F(1); break;
+		default: break;
+		}
+		return s[2] >= 0x40 && s[2] <= 0x7e ? UI_SEQ_KEY : UI_SEQ_UNKNOWN;
+	}
+	if (s[1] != '[') {
+		*len = 2;
+		return UI_SEQ_META;
+	}
+	/* CSI: parameter bytes 0x30-0x3f, intermediate bytes 0x20-0x2f, a final byte 0x40-0x7e */
+	for (i = 2; i < n && s[i] >= 0x30 && s[i] <= 0x3f; i++) {
+		if (digits && s[i] >= '0' && s[i] <= '9')
+			p = p < 100000 ? p * 10 + (s[i] - '0') : p;
+		else
+			digits = 0;             /* only the first parameter matters */
+	}
+	while (i < n && s[i] >= 0x20 && s[i] <= 0x2f)
+		i++;
+	if (i == n)
+		return UI_SEQ_PARTIAL;
+	*len = i + 1;
+	if (s[i] < 0x40 || s[i] > 0x7e) {       /* not a CSI after all: drop what came before */
+		*len = i;
+		return UI_SEQ_UNKNOWN;
+	}
+	if (s[i] == 'M' && i == 2) {            /* X10 mouse report: three raw bytes follow */
+		if (n < 6)
+			return UI_SEQ_PARTIAL;
+		*len = 6;
+		return UI_SEQ_UNKNOWN;
+	}
+	if (s[i] == '~' && p == 200)
+		return UI_SEQ_PASTE;
+	/* keys: cursor and editing keys, function keys, Shift-Tab; not reports or focus events */
+	if (s[2] == '<' || s[2] == '?' || s[2] == '>' || strchr("ABCDEFHPQRSZ~", s[i]) == NULL)
+		return UI_SEQ_UNKNOWN;
+	*code = seq_csi_key(s[i], p);
+	return UI_SEQ_KEY;
 }

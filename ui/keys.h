@@ -4,6 +4,8 @@
 #ifndef RS_UI_KEYS_H
 #define RS_UI_KEYS_H
 
+#include <stddef.h>
+
 enum ui_act {
 	UI_A_NONE,
 	UI_A_UP, UI_A_DOWN, UI_A_PGUP, UI_A_PGDN, UI_A_HOME, UI_A_END,
@@ -43,5 +45,20 @@ extern const struct ui_key ui_keys[];
 
 /* The panel action of a key code (UI_A_NONE if unbound). */
 enum ui_act ui_key_action(int code);
+
+/* What the bytes after an ESC are (ui_key_seq).  Terminals send keys the terminfo entry does
+ * not name (tmux's Home is ESC [ 1 ~ under TERM=xterm-256color), focus events, mouse reports
+ * and bracketed paste: each is parsed whole so that none of its bytes acts as a key. */
+enum ui_seq {
+	UI_SEQ_PARTIAL,     /* a prefix: more bytes may follow (a lone ESC when none do) */
+	UI_SEQ_KEY,         /* a key: *code its curses code if the panels bind it, else 0 */
+	UI_SEQ_UNKNOWN,     /* a complete sequence that is no key (focus event, mouse report) */
+	UI_SEQ_META,        /* ESC and one other byte (Alt-x) */
+	UI_SEQ_PASTE,       /* ESC [ 200 ~: bracketed paste starts (ends at ESC [ 201 ~) */
+};
+
+/* Parse s[0..n) (s[0] is ESC): ESC [ parameters intermediates final (CSI), ESC O x (SS3), the
+ * X10 mouse report ESC [ M b x y.  *len: the bytes the sequence takes (when not partial). */
+enum ui_seq ui_key_seq(const unsigned char *s, size_t n, size_t *len, int *code);
 
 #endif

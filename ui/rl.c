@@ -353,6 +353,13 @@ ui_rl_set_line(const char *text)
 }
 
 void
+ui_rl_insert(const char *text)
+{
+	rl_insert_text(text);
+	rl_redisplay_cb();
+}
+
+void
 ui_rl_history_add(const char *line)
 {
 	HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;

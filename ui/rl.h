@@ -31,6 +31,8 @@ int ui_rl_point(void);
 
 /* Replace the line (cursor at its end); "" clears it. */
 void ui_rl_set_line(const char *text);
+/* Insert text at the cursor as typed text (a paste: no key in it acts). */
+void ui_rl_insert(const char *text);
 
 /* History: add a line; load from / save (atomically) to the history file
  * ($XDG_STATE_HOME/rankscope/history, default ~/.local/state/rankscope/history). */

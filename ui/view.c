@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "model.h"
 #include "plan.h"
+#include "rankalloc.h"
 #include "session.h"
 #include "status.h"
 
@@ -75,6 +76,10 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 	v->ppl = s->last_ppl;
 	snprintf(v->ppl_protocol, sizeof v->ppl_protocol, "%s", s->last_ppl_protocol);
 	v->ppl_ctx = s->last_ppl_ctx;
+	{
+		const char *why = s->last_ppl > 0 ? rs_session_stamp_change(s, &s->last_ppl_stamp) : NULL;
+		snprintf(v->ppl_stale, sizeof v->ppl_stale, "%s", why != NULL ? why : "");
+	}
 	base = s->model_path != NULL ? strrchr(s->model_path, '/') : NULL;
 	if (base != NULL && base[1] == '\0') {
 		/* "dir/": take the component before the slash */
@@ -115,6 +120,10 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 	v->dense = rs_plan_dense_params(p);
 	v->other = rs_model_embed_head_params(s->model);
 	v->n_compressed = rs_plan_n_compressed(p);
+	{
+		struct rs_budget b = { s->budget_keep, s->budget_params };
+		v->budget = b.keep > 0 || b.params > 0 ? rs_budget_target(&b, p) : 0;
+	}
 	v->plan_version = rs_plan_version(p);
 	v->have_spectra = a != NULL && rs_analysis_count(a, RS_SPEC_WEIGHT) > 0;
 	v->have_features = a != NULL && (rs_analysis_count(a, RS_SPEC_CENTRED) > 0 ||

@@ -38,12 +38,14 @@ struct ui_view {
 	struct ui_row *rows;
 	int align;
 	uint64_t params, dense, other;   /* decoder totals; embeddings + head */
+	uint64_t budget;            /* decoder parameters the budget allows ('budget'); 0: none */
 	int n_compressed;
 	int have_spectra;           /* any weight spectrum */
 	int have_features;          /* any feature spectrum */
 	double ppl;                 /* 0: none */
 	char ppl_protocol[16];
 	int ppl_ctx;
+	char ppl_stale[24];         /* why the ppl no longer describes the plan ("plan changed"), or "" */
 	uint64_t plan_version;
 	struct ui_spec spec;        /* the selected matrix's spectra */
 	char **names;               /* n matrix names, for completion */

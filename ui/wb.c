@@ -12,7 +12,9 @@
 
 #include <errno.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,8 @@
 
 #define WB_LOG_LINES 4000
 #define WB_PROMPT "rankscope> "
+#define WB_ESC_MS 30            /* how long after an ESC the rest of a sequence may take */
+#define WB_PASTE_MAX 4096       /* bytes of a bracketed paste kept */
 
 /* Commands allowed while a job runs (they read nothing the job writes). */
 static const char *const wb_busy_ok[] = { "help", NULL };
@@ -652,8 +656,8 @@ wb_rank_key(struct wb *w, enum ui_act act)
 			snprintf(cmd, sizeof cmd, "rank %s dense", r->name);
 		} else {
 			long k = w->last_rank != NULL ? w->last_rank[w->sel] : 0;
-			if (k <= 0)
-				k = ((long)r->break_even / step) * step;
+			if (k <= 0)     /* below break-even: a rank at it saves nothing */
+				k = ((long)ceil(r->break_even - 1) / step) * step;
 			if (k < 1)
 				k = step;
 			snprintf(cmd, sizeof cmd, "rank %s %ld", r->name, k);
@@ -663,6 +667,81 @@ wb_rank_key(struct wb *w, enum ui_act act)
 		return;
 	}
 	wb_run(w, cmd);
+}
+
+/* After an ESC: read the rest of its sequence (bytes arriving within WB_ESC_MS) until it is
+ * complete.  UI_SEQ_PARTIAL means a lone Esc.  A byte or key read past the sequence is pushed
+ * back for the next getch. */
+static enum ui_seq
+wb_read_seq(unsigned char *seq, size_t cap, size_t *n, int *code)
+{
+	enum ui_seq k;
+	size_t len = 1;
+	int d;
+
+	seq[0] = 27;
+	*n = 1;
+	for (;;) {
+		k = ui_key_seq(seq, *n, &len, code);
+		if (k != UI_SEQ_PARTIAL || *n == cap)
+			break;
+		timeout(*n == 1 ? WB_ESC_MS : 10);
+		if ((d = getch()) == ERR)
+			break;
+		if (d < 0 || d > 255 || (d == 27 && *n == 1)) {
+			ungetch(d);     /* a key, or Esc Esc: the first Esc is alone */
+			break;
+		}
+		seq[(*n)++] = (unsigned char)d;
+	}
+	if (k == UI_SEQ_PARTIAL)
+		return *n == 1 ? UI_SEQ_PARTIAL : UI_SEQ_UNKNOWN;   /* cut off: drop it */
+	if (len < *n) {
+		ungetch(seq[*n - 1]);
+		*n = len;
+	}
+	return k;
+}
+
+/* A bracketed paste (its start already read): the text up to ESC [ 201 ~ goes into the command
+ * line as typed text, line ends as spaces, so nothing in it runs or acts as a key. */
+static void
+wb_paste(struct wb *w)
+{
+	static const char end[] = "\x1b[201~";
+	char *text = rs_malloc(WB_PASTE_MAX + 1);
+	size_t n = 0, matched = 0;
+	int d;
+
+	timeout(200);
+	while ((d = getch()) != ERR) {
+		if (d < 0 || d > 255)
+			continue;       /* a key curses made out of pasted bytes */
+		if ((char)d == end[matched]) {
+			if (end[++matched] == '\0')
+				break;
+			continue;
+		}
+		matched = (char)d == end[0] ? 1 : 0;
+		if (text != NULL && n < WB_PASTE_MAX && matched == 0)
+			text[n++] = d == '\n' || d == '\r' || d == '\t' ? ' ' : (char)d;
+	}
+	if (text == NULL) {
+		wb_note(w, RS_OUT_ERROR, "out of memory: paste dropped");
+		return;
+	}
+	{
+		size_t i, k = 0;
+		for (i = 0; i < n; i++)         /* drop the other control bytes */
+			if ((unsigned char)text[i] >= 0x20 && text[i] != 0x7f)
+				text[k++] = text[i];
+		text[k] = '\0';
+	}
+	if (w->focus != WB_FOCUS_CMD)
+		wb_focus(w, WB_FOCUS_CMD);
+	ui_rl_insert(text);
+	rs_free(text);
+	w->dirty = 1;
 }
 
 /* A key while a panel has the focus. */
@@ -696,7 +775,7 @@ wb_panel_key(struct wb *w, int c)
 		else wb_select(w, w->sel + page);
 		break;
 	case UI_A_HOME:
-		if (log) w->log_scroll = w->log_n + 1; else wb_select(w, 0);
+		if (log) w->log_scroll = INT_MAX / 2; else wb_select(w, 0);   /* drawing clamps it */
 		break;
 	case UI_A_END:
 		if (log) w->log_scroll = 0; else wb_select(w, w->view.n - 1);
@@ -755,19 +834,17 @@ wb_cmd_key(struct wb *w, int c)
 	size_t n = 0;
 
 	if (c == 27) {
-		/* A lone Esc leaves the command line; a sequence (arrow keys...) goes to readline. */
-		int d;
-		seq[n++] = 27;
-		timeout(30);
-		while (n < sizeof seq && (d = getch()) != ERR) {
-			if (d == KEY_RESIZE) {
-				w->dirty = 1;
-				break;
-			}
-			seq[n++] = (unsigned char)d;
-			timeout(5);
+		/* A lone Esc leaves the command line; a key's sequence (arrows, Alt-b) goes to
+		 * readline, a paste is inserted as text, focus events and reports are dropped. */
+		int code;
+		enum ui_seq k = wb_read_seq(seq, sizeof seq, &n, &code);
+		if (k == UI_SEQ_PASTE) {
+			wb_paste(w);
+			return;
 		}
-		if (n == 1) {
+		if (k == UI_SEQ_UNKNOWN)
+			return;
+		if (k == UI_SEQ_PARTIAL) {
 			/* Esc cancels what the user started; the open's lookup is not that */
 			if (w->busy && !w->job_auto)
 				wb_cancel(w);
@@ -841,10 +918,30 @@ wb_loop(struct wb *w)
 			w->dirty = 1;
 			continue;
 		}
-		if (w->focus == WB_FOCUS_CMD)
+		if (w->focus == WB_FOCUS_CMD) {
 			wb_cmd_key(w, c);
-		else
+		} else if (c == 27) {
+			/* a sequence acts whole or not at all: none of its bytes is a key */
+			unsigned char seq[64];
+			size_t n;
+			int code;
+			switch (wb_read_seq(seq, sizeof seq, &n, &code)) {
+			case UI_SEQ_PARTIAL:
+				wb_panel_key(w, 27);
+				break;
+			case UI_SEQ_KEY:
+				if (code != 0)
+					wb_panel_key(w, code);
+				break;
+			case UI_SEQ_PASTE:
+				wb_paste(w);
+				break;
+			default:
+				break;
+			}
+		} else {
 			wb_panel_key(w, c);
+		}
 		w->dirty = 1;
 	}
 }
