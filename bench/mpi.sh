@@ -10,13 +10,17 @@
 # takes minutes: calibrate 16 windows x 256 tokens (16 groups), the weight spectra of its 28
 # matrices, ppl over 4 windows x 512.  Each (step, ranks) is one `mpirun -np N rankscope-mpi`
 # in a fresh cache directory; the wall time includes the job's start and the model's load.
-# Prints a markdown table.  Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4).  The
+# Prints a markdown table.  Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4),
+# CAL_TOKENS (calibration tokens, 4096; groups min(32, windows)), PPL_CHUNKS (ppl windows, 4):
+# larger workloads show how the ranks scale once each rank's fixed costs (start, load) are small.  The
 # calibration cache of the slice is about 1 GB and the slice 0.6 GB: on a full disk,
 # BENCH_DIR=/dev/shm/... TMPDIR=/dev/shm keeps both in memory.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${BENCH_DIR:-/tmp/rankscope-bench}
 LAYERS=${LAYERS:-4}
+CAL_TOKENS=${CAL_TOKENS:-4096}
+PPL_CHUNKS=${PPL_CHUNKS:-4}
 MPIRUN=${MPIRUN:-mpirun}
 BIN=$(pwd)/rankscope-mpi
 CALIB=$SRC/share/texts/kjv-calib.txt
@@ -54,12 +58,12 @@ echo "| step | what | 1 rank (s) | 2 ranks (s) | speedup |"
 echo "|---|---|---|---|---|"
 for step in calibrate spectra ppl; do
 	case $step in
-	calibrate) what="16 windows x 256, 16 groups, $LAYERS layers"
-		cmds="calibrate '$CALIB' --ctx 256 --max-tokens 4096" ;;
+	calibrate) what="$((CAL_TOKENS / 256)) windows x 256, $LAYERS layers"
+		cmds="calibrate '$CALIB' --ctx 256 --max-tokens $CAL_TOKENS" ;;
 	spectra) what="weight spectra, $((LAYERS * 7)) matrices"
 		cmds="spectra" ;;
-	ppl) what="4 windows x 512"
-		cmds="ppl '$EVAL' --ctx 512 --chunks 4" ;;
+	ppl) what="$PPL_CHUNKS windows x 512"
+		cmds="ppl '$EVAL' --ctx 512 --chunks $PPL_CHUNKS" ;;
 	esac
 	echo "-- $step" >&2
 	one=$(run 1 "$cmds")

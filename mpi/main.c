@@ -111,24 +111,6 @@ main_usage(FILE *f)
 	    "exit status: 0 success, 1 a command failed (the first failure stops), 2 usage error\n");
 }
 
-/* "load PATH" with every character escaped (as rankscope's main does). */
-static char *
-main_load_line(const char *path)
-{
-	size_t n = strlen(path), i;
-	char *line = rs_malloc(5 + 2 * n + 1), *w;
-
-	if (line == NULL)
-		return NULL;
-	memcpy(line, "load ", 5);
-	for (w = line + 5, i = 0; i < n; i++) {
-		*w++ = '\\';
-		*w++ = path[i];
-	}
-	*w = '\0';
-	return line;
-}
-
 /* Run every line of a script; stop at the first failure (every rank stops there). */
 static int
 main_run_file(struct rs_cmd_ctx *ctx, FILE *in)
@@ -229,7 +211,7 @@ main(int argc, char **argv)
 	ctx.agree = rank_agree;
 
 	if (optind < argc) {
-		char *load = main_load_line(argv[optind]);
+		char *load = rs_cmd_load_line(argv[optind]);
 		rc = load != NULL ? rs_cmd_run_line(&ctx, load) : RS_ENOMEM;
 		rs_free(load);
 	}

@@ -432,3 +432,20 @@ rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
 	rs_free(words);
 	return rc;
 }
+
+char *
+rs_cmd_load_line(const char *path)
+{
+	size_t n = strlen(path), i;
+	char *line = rs_malloc(5 + 2 * n + 1), *w;
+
+	if (line == NULL)
+		return NULL;
+	memcpy(line, "load ", 5);
+	for (w = line + 5, i = 0; i < n; i++) {
+		*w++ = '\\';
+		*w++ = path[i];
+	}
+	*w = '\0';
+	return line;
+}

@@ -105,6 +105,9 @@ const struct rs_cmd_entry *rs_cmd_find_session(struct rs_session *s, const char 
  * a usage error (unknown command or option, wrong argument count, a bad quote or option value),
  * or the failing command's status; errors are written to ctx->out. */
 int rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line);
+/* "load PATH" with every character of PATH escaped, so any path (quotes, ';', '#') reaches
+ * `load` as one word (the programs' MODEL argument); NULL when out of memory. */
+char *rs_cmd_load_line(const char *path);
 
 /* Split a line into words (shell-like); returns the number of words, or -1 with *cause set on an
  * unterminated quote or too many words.  The words point into *storage, which the caller frees. */

@@ -107,25 +107,6 @@ main_exit_status(int rc)
 	return rc == RS_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 }
 
-/* "load PATH" with every character of PATH escaped, so any path (quotes, ';', '#') reaches
- * `load` as one word. */
-static char *
-main_load_line(const char *path)
-{
-	size_t n = strlen(path), i;
-	char *line = rs_malloc(5 + 2 * n + 1), *w;
-
-	if (line == NULL)
-		return NULL;
-	memcpy(line, "load ", 5);
-	for (w = line + 5, i = 0; i < n; i++) {
-		*w++ = '\\';
-		*w++ = path[i];
-	}
-	*w = '\0';
-	return line;
-}
-
 /* Run every line of a stream (named `name` in errors); stop at the first failure. */
 static int
 main_run_stream(struct rs_cmd_ctx *ctx, FILE *in, const char *name)
@@ -213,7 +194,7 @@ main(int argc, char **argv)
 
 	if (optind < argc) {
 		/* The model on the command line is loaded first, through the same command. */
-		char *load = main_load_line(argv[optind]);
+		char *load = rs_cmd_load_line(argv[optind]);
 		if (load == NULL) {
 			fprintf(stderr, "rankscope: out of memory\n");
 			rc = RS_ENOMEM;
