@@ -40,6 +40,21 @@ running_ppl(double nll, int64_t count)
 	return count > 0 ? exp(nll / (double)count) : 0.0;
 }
 
+/* The final estimate from the sums of the token NLLs and their squares (one process and the
+ * distributed path finish the same way). */
+static void
+finish_estimate(struct rs_ppl_result *res, double nll, double nll2, int64_t count,
+    int n_chunks)
+{
+	double mean = nll / (double)count, var = nll2 / (double)count - mean * mean;
+
+	res->mean_nll = mean;
+	res->ppl = exp(mean);
+	res->error = var > 0 && count > 1 ? res->ppl * sqrt(var / (double)(count - 1)) : 0.0;
+	res->n_scored = count;
+	res->n_chunks = n_chunks;
+}
+
 /* The windows rank r of size scores: a block of the n windows starting at a multiple of the
  * batch, the nearest to an equal share (see ppl.h). */
 void
@@ -69,7 +84,7 @@ ppl_run_dist(struct rs_forward *f, const int32_t *tokens, const struct rs_ppl_op
 	int scored = ctx - 1 - first_score, w0, w1, done, nb, s, p, st = 0, r;
 	int32_t *win = NULL;
 	float *logits = NULL;
-	double *mine = NULL, *all = NULL, nll = 0, nll2 = 0, mean, var;
+	double *mine = NULL, *all = NULL, nll = 0, nll2 = 0;
 	size_t mine_len, all_len = 0, k = 0;
 	int64_t count = 0;
 	char *gcause = NULL;
@@ -134,13 +149,7 @@ ppl_run_dist(struct rs_forward *f, const int32_t *tokens, const struct rs_ppl_op
 		}
 	}
 	if (st == 0) {
-		mean = nll / (double)count;
-		res->mean_nll = mean;
-		res->ppl = exp(mean);
-		var = nll2 / (double)count - mean * mean;
-		res->error = var > 0 && count > 1 ? res->ppl * sqrt(var / (double)(count - 1)) : 0.0;
-		res->n_scored = count;
-		res->n_chunks = n_chunks;
+		finish_estimate(res, nll, nll2, count, n_chunks);
 	}
 	rs_free(gcause);
 	rs_free(all);
@@ -161,7 +170,7 @@ rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
 	int first_score, first_logit, per, batch, n_chunks, done, nb, s, p, st = 0;
 	int32_t *win = NULL, bos;
 	float *logits = NULL;
-	double nll = 0, nll2 = 0, mean, var;
+	double nll = 0, nll2 = 0;
 	int64_t count = 0;
 	size_t avail;
 
@@ -227,13 +236,7 @@ rs_ppl_run(struct rs_forward *f, const int32_t *tokens, size_t n_tokens,
 		}
 		rs_job_progress(job, done + nb, n_chunks, "perplexity");
 	}
-	mean = nll / (double)count;
-	res->mean_nll = mean;
-	res->ppl = exp(mean);
-	var = nll2 / (double)count - mean * mean;
-	res->error = var > 0 && count > 1 ? res->ppl * sqrt(var / (double)(count - 1)) : 0.0;
-	res->n_scored = count;
-	res->n_chunks = n_chunks;
+	finish_estimate(res, nll, nll2, count, n_chunks);
 out:
 	rs_free(win);
 	rs_free(logits);
