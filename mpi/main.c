@@ -111,23 +111,6 @@ main_usage(FILE *f)
 	    "exit status: 0 success, 1 a command failed (the first failure stops), 2 usage error\n");
 }
 
-/* Run every line of a script; stop at the first failure (every rank stops there). */
-static int
-main_run_file(struct rs_cmd_ctx *ctx, FILE *in)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	int rc = 0;
-
-	while (getline(&line, &cap, in) >= 0) {
-		rc = rs_cmd_run_line(ctx, line);
-		if (rc != 0 || (ctx->reactions & RS_REACT_QUIT))
-			break;
-	}
-	free(line);
-	return rc;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -227,7 +210,7 @@ main(int argc, char **argv)
 			rs_free(msg);
 			rc = rank_agree(&ctx, RS_EIO);
 		} else {
-			rc = main_run_file(&ctx, in);
+			rc = rs_cmd_run_stream(&ctx, in, script);
 			fclose(in);
 		}
 	}

@@ -433,6 +433,30 @@ rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line)
 	return rc;
 }
 
+int
+rs_cmd_run_stream(struct rs_cmd_ctx *ctx, FILE *in, const char *name)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = 0;
+
+	while ((len = getline(&line, &cap, in)) >= 0) {
+		lineno++;
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			rs_out_errorf(ctx->out, "%s:%ld: a NUL byte in the line\n", name, lineno);
+			rc = RS_EUSAGE;
+			break;
+		}
+		rc = rs_cmd_run_line(ctx, line);
+		if (rc != 0 || (ctx->reactions & RS_REACT_QUIT))
+			break;
+	}
+	free(line);
+	return rc;
+}
+
 char *
 rs_cmd_load_line(const char *path)
 {

@@ -6,6 +6,7 @@
 #define RS_CMD_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "out.h"
 #include "size.h"
@@ -105,6 +106,10 @@ const struct rs_cmd_entry *rs_cmd_find_session(struct rs_session *s, const char 
  * a usage error (unknown command or option, wrong argument count, a bad quote or option value),
  * or the failing command's status; errors are written to ctx->out. */
 int rs_cmd_run_line(struct rs_cmd_ctx *ctx, const char *line);
+/* Run a script, line by line, until a line fails or quits; `name` names the stream in errors.
+ * A line holding a NUL byte is a usage error (file:line), since a command cut at the NUL would
+ * run something other than what the file says. */
+int rs_cmd_run_stream(struct rs_cmd_ctx *ctx, FILE *in, const char *name);
 /* "load PATH" with every character of PATH escaped, so any path (quotes, ';', '#') reaches
  * `load` as one word (the programs' MODEL argument); NULL when out of memory. */
 char *rs_cmd_load_line(const char *path);

@@ -11,7 +11,7 @@
 # with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=29
+NPOINTS=30
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -105,6 +105,13 @@ XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "calibrate" "$M" >"$TMPD/out" 2>"$TMPD/err"
 st=$?
 [ "$st" -eq 2 ] && [ "$(grep -c 'calibrate' "$TMPD/err")" -eq 1 ] && ! grep -q 'rank 1' "$TMPD/err"
 tap_check $? "a usage error on every rank: exit 2, one error line (status $st)"
+
+# A script line with a NUL byte is the same usage error as in rankscope: file:line, once.
+printf 'info\nin\000fo\n' >"$TMPD/nul.rsc"
+mpi 2 -f "$TMPD/nul.rsc" "$M" >"$TMPD/out" 2>"$TMPD/err"
+st=$?
+[ "$st" -eq 2 ] && [ "$(grep -c 'nul.rsc:2: .*NUL' "$TMPD/err")" -eq 1 ]
+tap_check $? "a NUL byte in a script line: exit 2, file:line named once (status $st)"
 
 # The searches over ranks: sensitivity's probes and bo's rounds (one candidate per rank, every
 # result on every rank in candidate order).  bo with -np 2 (rounds of 2 by default) twice gives

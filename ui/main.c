@@ -107,32 +107,6 @@ main_exit_status(int rc)
 	return rc == RS_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 }
 
-/* Run every line of a stream (named `name` in errors); stop at the first failure. */
-static int
-main_run_stream(struct rs_cmd_ctx *ctx, FILE *in, const char *name)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0;
-	int rc = 0;
-
-	while ((len = getline(&line, &cap, in)) >= 0) {
-		lineno++;
-		/* a command cut at a NUL byte would run something other than what the file says */
-		if (memchr(line, '\0', (size_t)len) != NULL) {
-			fprintf(stderr, "rankscope: %s:%ld: a NUL byte in the line\n", name, lineno);
-			rc = RS_EUSAGE;
-			break;
-		}
-		rc = rs_cmd_run_line(ctx, line);
-		if (rc != 0 || (ctx->reactions & RS_REACT_QUIT))
-			break;
-	}
-	free(line);
-	return rc;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -216,13 +190,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "rankscope: %s: %s\n", script, strerror(errno));
 			rc = RS_EIO;
 		} else {
-			rc = main_run_stream(&ctx, in, strcmp(script, "-") == 0 ? "standard input" :
+			rc = rs_cmd_run_stream(&ctx, in, strcmp(script, "-") == 0 ? "standard input" :
 			                     script);
 			if (in != stdin)
 				fclose(in);
 		}
 	} else if (batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		rc = main_run_stream(&ctx, stdin, "standard input");
+		rc = rs_cmd_run_stream(&ctx, stdin, "standard input");
 	} else {
 		main_job.progress = NULL;       /* the workbench draws progress itself */
 		rc = rs_front_interactive(&ctx);
