@@ -106,8 +106,10 @@ main_usage(FILE *f)
 	    "  -c CMDS     run the commands (';'-separated) on every rank and exit\n"
 	    "  -f SCRIPT   run the commands in SCRIPT on every rank and exit\n"
 	    "  -t N        BLAS threads per rank (default: OPENBLAS_NUM_THREADS, else 1)\n"
-	    "calibrate, spectra, ppl and compare share their work among the ranks; the cache\n"
-	    "(XDG_CACHE_HOME) must be on storage every rank sees.  Rank 0 prints.\n"
+	    "calibrate, spectra, ppl, compare, alloc sensitivity and alloc bo share their work\n"
+	    "among the ranks; the cache (XDG_CACHE_HOME) must be on storage every rank sees.\n"
+	    "Rank 0 prints.\n"
+	    "manual: man rankscope-mpi\n"
 	    "exit status: 0 success, 1 a command failed (the first failure stops), 2 usage error\n");
 }
 

@@ -11,7 +11,7 @@
 # with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=30
+NPOINTS=31
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -112,6 +112,22 @@ mpi 2 -f "$TMPD/nul.rsc" "$M" >"$TMPD/out" 2>"$TMPD/err"
 st=$?
 [ "$st" -eq 2 ] && [ "$(grep -c 'nul.rsc:2: .*NUL' "$TMPD/err")" -eq 1 ]
 tap_check $? "a NUL byte in a script line: exit 2, file:line named once (status $st)"
+
+# The manual's OPTIONS section has an entry (.TP) for every option --help lists, and the page
+# renders without warnings.
+"$RS_MPI_BIN" --help >"$TMPD/help" 2>&1
+opts=$(sed -n 's/^  \(-[a-z-]*\) .*/\1/p; s/.*rankscope-mpi --help | \(--[a-z]*\)$/--help \1/p' "$TMPD/help")
+awk '/^\.SH/ { in_opts = ($2 == "OPTIONS") } in_opts && tp { gsub(/\\-/, "-"); print $2 }
+	{ tp = ($1 == ".TP") }' "$RS_SRCDIR/man/rankscope-mpi.1" >"$TMPD/manopts"
+st=0
+for o in $opts; do
+	grep -qx -- "$o" "$TMPD/manopts" || { tap_diag "option $o of --help is not in man/rankscope-mpi.1"; st=1; }
+done
+[ "$(printf '%s\n' $opts | wc -l)" -ge 5 ] || st=1
+if command -v groff >/dev/null 2>&1 && [ "$st" -eq 0 ]; then
+	[ -z "$(groff -man -ww -z "$RS_SRCDIR/man/rankscope-mpi.1" 2>&1)" ] || st=1
+fi
+tap_check $st "man/rankscope-mpi.1 describes every option of --help ($(echo $opts)) and renders cleanly"
 
 # The searches over ranks: sensitivity's probes and bo's rounds (one candidate per rank, every
 # result on every rank in candidate order).  bo with -np 2 (rounds of 2 by default) twice gives
