@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -19,39 +20,116 @@
 static const struct rs_opt cmd_plan_opts[] = {
 	{ "all", NULL, "with show: list dense matrices too; with diff: every matrix" },
 	{ "force", NULL, "with load/diff: accept another identity when every shape agrees" },
+	{ "sort", "name|rank|keep|params|error", "with show: order of the rows (ties in plan order; "
+	  "unknown errors last)" },
+	{ "reverse", NULL, "with show: the sort order reversed" },
 	{ NULL, NULL, NULL }
 };
 
-/* plan show [PATTERN] [--all] */
+/* A row of 'plan show': the matrix and its sort key. */
+struct show_row {
+	int i;
+	int known;                  /* the key is known (the error needs spectra) */
+	double key;                 /* negated for --reverse */
+};
+
+/* Ascending keys, unknown ones last, ties in plan order. */
+static int
+show_row_cmp(const void *pa, const void *pb)
+{
+	const struct show_row *a = pa, *b = pb;
+
+	if (a->known != b->known)
+		return a->known ? -1 : 1;
+	if (a->known && a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return (a->i > b->i) - (a->i < b->i);
+}
+
+/* Whether matrix i passes 'plan show's selection: a state word (dense, factored, over: a
+ * rank at or past break-even) or a matrix pattern. */
+static int
+show_selects(const struct rs_plan *p, int i, const char *sel)
+{
+	int r = rs_plan_rank(p, i);
+
+	if (strcmp(sel, "dense") == 0)
+		return r == RS_PLAN_DENSE;
+	if (strcmp(sel, "factored") == 0)
+		return r != RS_PLAN_DENSE;
+	if (strcmp(sel, "over") == 0)
+		return r != RS_PLAN_DENSE && rs_plan_params_of(p, i) >= rs_plan_dense_of(p, i);
+	return rs_pattern_match(sel, rs_plan_name(p, i));
+}
+
+/* plan show [PATTERN|dense|factored|over] [--all] [--sort KEY] [--reverse] */
 static int
 plan_show(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 {
+	static const char *const keys[] = { "name", "rank", "keep", "params", "error", NULL };
 	struct rs_session *s = ctx->session;
 	const struct rs_plan *p = s->plan;
 	const char *pattern = args->argc > 1 ? args->argv[1] : "*";
-	int all = rs_args_has(args, "all") || args->argc > 1, i, shown = 0, rc;
+	const char *sort = rs_args_get(args, "sort");
+	int all = rs_args_has(args, "all") || args->argc > 1, i, k, shown = 0, rc, key = 0;
+	int reverse = rs_args_has(args, "reverse");
 	int kinds[RS_SPEC_KINDS] = { 0 };
+	struct show_row *rows;
 	char line[512];
 
 	if ((rc = rs_pattern_check(pattern, &ctx->cause)) != 0)
 		return rc;
+	if (sort != NULL) {
+		for (key = 0; keys[key] != NULL && strcmp(keys[key], sort) != 0; key++)
+			;
+		if (keys[key] == NULL)
+			return rs_fail(&ctx->cause, RS_EUSAGE, "plan show: --sort is name, rank, keep, "
+			               "params or error, not '%s'", sort);
+	}
+	if ((rows = rs_mallocarray((size_t)rs_plan_count(p), sizeof *rows)) == NULL)
+		return rs_fail(&ctx->cause, RS_ENOMEM, "plan show: out of memory");
+	for (i = 0; i < rs_plan_count(p); i++) {
+		int r = rs_plan_rank(p, i);
+		/* the preview error is a look-up in the spectra: no decomposition runs here */
+		const struct rs_spec *sp = rs_engine_preview_spec(s, rs_plan_layer(p, i),
+		                                                  rs_plan_type(p, i));
+		struct show_row *w = &rows[shown];
+
+		if (!show_selects(p, i, pattern) || (!all && r == RS_PLAN_DENSE))
+			continue;
+		w->i = i;
+		w->known = 1;
+		switch (key) {
+		case 1: w->key = r == RS_PLAN_DENSE ? 1e18 : r; break;   /* dense above every rank */
+		case 2: w->key = (double)rs_plan_params_of(p, i) / (double)rs_plan_dense_of(p, i); break;
+		case 3: w->key = (double)rs_plan_params_of(p, i); break;
+		case 4:
+			w->known = sp != NULL;
+			w->key = sp == NULL || r == RS_PLAN_DENSE ? 0.0 : rs_spec_error(sp, (size_t)r);
+			break;
+		default: w->key = i; break;
+		}
+		if (reverse)
+			w->key = -w->key;
+		shown++;
+	}
+	qsort(rows, (size_t)shown, sizeof *rows, show_row_cmp);
 	rs_out_printf(ctx->out, "%-10s %11s %7s %7s %12s %9s\n", "matrix", "shape", "rank", "keep%",
 	              "params", "error");
-	for (i = 0; i < rs_plan_count(p); i++) {
+	for (k = 0; k < shown; k++) {
 		const struct rs_spec *sp;
 		int64_t m, n;
-		int r = rs_plan_rank(p, i);
+		int r;
 		char shape[32], rank[16], err[24];
 
-		if (!rs_pattern_match(pattern, rs_plan_name(p, i)) || (!all && r == RS_PLAN_DENSE))
-			continue;
+		i = rows[k].i;
+		r = rs_plan_rank(p, i);
 		rs_plan_shape(p, i, &m, &n);
 		snprintf(shape, sizeof shape, "%lldx%lld", (long long)m, (long long)n);
 		if (r == RS_PLAN_DENSE)
 			snprintf(rank, sizeof rank, "dense");
 		else
 			snprintf(rank, sizeof rank, "%d", r);
-		/* the preview error is a look-up in the spectra: no decomposition runs here */
 		sp = rs_engine_preview_spec(s, rs_plan_layer(p, i), rs_plan_type(p, i));
 		if (sp == NULL)
 			snprintf(err, sizeof err, "-");
@@ -63,8 +141,8 @@ plan_show(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_printf(ctx->out, "%-10s %11s %7s %7.1f %12llu %9s\n", rs_plan_name(p, i), shape,
 		              rank, 100.0 * (double)rs_plan_params_of(p, i) / (double)rs_plan_dense_of(p, i),
 		              (unsigned long long)rs_plan_params_of(p, i), err);
-		shown++;
 	}
+	rs_free(rows);
 	if (shown == 0)
 		rs_out_printf(ctx->out, "(every matrix%s is dense)\n", args->argc > 1 ? " selected" : "");
 	rs_out_printf(ctx->out, "%d of %d decoder matrices factored, rank alignment %d, method %s\n",
@@ -292,14 +370,17 @@ static const char *const cmd_plan_words[] = { "show", "reset", "save", "load", "
 const struct rs_cmd_entry rs_cmd_plan_entry = {
 	.name = "plan",
 	.alias = NULL,
-	.usage = "[show [PATTERN] [--all] | reset | save FILE.json|FILE.csv | load FILE [--force] | "
+	.usage = "[show [PATTERN|dense|factored|over] [--all] [--sort KEY] [--reverse] | reset | save FILE.json|FILE.csv | load FILE [--force] | "
 	         "diff FILE [FILE2] [--all] [--force]]",
 	.summary = "show, reset, save, load or compare the rank plan",
 	.help = "'plan show' lists the factored matrices (with PATTERN or --all, the dense ones too) "
 	        "with shape, rank, the share of parameters kept, the parameter count and the "
 	        "relative output error at the planned rank read from the spectra (a look-up: no "
 	        "decomposition runs), then the totals: decoder linears kept, and the whole model "
-	        "with embeddings and head dense. 'plan reset' makes every matrix dense (one step "
+	        "with embeddings and head dense; instead of a pattern a state selects: dense, "
+	        "factored, or over (a rank at or past break-even); --sort name|rank|keep|params|"
+	        "error orders the rows (ties in plan order, unknown errors last), --reverse the "
+	        "other way, as the workbench's s and S do. 'plan reset' makes every matrix dense (one step "
 	        "for undo). 'plan save FILE' writes the plan as versioned JSON (.json) or CSV "
 	        "(.csv) with the model's identity, method, calibration, budget and ranks "
 	        "(docs/plan-format.md), atomically. 'plan load FILE' restores ranks, alignment and "
