@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "model.h"
 #include "plan.h"
 #include "planfile.h"
 #include "session.h"
@@ -28,15 +29,16 @@ ui_diff_note_alloc(struct ui_table *t, const struct rs_session *s)
 	rs_free(t->alloc_ranks);
 	t->alloc_ranks = r;
 	t->alloc_n = n;
-	t->alloc_model = s->model;
+	t->alloc_model = s->model != NULL ? rs_model_identity(s->model) : 0;
 }
 
 /* Whether the last allocation's plan belongs to the loaded model. */
 static int
 diff_have_alloc(const struct ui_table *t, const struct rs_session *s)
 {
-	return t->alloc_ranks != NULL && s->model != NULL && t->alloc_model == (const void *)s->model &&
-	       s->plan != NULL && t->alloc_n == rs_plan_count(s->plan);
+	return t->alloc_ranks != NULL && s->model != NULL &&
+	       t->alloc_model == rs_model_identity(s->model) && s->plan != NULL &&
+	       t->alloc_n == rs_plan_count(s->plan);
 }
 
 void

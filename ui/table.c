@@ -262,7 +262,7 @@ filter_pass(const char *filter, const struct ui_row *r)
 int
 ui_table_order(struct ui_table *t, const struct ui_view *v)
 {
-	int i, j, n = 0;
+	int i, j, n = 0, ok;
 
 	if (v->n > t->order_cap) {
 		int *o = rs_realloc(t->order, (size_t)v->n * sizeof *o);
@@ -271,9 +271,10 @@ ui_table_order(struct ui_table *t, const struct ui_view *v)
 		t->order = o;
 		t->order_cap = v->n;
 	}
-	/* a half-typed pattern ("L1-") matches nothing yet: show every row meanwhile */
+	/* a half-typed pattern ("L1-") is no pattern yet: show every row meanwhile */
+	ok = t->filter[0] != '\0' && ui_table_filter_ok(t->filter);
 	for (i = 0; i < v->n; i++)
-		if (!ui_table_filter_ok(t->filter) || filter_pass(t->filter, &v->rows[i]))
+		if (!ok || filter_pass(t->filter, &v->rows[i]))
 			t->order[n++] = i;
 	t->n_order = n;
 	if (t->sort == UI_COL_MATRIX && !t->reverse)

@@ -8,6 +8,7 @@
 #define RS_UI_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "view.h"
 
@@ -38,7 +39,7 @@ struct ui_table {
 	int diff;                   /* 0 off, 1 against the plan file, 2 against the last allocation */
 	int *alloc_ranks;           /* the plan the last allocation left (alloc_n), or NULL */
 	int alloc_n;
-	const void *alloc_model;    /* the model it was made for (compared, never used) */
+	uint64_t alloc_model;       /* the identity of the model it was made for */
 	int *order;                 /* the matrices shown, in display order (n_order of them) */
 	int n_order, order_cap;
 };
