@@ -318,6 +318,18 @@ rs_plan_end(struct rs_plan *p)
 }
 
 int
+rs_plan_undo_depth(const struct rs_plan *p)
+{
+	return p->n_undo;
+}
+
+int
+rs_plan_redo_depth(const struct rs_plan *p)
+{
+	return p->n_redo;
+}
+
+int
 rs_plan_undo(struct rs_plan *p)
 {
 	int *now;

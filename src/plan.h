@@ -66,6 +66,9 @@ void rs_plan_budget_line(const struct rs_plan *p, uint64_t other, char *buf, siz
 int rs_plan_begin(struct rs_plan *p);          /* snapshot before an edit; RS_ENOMEM */
 int rs_plan_undo(struct rs_plan *p);           /* 0, or 1 when there is nothing to undo */
 int rs_plan_redo(struct rs_plan *p);           /* 0, or 1 when there is nothing to redo */
+/* Steps that undo and redo can take now. */
+int rs_plan_undo_depth(const struct rs_plan *p);
+int rs_plan_redo_depth(const struct rs_plan *p);
 /* Drop the snapshot taken by rs_plan_begin when the edit changed nothing. */
 void rs_plan_end(struct rs_plan *p);
 /* Version counter, bumped by every change (views cache against it). */

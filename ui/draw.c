@@ -11,9 +11,12 @@
 
 #include <curses.h>
 
+#include "grid.h"
 #include "keys.h"
 #include "plan.h"
 #include "rl.h"
+#include "status-line.h"
+#include "table.h"
 #include "wb.h"
 
 enum {
@@ -188,17 +191,73 @@ draw_budget(struct wb *w, int y, int width)
 	}
 }
 
-/* The matrix table in the box (y0, x0, h, wd). */
+/* Characters the table's shown columns take (with one space between columns). */
+static int
+table_width(const struct wb *w)
+{
+	int c, n = -1;
+
+	for (c = 0; c < UI_COL_COUNT; c++)
+		if (ui_table_shows(&w->tab, &w->view, (enum ui_col)c))
+			n += ui_col_width((enum ui_col)c) + 1;
+	return n;
+}
+
+/* The column menu ('c') over the table at (y0, x0). */
+static void
+draw_column_menu(const struct wb *w, int y0, int x0, int wd)
+{
+	int i, n = ui_table_menu_count(), bw = wd < 60 ? wd : 60;
+
+	fill(y0, x0, bw, A_REVERSE);
+	put(y0, x0 + 1, bw - 2, A_REVERSE | A_BOLD, "columns: Up/Down move, Space toggles, c closes");
+	for (i = 0; i < n; i++) {
+		enum ui_col c = ui_table_menu_col(i);
+		attr_t a = i == w->tab.menu_at ? A_BOLD : A_REVERSE;
+		fill(y0 + 1 + i, x0, bw, a);
+		put(y0 + 1 + i, x0 + 1, bw - 2, a, "[%c] %-8s %s", (w->tab.cols >> c) & 1u ? 'x' : ' ',
+		    ui_col_title(c), ui_col_help(c));
+	}
+}
+
+/* The matrix table in the box (y0, x0, h, wd): the shown columns, the rows the filter
+ * passes in the sort order; or the layer grid. */
 static void
 draw_table(struct wb *w, int y0, int x0, int h, int wd)
 {
 	const struct ui_view *v = &w->view;
+	struct ui_table *t = &w->tab;
 	attr_t hdr = A_BOLD | A_UNDERLINE;
-	int rows = h - 1, i;
+	int rows = h - 1, i, c, x, pos, tw = table_width(w);
 
 	w->table_rows = rows > 1 ? rows : 1;
-	put(y0, x0, wd, hdr, "%-8s %9s %6s %6s %6s %6s %8s %8s", "matrix", "shape", "rank",
-	    "keep%", "W.en%", "F.en%", "pr.err", "params");
+	if (v->loaded && v->n > 0 && ui_table_order(t, v) != 0)
+		t->n_order = 0;
+	if (t->grid && v->loaded && v->n > 0) {
+		struct ui_grid_attrs ga;
+		ga.sel = w->focus == WB_FOCUS_TABLE ? wb_attr(w, PAIR_SEL, A_REVERSE) | A_BOLD :
+		         A_REVERSE;
+		ga.fact = wb_attr(w, PAIR_FACT, A_BOLD);
+		ga.costly = wb_attr(w, PAIR_ERR, A_BOLD);
+		ga.hidden = A_DIM;
+		ui_grid_draw(t, v, w->sel, y0, x0, h, wd, &ga);
+		w->table_rows = ui_grid_page(t, h);
+		return;
+	}
+	for (c = 0, x = x0; c < UI_COL_COUNT; c++) {
+		const char *title = ui_col_title((enum ui_col)c), *mark = "";
+		int cw = ui_col_width((enum ui_col)c), tl;
+		if (!ui_table_shows(t, v, (enum ui_col)c))
+			continue;
+		if (t->sort == (enum ui_col)c && (c != UI_COL_MATRIX || t->reverse))
+			mark = !t->reverse ? (w->utf8 ? "▲" : "^") : (w->utf8 ? "▼" : "v");
+		tl = (int)strlen(title) + (mark[0] != '\0');     /* the mark takes one column */
+		if (x - x0 < wd && c == UI_COL_MATRIX)
+			put(y0, x, wd - (x - x0), hdr, "%s%s%*s", title, mark, cw - tl, "");
+		else if (x - x0 < wd)   /* right-aligned over the cells */
+			put(y0, x, wd - (x - x0), hdr, "%*s%s%s", cw - tl, "", title, mark);
+		x += cw + 1;
+	}
 	if (!v->loaded || v->n == 0) {
 		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "No model.  Type :load PATH (Tab completes paths)");
 		return;
@@ -207,54 +266,49 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		w->sel = v->n - 1;
 	if (w->sel < 0)
 		w->sel = 0;
-	if (w->sel < w->top)
-		w->top = w->sel;
-	if (w->sel >= w->top + rows)
-		w->top = w->sel - rows + 1;
-	if (w->top > v->n - rows)
-		w->top = v->n - rows > 0 ? v->n - rows : 0;
-	for (i = 0; i < rows && w->top + i < v->n; i++) {
-		const struct ui_row *r = &v->rows[w->top + i];
-		char shape[24], rank[16], keep[16], we[16], fe[16], err[16], params[16];
+	if (t->n_order == 0) {
+		put(y0 + 2, x0 + 1, wd - 2, A_NORMAL, "no matrix matches the filter '%s' (Esc clears it)",
+		    t->filter);
+		return;
+	}
+	pos = ui_table_pos(t, w->sel);
+	if (pos < 0)
+		pos = 0;
+	if (pos < w->top)
+		w->top = pos;
+	if (pos >= w->top + rows)
+		w->top = pos - rows + 1;
+	if (w->top > t->n_order - rows)
+		w->top = t->n_order - rows > 0 ? t->n_order - rows : 0;
+	for (i = 0; i < rows && w->top + i < t->n_order; i++) {
+		int m = t->order[w->top + i];
+		const struct ui_row *r = &v->rows[m];
+		char line[256], cell[32];
+		size_t at = 0;
 		attr_t a = A_NORMAL;
 		int y = y0 + 1 + i;
 		/* a factored rank at or past break-even keeps as many parameters as dense or more */
 		int costly = r->rank != RS_PLAN_DENSE && r->params >= r->dense;
 
-		snprintf(shape, sizeof shape, "%lldx%lld", (long long)r->rows, (long long)r->cols);
-		if (r->rank == RS_PLAN_DENSE)
-			snprintf(rank, sizeof rank, "dense");
-		else
-			snprintf(rank, sizeof rank, "%d", r->rank);
-		if (r->we >= 0)
-			snprintf(we, sizeof we, "%6.2f", 100.0 * r->we);
-		else
-			snprintf(we, sizeof we, "%6s", "-");
-		if (r->fe >= 0)
-			snprintf(fe, sizeof fe, "%6.2f", 100.0 * r->fe);
-		else
-			snprintf(fe, sizeof fe, "%6s", "-");
-		if (r->err >= 0)
-			snprintf(err, sizeof err, "%7.4f%c", r->err, r->err_feature ? 'f' : 'w');
-		else
-			snprintf(err, sizeof err, "%8s", "-");
-		ui_fmt_count(params, sizeof params, r->params);
-		snprintf(keep, sizeof keep, costly ? "%5.1f!" : "%6.1f",
-		         100.0 * (double)r->params / (double)(r->dense ? r->dense : 1));
-		if (w->top + i == w->sel)
+		for (c = 0; c < UI_COL_COUNT && at < sizeof line; c++) {
+			if (!ui_table_shows(t, v, (enum ui_col)c))
+				continue;
+			ui_col_cell(r, (enum ui_col)c, cell, sizeof cell);
+			at += (size_t)snprintf(line + at, sizeof line - at, "%s%s", at > 0 ? " " : "", cell);
+		}
+		if (m == w->sel)
 			a = w->focus == WB_FOCUS_TABLE ? wb_attr(w, PAIR_SEL, A_REVERSE) | A_BOLD :
 			    A_REVERSE;
 		else if (costly)
 			a = wb_attr(w, PAIR_ERR, A_BOLD);
 		else if (r->rank != RS_PLAN_DENSE)
 			a = wb_attr(w, PAIR_FACT, A_BOLD);
-		if (w->top + i == w->sel)
-			fill(y, x0, wd < 66 ? wd : 66, a);
-		put(y, x0, wd, a, "%-8s %9s %6s %6s %s %s %s %8s", r->name, shape, rank, keep, we,
-		    fe, err, params);
+		if (m == w->sel)
+			fill(y, x0, wd < tw + 2 ? wd : tw + 2, a);
+		put(y, x0, wd, a, "%s", line);
 	}
-	if (v->n > rows && wd >= 76)
-		put(y0, x0 + wd - 9, 9, A_NORMAL, " %d/%d", w->sel + 1, v->n);
+	if ((t->n_order > rows || t->n_order < v->n) && wd >= tw + 10)
+		put(y0, x0 + wd - 9, 9, A_NORMAL, " %d/%d", pos + 1, t->n_order);
 }
 
 /* Braille dot bits, [x][y] within a cell of 2x4 dots. */
@@ -595,8 +649,24 @@ draw_status(struct wb *w, int y, int width)
 		}
 		return;
 	}
-	if (w->job_summary[0] != '\0' && w->focus != WB_FOCUS_CMD) {
-		put(y, 1, width - 2, a, "%s", w->job_summary);
+	if (w->focus != WB_FOCUS_CMD) {
+		/* the state first (method, budget, plan [+], undo, filter), then the outcome or hints */
+		char st[512];
+		int n;
+		ui_status_line(&w->view, &w->tab, st, sizeof st);
+		n = (int)strlen(st);
+		if (w->tab.filter_edit)
+			put(y, 1, width - 2, a, "filter /%s_  (a pattern such as L1-3.* or *.up, or dense, "
+			    "factored, over; Enter keeps it, Esc clears it)%s%s", w->tab.filter,
+			    n > 0 ? "  | " : "", st);
+		else if (w->job_summary[0] != '\0')
+			put(y, 1, width - 2, a, "%s%s%s", st, n > 0 ? " | " : "", w->job_summary);
+		else if (w->focus == WB_FOCUS_LOG)
+			put(y, 1, width - 2, a, "%s%slog: Up/Down/PgUp/PgDn scroll, Home/End  Tab: "
+			    "command line  : command  ? keys  q quit", st, n > 0 ? " | " : "");
+		else
+			put(y, 1, width - 2, a, "%s%s? keys  +/- rank  d dense  u undo  s sort  / filter  "
+			    "L grid  c columns  D diff  : command  q quit", st, n > 0 ? " | " : "");
 		return;
 	}
 	if (w->focus == WB_FOCUS_CMD)
@@ -709,8 +779,10 @@ wb_draw(struct wb *w)
 		log_h = 5;
 	main_h = height - 3 - log_h;
 	draw_budget(w, 0, width);
-	if (width >= 110) {
-		tw = 67;
+	/* side by side when the table's columns leave the spectrum panel 40 columns, else the
+	 * table over the spectrum */
+	tw = w->tab.grid || table_width(w) + 3 < 67 ? 67 : table_width(w) + 3;
+	if (width >= 110 && tw <= width - 42) {
 		draw_table(w, 1, 0, main_h, tw);
 		if (w->utf8) {
 			for (int y = 1; y < 1 + main_h; y++)
@@ -727,6 +799,8 @@ wb_draw(struct wb *w)
 	draw_log(w, 1 + main_h, log_h, width);
 	draw_status(w, height - 2, width);
 	draw_cmdline(w, height - 1, width);
+	if (w->tab.menu && !w->tab.grid)
+		draw_column_menu(w, 2, 0, width);
 	if (w->help)
 		draw_help(w, width, height);
 	wb_draw_cursor(w);

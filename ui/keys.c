@@ -29,6 +29,21 @@ const struct ui_key ui_keys[] = {
 	  "type a rank: the command line opens with 'rank NAME '" },
 	{ "d", 'd', 0, UI_A_DENSE, UI_IN_PANEL, "rank NAME dense",
 	  "toggle dense: make the matrix dense, or factor it again at its last rank" },
+	{ "Left", KEY_LEFT, 'h', UI_A_LEFT, UI_IN_PANEL, NULL,
+	  "layer grid: the previous matrix type (q k v o gate up down)" },
+	{ "Right", KEY_RIGHT, 'l', UI_A_RIGHT, UI_IN_PANEL, NULL, "layer grid: the next matrix type" },
+	{ "s", 's', 0, UI_A_SORT, UI_IN_PANEL, NULL,
+	  "sort by the next column (the header marks it); after the last: plan order" },
+	{ "S", 'S', 0, UI_A_SORT_REVERSE, UI_IN_PANEL, NULL, "reverse the sort order" },
+	{ "/", '/', 0, UI_A_FILTER, UI_IN_PANEL, NULL,
+	  "filter: a matrix pattern (L1-3.*, *.up) or dense, factored, over; Enter keeps it, "
+	  "Esc clears it" },
+	{ "L", 'L', 0, UI_A_GRID, UI_IN_PANEL, NULL,
+	  "layer grid: layers x types; arrows or hjkl move, the edit keys act on the cell" },
+	{ "c", 'c', 0, UI_A_COLUMNS, UI_IN_PANEL, NULL,
+	  "choose the table's columns (alpha, stable rank, r90, r99, ...); grid: next cell value" },
+	{ "D", 'D', 0, UI_A_DIFF, UI_IN_PANEL, NULL,
+	  "diff columns against the plan file, then the last allocation, then off" },
 	{ "u", 'u', 0, UI_A_UNDO, UI_IN_PANEL, "undo", "undo the last plan change" },
 	{ "r", 'r', 0, UI_A_REDO, UI_IN_PANEL, "redo", "redo" },
 	{ "Tab", '\t', 0, UI_A_FOCUS_NEXT, UI_IN_PANEL,
@@ -64,6 +79,8 @@ seq_csi_key(int f, long p)
 	switch (f) {
 	case 'A': return KEY_UP;
 	case 'B': return KEY_DOWN;
+	case 'C': return KEY_RIGHT;
+	case 'D': return KEY_LEFT;
 	case 'H': return KEY_HOME;
 	case 'F': return KEY_END;
 	case '~':
@@ -98,6 +115,8 @@ ui_key_seq(const unsigned char *s, size_t n, size_t *len, int *code)
 		switch (s[2]) {
 		case 'A': *code = KEY_UP; break;
 		case 'B': *code = KEY_DOWN; break;
+		case 'C': *code = KEY_RIGHT; break;
+		case 'D': *code = KEY_LEFT; break;
 		case 'H': *code = KEY_HOME; break;
 		case 'F': *code = KEY_END; break;
 		case 'P': *code = KEY_F(1); break;

@@ -15,6 +15,13 @@ enum ui_act {
 	UI_A_RANK_DEC,          /* rank NAME -1 */
 	UI_A_TYPE_RANK,         /* command line prefilled with "rank NAME " */
 	UI_A_DENSE,             /* rank NAME dense, or back to a factored rank */
+	UI_A_LEFT, UI_A_RIGHT,  /* layer grid: the previous, next matrix type */
+	UI_A_SORT,              /* s: next sort column */
+	UI_A_SORT_REVERSE,      /* S */
+	UI_A_FILTER,            /* /: type a filter */
+	UI_A_GRID,              /* L: layer grid on or off */
+	UI_A_COLUMNS,           /* c: column menu (grid: next cell metric) */
+	UI_A_DIFF,              /* D: diff columns against the plan file, the last allocation */
 	UI_A_UNDO, UI_A_REDO,
 	UI_A_FOCUS_NEXT,        /* Tab: table -> log -> command line */
 	UI_A_CMDLINE,           /* ':' */

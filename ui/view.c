@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "analysis.h"
+#include "compress.h"
 #include "engine.h"
 #include "model.h"
 #include "plan.h"
@@ -62,6 +63,49 @@ ui_view_free(struct ui_view *v)
 {
 	view_free_rows(v);
 	ui_view_drop_spec(v);
+	ui_view_set_ref(v, NULL, 0, NULL);
+}
+
+int
+ui_view_set_ref(struct ui_view *v, const int *ranks, int n, const char *label)
+{
+	int *copy = NULL;
+
+	if (ranks != NULL) {
+		if ((copy = rs_mallocarray((size_t)n, sizeof *copy)) == NULL)
+			return RS_ENOMEM;
+		memcpy(copy, ranks, (size_t)n * sizeof *copy);
+	}
+	rs_free(v->ref_ranks);
+	v->ref_ranks = copy;
+	v->ref_n = copy != NULL ? n : 0;
+	snprintf(v->ref_label, sizeof v->ref_label, "%s", copy != NULL && label != NULL ? label : "");
+	return 0;
+}
+
+/* The plan's file label, whether the plan left it, the method and the undo depth. */
+static void
+view_plan_status(struct ui_view *v, const struct rs_session *s)
+{
+	const char *base;
+
+	snprintf(v->method, sizeof v->method, "%s", rs_method_name((enum rs_method)s->method));
+	v->plan_label[0] = '\0';
+	v->plan_unsaved = 0;
+	v->undo_depth = v->redo_depth = 0;
+	if (s->plan == NULL)
+		return;
+	v->undo_depth = rs_plan_undo_depth(s->plan);
+	v->redo_depth = rs_plan_redo_depth(s->plan);
+	if (s->plan_source != NULL) {
+		base = strrchr(s->plan_source, '/');
+		snprintf(v->plan_label, sizeof v->plan_label, "%s", base != NULL ? base + 1 :
+		         s->plan_source);
+		v->plan_unsaved = rs_session_stamp_change(s, &s->plan_source_stamp) != NULL;
+	} else {
+		/* never saved: a plan with any factored matrix is work that no file holds */
+		v->plan_unsaved = rs_plan_n_compressed(s->plan) > 0;
+	}
 }
 
 int
@@ -92,6 +136,7 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 		         s->model_path != NULL ? s->model_path : "");
 	}
 	v->desc[0] = '\0';
+	view_plan_status(v, s);
 	if (!v->loaded) {
 		view_free_rows(v);
 		ui_view_drop_spec(v);
@@ -104,6 +149,8 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 		         mc->dim);
 	}
 	n = rs_plan_count(p);
+	if (v->ref_ranks != NULL && v->ref_n != n)     /* made for another model */
+		ui_view_set_ref(v, NULL, 0, NULL);
 	if (n != v->n || v->rows == NULL) {
 		view_free_rows(v);
 		ui_view_drop_spec(v);
@@ -128,6 +175,7 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 	v->have_spectra = a != NULL && rs_analysis_count(a, RS_SPEC_WEIGHT) > 0;
 	v->have_features = a != NULL && (rs_analysis_count(a, RS_SPEC_CENTRED) > 0 ||
 	                                 rs_analysis_count(a, RS_SPEC_UNCENTRED) > 0);
+	v->ref_total = 0;
 	for (i = 0; i < n; i++) {
 		struct ui_row *r = &v->rows[i];
 		int layer = rs_plan_layer(p, i);
@@ -158,6 +206,19 @@ ui_view_refresh(struct ui_view *v, const struct rs_session *s)
 			r->err = r->rank == RS_PLAN_DENSE ? 0.0 : rs_spec_error(w, k);
 		else
 			r->err = -1;
+		r->alpha = w != NULL && w->st.alpha_ok ? w->st.alpha : -1;
+		r->stable = w != NULL ? w->st.stable_rank : -1;
+		r->r90 = w != NULL ? (double)w->st.rank90 : -1;
+		r->r99 = w != NULL ? (double)w->st.rank99 : -1;
+		if (v->ref_ranks != NULL) {
+			const struct rs_spec *e = f != NULL ? f : w;
+			int rk = v->ref_ranks[i];
+			r->ref_rank = rk;
+			r->ref_params = rk == RS_PLAN_DENSE ? r->dense :
+			                (uint64_t)rk * (uint64_t)(r->rows + r->cols);
+			r->ref_err = rk == RS_PLAN_DENSE ? 0.0 : e != NULL ? rs_spec_error(e, (size_t)rk) : -1;
+			v->ref_total += r->ref_params;
+		}
 	}
 	return 0;
 }

@@ -20,6 +20,14 @@ struct ui_row {
 	double we, fe;              /* energy kept: weight, feature spectrum; < 0 unknown */
 	double err;                 /* predicted relative error at the rank; < 0 unknown */
 	int err_feature;            /* err comes from the feature spectrum (else the weight one) */
+	/* weight-spectrum metrics (docs/metrics.md); < 0 unknown */
+	double alpha;               /* power-law exponent; < 0 also when the fit failed */
+	double stable;              /* stable rank */
+	double r90, r99;            /* ranks keeping 90 / 99 % of the energy */
+	/* the diff reference's plan for this matrix (when v->ref_ranks is set) */
+	int ref_rank;               /* RS_PLAN_DENSE or a rank */
+	uint64_t ref_params;
+	double ref_err;             /* predicted error at ref_rank; < 0 unknown */
 };
 
 /* One matrix's spectra (copies), for the spectrum panel. */
@@ -48,6 +56,17 @@ struct ui_view {
 	char ppl_stale[24];         /* why the ppl no longer describes the plan ("plan changed"), or "" */
 	uint64_t plan_version;
 	struct ui_spec spec;        /* the selected matrix's spectra */
+	/* status line */
+	char method[16];            /* "svd", "feature", ... */
+	char plan_label[64];        /* basename of the plan file last loaded or saved, or "" */
+	int plan_unsaved;           /* the plan differs from that file (or, without one, from dense) */
+	int undo_depth, redo_depth;
+	/* diff reference: the ranks of a plan file or of the last allocation, set by the UI
+	 * (ui_view_set_ref); rows then carry ref_rank, ref_params, ref_err */
+	int *ref_ranks;             /* ref_n ranks, or NULL: no reference */
+	int ref_n;
+	char ref_label[64];         /* "a.json", "last alloc" */
+	uint64_t ref_total;         /* decoder parameters the reference keeps */
 	char **names;               /* n matrix names, for completion */
 };
 
@@ -58,6 +77,10 @@ int ui_view_load_spec(struct ui_view *v, const struct rs_session *s, int i, int 
 /* Forget the spectrum copy (after a command that may have changed the spectra). */
 void ui_view_drop_spec(struct ui_view *v);
 void ui_view_free(struct ui_view *v);
+/* Take ranks[n] (RS_PLAN_DENSE or ranks, plan order; copied) as the diff reference named
+ * label, or drop the reference (ranks NULL).  Rows get it at the next refresh.  0 or
+ * RS_ENOMEM. */
+int ui_view_set_ref(struct ui_view *v, const int *ranks, int n, const char *label);
 
 /* "4.72M", "196.6K", "512" into buf. */
 void ui_fmt_count(char *buf, size_t n, uint64_t x);

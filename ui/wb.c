@@ -26,6 +26,8 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "diff.h"
+#include "grid.h"
 #include "keys.h"
 #include "memplan.h"
 #include "plan.h"
@@ -220,6 +222,12 @@ wb_refresh(struct wb *w, int reload_spec)
 
 	if (w->busy)
 		return;
+	{
+		char msg[512];
+		ui_diff_update(&w->tab, &w->view, s, msg, sizeof msg);
+		if (msg[0] != '\0')
+			wb_note(w, RS_OUT_ERROR, "%s", msg);
+	}
 	if (ui_view_refresh(&w->view, s) != 0)
 		wb_note(w, RS_OUT_ERROR, "out of memory refreshing the screen");
 	if (w->view.n > 0) {
@@ -481,6 +489,10 @@ wb_job_reap(struct wb *w, int wait)
 	}
 	rs_free(w->job_line);
 	w->job_line = NULL;
+	/* the plan an allocation left is the diff columns' second reference */
+	if (w->job_rc == 0 && strcmp(w->job_name, "alloc") == 0 && w->ctx->session->plan != NULL &&
+	    rs_plan_version(w->ctx->session->plan) != w->view.plan_version)
+		ui_diff_note_alloc(&w->tab, w->ctx->session);
 	wb_refresh(w, 1);
 	if (w->wctx.reactions & RS_REACT_MODEL)
 		wb_model_opened(w);
@@ -744,6 +756,96 @@ wb_paste(struct wb *w)
 	w->dirty = 1;
 }
 
+/* Move the selection d rows in the table's shown order (clamped); the layer grid moves by
+ * layers.  d = INT_MIN / INT_MAX: the first / last row. */
+static void
+wb_move(struct wb *w, int d)
+{
+	int pos;
+
+	if (w->view.n == 0)
+		return;
+	if (w->tab.grid) {
+		int layers = w->view.n / RS_MAT_COUNT;
+		d = d == INT_MIN ? -layers : d == INT_MAX ? layers : d;
+		wb_select(w, ui_grid_move(&w->view, w->sel, d, 0));
+		return;
+	}
+	if (ui_table_order(&w->tab, &w->view) != 0 || w->tab.n_order == 0)
+		return;
+	pos = ui_table_pos(&w->tab, w->sel);
+	if (d == INT_MIN || d == INT_MAX)
+		pos = d == INT_MIN ? 0 : w->tab.n_order - 1;
+	else
+		pos = pos < 0 ? 0 : pos + d;
+	if (pos < 0)
+		pos = 0;
+	if (pos >= w->tab.n_order)
+		pos = w->tab.n_order - 1;
+	wb_select(w, w->tab.order[pos]);
+}
+
+/* After the filter or the sort changed: keep the selected matrix when it is shown, else
+ * select the first row shown. */
+static void
+wb_follow(struct wb *w)
+{
+	if (ui_table_order(&w->tab, &w->view) == 0 && w->tab.n_order > 0 &&
+	    ui_table_pos(&w->tab, w->sel) < 0)
+		wb_select(w, w->tab.order[0]);
+	w->top = 0;
+}
+
+/* The view keys: sort, filter, layer grid, columns, diff. */
+static void
+wb_view_key(struct wb *w, enum ui_act act)
+{
+	char msg[512];
+
+	switch (act) {
+	case UI_A_LEFT: case UI_A_RIGHT:
+		if (w->tab.grid && w->view.n > 0)
+			wb_select(w, ui_grid_move(&w->view, w->sel, 0, act == UI_A_LEFT ? -1 : 1));
+		break;
+	case UI_A_SORT:
+		ui_table_next_sort(&w->tab, &w->view);
+		wb_follow(w);
+		break;
+	case UI_A_SORT_REVERSE:
+		w->tab.reverse = !w->tab.reverse;
+		wb_follow(w);
+		break;
+	case UI_A_FILTER:
+		w->tab.filter[0] = '\0';
+		w->tab.filter_edit = 1;
+		break;
+	case UI_A_GRID:
+		w->tab.grid = !w->tab.grid;
+		break;
+	case UI_A_COLUMNS:
+		if (w->tab.grid)
+			w->tab.grid_metric = (enum ui_grid_metric)((w->tab.grid_metric + 1) %
+			                                           UI_GRID_METRICS);
+		else {
+			w->tab.menu = !w->tab.menu;
+			w->tab.menu_at = 0;
+		}
+		break;
+	case UI_A_DIFF:
+		if (w->busy) {
+			wb_note(w, RS_OUT_ERROR, "busy: %s is running; the diff waits for it", w->job_name);
+			break;
+		}
+		ui_diff_cycle(&w->tab, w->ctx->session, msg, sizeof msg);
+		if (msg[0] != '\0')
+			wb_note(w, RS_OUT_INFO, "%s", msg);
+		wb_refresh(w, 0);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A key while a panel has the focus. */
 static void
 wb_panel_key(struct wb *w, int c)
@@ -753,6 +855,17 @@ wb_panel_key(struct wb *w, int c)
 	int page = log ? (w->log_rows > 1 ? w->log_rows - 1 : 1) :
 	           (w->table_rows > 1 ? w->table_rows - 1 : 1);
 
+	/* typing a filter, or the column menu: they take every key */
+	if (w->tab.filter_edit && !log) {
+		ui_table_filter_key(&w->tab, c);
+		wb_follow(w);
+		w->dirty = 1;
+		return;
+	}
+	if (w->tab.menu && !log && ui_table_menu_key(&w->tab, c)) {
+		w->dirty = 1;
+		return;
+	}
 	if (w->help) {
 		w->help = 0;
 		w->dirty = 1;
@@ -761,24 +874,29 @@ wb_panel_key(struct wb *w, int c)
 	}
 	switch (act) {
 	case UI_A_UP:
-		if (log) w->log_scroll++; else wb_select(w, w->sel - 1);
+		if (log) w->log_scroll++; else wb_move(w, -1);
 		break;
 	case UI_A_DOWN:
 		if (log) w->log_scroll = w->log_scroll > 0 ? w->log_scroll - 1 : 0;
-		else wb_select(w, w->sel + 1);
+		else wb_move(w, 1);
 		break;
 	case UI_A_PGUP:
-		if (log) w->log_scroll += page; else wb_select(w, w->sel - page);
+		if (log) w->log_scroll += page; else wb_move(w, -page);
 		break;
 	case UI_A_PGDN:
 		if (log) w->log_scroll = w->log_scroll > page ? w->log_scroll - page : 0;
-		else wb_select(w, w->sel + page);
+		else wb_move(w, page);
 		break;
 	case UI_A_HOME:
-		if (log) w->log_scroll = INT_MAX / 2; else wb_select(w, 0);   /* drawing clamps it */
+		if (log) w->log_scroll = INT_MAX / 2; else wb_move(w, INT_MIN);   /* drawing clamps it */
 		break;
 	case UI_A_END:
-		if (log) w->log_scroll = 0; else wb_select(w, w->view.n - 1);
+		if (log) w->log_scroll = 0; else wb_move(w, INT_MAX);
+		break;
+	case UI_A_LEFT: case UI_A_RIGHT: case UI_A_SORT: case UI_A_SORT_REVERSE: case UI_A_FILTER:
+	case UI_A_GRID: case UI_A_COLUMNS: case UI_A_DIFF:
+		if (!log)
+			wb_view_key(w, act);
 		break;
 	case UI_A_RANK_STEP_UP: case UI_A_RANK_STEP_DOWN: case UI_A_RANK_INC: case UI_A_RANK_DEC:
 	case UI_A_DENSE:
@@ -805,8 +923,12 @@ wb_panel_key(struct wb *w, int c)
 		wb_focus(w, WB_FOCUS_CMD);
 		break;
 	case UI_A_ESCAPE:
-		if (!w->job_auto)
+		if (!w->busy && w->tab.filter[0] != '\0' && !log) {
+			w->tab.filter[0] = '\0';      /* Esc clears the filter (less, lazygit) */
+			wb_follow(w);
+		} else if (!w->job_auto) {
 			wb_cancel(w);
+		}
 		break;
 	case UI_A_CANCEL:
 		wb_cancel(w);
@@ -964,6 +1086,7 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 	w.out.ud = &w;
 	w.log_cap = WB_LOG_LINES;
 	w.view.spec.index = -1;
+	ui_table_init(&w.tab);
 	if ((w.log = rs_calloc((size_t)w.log_cap, sizeof *w.log)) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return RS_ENOMEM;
@@ -1065,6 +1188,7 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 	rs_free(w.partial);
 	rs_free(w.last_rank);
 	ui_view_free(&w.view);
+	ui_table_free(&w.tab);
 	pthread_mutex_destroy(&w.mu);
 	return wb_sig_quit ? 0 : (w.rc == RS_ECANCEL ? 0 : w.rc);
 }

@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "status.h"
+#include "table.h"
 #include "view.h"
 
 enum wb_focus { WB_FOCUS_TABLE, WB_FOCUS_LOG, WB_FOCUS_CMD };
@@ -66,6 +67,7 @@ struct wb {
 	int last_rank_n;
 	int focus, prev_focus;
 	int help;                   /* key help shown */
+	struct ui_table tab;        /* columns, sort, filter, layer grid, diff (table.h) */
 
 	/* Terminal. */
 	int utf8, color;
