@@ -167,7 +167,7 @@ st=0
 for t in q k v o gate up down; do
 	grep -q ">$t<" "$TMPD/pb.svg" || { st=1; tap_diag "type $t not in the key"; }
 done
-grep -q '>budget: keep 50.0%<' "$TMPD/pb.svg" && ! grep -q '>budget: ' "$TMPD/pn.svg" || st=1
+grep -q '>budget: keep 50.0% overall<' "$TMPD/pb.svg" && ! grep -q '>budget: ' "$TMPD/pn.svg" || st=1
 tap_check $st "plan SVG: a key of the seven types, and the budget's line exactly when a budget is set"
 
 "$RS_BIN" -c "plot spectrum --to $TMPD/none.png" "$MODEL" >/dev/null 2>"$TMPD/err"

@@ -4,7 +4,7 @@
 # columns  type  layer  keep_percent (NaN when not selected)  rank (0: dense)
 # err ('-' when unknown).
 set termoption noenhanced
-set title TITLE
+set title TITLE font ',12'
 set xlabel 'matrix'
 set ylabel 'layer'
 set xrange [-0.5:6.5]

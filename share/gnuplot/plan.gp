@@ -4,7 +4,7 @@
 # budget's keep in percent, 0 when none is set), GROUP (x positions per layer), TYPES[7],
 # datablock $plan with the columns  x  name  layer  type  rank  max_rank  keep_percent.
 set termoption noenhanced
-set title sprintf('%s (decoder linears keep %.1f%%)', TITLE, 100.0 * KEPT)
+set title sprintf('%s (decoder linears keep %.1f%%)', TITLE, 100.0 * KEPT) font ',12'
 set ylabel 'parameters kept (% of the matrix; 100: dense)'
 set xlabel 'layer'
 set yrange [0:105]
@@ -25,7 +25,7 @@ do for [l=0:LAYERS-1:LSTEP] {
 # matrix types: colour-blind safe (Okabe-Ito), in the order q k v o gate up down
 array TCOL[7] = [0x0072b2, 0x56b4e9, 0x009e73, 0xe69f00, 0xd55e00, 0xcc79a7, 0x444444]
 set key outside right top vertical Left reverse samplen 1.5 spacing 1.2 title 'matrix'
-BUDGETDESC = BUDGET > 0 ? sprintf('budget: keep %.1f%%', BUDGET) : ''
+BUDGETDESC = BUDGET > 0 ? sprintf('budget: keep %.1f%% overall', BUDGET) : ''
 if (BUDGET > 0) {
 	plot $plan using 1:7:(TCOL[int($4) + 1]) with boxes lc rgb variable notitle, \
 	     for [t=1:7] keyentry with boxes fc rgb TCOL[t] title TYPES[t], \
