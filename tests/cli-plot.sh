@@ -86,6 +86,21 @@ ref=$(awk -F, '$1 == "L2.q" { t += $4 * $4; if ($3 > 32) r += $4 * $4 } END { pr
 tap_close "$e" "$ref" 1e-5
 tap_check $? "heatmap: L2.q's err $e is the tail energy of the exported spectrum past rank 32 ($ref)"
 
+# after a calibration: the feature spectra the method previews with, named in the subtitle
+CAL="calibrate '$RS_SRCDIR/share/texts/kjv-calib.txt' --ctx 64 --max-tokens 512"
+RS_GNUPLOT="$NOGP" "$RS_BIN" -c "$CAL; spectra; plot spectrum --script $TMPD/fc.gp --to $TMPD/x.png" \
+	"$MODEL" >/dev/null 2>&1
+RS_GNUPLOT="$NOGP" "$RS_BIN" -c "set method whiten; $CAL; spectra; plot energy --script $TMPD/fu.gp --to $TMPD/x.png" \
+	"$MODEL" >/dev/null 2>&1
+RS_GNUPLOT="$NOGP" "$RS_BIN" -c "set method whiten; $CAL; spectra; plot spectrum --kind weight --script $TMPD/fw.gp --to $TMPD/x.png" \
+	"$MODEL" >/dev/null 2>&1
+grep -q "^SUBTITLE = 'feature spectra σ(W·S), S Sᵀ = centred covariance; method svd'\$" "$TMPD/fc.gp" &&
+	grep -q "^SUBTITLE = 'feature spectra σ(W·S), S Sᵀ = uncentred Gram; method whiten'\$" "$TMPD/fu.gp" &&
+	grep -q "^SUBTITLE = 'weight spectra σ(W); method whiten'\$" "$TMPD/fw.gp" &&
+	grep -q "^TITLE = 'kjv-llama — energy kept by rank'\$" "$TMPD/fu.gp"
+tap_check $? "calibrated: feature spectra by default (centred; uncentred for whiten), --kind weight overrides; the title says which and the method"
+grep -h '^SUBTITLE' "$TMPD/fc.gp" "$TMPD/fu.gp" "$TMPD/fw.gp" | while read -r l; do tap_diag "$l"; done
+
 "$RS_BIN" -c "plot plan --size 50x50 --to $TMPD/x.png" "$MODEL" >/dev/null 2>"$TMPD/err"
 [ $? -eq 2 ] && grep -q 'size wants' "$TMPD/err"
 tap_check $? "a canvas under 100 pixels is a usage error"
