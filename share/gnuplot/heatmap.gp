@@ -17,10 +17,18 @@ set palette defined (0 '#440154', 50 '#21918c', 100 '#fde725')
 # Cells below this keep % are dark in the palette above: their text is white, the rest black.
 DARK_BELOW = 60
 set key off
-# What a cell says and what "err" is, under the plot.
-set bmargin 6
-set label 1 "cell: rank r and parameters kept (%); dense: not factored\n".ERRDESC \
-	at screen 0.5, screen 30.0 / CANVAS_H center font ',9'
+# What a cell says and what "err" is, under the plot; on a narrow canvas err's definition
+# takes two lines.
+CAPTION = "cell: rank r and parameters kept (%); dense: not factored\n".ERRDESC
+CUT = strstrt(CAPTION, ', predicted')
+if (CANVAS_W < 1000 && CUT > 0) {
+	CAPTION = CAPTION[1:CUT - 1]."\n".CAPTION[CUT + 2:]
+	set bmargin 7
+	set label 1 CAPTION at screen 0.5, screen 44.0 / CANVAS_H center font ',9'
+} else {
+	set bmargin 6
+	set label 1 CAPTION at screen 0.5, screen 30.0 / CANVAS_H center font ',9'
+}
 # The cell text: two lines where a cell is at least 30 pixels high, one where 15, else none.
 CELL_H = (CANVAS_H - 120.0) / LAYERS
 LINES = CELL_H >= 30 ? 2 : CELL_H >= 15 ? 1 : 0
