@@ -46,6 +46,8 @@ struct rs_gplot {
 	size_t len, cap;
 	int failed;                 /* an append ran out of memory */
 	char *bad_template;         /* first template that could not be read: its cause */
+	int width, height;          /* canvas in pixels (PDF: 1 inch per 100) */
+	char *script_copy;          /* where to save the script sent, or NULL */
 };
 
 int
@@ -268,7 +270,51 @@ rs_gplot_new(const char *out, char **cause)
 		return NULL;
 	}
 	g->fmt = fmt;
+	g->width = RS_GPLOT_WIDTH;
+	g->height = RS_GPLOT_HEIGHT;
 	return g;
+}
+
+void
+rs_gplot_set_size(struct rs_gplot *g, int width, int height)
+{
+	if (width >= 100 && width <= 10000 && height >= 100 && height <= 10000) {
+		g->width = width;
+		g->height = height;
+	}
+}
+
+int
+rs_gplot_parse_size(const char *text, int *width, int *height, char **cause)
+{
+	char *end;
+	long w, h;
+
+	w = strtol(text, &end, 10);
+	if (end == text || (*end != 'x' && *end != 'X' && *end != ','))
+		goto bad;
+	text = end + 1;
+	h = strtol(text, &end, 10);
+	if (end == text || *end != '\0' || w < 100 || w > 10000 || h < 100 || h > 10000)
+		goto bad;
+	*width = (int)w;
+	*height = (int)h;
+	return 0;
+bad:
+	return rs_fail(cause, RS_EUSAGE, "plot: --size wants WIDTHxHEIGHT in pixels, each "
+	               "100..10000 (e.g. 1400x800)");
+}
+
+int
+rs_gplot_save_script(struct rs_gplot *g, const char *path, char **cause)
+{
+	char *copy = rs_strdup(path);
+
+	if (copy == NULL)
+		return rs_fail(cause, RS_ENOMEM, "out of memory");
+	rs_free(g->script_copy);
+	g->script_copy = copy;
+	return 0;
 }
 
 void
@@ -279,14 +325,16 @@ rs_gplot_free(struct rs_gplot *g)
 	rs_free(g->out);
 	rs_free(g->buf);
 	rs_free(g->bad_template);
+	rs_free(g->script_copy);
 	rs_free(g);
 }
 
-/* The prelude: pick the terminal (with a fallback) and the temporary output file. */
+/* The prelude: pick the terminal (with a fallback) at the canvas size, and the temporary
+ * output file. */
 static char *
 gplot_prelude(const struct rs_gplot *g, const char *tmp)
 {
-	const char *term;
+	char term[512];
 	char *q, *p, *s;
 	const char *c;
 
@@ -304,24 +352,30 @@ gplot_prelude(const struct rs_gplot *g, const char *tmp)
 	*p = '\0';
 	switch (g->fmt) {
 	case RS_GPLOT_PNG:
-		term = "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-		       "  set terminal pngcairo size 1000,600 noenhanced font 'sans,10'\n"
-		       "} else {\n"
-		       "  set terminal png size 1000,600 noenhanced\n"
-		       "}\n";
+		snprintf(term, sizeof term,
+		         "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+		         "  set terminal pngcairo size %d,%d noenhanced font 'sans,10'\n"
+		         "} else {\n"
+		         "  set terminal png size %d,%d noenhanced\n"
+		         "}\n", g->width, g->height, g->width, g->height);
 		break;
 	case RS_GPLOT_SVG:
-		term = "set terminal svg size 1000,600 dynamic noenhanced background '#ffffff'\n";
+		snprintf(term, sizeof term, "set terminal svg size %d,%d dynamic noenhanced "
+		         "background '#ffffff'\n", g->width, g->height);
 		break;
 	default:
-		term = "if (strstrt(GPVAL_TERMINALS, 'pdfcairo') == 0) {\n"
-		       "  print 'this gnuplot has no pdfcairo terminal: PDF output is impossible'\n"
-		       "  exit status 3\n"
-		       "}\n"
-		       "set terminal pdfcairo size 10in,6in noenhanced font 'sans,9'\n";
+		snprintf(term, sizeof term,
+		         "if (strstrt(GPVAL_TERMINALS, 'pdfcairo') == 0) {\n"
+		         "  print 'this gnuplot has no pdfcairo terminal: PDF output is impossible'\n"
+		         "  exit status 3\n"
+		         "}\n"
+		         "set terminal pdfcairo size %.2fin,%.2fin noenhanced font 'sans,9'\n",
+		         g->width / 100.0, g->height / 100.0);
 		break;
 	}
-	s = rs_strdupf("# rankscope plot\nset encoding utf8\n%sset output %s\n", term, q);
+	/* Templates lay out multiplots from the canvas size. */
+	s = rs_strdupf("# rankscope plot\nset encoding utf8\n%sset output %s\nCANVAS_W = %d\n"
+	               "CANVAS_H = %d\n", term, q, g->width, g->height);
 	rs_free(q);
 	return s;
 }
@@ -527,6 +581,9 @@ rs_gplot_render(struct rs_gplot *g, char **warnings, char **cause)
 	if (g->len > 0)
 		memcpy(full + plen, g->buf, g->len);
 	memcpy(full + plen + g->len, "\nset output\n", 13);
+	if (g->script_copy != NULL &&
+	    (rc = rs_afile_write_all(g->script_copy, full, strlen(full), cause)) != 0)
+		goto out;
 	if ((rc = gplot_spawn(full, strlen(full), &status, err, &elen, cause)) != 0)
 		goto out;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == GPLOT_NO_TERMINAL) {

@@ -48,10 +48,23 @@ void rs_gplot_template(struct rs_gplot *g, const char *name);
 /* The script built so far (for debugging and tests). */
 const char *rs_gplot_script(const struct rs_gplot *g);
 
+/* Default canvas: 1000 x 600 pixels (PNG, SVG); a PDF gets 1 inch per 100 pixels. */
+#define RS_GPLOT_WIDTH 1000
+#define RS_GPLOT_HEIGHT 600
+
+/* Canvas size in pixels (PNG, SVG; PDF: 1 inch per 100), 100..10000 each, else unchanged. */
+void rs_gplot_set_size(struct rs_gplot *g, int width, int height);
+/* Parse "WxH" (or "W,H") into a canvas size within 100..10000; RS_EUSAGE + cause. */
+int rs_gplot_parse_size(const char *text, int *width, int *height, char **cause);
+/* Also write the whole script gnuplot reads (prelude included) to `path` when rendering,
+ * before gnuplot runs: it is there to read even when gnuplot fails or is missing. */
+int rs_gplot_save_script(struct rs_gplot *g, const char *path, char **cause);
+
 /* Run gnuplot on the script.  0: the target exists, whole; *warnings (if not NULL) gets
  * gnuplot's standard error when it said anything (allocated; NULL otherwise).  On failure:
  * RS_EUNSUPPORTED (gnuplot missing or lacking a terminal), RS_EIO (gnuplot failed: cause holds
- * its own first error lines), RS_ENOMEM; the target is left as it was. */
+ * its own first error lines), RS_ENOMEM; the target is left as it was.  RS_EIO when the script
+ * copy (rs_gplot_save_script) cannot be written, before gnuplot runs. */
 int rs_gplot_render(struct rs_gplot *g, char **warnings, char **cause);
 
 #endif
