@@ -607,6 +607,17 @@ cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_alloc_words[] = { "uniform", "energy", "greedy", "sensitivity", "bo", "history", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_alloc_forms[] = {
+	{ "uniform", "" },
+	{ "energy", "" },
+	{ "greedy", "" },
+	{ "sensitivity", "" },
+	{ "bo", "" },
+	{ "history", "export FILE.csv" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.name = "alloc",
 	.alias = NULL,
@@ -649,4 +660,5 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_alloc_exec,
 	.words = cmd_alloc_words,
+	.forms = cmd_alloc_forms,
 };

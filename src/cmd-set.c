@@ -149,6 +149,15 @@ cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_set_words[] = { "asvd-alpha", "method", "rank-align", "threads", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_set_forms[] = {
+	{ "asvd-alpha", "A" },
+	{ "method", "svd|feature|whiten|asvd" },
+	{ "rank-align", "N" },
+	{ "threads", "N" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_set_entry = {
 	.name = "set",
 	.usage = "[NAME [VALUE]]",
@@ -164,4 +173,5 @@ const struct rs_cmd_entry rs_cmd_set_entry = {
 	.max_args = 2,
 	.exec = cmd_set_exec,
 	.words = cmd_set_words,
+	.forms = cmd_set_forms,
 };

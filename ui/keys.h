@@ -23,6 +23,7 @@ enum ui_act {
 	UI_A_QUIT,
 	UI_A_CANCEL,            /* Ctrl-C */
 	UI_A_REDRAW,            /* Ctrl-L */
+	UI_A_ZOOM,              /* 'z': the focused panel fills the screen, or back */
 };
 
 /* Where a key works. */

@@ -26,8 +26,10 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "complete.h"
 #include "keys.h"
 #include "memplan.h"
+#include "pager.h"
 #include "plan.h"
 #include "plugin.h"
 #include "rl.h"
@@ -568,10 +570,20 @@ wb_rl_redisplay(void *ud)
 	((struct wb *)ud)->dirty = 1;
 }
 
+/* One row of a completion list into the log. */
 static void
-wb_rl_matches(void *ud, const char *text)
+wb_match_row(void *ud, const char *text)
 {
 	wb_note(ud, RS_OUT_INFO, "%s", text);
+}
+
+/* Readline hook: completions, in columns at the screen's width (the log scrolls them). */
+static void
+wb_rl_matches(void *ud, const char *const *items, int n, int total)
+{
+	ui_complete_columns(items, n, COLS > 1 ? COLS - 1 : 1, wb_match_row, ud);
+	if (total > n)
+		wb_note(ud, RS_OUT_INFO, "... (%d in all; type more to narrow them)", total);
 }
 
 static const char *const *
@@ -754,9 +766,11 @@ wb_panel_key(struct wb *w, int c)
 	           (w->table_rows > 1 ? w->table_rows - 1 : 1);
 
 	if (w->help) {
-		w->help = 0;
 		w->dirty = 1;
-		if (act == UI_A_HELP || act == UI_A_ESCAPE)
+		if (ui_pager_key(c, &w->help_top, LINES))
+			return;         /* the help scrolls */
+		w->help = 0;
+		if (act == UI_A_HELP || act == UI_A_ESCAPE || act == UI_A_QUIT)
 			return;
 	}
 	switch (act) {
@@ -813,6 +827,10 @@ wb_panel_key(struct wb *w, int c)
 		break;
 	case UI_A_HELP:
 		w->help = 1;
+		w->help_top = 0;
+		break;
+	case UI_A_ZOOM:
+		w->zoom = !w->zoom;
 		break;
 	case UI_A_QUIT:
 		wb_run(w, "quit");

@@ -66,6 +66,8 @@ struct wb {
 	int last_rank_n;
 	int focus, prev_focus;
 	int help;                   /* key help shown */
+	int help_top;               /* its rows scrolled */
+	int zoom;                   /* 'z': the focused panel (table or log) fills the screen */
 
 	/* Terminal. */
 	int utf8, color;

@@ -1,0 +1,122 @@
+#!/bin/sh
+# The workbench's input side (issue 14): the key help scrolls and wraps at 80x24, a panel zooms
+# to the full screen ('z'), completion lists come in columns and follow each command's grammar
+# (subcommands, option values, matrix names where a pattern goes, files where a file goes).
+. "$RS_SRCDIR/tests/tap.sh"
+
+. "$RS_SRCDIR/tests/tmux.sh"
+MODEL=share/models/kjv-llama
+[ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
+BIN=${RS_UI_BIN:-$RS_BIN}
+export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" XDG_CONFIG_HOME="$TMPD/config"
+export RS_DATADIR="$RS_SRCDIR/share" LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
+unset NO_COLOR
+
+cat >"$TMPD/run.sh" <<EOS
+cd "$RS_SRCDIR"
+TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
+echo \$? >"$TMPD/status"
+exec sleep 120
+EOS
+$T new-session -d -s keep "sleep 600"
+$T new-session -d -s rs -x 80 -y 24 "sh $TMPD/run.sh"
+wait_for '^L0\.q +256x256 +dense' 20
+tap_check $? "the workbench opens at 80x24"
+
+# --- The key help at 80x24: its entries wrap (the reference: the key table's text as the man
+# page lists it) and it scrolls to its last entry.
+$T send-keys -t rs '?'
+wait_for 'keys  \(' 5 && wait_for 'largest aligned rank below break-even\)' 5
+tap_check $? "'?' at 80x24: the help for '-' wraps onto a second row instead of being cut"
+! screen_has 'Ctrl-L +redraw the screen'
+tap_check $? "the help's last entry is below the first screen"
+$T send-keys -t rs End
+wait_for 'Ctrl-L +redraw the screen' 5
+tap_check $? "End in the help scrolls to its last entry (Ctrl-L)"
+$T send-keys -t rs Home
+wait_for 'Up, k +select the previous matrix' 5
+tap_check $? "Home scrolls the help back to its first entry"
+$T send-keys -t rs q
+wait_for '^matrix +shape' 5 && ! screen_has 'keys  \('
+tap_check $? "q closes the help (and does not quit)"
+
+# --- Zoom: 'z' gives the focused panel the whole screen between the top and the status line.
+$T send-keys -t rs Tab
+sleep 0.3
+$T send-keys -t rs z
+wait_for '^─ log \(zoomed; z restores\)' 5 && sed -n 2p "$TMPD/screen" | grep -q '^─ log' &&
+	! grep -q '^matrix +shape' "$TMPD/screen"
+tap_check $? "z on the log: the log fills the screen from row 2"
+$T send-keys -t rs z
+wait_for '^matrix +shape' 5 && ! screen_has 'zoomed'
+tap_check $? "z again restores the layout"
+$T send-keys -t rs Tab Tab
+sleep 0.3
+$T send-keys -t rs z
+wait_for '^L1\.q ' 5 && ! screen_has '^─ log'
+tap_check $? "z on the table: 21 matrices (to L2.v) on the screen, no log"
+$T send-keys -t rs z
+
+# complete TEXT: type TEXT on an empty command line, press Tab (the list goes to the log).
+complete() {
+	$T send-keys -t rs Escape
+	sleep 0.3
+	$T send-keys -t rs ':' C-u
+	$T send-keys -t rs -l "$1"
+	$T send-keys -t rs Tab
+}
+
+# --- Lists in columns, ordered down the columns (as ls): 'help ' lists every command.
+complete 'help '
+wait_for '^compare +info +' 5 && grep -A1 '^alloc ' "$TMPD/screen" | sed -n 2p | grep -q '^budget ' &&
+	grep -q '^calibrate ' "$TMPD/screen"
+tap_check $? "Tab after 'help ': the commands in columns (alloc, budget, calibrate start rows)"
+
+# --- Each command's grammar.
+complete 'plot '
+wait_for '^alloc-trace +energy +heatmap +plan +spectrum *$' 5
+tap_check $? "'plot ' Tab lists exactly its subcommands"
+complete 'alloc '
+wait_for '^bo +energy +greedy +history +sensitivity +uniform *$' 5
+tap_check $? "'alloc ' Tab lists exactly its allocators and history"
+complete 'plan '
+wait_for '^diff +load +reset +save +show *$' 5
+tap_check $? "'plan ' Tab lists exactly its subcommands"
+complete 'export '
+wait_for '^rankscope> export ?$' 5 && wait_for '^dense +factored *$' 5
+tap_check $? "'export ' Tab lists dense and factored"
+complete 'export dense out --dtype '
+wait_for '^bf16 +f16 +f32 *$' 5
+tap_check $? "'export dense out --dtype ' Tab lists the dtypes"
+complete 'spectra --kind '
+wait_for '^feature +weight *$' 5
+tap_check $? "'spectra --kind ' Tab lists the kinds"
+complete 'set method '
+wait_for '^asvd +feature +svd +whiten *$' 5
+tap_check $? "'set method ' Tab lists the methods"
+complete 'alloc bo --obj'
+wait_for '^rankscope> alloc bo --objective ?$' 5
+tap_check $? "an option name completes ('--obj' to '--objective ')"
+complete 'rank L5.dow'
+wait_for '^rankscope> rank L5\.down ?$' 5
+tap_check $? "a matrix name completes where a pattern goes"
+complete 'rank L5.down d'
+wait_for '^rankscope> rank L5\.down dense ?$' 5
+tap_check $? "after the pattern 'dense' completes (no file)"
+complete 'ppl share/texts/kjv-ev'
+wait_for '^rankscope> ppl share/texts/kjv-eval\.txt' 5
+tap_check $? "a file completes where a file goes"
+complete 'plan load share/te'
+wait_for '^rankscope> plan load share/texts/' 5
+tap_check $? "a file completes after 'plan load'"
+
+$T send-keys -t rs C-u Escape
+sleep 0.3
+$T send-keys -t rs q
+n=0
+while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
+tap_check $? "q quits an unedited session at once, status 0"
+[ -s "$TMPD/stderr" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr")"
+
+tap_done
