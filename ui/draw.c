@@ -561,6 +561,10 @@ draw_status(struct wb *w, int y, int width)
 	attr_t a = wb_attr(w, PAIR_HEAD, A_REVERSE);
 
 	fill(y, 0, width, a);
+	if (w->ask_quit) {
+		put(y, 1, width - 2, a | A_BOLD, "the plan has unsaved edits: quit? y/n");
+		return;
+	}
 	if (w->busy) {
 		double done, total, el, eta = -1;
 		char what[32];

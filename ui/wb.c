@@ -26,6 +26,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "compress.h"
 #include "complete.h"
 #include "keys.h"
 #include "memplan.h"
@@ -33,6 +34,7 @@
 #include "plan.h"
 #include "plugin.h"
 #include "rl.h"
+#include "session-store.h"
 #include "session.h"
 #include "wb.h"
 
@@ -213,6 +215,30 @@ wb_note(struct wb *w, int kind, const char *fmt, ...)
 	w->dirty = 1;
 }
 
+/* Keep the plan for the model's next session when it changed since it was last kept (a few
+ * KB written atomically: cheap after each change); a plan not yet adopted by its model's open
+ * (wb_model_opened) is not kept, so a new model's dense plan never overwrites its kept one. */
+static void
+wb_store(struct wb *w)
+{
+	struct rs_session *s = w->ctx->session;
+	char *cause = NULL;
+
+	if (s->plan == NULL || (const void *)s->plan != w->store_plan ||
+	    rs_plan_version(s->plan) == w->store_version)
+		return;
+	w->store_version = rs_plan_version(s->plan);
+	if (rs_session_store_save(s, &cause) != 0) {
+		if (!w->store_failed)
+			wb_note(w, RS_OUT_ERROR, "session: the plan is not kept for the next session: "
+			        "%s", cause != NULL ? cause : "?");
+		w->store_failed = 1;
+	} else {
+		w->store_failed = 0;
+	}
+	rs_free(cause);
+}
+
 /* Refresh the view from the session (only when no job runs). */
 static void
 wb_refresh(struct wb *w, int reload_spec)
@@ -222,6 +248,11 @@ wb_refresh(struct wb *w, int reload_spec)
 
 	if (w->busy)
 		return;
+	wb_store(w);
+	/* unsaved: edited since the plan file it was loaded from or saved to, else since the open */
+	w->unsaved = s->plan != NULL && (const void *)s->plan == w->store_plan &&
+	    rs_session_stamp_change(s, s->plan_source != NULL ? &s->plan_source_stamp :
+	                            &w->open_stamp) != NULL;
 	if (ui_view_refresh(&w->view, s) != 0)
 		wb_note(w, RS_OUT_ERROR, "out of memory refreshing the screen");
 	if (w->view.n > 0) {
@@ -423,9 +454,30 @@ wb_note_memory(struct wb *w)
 static void
 wb_model_opened(struct wb *w)
 {
-	if (w->ctx->session->model == NULL)
+	struct rs_session *s = w->ctx->session;
+
+	if (s->model == NULL)
 		return;
 	wb_note_memory(w);
+	if (s->plan != NULL && !w->fresh) {
+		char *path = NULL, *cause = NULL;
+		int rc = rs_session_store_restore(s, &path, &cause);
+		if (rc == 0)
+			wb_note(w, RS_OUT_INFO, "session: restored this model's plan of the last session "
+			        "(%d of %d factored, method %s) from %s; 'undo' or 'plan reset' drops it, "
+			        "--fresh opens without it", rs_plan_n_compressed(s->plan),
+			        rs_plan_count(s->plan), rs_method_name((enum rs_method)s->method), path);
+		else if (rc != 1)
+			wb_note(w, RS_OUT_ERROR, "session: the last session's plan is not restored: %s",
+			        cause != NULL ? cause : "?");
+		rs_free(path);
+		rs_free(cause);
+	}
+	/* this plan is the one kept from now on; it is unsaved once it differs from here */
+	w->store_plan = s->plan;
+	w->store_version = s->plan != NULL ? rs_plan_version(s->plan) : 0;
+	rs_session_stamp(s, &w->open_stamp);
+	wb_refresh(w, 1);
 	if (!w->busy && wb_job_start(w, "spectra --cached", "spectra") == 0)
 		w->job_auto = 1;
 }
@@ -480,6 +532,7 @@ wb_job_reap(struct wb *w, int wait)
 	if (w->wctx.reactions & RS_REACT_MODEL) {
 		w->sel = 0;
 		w->top = 0;
+		w->store_plan = NULL;   /* the new model's plan is kept once it is opened */
 	}
 	rs_free(w->job_line);
 	w->job_line = NULL;
@@ -543,6 +596,7 @@ wb_run(struct wb *w, const char *line)
 	if (w->ctx->reactions & RS_REACT_MODEL) {
 		w->sel = 0;
 		w->top = 0;
+		w->store_plan = NULL;   /* the new model's plan is kept once it is opened */
 	}
 	wb_refresh(w, 1);
 	if (w->ctx->reactions & RS_REACT_MODEL)
@@ -833,7 +887,14 @@ wb_panel_key(struct wb *w, int c)
 		w->zoom = !w->zoom;
 		break;
 	case UI_A_QUIT:
-		wb_run(w, "quit");
+		if (w->unsaved) {
+			w->ask_quit = 1;
+			wb_note(w, RS_OUT_INFO, "quit: the plan has unsaved edits (kept for this model's "
+			        "next session, not in a plan file): y or q quits, any other key stays; "
+			        "'plan save FILE' saves it");
+		} else {
+			wb_run(w, "quit");
+		}
 		break;
 	case UI_A_REDRAW:
 		clearok(curscr, TRUE);
@@ -936,7 +997,20 @@ wb_loop(struct wb *w)
 			w->dirty = 1;
 			continue;
 		}
-		if (w->focus == WB_FOCUS_CMD) {
+		if (w->ask_quit) {      /* the answer to 'quit with an unsaved plan?' */
+			w->ask_quit = 0;
+			if (c == 'y' || c == 'Y' || c == 'q') {
+				wb_run(w, "quit");
+			} else {
+				if (c == 27) {  /* drop a whole sequence, not only its ESC */
+					unsigned char seq[64];
+					size_t n;
+					int code;
+					wb_read_seq(seq, sizeof seq, &n, &code);
+				}
+				wb_note(w, RS_OUT_INFO, "quit: not quitting");
+			}
+		} else if (w->focus == WB_FOCUS_CMD) {
 			wb_cmd_key(w, c);
 		} else if (c == 27) {
 			/* a sequence acts whole or not at all: none of its bytes is a key */
@@ -965,7 +1039,7 @@ wb_loop(struct wb *w)
 }
 
 int
-rs_front_interactive(struct rs_cmd_ctx *ctx)
+rs_front_interactive(struct rs_cmd_ctx *ctx, const struct rs_front_opts *opts)
 {
 	struct sigaction sa, old_term, old_hup, old_int;
 	const struct rs_out *saved_out = ctx->out;
@@ -982,6 +1056,7 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 	w.out.ud = &w;
 	w.log_cap = WB_LOG_LINES;
 	w.view.spec.index = -1;
+	w.fresh = opts != NULL && opts->fresh;
 	if ((w.log = rs_calloc((size_t)w.log_cap, sizeof *w.log)) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return RS_ENOMEM;
