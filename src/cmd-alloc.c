@@ -183,7 +183,9 @@ val_open(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *a
     int def_chunks, int want_kl, struct rs_alloc_val *v)
 {
 	const struct rs_model_config *mc = rs_model_config(e->s->model);
-	const char *file = rs_args_get(args, "validation");
+	/* without --validation: the session's default text (`set validation`, the config file) */
+	const char *file = rs_args_get(args, "validation") != NULL ?
+	    rs_args_get(args, "validation") : e->s->validation;
 	struct rs_alloc_eval_res dres;
 	long ctxlen, chunks;
 	int rc;

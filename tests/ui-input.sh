@@ -1,7 +1,8 @@
 #!/bin/sh
 # The workbench's input side (issue 14): the key help scrolls and wraps at 80x24, a panel zooms
 # to the full screen ('z'), completion lists come in columns and follow each command's grammar
-# (subcommands, option values, matrix names where a pattern goes, files where a file goes).
+# (subcommands, option values, matrix names where a pattern goes, files where a file goes), the
+# mouse selects and scrolls until 'set mouse off'.
 . "$RS_SRCDIR/tests/tap.sh"
 
 . "$RS_SRCDIR/tests/tmux.sh"
@@ -109,6 +110,47 @@ tap_check $? "a file completes where a file goes"
 complete 'plan load share/te'
 wait_for '^rankscope> plan load share/texts/' 5
 tap_check $? "a file completes after 'plan load'"
+
+# --- Mouse: on by default; a click selects a row, the wheel moves the selection in the table
+# and scrolls the log; 'set mouse off' stops it.  Reports as xterm sends them (SGR 1006).
+$T send-keys -t rs C-u Escape
+sleep 0.3
+[ "$($T display -p -t rs '#{mouse_sgr_flag}#{mouse_standard_flag}')" = 11 ]
+tap_check $? "the workbench asks the terminal for mouse reports (SGR, button events)"
+# mouse B X Y: the SGR reports of button code B at column X, row Y (1-based), as a terminal
+# sends them: a press, and for a button (not the wheel, 64 and 65) its release.
+mouse() {
+	if [ "$1" -lt 64 ]; then
+		# shellcheck disable=SC2046
+		$T send-keys -t rs -H $(printf '\033[<%d;%d;%dM\033[<%d;%d;%dm' "$1" "$2" "$3" \
+			"$1" "$2" "$3" | od -An -tx1)
+	else
+		# shellcheck disable=SC2046
+		$T send-keys -t rs -H $(printf '\033[<%d;%d;%dM' "$1" "$2" "$3" | od -An -tx1)
+	fi
+}
+mouse 0 3 6
+wait_for '^L0\.o 256x256 +dense \(max rank' 5
+tap_check $? "a click on the table's 4th row (screen row 6) selects L0.o"
+mouse 65 3 6
+wait_for '^L0\.down 256x768 +dense \(max rank' 5
+tap_check $? "a wheel step down in the table moves the selection 3 rows (to L0.down)"
+mouse 64 3 20
+wait_for '^─ log \(scrolled' 5
+tap_check $? "a wheel step up over the log scrolls it back"
+mouse 0 3 20
+mouse 0 3 3
+wait_for '^L0\.q 256x256 +dense \(max rank' 5
+tap_check $? "a click in the log, then on the table's first row, selects L0.q"
+type_cmd 'set mouse off'
+wait_for '^mouse off' 5 && [ "$($T display -p -t rs '#{mouse_sgr_flag}#{mouse_standard_flag}')" = 00 ]
+tap_check $? "'set mouse off': the terminal is told to stop the reports"
+$T send-keys -t rs Escape
+sleep 0.3
+mouse 0 3 6
+$T send-keys -t rs j
+wait_for '^L0\.k 128x256 +dense \(max rank' 5
+tap_check $? "with the mouse off a click selects nothing (j after it moves from L0.q to L0.k)"
 
 $T send-keys -t rs C-u Escape
 sleep 0.3

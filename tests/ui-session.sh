@@ -56,7 +56,7 @@ ls "$TMPD/state/rankscope/plans/"*.json >/dev/null 2>&1
 tap_check $? "the plan is kept under \$XDG_STATE_HOME/rankscope/plans"
 
 start
-wait_for 'session: restored this model.s plan of the last session \(7 of 42 factored' 20
+wait_for 'session: restored the last session.s plan \(7 of 42 factored' 20
 tap_check $? "reopening says the last session's plan is restored (7 of 42 factored)"
 wait_for '^L0\.q +256x256 +64 ' 5 && wait_for '^L0\.down +256x768 +96 ' 5
 tap_check $? "the restored plan has L0.q at 64 and L0.down at 96 (--keep 0.5 of 256x768)"
@@ -80,7 +80,7 @@ exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q right after 'plan save' quits without asking"
 
 start
-wait_for 'restored this model.s plan of the last session \(1 of 42 factored' 20 &&
+wait_for 'session: restored the last session.s plan \(1 of 42 factored' 20 &&
 	wait_for '^L1\.q +256x256 +32 ' 5
 tap_check $? "the plan of the --fresh session is the one kept next (L1.q at 32)"
 type_cmd 'undo'

@@ -198,6 +198,9 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 	int rows = h - 1, i;
 
 	w->table_rows = rows > 1 ? rows : 1;
+	w->table_y = y0 + 1;
+	w->table_x = x0;
+	w->table_w = wd;
 	put(y0, x0, wd, hdr, "%-8s %9s %6s %6s %6s %6s %8s %8s", "matrix", "shape", "rank",
 	    "keep%", "W.en%", "F.en%", "pr.err", "params");
 	if (!v->loaded || v->n == 0) {
@@ -503,6 +506,8 @@ draw_log(struct wb *w, int y0, int h, int width)
 	size_t starts[LOG_WRAP_MAX + 1];
 
 	w->log_rows = rows;
+	w->log_y = y0 + 1;
+	w->log_w = width;
 	if (w->utf8) {
 		attron(A_DIM);
 		for (i = 0; i < width; i++)
@@ -692,6 +697,7 @@ wb_draw(struct wb *w)
 	int width = COLS, height = LINES, main_h, log_h, tw;
 
 	erase();
+	w->table_w = w->log_w = 0;     /* a panel not drawn takes no clicks */
 	w->too_small = width < 80 || height < 24;
 	if (w->too_small) {
 		const char *m1 = "rankscope needs a terminal of at least 80x24";

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "conffile.h"
 #include "session.h"
 #include "front.h"
 
@@ -148,6 +149,8 @@ main(int argc, char **argv)
 	const char *commands = NULL, *script = NULL;
 	struct batch_progress progress;
 	struct rs_front_opts fopts;
+	char *conf_report = NULL;
+	int interactive;
 	struct rs_cmd_ctx ctx;
 	struct sigaction sa;
 	int c, batch = 0, threads = 0, rc = 0;
@@ -184,6 +187,22 @@ main(int argc, char **argv)
 	if ((ctx.session = rs_session_new()) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return EXIT_FAILED;
+	}
+	{
+		/* the user's defaults first: -t and the commands given here override them */
+		char *cause = NULL, *path = rs_conffile_path(&cause);
+		if (path != NULL)
+			rs_conffile_apply(ctx.session, path, &conf_report);
+		rs_free(path);
+		rs_free(cause);
+		interactive = commands == NULL && script == NULL && !batch &&
+		    isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+		if (conf_report != NULL && !interactive) {      /* the workbench logs them */
+			const char *p = conf_report, *nl;
+			for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+				fprintf(stderr, "rankscope: %.*s\n", (int)(nl - p), p);
+		}
+		fopts.notes = conf_report;
 	}
 	if (threads > 0)
 		ctx.session->threads = threads;
@@ -233,6 +252,7 @@ main(int argc, char **argv)
 		rc = rs_front_interactive(&ctx, &fopts);
 	}
 	rs_free(ctx.cause);
+	rs_free(conf_report);
 	rs_session_free(ctx.session);
 	return main_exit_status(rc);
 }

@@ -239,6 +239,26 @@ wb_store(struct wb *w)
 	rs_free(cause);
 }
 
+#define WB_MOUSE_EVENTS (BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED)
+#define WB_WHEEL_STEP 3         /* rows one wheel step moves */
+
+/* The session's workbench settings (`set mouse`, `set colours`) onto the terminal. */
+static void
+wb_apply_settings(struct wb *w)
+{
+	const struct rs_session *s = w->ctx->session;
+
+	if (!wb_curses_on)
+		return;
+	if (s->mouse != w->mouse_on) {
+		/* curses asks the terminal for the reports (xterm: SGR 1006) and decodes them */
+		mousemask(s->mouse ? WB_MOUSE_EVENTS : 0, NULL);
+		mouseinterval(0);
+		w->mouse_on = s->mouse;
+	}
+	w->color = w->color_ok && s->colours;
+}
+
 /* Refresh the view from the session (only when no job runs). */
 static void
 wb_refresh(struct wb *w, int reload_spec)
@@ -249,6 +269,7 @@ wb_refresh(struct wb *w, int reload_spec)
 	if (w->busy)
 		return;
 	wb_store(w);
+	wb_apply_settings(w);
 	/* unsaved: edited since the plan file it was loaded from or saved to, else since the open */
 	w->unsaved = s->plan != NULL && (const void *)s->plan == w->store_plan &&
 	    rs_session_stamp_change(s, s->plan_source != NULL ? &s->plan_source_stamp :
@@ -458,15 +479,13 @@ wb_model_opened(struct wb *w)
 
 	if (s->model == NULL)
 		return;
-	wb_note_memory(w);
 	if (s->plan != NULL && !w->fresh) {
 		char *path = NULL, *cause = NULL;
 		int rc = rs_session_store_restore(s, &path, &cause);
 		if (rc == 0)
-			wb_note(w, RS_OUT_INFO, "session: restored this model's plan of the last session "
-			        "(%d of %d factored, method %s) from %s; 'undo' or 'plan reset' drops it, "
-			        "--fresh opens without it", rs_plan_n_compressed(s->plan),
-			        rs_plan_count(s->plan), rs_method_name((enum rs_method)s->method), path);
+			wb_note(w, RS_OUT_INFO, "session: restored the last session's plan (%d of %d "
+			        "factored, method %s); undo drops it", rs_plan_n_compressed(s->plan),
+			        rs_plan_count(s->plan), rs_method_name((enum rs_method)s->method));
 		else if (rc != 1)
 			wb_note(w, RS_OUT_ERROR, "session: the last session's plan is not restored: %s",
 			        cause != NULL ? cause : "?");
@@ -478,6 +497,7 @@ wb_model_opened(struct wb *w)
 	w->store_version = s->plan != NULL ? rs_plan_version(s->plan) : 0;
 	rs_session_stamp(s, &w->open_stamp);
 	wb_refresh(w, 1);
+	wb_note_memory(w);
 	if (!w->busy && wb_job_start(w, "spectra --cached", "spectra") == 0)
 		w->job_auto = 1;
 }
@@ -810,6 +830,84 @@ wb_paste(struct wb *w)
 	w->dirty = 1;
 }
 
+/* A mouse report: a click selects a table row (and focuses the table) or focuses the log; the
+ * wheel moves the selection or scrolls the log, or scrolls the key help. */
+static void
+wb_mouse(struct wb *w, const struct ui_mouse *m)
+{
+	int in_table, in_log, d;
+
+	if (!w->mouse_on || !m->press || m->button == 0)
+		return;
+	w->dirty = 1;
+	d = m->button == 4 ? -WB_WHEEL_STEP : m->button == 5 ? WB_WHEEL_STEP : 0;
+	if (w->help) {
+		if (d != 0)
+			w->help_top = w->help_top + d > 0 ? w->help_top + d : 0;
+		else
+			w->help = 0;
+		return;
+	}
+	in_table = w->table_w > 0 && m->y >= w->table_y && m->y < w->table_y + w->table_rows &&
+	    m->x >= w->table_x && m->x < w->table_x + w->table_w;
+	in_log = w->log_w > 0 && m->y >= w->log_y && m->y < w->log_y + w->log_rows &&
+	    m->x < w->log_w;
+	if (m->button == 1 && in_table) {
+		int row = w->top + (m->y - w->table_y);
+		if (row < w->view.n) {
+			wb_focus(w, WB_FOCUS_TABLE);
+			wb_select(w, row);
+		}
+	} else if (m->button == 1 && in_log) {
+		wb_focus(w, WB_FOCUS_LOG);
+	} else if (d != 0 && in_log) {
+		w->log_scroll = w->log_scroll - d > 0 ? w->log_scroll - d : 0;
+	} else if (d != 0 && in_table) {
+		wb_select(w, w->sel + d);
+	}
+}
+
+/* KEY_MOUSE from curses: its decoded event, or (when curses could not decode it) the rest of
+ * an SGR report read here. */
+static void
+wb_curses_mouse(struct wb *w)
+{
+	struct ui_mouse m;
+	MEVENT ev;
+
+	if (getmouse(&ev) == OK) {
+		memset(&m, 0, sizeof m);
+		m.x = ev.x;
+		m.y = ev.y;
+		m.press = 1;
+		m.button = (ev.bstate & BUTTON1_PRESSED) ? 1 : (ev.bstate & BUTTON4_PRESSED) ? 4 :
+		    (ev.bstate & BUTTON5_PRESSED) ? 5 : 0;
+		wb_mouse(w, &m);
+		return;
+	}
+	/* curses took ESC [ < (kmous) but not the report (or dropped a masked event whole): read
+	 * the report's parameters and final M or m when they follow; any other byte is a key */
+	{
+		unsigned char seq[40] = { 27, '[', '<' };
+		size_t n = 3;
+		int d;
+		timeout(WB_ESC_MS);
+		while (n < sizeof seq - 1 && (d = getch()) != ERR) {
+			if ((d >= '0' && d <= '9') || (d == ';' && n > 3)) {
+				seq[n++] = (unsigned char)d;
+				continue;
+			}
+			if ((d == 'M' || d == 'm') && n > 3)
+				seq[n++] = (unsigned char)d;
+			else
+				ungetch(d);
+			break;
+		}
+		if (ui_key_mouse(seq, n, &m) == 0)
+			wb_mouse(w, &m);
+	}
+}
+
 /* A key while a panel has the focus. */
 static void
 wb_panel_key(struct wb *w, int c)
@@ -921,6 +1019,12 @@ wb_cmd_key(struct wb *w, int c)
 			wb_paste(w);
 			return;
 		}
+		if (k == UI_SEQ_MOUSE) {
+			struct ui_mouse m;
+			if (ui_key_mouse(seq, n, &m) == 0)
+				wb_mouse(w, &m);
+			return;
+		}
 		if (k == UI_SEQ_UNKNOWN)
 			return;
 		if (k == UI_SEQ_PARTIAL) {
@@ -1028,9 +1132,17 @@ wb_loop(struct wb *w)
 			case UI_SEQ_PASTE:
 				wb_paste(w);
 				break;
+			case UI_SEQ_MOUSE: {
+				struct ui_mouse m;
+				if (ui_key_mouse(seq, n, &m) == 0)
+					wb_mouse(w, &m);
+				break;
+			}
 			default:
 				break;
 			}
+		} else if (c == KEY_MOUSE) {
+			wb_curses_mouse(w);
 		} else {
 			wb_panel_key(w, c);
 		}
@@ -1112,7 +1224,8 @@ rs_front_interactive(struct rs_cmd_ctx *ctx, const struct rs_front_opts *opts)
 		registered = 1;
 	}
 	wb_curses_on = 1;
-	w.color = has_colors() && (nc == NULL || nc[0] == '\0');
+	w.color_ok = has_colors() && (nc == NULL || nc[0] == '\0');
+	w.color = w.color_ok;
 	raw();
 	noecho();
 	nonl();
@@ -1129,6 +1242,14 @@ rs_front_interactive(struct rs_cmd_ctx *ctx, const struct rs_front_opts *opts)
 		wb_note(&w, RS_OUT_INFO, "model: %s (%s)", ctx->session->model_path, w.view.desc);
 	wb_note(&w, RS_OUT_INFO, "rankscope %s: ? shows the keys, : opens the command line, "
 	        "'help' lists the commands", PACKAGE_VERSION);
+	if (opts != NULL && opts->notes != NULL) {     /* the config file's problems */
+		const char *p = opts->notes, *nl;
+		for (; *p != '\0'; p = nl + 1) {
+			if ((nl = strchr(p, '\n')) == NULL)
+				nl = p + strlen(p) - 1;
+			wb_note(&w, RS_OUT_ERROR, "%.*s", (int)(nl - p + (*nl != '\n')), p);
+		}
+	}
 	if (w.view.loaded)
 		wb_model_opened(&w);
 	wb_loop(&w);
@@ -1138,6 +1259,8 @@ rs_front_interactive(struct rs_cmd_ctx *ctx, const struct rs_front_opts *opts)
 		wb_cancel(&w);
 		wb_job_reap(&w, 1);
 	}
+	if (w.mouse_on)
+		mousemask(0, NULL);     /* the terminal stops sending reports */
 	endwin();
 	wb_curses_on = 0;
 	delscreen(scr);

@@ -82,6 +82,12 @@ struct wb {
 
 	/* Terminal. */
 	int utf8, color;
+	int color_ok;               /* the terminal has colours and NO_COLOR is not set */
+	int mouse_on;               /* mouse reports asked for (`set mouse`) */
+	/* Where the last draw put the table's rows and the log's text rows (mouse clicks): the
+	 * first row's y, and x and width (0: not drawn). */
+	int table_y, table_x, table_w;
+	int log_y, log_w;
 	int too_small;
 	int quit;
 	int rc;                     /* status of the last command */
