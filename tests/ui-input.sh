@@ -13,9 +13,13 @@ export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" XDG_CONFIG_HOME
 export RS_DATADIR="$RS_SRCDIR/share" LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
 unset NO_COLOR
 
+# the pager '|' runs: keeps a copy of the file it was given
+cat >"$TMPD/pager.sh" <<EOS
+cp "\$1" "$TMPD/paged"
+EOS
 cat >"$TMPD/run.sh" <<EOS
 cd "$RS_SRCDIR"
-TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
+PAGER="sh $TMPD/pager.sh" TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
 echo \$? >"$TMPD/status"
 exec sleep 120
 EOS
@@ -57,6 +61,22 @@ $T send-keys -t rs z
 wait_for '^L1\.q ' 5 && ! screen_has '^─ log'
 tap_check $? "z on the table: 21 matrices (to L2.v) on the screen, no log"
 $T send-keys -t rs z
+
+# --- '|' opens the log in $PAGER: the 1870-character paragraph of 'help alloc' is one whole
+# line there (the reference: the same command without a terminal).
+(cd "$RS_SRCDIR" && "$BIN" -c 'help alloc') 2>&1 | sed -n 2p >"$TMPD/para"
+type_cmd 'help alloc'
+wait_for '--log FILE' 10
+$T send-keys -t rs Escape
+sleep 0.3
+$T send-keys -t rs '|'
+n=0
+while [ ! -s "$TMPD/paged" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+[ -s "$TMPD/para" ] && grep -qxF "$(cat "$TMPD/para")" "$TMPD/paged" 2>/dev/null &&
+	grep -q '^> help alloc$' "$TMPD/paged"
+tap_check $? "'|' hands the whole log to \$PAGER ('help alloc' whole, one line per line)"
+wait_for '^matrix +shape' 5
+tap_check $? "the screen returns when the pager exits"
 
 # complete TEXT: type TEXT on an empty command line, press Tab (the list goes to the log).
 complete() {

@@ -39,6 +39,8 @@ const struct ui_key ui_keys[] = {
 	  "cancel the running job; else leave the command line or the help" },
 	{ "z", 'z', 0, UI_A_ZOOM, UI_IN_PANEL, NULL,
 	  "zoom: the focused panel (table or log) fills the screen; z again restores the layout" },
+	{ "|", '|', 0, UI_A_PAGER, UI_IN_PANEL, NULL,
+	  "open the log in $PAGER (default less): every line whole, to search and save" },
 	{ "?", '?', KEY_F(1), UI_A_HELP, UI_IN_PANEL, NULL, "show or hide this key help" },
 	{ "q", 'q', 0, UI_A_QUIT, UI_IN_PANEL, "quit", "quit (cancels a running job first)" },
 	{ "Ctrl-C", CTRL_KEY('c'), 0, UI_A_CANCEL, UI_IN_PANEL | UI_IN_CMDLINE, NULL,

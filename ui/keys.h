@@ -24,6 +24,7 @@ enum ui_act {
 	UI_A_CANCEL,            /* Ctrl-C */
 	UI_A_REDRAW,            /* Ctrl-L */
 	UI_A_ZOOM,              /* 'z': the focused panel fills the screen, or back */
+	UI_A_PAGER,             /* '|': the log in $PAGER */
 };
 
 /* Where a key works. */

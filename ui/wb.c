@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <curses.h>
 
@@ -908,6 +909,59 @@ wb_curses_mouse(struct wb *w)
 	}
 }
 
+/* '|': the whole log (every line unwrapped) in $PAGER (default less), the screen suspended
+ * until it exits; the job, if any, runs on and its output waits in the queue. */
+static void
+wb_pager(struct wb *w)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = rs_strdupf("%s/rankscope-log.XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp :
+	                        "/tmp");
+	int fd, i, status = 0;
+	FILE *f;
+	pid_t pid;
+
+	if (path == NULL || (fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		wb_note(w, RS_OUT_ERROR, "pager: cannot write the log to a temporary file: %s",
+		        strerror(errno));
+		rs_free(path);
+		return;
+	}
+	for (i = 0; i < w->log_n; i++)
+		fprintf(f, "%s\n", w->log[(w->log_head + i) % w->log_cap].text);
+	if (w->partial_len > 0)
+		fprintf(f, "%s\n", w->partial);
+	if (fclose(f) != 0) {
+		wb_note(w, RS_OUT_ERROR, "pager: %s: %s", path, strerror(errno));
+		unlink(path);
+		rs_free(path);
+		return;
+	}
+	if (w->mouse_on)
+		mousemask(0, NULL);     /* the pager gets no mouse reports */
+	def_prog_mode();
+	endwin();
+	if ((pid = fork()) == 0) {
+		execl("/bin/sh", "sh", "-c", "exec ${PAGER:-less} \"$1\"", "sh", path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	reset_prog_mode();
+	if (w->mouse_on)
+		mousemask(WB_MOUSE_EVENTS, NULL);
+	clearok(curscr, TRUE);
+	unlink(path);
+	if (pid < 0)
+		wb_note(w, RS_OUT_ERROR, "pager: cannot start it: %s", strerror(errno));
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		wb_note(w, RS_OUT_ERROR, "pager: '%s' failed (status %d)", getenv("PAGER") != NULL ?
+		        getenv("PAGER") : "less", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	rs_free(path);
+	w->dirty = 1;
+}
+
 /* A key while a panel has the focus. */
 static void
 wb_panel_key(struct wb *w, int c)
@@ -983,6 +1037,9 @@ wb_panel_key(struct wb *w, int c)
 		break;
 	case UI_A_ZOOM:
 		w->zoom = !w->zoom;
+		break;
+	case UI_A_PAGER:
+		wb_pager(w);
 		break;
 	case UI_A_QUIT:
 		if (w->unsaved) {
