@@ -183,7 +183,9 @@ val_open(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *a
     int def_chunks, int want_kl, struct rs_alloc_val *v)
 {
 	const struct rs_model_config *mc = rs_model_config(e->s->model);
-	const char *file = rs_args_get(args, "validation");
+	/* without --validation: the session's default text (`set validation`, the config file) */
+	const char *file = rs_args_get(args, "validation") != NULL ?
+	    rs_args_get(args, "validation") : e->s->validation;
 	struct rs_alloc_eval_res dres;
 	long ctxlen, chunks;
 	int rc;
@@ -607,6 +609,17 @@ cmd_alloc_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_alloc_words[] = { "uniform", "energy", "greedy", "sensitivity", "bo", "history", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_alloc_forms[] = {
+	{ "uniform", "" },
+	{ "energy", "" },
+	{ "greedy", "" },
+	{ "sensitivity", "" },
+	{ "bo", "" },
+	{ "history", "export FILE.csv" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.name = "alloc",
 	.alias = NULL,
@@ -649,4 +662,5 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_alloc_exec,
 	.words = cmd_alloc_words,
+	.forms = cmd_alloc_forms,
 };

@@ -90,6 +90,12 @@ cmd_budget_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_budget_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_budget_entry = {
 	.name = "budget",
 	.alias = NULL,
@@ -108,4 +114,5 @@ const struct rs_cmd_entry rs_cmd_budget_entry = {
 	.max_args = 0,
 	.flags = 0,
 	.exec = cmd_budget_exec,
+	.forms = cmd_budget_forms,
 };

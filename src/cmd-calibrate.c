@@ -135,6 +135,12 @@ cmd_calibrate_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_calibrate_forms[] = {
+	{ NULL, "FILE" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_calibrate_entry = {
 	.name = "calibrate",
 	.alias = NULL,
@@ -158,4 +164,5 @@ const struct rs_cmd_entry rs_cmd_calibrate_entry = {
 	.max_args = 1,
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER | RS_CMD_JOB,
 	.exec = cmd_calibrate_exec,
+	.forms = cmd_calibrate_forms,
 };

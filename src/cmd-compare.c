@@ -295,6 +295,12 @@ out:
 	return rc;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_compare_forms[] = {
+	{ NULL, "FILE" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_compare_entry = {
 	.name = "compare",
 	.alias = NULL,
@@ -312,4 +318,5 @@ const struct rs_cmd_entry rs_cmd_compare_entry = {
 	.max_args = 1,
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER | RS_CMD_JOB,
 	.exec = cmd_compare_exec,
+	.forms = cmd_compare_forms,
 };

@@ -97,6 +97,12 @@ cmd_error_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_error_forms[] = {
+	{ NULL, "NAME RANK" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_error_entry = {
 	.name = "error",
 	.alias = NULL,
@@ -115,4 +121,5 @@ const struct rs_cmd_entry rs_cmd_error_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_error_exec,
+	.forms = cmd_error_forms,
 };

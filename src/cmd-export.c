@@ -91,6 +91,13 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_export_words[] = { "dense", "factored", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_export_forms[] = {
+	{ "dense", "DIR" },
+	{ "factored", "DIR" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_export_entry = {
 	.name = "export",
 	.alias = NULL,
@@ -115,4 +122,5 @@ const struct rs_cmd_entry rs_cmd_export_entry = {
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_export_exec,
 	.words = cmd_export_words,
+	.forms = cmd_export_forms,
 };

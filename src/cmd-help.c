@@ -54,6 +54,12 @@ cmd_help_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_help_forms[] = {
+	{ NULL, "CMD" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_help_entry = {
 	.name = "help",
 	.alias = "?",
@@ -65,4 +71,5 @@ const struct rs_cmd_entry rs_cmd_help_entry = {
 	.min_args = 0,
 	.max_args = 1,
 	.exec = cmd_help_exec,
+	.forms = cmd_help_forms,
 };

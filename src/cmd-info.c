@@ -97,6 +97,12 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_info_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_info_entry = {
 	.name = "info",
 	.alias = NULL,
@@ -108,4 +114,5 @@ const struct rs_cmd_entry rs_cmd_info_entry = {
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_info_exec,
+	.forms = cmd_info_forms,
 };

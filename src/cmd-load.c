@@ -160,6 +160,12 @@ cmd_load_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_load_forms[] = {
+	{ NULL, "PATH" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_load_entry = {
 	.name = "load",
 	.alias = "open",
@@ -176,4 +182,5 @@ const struct rs_cmd_entry rs_cmd_load_entry = {
 	.max_args = 1,
 	.flags = RS_CMD_JOB,
 	.exec = cmd_load_exec,
+	.forms = cmd_load_forms,
 };

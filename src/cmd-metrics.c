@@ -113,6 +113,13 @@ cmd_metrics_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_metrics_words[] = { "export", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_metrics_forms[] = {
+	{ NULL, "PATTERN" },
+	{ "export", "FILE.csv" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_metrics_entry = {
 	.name = "metrics",
 	.alias = NULL,
@@ -129,4 +136,5 @@ const struct rs_cmd_entry rs_cmd_metrics_entry = {
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_metrics_exec,
 	.words = cmd_metrics_words,
+	.forms = cmd_metrics_forms,
 };

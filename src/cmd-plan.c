@@ -367,6 +367,16 @@ cmd_plan_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_plan_words[] = { "show", "reset", "save", "load", "diff", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_plan_forms[] = {
+	{ "show", "PATTERN" },
+	{ "reset", "" },
+	{ "save", "FILE.json|FILE.csv" },
+	{ "load", "FILE" },
+	{ "diff", "FILE" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_plan_entry = {
 	.name = "plan",
 	.alias = NULL,
@@ -396,4 +406,5 @@ const struct rs_cmd_entry rs_cmd_plan_entry = {
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_plan_exec,
 	.words = cmd_plan_words,
+	.forms = cmd_plan_forms,
 };

@@ -462,6 +462,16 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_plot_words[] = { "spectrum", "energy", "plan", "heatmap", "alloc-trace", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_plot_forms[] = {
+	{ "spectrum", "PATTERN" },
+	{ "energy", "PATTERN" },
+	{ "plan", "PATTERN" },
+	{ "heatmap", "PATTERN" },
+	{ "alloc-trace", "PATTERN" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_plot_entry = {
 	.name = "plot",
 	.alias = NULL,
@@ -490,4 +500,5 @@ const struct rs_cmd_entry rs_cmd_plot_entry = {
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_plot_exec,
 	.words = cmd_plot_words,
+	.forms = cmd_plot_forms,
 };

@@ -56,6 +56,12 @@ cmd_plugins_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_plugins_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_plugins_entry = {
 	.name = "plugins",
 	.alias = NULL,
@@ -75,4 +81,5 @@ const struct rs_cmd_entry rs_cmd_plugins_entry = {
 	.max_args = 0,
 	.flags = 0,
 	.exec = cmd_plugins_exec,
+	.forms = cmd_plugins_forms,
 };

@@ -195,6 +195,12 @@ cmd_ppl_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_ppl_forms[] = {
+	{ NULL, "FILE" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_ppl_entry = {
 	.name = "ppl",
 	.alias = "perplexity",
@@ -215,4 +221,5 @@ const struct rs_cmd_entry rs_cmd_ppl_entry = {
 	.max_args = 1,
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_NEEDS_TOKENIZER | RS_CMD_JOB,
 	.exec = cmd_ppl_exec,
+	.forms = cmd_ppl_forms,
 };

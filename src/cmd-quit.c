@@ -10,6 +10,12 @@ cmd_quit_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_quit_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_quit_entry = {
 	.name = "quit",
 	.alias = "exit",
@@ -20,4 +26,5 @@ const struct rs_cmd_entry rs_cmd_quit_entry = {
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_quit_exec,
+	.forms = cmd_quit_forms,
 };

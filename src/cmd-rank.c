@@ -177,6 +177,12 @@ cmd_rank_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_rank_forms[] = {
+	{ NULL, "PATTERN RANK|+N|-N|dense" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_rank_entry = {
 	.name = "rank",
 	.alias = NULL,
@@ -200,4 +206,5 @@ const struct rs_cmd_entry rs_cmd_rank_entry = {
 	.max_args = 2,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_rank_exec,
+	.forms = cmd_rank_forms,
 };

@@ -23,6 +23,12 @@ cmd_redo_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return rs_fail(&ctx->cause, RS_ENOMEM, "redo: out of memory");
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_redo_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_redo_entry = {
 	.name = "redo",
 	.usage = "",
@@ -30,4 +36,5 @@ const struct rs_cmd_entry rs_cmd_redo_entry = {
 	.help = "Redoes the last undone plan edit; a new edit forgets what was undone.",
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_redo_exec,
+	.forms = cmd_redo_forms,
 };

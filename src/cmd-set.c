@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cmd.h"
 #include "compress.h"
 #include "plan.h"
@@ -36,7 +37,8 @@ set_long(const char *w, long min, long max, long *v)
 static void
 set_show_align(const struct rs_session *s, char *buf, size_t n)
 {
-	snprintf(buf, n, "%d", s->plan != NULL ? rs_plan_align(s->plan) : 8);
+	snprintf(buf, n, "%d", s->plan != NULL ? rs_plan_align(s->plan) :
+	         s->rank_align > 0 ? s->rank_align : 8);
 }
 
 static int
@@ -48,6 +50,64 @@ set_put_align(struct rs_session *s, const char *w)
 		return RS_EINVAL;
 	if (s->plan != NULL)
 		rs_plan_set_align(s->plan, (int)v);
+	s->rank_align = (int)v;         /* and every plan of a model loaded later */
+	return 0;
+}
+
+/* Parse on/off (also yes/no, 1/0). */
+static int
+set_onoff(const char *w, int *v)
+{
+	if (strcmp(w, "on") == 0 || strcmp(w, "yes") == 0 || strcmp(w, "1") == 0)
+		*v = 1;
+	else if (strcmp(w, "off") == 0 || strcmp(w, "no") == 0 || strcmp(w, "0") == 0)
+		*v = 0;
+	else
+		return RS_EINVAL;
+	return 0;
+}
+
+static void
+set_show_mouse(const struct rs_session *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", s->mouse ? "on" : "off");
+}
+
+static int
+set_put_mouse(struct rs_session *s, const char *w)
+{
+	return set_onoff(w, &s->mouse);
+}
+
+static void
+set_show_colours(const struct rs_session *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", s->colours ? "on" : "off");
+}
+
+static int
+set_put_colours(struct rs_session *s, const char *w)
+{
+	return set_onoff(w, &s->colours);
+}
+
+static void
+set_show_validation(const struct rs_session *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", s->validation != NULL ? s->validation : "-");
+}
+
+static int
+set_put_validation(struct rs_session *s, const char *w)
+{
+	char *v = NULL;
+
+	if (w[0] == '\0')
+		return RS_EINVAL;
+	if (strcmp(w, "-") != 0 && (v = rs_strdup(w)) == NULL)
+		return RS_ENOMEM;
+	rs_free(s->validation);
+	s->validation = v;
 	return 0;
 }
 
@@ -114,6 +174,12 @@ static const struct setting settings[] = {
 	  "(1: no rounding)", set_show_align, set_put_align },
 	{ "threads", "a whole number in [1, 1024]", "threads for matrix products and worker pools",
 	  set_show_threads, set_put_threads },
+	{ "validation", "a file name, or - for none", "held-out text of alloc sensitivity and bo "
+	  "when --validation is not given", set_show_validation, set_put_validation },
+	{ "mouse", "on or off", "the workbench takes clicks and the wheel (default on)",
+	  set_show_mouse, set_put_mouse },
+	{ "colours", "on or off", "the workbench draws in colour (default on; NO_COLOR wins)",
+	  set_show_colours, set_put_colours },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -147,21 +213,40 @@ cmd_set_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
-static const char *const cmd_set_words[] = { "asvd-alpha", "method", "rank-align", "threads", NULL };
+static const char *const cmd_set_words[] = { "asvd-alpha", "method", "rank-align", "threads",
+	"validation", "mouse", "colours", NULL };
+
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_set_forms[] = {
+	{ "asvd-alpha", "A" },
+	{ "method", "svd|feature|whiten|asvd" },
+	{ "rank-align", "N" },
+	{ "threads", "N" },
+	{ "validation", "FILE" },
+	{ "mouse", "on|off" },
+	{ "colours", "on|off" },
+	{ NULL, NULL }
+};
 
 const struct rs_cmd_entry rs_cmd_set_entry = {
 	.name = "set",
 	.usage = "[NAME [VALUE]]",
-	.summary = "show or change settings (method, asvd-alpha, rank-align, threads)",
+	.summary = "show or change settings (method, asvd-alpha, rank-align, threads, validation, "
+	           "mouse, colours)",
 	.help = "Without arguments lists every setting with its value. 'set NAME' shows one, "
 	        "'set NAME VALUE' changes it. method: svd (plain SVD of W), feature (feature PCA "
 	        "with a mean-compensation bias, pooled centred covariance), whiten (SVD-LLM, "
 	        "Cholesky of the uncentred Gram) or asvd (diagonal activation scaling by the input "
 	        "RMS to the power asvd-alpha); all but svd need 'calibrate'. asvd-alpha: default "
 	        "0.5. rank-align: ranks are rounded to a multiple of it (default 8). threads: "
-	        "threads for matrix products (default: the cores).",
+	        "threads for matrix products (default: the cores). validation: the held-out text "
+	        "'alloc sensitivity' and 'alloc bo' evaluate on when --validation is not given (- "
+	        "for none). mouse: on or off, whether the workbench takes clicks and the wheel. "
+	        "colours: on or off, whether it draws in colour. The config file sets any of them "
+	        "at start (see FILES in the man page).",
 	.min_args = 0,
 	.max_args = 2,
 	.exec = cmd_set_exec,
 	.words = cmd_set_words,
+	.forms = cmd_set_forms,
 };

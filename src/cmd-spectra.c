@@ -279,6 +279,14 @@ cmd_spectra_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 
 static const char *const cmd_spectra_words[] = { "show", "export", NULL };
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_spectra_forms[] = {
+	{ NULL, "PATTERN" },
+	{ "show", "NAME" },
+	{ "export", "FILE.csv" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.name = "spectra",
 	.alias = NULL,
@@ -311,4 +319,5 @@ const struct rs_cmd_entry rs_cmd_spectra_entry = {
 	.flags = RS_CMD_NEEDS_MODEL | RS_CMD_JOB,
 	.exec = cmd_spectra_exec,
 	.words = cmd_spectra_words,
+	.forms = cmd_spectra_forms,
 };

@@ -38,6 +38,12 @@ cmd_tensors_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_tensors_forms[] = {
+	{ NULL, "PATTERN" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_tensors_entry = {
 	.name = "tensors",
 	.alias = NULL,
@@ -51,4 +57,5 @@ const struct rs_cmd_entry rs_cmd_tensors_entry = {
 	.max_args = 1,
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_tensors_exec,
+	.forms = cmd_tensors_forms,
 };

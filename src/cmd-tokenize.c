@@ -64,6 +64,12 @@ cmd_tokenize_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return 0;
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_tokenize_forms[] = {
+	{ NULL, "TEXT" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_tokenize_entry = {
 	.name = "tokenize",
 	.alias = NULL,
@@ -77,4 +83,5 @@ const struct rs_cmd_entry rs_cmd_tokenize_entry = {
 	.max_args = -1,
 	.flags = RS_CMD_NEEDS_TOKENIZER,
 	.exec = cmd_tokenize_exec,
+	.forms = cmd_tokenize_forms,
 };

@@ -23,6 +23,12 @@ cmd_undo_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	return rs_fail(&ctx->cause, RS_ENOMEM, "undo: out of memory");
 }
 
+/* The positionals' grammar (cmd.h), for completion. */
+static const struct rs_cmd_form cmd_undo_forms[] = {
+	{ NULL, "" },
+	{ NULL, NULL }
+};
+
 const struct rs_cmd_entry rs_cmd_undo_entry = {
 	.name = "undo",
 	.usage = "",
@@ -30,4 +36,5 @@ const struct rs_cmd_entry rs_cmd_undo_entry = {
 	.help = "Undoes the last command that changed the plan (rank, plan reset, allocators).",
 	.flags = RS_CMD_NEEDS_MODEL,
 	.exec = cmd_undo_exec,
+	.forms = cmd_undo_forms,
 };

@@ -77,6 +77,19 @@ enum rs_cmd_flags {
 	RS_CMD_JOB = 1 << 2,              /* long: a background job in the workbench */
 };
 
+/* One form of a command's positionals, the grammar completion follows and the usage line
+ * describes (tests/test-cmdgrammar checks that every word here is in the usage): the
+ * subcommand that selects it (NULL: the command without one) and what comes after it, space-
+ * separated, one token per positional.  A token is a metavariable in upper case (FILE, DIR,
+ * PATH: a file; PATTERN: matrix names and patterns; NAME: a matrix name; CMD: a command; any
+ * other: typed, not completed) or literal words in lower case, alternatives joined by '|'
+ * ("export", "RANK|dense").  An option's metavariable (struct rs_opt.arg) is read the same
+ * way: "f32|f16|bf16" lists its values, "FILE" asks for a file. */
+struct rs_cmd_form {
+	const char *word;           /* subcommand, or NULL */
+	const char *args;           /* "" for none; NULL ends a table */
+};
+
 struct rs_cmd_entry {
 	const char *name;
 	const char *alias;          /* or NULL */
@@ -89,6 +102,7 @@ struct rs_cmd_entry {
 	int (*exec)(struct rs_cmd_ctx *ctx, const struct rs_args *args);
 	const char *const *words;   /* NULL-ended words the first argument may be (subcommands,
 	                               setting names) for completion, or NULL */
+	const struct rs_cmd_form *forms; /* the positionals' grammar, or NULL (then: words) */
 };
 
 /* The NULL-terminated command table. */

@@ -40,6 +40,8 @@ rs_session_new(void)
 	}
 	s->method = RS_METHOD_SVD;
 	s->asvd_alpha = 0.5;
+	s->mouse = 1;
+	s->colours = 1;
 	return s;
 }
 
@@ -71,6 +73,8 @@ rs_session_set_model(struct rs_session *s, struct rs_model *m, struct rs_tokeniz
 	rs_free(s->model_path);
 	rs_plan_free(s->plan);
 	s->plan = m != NULL ? rs_plan_new(m, NULL) : NULL;
+	if (s->plan != NULL && s->rank_align > 0)
+		rs_plan_set_align(s->plan, s->rank_align);
 	s->model = m;
 	s->tok = t;
 	s->model_path = path;
@@ -130,5 +134,6 @@ rs_session_free(struct rs_session *s)
 	rs_alloc_state_free(s->alloc);
 	rs_plugins_free(s->plugins);
 	rs_cache_close(s->cache);
+	rs_free(s->validation);
 	rs_free(s);
 }

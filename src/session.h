@@ -46,6 +46,12 @@ struct rs_session {
 	struct rs_plugins *plugins;   /* plugin registry (plugin.h); NULL until first use */
 	const struct rs_dist *dist;   /* the ranks of an MPI job (dist.h), borrowed; NULL: one
 	                                 process */
+	/* defaults a user sets once (`set`, or the config file) */
+	int rank_align;               /* `set rank-align`: the alignment of every new plan; 0: the
+	                                 plan's default */
+	char *validation;             /* `set validation`: alloc's --validation when not given */
+	int mouse;                    /* `set mouse`: the workbench takes mouse reports (default 1) */
+	int colours;                  /* `set colours`: the workbench uses colours (default 1) */
 };
 
 struct rs_session *rs_session_new(void);

@@ -141,8 +141,12 @@ if [ -n "$RS_SAVE_SCREEN" ]; then
 	$T capture-pane -p -t rs >"$RS_SAVE_SCREEN"
 fi
 
-# Quit with q: status 0, terminal restored.
+# Quit with q: the plan has edits no plan file holds, so q asks first (tests/ui-session.sh);
+# y quits with status 0, terminal restored.
 $T send-keys -t rs q
+wait_for 'unsaved edits: quit\? y/n' 5
+tap_check $? "q with an edited plan asks before quitting"
+$T send-keys -t rs y
 n=0
 while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 [ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]

@@ -13,6 +13,7 @@
 
 #include "grid.h"
 #include "keys.h"
+#include "pager.h"
 #include "plan.h"
 #include "rl.h"
 #include "status-line.h"
@@ -231,6 +232,9 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 	int rows = h - 1, i, c, x, pos, tw = table_width(w);
 
 	w->table_rows = rows > 1 ? rows : 1;
+	w->table_y = y0 + 1;
+	w->table_x = x0;
+	w->table_w = wd;
 	if (v->loaded && v->n > 0 && ui_table_order(t, v) != 0)
 		t->n_order = 0;
 	if (t->grid && v->loaded && v->n > 0) {
@@ -242,6 +246,7 @@ draw_table(struct wb *w, int y0, int x0, int h, int wd)
 		ga.hidden = A_DIM;
 		ui_grid_draw(t, v, w->sel, y0, x0, h, wd, &ga);
 		w->table_rows = ui_grid_page(t, h);
+		w->table_w = 0;         /* the grid's cells take no row clicks */
 		return;
 	}
 	for (c = 0, x = x0; c < UI_COL_COUNT; c++) {
@@ -556,6 +561,8 @@ draw_log(struct wb *w, int y0, int h, int width)
 	size_t starts[LOG_WRAP_MAX + 1];
 
 	w->log_rows = rows;
+	w->log_y = y0 + 1;
+	w->log_w = width;
 	if (w->utf8) {
 		attron(A_DIM);
 		for (i = 0; i < width; i++)
@@ -564,7 +571,8 @@ draw_log(struct wb *w, int y0, int h, int width)
 	} else {
 		mvhline(y0, 0, '-', width);
 	}
-	put(y0, 1, width - 2, t, " log%s ", w->log_scroll > 0 ? " (scrolled; End: newest)" : "");
+	put(y0, 1, width - 2, t, " log%s%s ", w->log_scroll > 0 ? " (scrolled; End: newest)" : "",
+	    w->zoom ? " (zoomed; z restores)" : "");
 	for (i = 0; i < total; i++)     /* screen rows of the whole log */
 		vis += wrap_rows(i < w->log_n ? w->log[(w->log_head + i) % w->log_cap].text :
 		                 w->partial, width, starts, LOG_WRAP_MAX);
@@ -613,6 +621,10 @@ draw_status(struct wb *w, int y, int width)
 	attr_t a = wb_attr(w, PAIR_HEAD, A_REVERSE);
 
 	fill(y, 0, width, a);
+	if (w->ask_quit) {
+		put(y, 1, width - 2, a | A_BOLD, "the plan has unsaved edits: quit? y/n");
+		return;
+	}
 	if (w->busy) {
 		double done, total, el, eta = -1;
 		char what[32];
@@ -727,33 +739,27 @@ draw_cmdline(struct wb *w, int y, int width)
 	(void)w;
 }
 
-/* The key help, drawn over the panels. */
+/* The key help, drawn over the panels: wrapped, scrolled by w->help_top (ui/pager.c). */
 static void
 draw_help(struct wb *w, int width, int height)
 {
+	enum { HELP_MAX = 64 };
+	struct ui_pager_entry e[HELP_MAX];
+	char label[HELP_MAX][24], text[HELP_MAX][320];
 	const struct ui_key *k;
-	int n = 0, bw = width - 8 < 96 ? width - 8 : 96, bh, y0, x0, i = 0;
+	int n = 0;
 
-	for (k = ui_keys; k->label != NULL; k++)
-		n++;
-	bh = n + 4 < height - 4 ? n + 4 : height - 4;
-	y0 = (height - bh) / 2;
-	x0 = (width - bw) / 2;
-	for (int y = 0; y < bh; y++)
-		fill(y0 + y, x0, bw, A_REVERSE);
-	put(y0, x0 + 2, bw - 4, A_REVERSE | A_BOLD, "keys  (every key that edits runs the command "
-	    "shown, and it goes into the history)");
-	for (k = ui_keys; k->label != NULL && i < bh - 3; k++, i++) {
-		char label[24];
-		snprintf(label, sizeof label, "%s%s%s", k->label,
+	for (k = ui_keys; k->label != NULL && n < HELP_MAX; k++, n++) {
+		snprintf(label[n], sizeof label[n], "%s%s%s", k->label,
 		         k->code2 > 32 && k->code2 < 127 ? ", " : "",
 		         k->code2 > 32 && k->code2 < 127 ? (char[]){ (char)k->code2, 0 } : "");
-		put(y0 + 2 + i, x0 + 2, 12, A_REVERSE | A_BOLD, "%s", label);
-		put(y0 + 2 + i, x0 + 14, bw - 16, A_REVERSE, "%s%s%s%s", k->help,
-		    k->command ? "  [" : "", k->command ? k->command : "", k->command ? "]" : "");
+		snprintf(text[n], sizeof text[n], "%s%s%s%s", k->help, k->command ? "  [" : "",
+		         k->command ? k->command : "", k->command ? "]" : "");
+		e[n].label = label[n];
+		e[n].text = text[n];
 	}
-	put(y0 + bh - 1, x0 + 2, bw - 4, A_REVERSE, "? or Esc closes this help; 'help' lists "
-	    "the commands, 'help CMD' explains one");
+	ui_pager_draw("keys  (a key that edits runs the [command] shown, kept in the history)",
+	    "? Esc q: close", e, n, &w->help_top, width, height);
 }
 
 void
@@ -762,6 +768,7 @@ wb_draw(struct wb *w)
 	int width = COLS, height = LINES, main_h, log_h, tw;
 
 	erase();
+	w->table_w = w->log_w = 0;     /* a panel not drawn takes no clicks */
 	w->too_small = width < 80 || height < 24;
 	if (w->too_small) {
 		const char *m1 = "rankscope needs a terminal of at least 80x24";
@@ -782,7 +789,13 @@ wb_draw(struct wb *w)
 	/* side by side when the table's columns leave the spectrum panel 40 columns, else the
 	 * table over the spectrum */
 	tw = w->tab.grid || table_width(w) + 3 < 67 ? 67 : table_width(w) + 3;
-	if (width >= 110 && tw <= width - 42) {
+	if (w->zoom) {          /* the focused panel (the one before the command line) alone */
+		int panel = w->focus == WB_FOCUS_CMD ? w->prev_focus : w->focus;
+		if (panel == WB_FOCUS_LOG)
+			draw_log(w, 1, height - 3, width);
+		else
+			draw_table(w, 1, 0, height - 3, width);
+	} else if (width >= 110 && tw <= width - 42) {
 		draw_table(w, 1, 0, main_h, tw);
 		if (w->utf8) {
 			for (int y = 1; y < 1 + main_h; y++)
@@ -796,7 +809,8 @@ wb_draw(struct wb *w)
 		draw_table(w, 1, 0, th, width);
 		draw_spectrum(w, 1 + th, 0, main_h - th, width);
 	}
-	draw_log(w, 1 + main_h, log_h, width);
+	if (!w->zoom)
+		draw_log(w, 1 + main_h, log_h, width);
 	draw_status(w, height - 2, width);
 	draw_cmdline(w, height - 1, width);
 	if (w->tab.menu && !w->tab.grid)

@@ -52,6 +52,10 @@ const struct ui_key ui_keys[] = {
 	{ ":", ':', 0, UI_A_CMDLINE, UI_IN_PANEL, NULL, "go to the command line" },
 	{ "Esc", 27, 0, UI_A_ESCAPE, UI_IN_PANEL | UI_IN_CMDLINE, NULL,
 	  "cancel the running job; else leave the command line or the help" },
+	{ "z", 'z', 0, UI_A_ZOOM, UI_IN_PANEL, NULL,
+	  "zoom: the focused panel (table or log) fills the screen; z again restores the layout" },
+	{ "|", '|', 0, UI_A_PAGER, UI_IN_PANEL, NULL,
+	  "open the log in $PAGER (default less): every line whole, to search and save" },
 	{ "?", '?', KEY_F(1), UI_A_HELP, UI_IN_PANEL, NULL, "show or hide this key help" },
 	{ "q", 'q', 0, UI_A_QUIT, UI_IN_PANEL, "quit", "quit (cancels a running job first)" },
 	{ "Ctrl-C", CTRL_KEY('c'), 0, UI_A_CANCEL, UI_IN_PANEL | UI_IN_CMDLINE, NULL,
@@ -148,8 +152,10 @@ ui_key_seq(const unsigned char *s, size_t n, size_t *len, int *code)
 		if (n < 6)
 			return UI_SEQ_PARTIAL;
 		*len = 6;
-		return UI_SEQ_UNKNOWN;
+		return UI_SEQ_MOUSE;
 	}
+	if (s[2] == '<' && (s[i] == 'M' || s[i] == 'm'))
+		return UI_SEQ_MOUSE;
 	if (s[i] == '~' && p == 200)
 		return UI_SEQ_PASTE;
 	/* keys: cursor and editing keys, function keys, Shift-Tab; not reports or focus events */
@@ -157,4 +163,51 @@ ui_key_seq(const unsigned char *s, size_t n, size_t *len, int *code)
 		return UI_SEQ_UNKNOWN;
 	*code = seq_csi_key(s[i], p);
 	return UI_SEQ_KEY;
+}
+
+/* The button of a report's button byte (without the modifier bits 4, 8, 16). */
+static int
+mouse_button(long b)
+{
+	if (b & 32)                     /* motion */
+		return 0;
+	if (b & 64)                     /* wheel: 64 up, 65 down */
+		return (b & 3) == 0 ? 4 : (b & 3) == 1 ? 5 : 0;
+	return (b & 3) == 3 ? 0 : (int)(b & 3) + 1;
+}
+
+int
+ui_key_mouse(const unsigned char *s, size_t n, struct ui_mouse *m)
+{
+	long v[3] = { 0, 0, 0 };
+	size_t i;
+	int k = 0;
+
+	memset(m, 0, sizeof *m);
+	if (n == 6 && s[1] == '[' && s[2] == 'M') {     /* X10: bytes 32 + b, 33 + x, 33 + y */
+		m->button = (s[3] & 3) == 3 ? 0 : mouse_button(s[3] - 32);
+		m->press = (s[3] & 3) != 3 || (s[3] & 64);
+		m->x = s[4] - 33;
+		m->y = s[5] - 33;
+		return m->x >= 0 && m->y >= 0 ? 0 : -1;
+	}
+	if (n < 4 || s[1] != '[' || s[2] != '<' || (s[n - 1] != 'M' && s[n - 1] != 'm'))
+		return -1;
+	for (i = 3; i < n - 1; i++) {
+		if (s[i] == ';') {
+			if (++k > 2)
+				return -1;
+		} else if (s[i] >= '0' && s[i] <= '9') {
+			v[k] = v[k] < 100000 ? v[k] * 10 + (s[i] - '0') : v[k];
+		} else {
+			return -1;
+		}
+	}
+	if (k != 2 || v[1] < 1 || v[2] < 1)
+		return -1;
+	m->button = mouse_button(v[0]);
+	m->press = s[n - 1] == 'M' && !(v[0] & 32);
+	m->x = (int)v[1] - 1;
+	m->y = (int)v[2] - 1;
+	return 0;
 }

@@ -30,6 +30,8 @@ enum ui_act {
 	UI_A_QUIT,
 	UI_A_CANCEL,            /* Ctrl-C */
 	UI_A_REDRAW,            /* Ctrl-L */
+	UI_A_ZOOM,              /* 'z': the focused panel fills the screen, or back */
+	UI_A_PAGER,             /* '|': the log in $PAGER */
 };
 
 /* Where a key works. */
@@ -62,7 +64,18 @@ enum ui_seq {
 	UI_SEQ_UNKNOWN,     /* a complete sequence that is no key (focus event, mouse report) */
 	UI_SEQ_META,        /* ESC and one other byte (Alt-x) */
 	UI_SEQ_PASTE,       /* ESC [ 200 ~: bracketed paste starts (ends at ESC [ 201 ~) */
+	UI_SEQ_MOUSE,       /* a mouse report, SGR (ESC [ < b ; x ; y M|m) or X10 (ESC [ M b x y) */
 };
+
+/* A mouse report. */
+struct ui_mouse {
+	int button;         /* 1 left, 2 middle, 3 right, 4 wheel up, 5 wheel down, 0 other */
+	int press;          /* 1 pressed (or a wheel step), 0 released or moved */
+	int x, y;           /* screen cell, 0-based */
+};
+
+/* Decode the mouse report s[0..n) (UI_SEQ_MOUSE of ui_key_seq); 0, or -1 if it is none. */
+int ui_key_mouse(const unsigned char *s, size_t n, struct ui_mouse *m);
 
 /* Parse s[0..n) (s[0] is ESC): ESC [ parameters intermediates final (CSI), ESC O x (SS3), the
  * X10 mouse report ESC [ M b x y.  *len: the bytes the sequence takes (when not partial). */

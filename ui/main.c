@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "conffile.h"
 #include "session.h"
 #include "front.h"
 
@@ -85,7 +86,7 @@ static void
 main_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: rankscope [-t N] [MODEL]                open the workbench\n"
+	    "usage: rankscope [-t N] [--fresh] [MODEL]      open the workbench\n"
 	    "       rankscope [-t N] -c 'CMD; CMD ...' [MODEL]  run commands, no terminal\n"
 	    "       rankscope [-t N] -f SCRIPT [MODEL]          run a script of commands\n"
 	    "       rankscope --help | --version\n"
@@ -94,6 +95,7 @@ main_usage(FILE *f)
 	    "  -f SCRIPT   run the commands in SCRIPT ('-' = stdin) and exit\n"
 	    "  -b          batch mode: read commands from stdin even on a terminal\n"
 	    "  -t N        threads for matrix products (default: number of cores)\n"
+	    "  --fresh     the workbench opens the model without the last session's plan\n"
 	    "exit status: 0 success, 1 a command failed (the first failure stops), 2 usage error\n"
 	    "'rankscope -c help' lists the commands.\n");
 }
@@ -114,20 +116,26 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "batch", no_argument, NULL, 'b' },
+		{ "fresh", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct rs_out batch_out = { main_batch_write, NULL };
 	const char *commands = NULL, *script = NULL;
 	struct batch_progress progress;
+	struct rs_front_opts fopts;
+	char *conf_report = NULL;
+	int interactive;
 	struct rs_cmd_ctx ctx;
 	struct sigaction sa;
 	int c, batch = 0, threads = 0, rc = 0;
 
+	memset(&fopts, 0, sizeof fopts);
 	while ((c = getopt_long(argc, argv, "c:f:bt:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': commands = optarg; break;
 		case 'f': script = optarg; break;
 		case 'b': batch = 1; break;
+		case 'F': fopts.fresh = 1; break;
 		case 't':
 			threads = atoi(optarg);
 			if (threads < 1 || threads > 1024) {
@@ -153,6 +161,22 @@ main(int argc, char **argv)
 	if ((ctx.session = rs_session_new()) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return EXIT_FAILED;
+	}
+	{
+		/* the user's defaults first: -t and the commands given here override them */
+		char *cause = NULL, *path = rs_conffile_path(&cause);
+		if (path != NULL)
+			rs_conffile_apply(ctx.session, path, &conf_report);
+		rs_free(path);
+		rs_free(cause);
+		interactive = commands == NULL && script == NULL && !batch &&
+		    isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+		if (conf_report != NULL && !interactive) {      /* the workbench logs them */
+			const char *p = conf_report, *nl;
+			for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+				fprintf(stderr, "rankscope: %.*s\n", (int)(nl - p), p);
+		}
+		fopts.notes = conf_report;
 	}
 	if (threads > 0)
 		ctx.session->threads = threads;
@@ -199,9 +223,10 @@ main(int argc, char **argv)
 		rc = rs_cmd_run_stream(&ctx, stdin, "standard input");
 	} else {
 		main_job.progress = NULL;       /* the workbench draws progress itself */
-		rc = rs_front_interactive(&ctx);
+		rc = rs_front_interactive(&ctx, &fopts);
 	}
 	rs_free(ctx.cause);
+	rs_free(conf_report);
 	rs_session_free(ctx.session);
 	return main_exit_status(rc);
 }

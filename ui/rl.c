@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "cmd.h"
+#include "complete.h"
 #include "status.h"
 
 #define RL_HISTORY_MAX 1000
@@ -63,23 +64,24 @@ rl_line_cb(char *line)
 		rl_callback_handler_install(rl_prompt_copy, rl_line_cb);
 }
 
-/* Show the matches in the log pane instead of on readline's output stream. */
+#define RL_SHOW_MAX 400         /* matches listed; the rest are counted */
+
+/* Show the matches in the log pane (in columns, by the screen) instead of on readline's
+ * output stream; file names without their directory, as readline shows them. */
 static void
 rl_show_matches(char **matches, int num, int max_len)
 {
-	char buf[2048];
-	size_t at = 0;
-	int i;
+	const char *shown[RL_SHOW_MAX];
+	int i, n = num < RL_SHOW_MAX ? num : RL_SHOW_MAX;
 
 	(void)max_len;
-	buf[0] = '\0';
-	for (i = 1; i <= num && at < sizeof buf - 64; i++)
-		at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i > 1 ? "  " : "",
-		                       matches[i]);
-	if (i <= num)
-		snprintf(buf + at, sizeof buf - at, "  ... (%d in all)", num);
+	for (i = 0; i < n; i++) {
+		const char *m = matches[i + 1], *slash = strrchr(m, '/');
+		shown[i] = rl_filename_completion_desired && slash != NULL && slash[1] != '\0' ?
+		    slash + 1 : m;
+	}
 	if (rl_hooks.matches != NULL)
-		rl_hooks.matches(rl_hooks.ud, buf);
+		rl_hooks.matches(rl_hooks.ud, shown, n, num);
 	rl_forced_update_display();
 }
 
@@ -185,77 +187,107 @@ cand_paths(const char *text)
 	}
 }
 
-/* The completion entry point: command names, options, sub-words, matrices, files. */
+/* cand_add for ui_complete_words. */
+static void
+cand_add_cb(void *ud, const char *s)
+{
+	(void)ud;
+	cand_add(s);
+}
+
+/* Command names (built in, then the plugins') starting with text. */
+static void
+cand_commands(const char *text)
+{
+	const struct rs_cmd_entry *const *t, *pe;
+	size_t len = strlen(text);
+	int i;
+
+	for (t = rs_cmd_table; *t != NULL; t++)
+		if (strncmp((*t)->name, text, len) == 0)
+			cand_add((*t)->name);
+	for (i = 0; rl_hooks.plugin_cmd != NULL &&
+	     (pe = rl_hooks.plugin_cmd(rl_hooks.ud, i)) != NULL; i++)
+		if (strncmp(pe->name, text, len) == 0)
+			cand_add(pe->name);
+}
+
+/* Matrix names starting with text (no patterns). */
+static void
+cand_names(const char *text)
+{
+	const char *const *names;
+	size_t len = strlen(text);
+	int n = 0, i;
+
+	names = rl_hooks.names != NULL ? rl_hooks.names(rl_hooks.ud, &n) : NULL;
+	for (i = 0; i < n; i++)
+		if (names[i] != NULL && strncmp(names[i], text, len) == 0)
+			cand_add(names[i]);
+}
+
+/* The entry a command word names (a built-in's name, alias or prefix, or a plugin's). */
+static const struct rs_cmd_entry *
+rl_entry(const char *word)
+{
+	const struct rs_cmd_entry *e, *pe;
+	char *cause = NULL;
+	int i;
+
+	e = rs_cmd_find(word, &cause);
+	rs_free(cause);
+	for (i = 0; e == NULL && rl_hooks.plugin_cmd != NULL &&
+	     (pe = rl_hooks.plugin_cmd(rl_hooks.ud, i)) != NULL; i++)
+		if (strcmp(pe->name, word) == 0)
+			e = pe;
+	return e;
+}
+
+/* The completion entry point: the command's grammar (ui_complete_words) says what fits: its
+ * subcommands, option names and values, matrices, commands or files. */
 static char **
 ui_rl_complete(const char *text, int start, int end)
 {
-	const struct rs_cmd_entry *e = NULL, *const *t;
-	char first[64] = "";
-	int seg = 0, i, nwords = 0, in_word = 0;
+	char *segment, *storage = NULL, *cause = NULL, **words;
+	int seg = 0, i, n;
+	unsigned kinds;
 
 	(void)end;
 	rl_attempted_completion_over = 1;
 	cand_reset();
-	/* The command this word belongs to: the first word after the last ';' before start. */
+	/* The words of this command before the one completed: from the last ';' to start. */
 	for (i = 0; i < start; i++)
 		if (rl_line_buffer[i] == ';')
 			seg = i + 1;
-	for (i = seg; i < start; i++) {
-		char c = rl_line_buffer[i];
-		if (c == ' ' || c == '\t') {
-			in_word = 0;
-		} else if (!in_word) {
-			in_word = 1;
-			if (nwords++ == 0) {
-				size_t k = 0;
-				while (i + (int)k < start && rl_line_buffer[i + k] != ' ' &&
-				       rl_line_buffer[i + k] != '\t' && k + 1 < sizeof first) {
-					first[k] = rl_line_buffer[i + k];
-					k++;
-				}
-				first[k] = '\0';
-			}
-		}
+	segment = rs_malloc((size_t)(start - seg) + 1);
+	words = rs_malloc(((size_t)(start - seg) / 2 + 2) * sizeof *words);
+	if (segment == NULL || words == NULL) {
+		rs_free(segment);
+		rs_free(words);
+		return NULL;
 	}
-	if (nwords == 0) {
-		size_t len = strlen(text);
-		const struct rs_cmd_entry *pe;
-		for (t = rs_cmd_table; *t != NULL; t++)
-			if (strncmp((*t)->name, text, len) == 0)
-				cand_add((*t)->name);
-		for (i = 0; rl_hooks.plugin_cmd != NULL &&
-		     (pe = rl_hooks.plugin_cmd(rl_hooks.ud, i)) != NULL; i++)
-			if (strncmp(pe->name, text, len) == 0)
-				cand_add(pe->name);
-	} else {
-		char *cause = NULL;
-		e = rs_cmd_find(first, &cause);
-		rs_free(cause);
-		for (i = 0; e == NULL && rl_hooks.plugin_cmd != NULL &&
-		     rl_hooks.plugin_cmd(rl_hooks.ud, i) != NULL; i++)
-			if (strcmp(rl_hooks.plugin_cmd(rl_hooks.ud, i)->name, first) == 0)
-				e = rl_hooks.plugin_cmd(rl_hooks.ud, i);
-		if (text[0] == '-' && e != NULL) {
-			const struct rs_opt *o;
-			char buf[64];
-			for (o = e->opts; o != NULL && o->name != NULL; o++) {
-				snprintf(buf, sizeof buf, "--%s", o->name);
-				if (strncmp(buf, text, strlen(text)) == 0)
-					cand_add(buf);
-			}
-		} else {
-			if (e != NULL && nwords == 1 && e->words != NULL)
-				cand_words(text, e->words);
-			else if (e != NULL && nwords == 1 && strcmp(e->name, "help") == 0) {
-				for (t = rs_cmd_table; *t != NULL; t++)
-					if (strncmp((*t)->name, text, strlen(text)) == 0)
-						cand_add((*t)->name);
-			}
-			if (e == NULL || (e->flags & RS_CMD_NEEDS_MODEL))
-				cand_matrices(text);
-			cand_paths(text);
-		}
-	}
+	memcpy(segment, rl_line_buffer + seg, (size_t)(start - seg));
+	segment[start - seg] = '\0';
+	n = rs_cmd_split(segment, words, (start - seg) / 2 + 2, &storage, &cause);
+	rs_free(cause);
+	if (n == 0)
+		kinds = UI_CAND_COMMANDS;
+	else if (n < 0)
+		kinds = UI_CAND_FILES;  /* inside an open quote: a file name, most likely */
+	else
+		kinds = ui_complete_words(rl_entry(words[0]), words + 1, n - 1, text, cand_add_cb,
+		                          NULL);
+	rs_free(storage);
+	rs_free(words);
+	rs_free(segment);
+	if (kinds & UI_CAND_COMMANDS)
+		cand_commands(text);
+	if (kinds & UI_CAND_PATTERNS)
+		cand_matrices(text);
+	else if (kinds & UI_CAND_NAMES)
+		cand_names(text);
+	if (kinds & UI_CAND_FILES)
+		cand_paths(text);
 	rl_filename_completion_desired = cand_files;
 	if (cand_n == 0)
 		return NULL;

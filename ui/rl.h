@@ -10,7 +10,8 @@
 struct ui_rl_hooks {
 	void (*line)(void *ud, char *line);          /* a finished line (free() it); NULL = EOF */
 	void (*redisplay)(void *ud);                 /* the line or the cursor changed */
-	void (*matches)(void *ud, const char *text); /* a list of completions to show */
+	/* The completions to show: items [0, n) of total (the rest not listed). */
+	void (*matches)(void *ud, const char *const *items, int n, int total);
 	const char *const *(*names)(void *ud, int *n); /* matrix names for completion */
 	/* The i-th command a plugin adds (lrq, transact), NULL past the last; may be NULL. */
 	const struct rs_cmd_entry *(*plugin_cmd)(void *ud, int i);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <curses.h>
 
@@ -28,11 +29,15 @@
 #include "cmd.h"
 #include "diff.h"
 #include "grid.h"
+#include "compress.h"
+#include "complete.h"
 #include "keys.h"
 #include "memplan.h"
+#include "pager.h"
 #include "plan.h"
 #include "plugin.h"
 #include "rl.h"
+#include "session-store.h"
 #include "session.h"
 #include "wb.h"
 
@@ -213,6 +218,50 @@ wb_note(struct wb *w, int kind, const char *fmt, ...)
 	w->dirty = 1;
 }
 
+/* Keep the plan for the model's next session when it changed since it was last kept (a few
+ * KB written atomically: cheap after each change); a plan not yet adopted by its model's open
+ * (wb_model_opened) is not kept, so a new model's dense plan never overwrites its kept one. */
+static void
+wb_store(struct wb *w)
+{
+	struct rs_session *s = w->ctx->session;
+	char *cause = NULL;
+
+	if (s->plan == NULL || (const void *)s->plan != w->store_plan ||
+	    rs_plan_version(s->plan) == w->store_version)
+		return;
+	w->store_version = rs_plan_version(s->plan);
+	if (rs_session_store_save(s, &cause) != 0) {
+		if (!w->store_failed)
+			wb_note(w, RS_OUT_ERROR, "session: the plan is not kept for the next session: "
+			        "%s", cause != NULL ? cause : "?");
+		w->store_failed = 1;
+	} else {
+		w->store_failed = 0;
+	}
+	rs_free(cause);
+}
+
+#define WB_MOUSE_EVENTS (BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED)
+#define WB_WHEEL_STEP 3         /* rows one wheel step moves */
+
+/* The session's workbench settings (`set mouse`, `set colours`) onto the terminal. */
+static void
+wb_apply_settings(struct wb *w)
+{
+	const struct rs_session *s = w->ctx->session;
+
+	if (!wb_curses_on)
+		return;
+	if (s->mouse != w->mouse_on) {
+		/* curses asks the terminal for the reports (xterm: SGR 1006) and decodes them */
+		mousemask(s->mouse ? WB_MOUSE_EVENTS : 0, NULL);
+		mouseinterval(0);
+		w->mouse_on = s->mouse;
+	}
+	w->color = w->color_ok && s->colours;
+}
+
 /* Refresh the view from the session (only when no job runs). */
 static void
 wb_refresh(struct wb *w, int reload_spec)
@@ -228,6 +277,12 @@ wb_refresh(struct wb *w, int reload_spec)
 		if (msg[0] != '\0')
 			wb_note(w, RS_OUT_ERROR, "%s", msg);
 	}
+	wb_store(w);
+	wb_apply_settings(w);
+	/* unsaved: edited since the plan file it was loaded from or saved to, else since the open */
+	w->unsaved = s->plan != NULL && (const void *)s->plan == w->store_plan &&
+	    rs_session_stamp_change(s, s->plan_source != NULL ? &s->plan_source_stamp :
+	                            &w->open_stamp) != NULL;
 	if (ui_view_refresh(&w->view, s) != 0)
 		wb_note(w, RS_OUT_ERROR, "out of memory refreshing the screen");
 	if (w->view.n > 0) {
@@ -429,8 +484,28 @@ wb_note_memory(struct wb *w)
 static void
 wb_model_opened(struct wb *w)
 {
-	if (w->ctx->session->model == NULL)
+	struct rs_session *s = w->ctx->session;
+
+	if (s->model == NULL)
 		return;
+	if (s->plan != NULL && !w->fresh) {
+		char *path = NULL, *cause = NULL;
+		int rc = rs_session_store_restore(s, &path, &cause);
+		if (rc == 0)
+			wb_note(w, RS_OUT_INFO, "session: restored the last session's plan (%d of %d "
+			        "factored, method %s); undo drops it", rs_plan_n_compressed(s->plan),
+			        rs_plan_count(s->plan), rs_method_name((enum rs_method)s->method));
+		else if (rc != 1)
+			wb_note(w, RS_OUT_ERROR, "session: the last session's plan is not restored: %s",
+			        cause != NULL ? cause : "?");
+		rs_free(path);
+		rs_free(cause);
+	}
+	/* this plan is the one kept from now on; it is unsaved once it differs from here */
+	w->store_plan = s->plan;
+	w->store_version = s->plan != NULL ? rs_plan_version(s->plan) : 0;
+	rs_session_stamp(s, &w->open_stamp);
+	wb_refresh(w, 1);
 	wb_note_memory(w);
 	if (!w->busy && wb_job_start(w, "spectra --cached", "spectra") == 0)
 		w->job_auto = 1;
@@ -486,6 +561,7 @@ wb_job_reap(struct wb *w, int wait)
 	if (w->wctx.reactions & RS_REACT_MODEL) {
 		w->sel = 0;
 		w->top = 0;
+		w->store_plan = NULL;   /* the new model's plan is kept once it is opened */
 	}
 	rs_free(w->job_line);
 	w->job_line = NULL;
@@ -553,6 +629,7 @@ wb_run(struct wb *w, const char *line)
 	if (w->ctx->reactions & RS_REACT_MODEL) {
 		w->sel = 0;
 		w->top = 0;
+		w->store_plan = NULL;   /* the new model's plan is kept once it is opened */
 	}
 	wb_refresh(w, 1);
 	if (w->ctx->reactions & RS_REACT_MODEL)
@@ -580,10 +657,20 @@ wb_rl_redisplay(void *ud)
 	((struct wb *)ud)->dirty = 1;
 }
 
+/* One row of a completion list into the log. */
 static void
-wb_rl_matches(void *ud, const char *text)
+wb_match_row(void *ud, const char *text)
 {
 	wb_note(ud, RS_OUT_INFO, "%s", text);
+}
+
+/* Readline hook: completions, in columns at the screen's width (the log scrolls them). */
+static void
+wb_rl_matches(void *ud, const char *const *items, int n, int total)
+{
+	ui_complete_columns(items, n, COLS > 1 ? COLS - 1 : 1, wb_match_row, ud);
+	if (total > n)
+		wb_note(ud, RS_OUT_INFO, "... (%d in all; type more to narrow them)", total);
 }
 
 static const char *const *
@@ -846,6 +933,138 @@ wb_view_key(struct wb *w, enum ui_act act)
 	}
 }
 
+/* A mouse report: a click selects a table row (and focuses the table) or focuses the log; the
+ * wheel moves the selection or scrolls the log, or scrolls the key help. */
+static void
+wb_mouse(struct wb *w, const struct ui_mouse *m)
+{
+	int in_table, in_log, d;
+
+	if (!w->mouse_on || !m->press || m->button == 0)
+		return;
+	w->dirty = 1;
+	d = m->button == 4 ? -WB_WHEEL_STEP : m->button == 5 ? WB_WHEEL_STEP : 0;
+	if (w->help) {
+		if (d != 0)
+			w->help_top = w->help_top + d > 0 ? w->help_top + d : 0;
+		else
+			w->help = 0;
+		return;
+	}
+	in_table = w->table_w > 0 && m->y >= w->table_y && m->y < w->table_y + w->table_rows &&
+	    m->x >= w->table_x && m->x < w->table_x + w->table_w;
+	in_log = w->log_w > 0 && m->y >= w->log_y && m->y < w->log_y + w->log_rows &&
+	    m->x < w->log_w;
+	if (m->button == 1 && in_table) {
+		/* the row shown there: through the sort and the filter */
+		int pos = w->top + (m->y - w->table_y);
+		if (ui_table_order(&w->tab, &w->view) == 0 && pos < w->tab.n_order) {
+			wb_focus(w, WB_FOCUS_TABLE);
+			wb_select(w, w->tab.order[pos]);
+		}
+	} else if (m->button == 1 && in_log) {
+		wb_focus(w, WB_FOCUS_LOG);
+	} else if (d != 0 && in_log) {
+		w->log_scroll = w->log_scroll - d > 0 ? w->log_scroll - d : 0;
+	} else if (d != 0 && in_table) {
+		wb_move(w, d);
+	}
+}
+
+/* KEY_MOUSE from curses: its decoded event, or (when curses could not decode it) the rest of
+ * an SGR report read here. */
+static void
+wb_curses_mouse(struct wb *w)
+{
+	struct ui_mouse m;
+	MEVENT ev;
+
+	if (getmouse(&ev) == OK) {
+		memset(&m, 0, sizeof m);
+		m.x = ev.x;
+		m.y = ev.y;
+		m.press = 1;
+		m.button = (ev.bstate & BUTTON1_PRESSED) ? 1 : (ev.bstate & BUTTON4_PRESSED) ? 4 :
+		    (ev.bstate & BUTTON5_PRESSED) ? 5 : 0;
+		wb_mouse(w, &m);
+		return;
+	}
+	/* curses took ESC [ < (kmous) but not the report (or dropped a masked event whole): read
+	 * the report's parameters and final M or m when they follow; any other byte is a key */
+	{
+		unsigned char seq[40] = { 27, '[', '<' };
+		size_t n = 3;
+		int d;
+		timeout(WB_ESC_MS);
+		while (n < sizeof seq - 1 && (d = getch()) != ERR) {
+			if ((d >= '0' && d <= '9') || (d == ';' && n > 3)) {
+				seq[n++] = (unsigned char)d;
+				continue;
+			}
+			if ((d == 'M' || d == 'm') && n > 3)
+				seq[n++] = (unsigned char)d;
+			else
+				ungetch(d);
+			break;
+		}
+		if (ui_key_mouse(seq, n, &m) == 0)
+			wb_mouse(w, &m);
+	}
+}
+
+/* '|': the whole log (every line unwrapped) in $PAGER (default less), the screen suspended
+ * until it exits; the job, if any, runs on and its output waits in the queue. */
+static void
+wb_pager(struct wb *w)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = rs_strdupf("%s/rankscope-log.XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp :
+	                        "/tmp");
+	int fd, i, status = 0;
+	FILE *f;
+	pid_t pid;
+
+	if (path == NULL || (fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		wb_note(w, RS_OUT_ERROR, "pager: cannot write the log to a temporary file: %s",
+		        strerror(errno));
+		rs_free(path);
+		return;
+	}
+	for (i = 0; i < w->log_n; i++)
+		fprintf(f, "%s\n", w->log[(w->log_head + i) % w->log_cap].text);
+	if (w->partial_len > 0)
+		fprintf(f, "%s\n", w->partial);
+	if (fclose(f) != 0) {
+		wb_note(w, RS_OUT_ERROR, "pager: %s: %s", path, strerror(errno));
+		unlink(path);
+		rs_free(path);
+		return;
+	}
+	if (w->mouse_on)
+		mousemask(0, NULL);     /* the pager gets no mouse reports */
+	def_prog_mode();
+	endwin();
+	if ((pid = fork()) == 0) {
+		execl("/bin/sh", "sh", "-c", "exec ${PAGER:-less} \"$1\"", "sh", path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	reset_prog_mode();
+	if (w->mouse_on)
+		mousemask(WB_MOUSE_EVENTS, NULL);
+	clearok(curscr, TRUE);
+	unlink(path);
+	if (pid < 0)
+		wb_note(w, RS_OUT_ERROR, "pager: cannot start it: %s", strerror(errno));
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		wb_note(w, RS_OUT_ERROR, "pager: '%s' failed (status %d)", getenv("PAGER") != NULL ?
+		        getenv("PAGER") : "less", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	rs_free(path);
+	w->dirty = 1;
+}
+
 /* A key while a panel has the focus. */
 static void
 wb_panel_key(struct wb *w, int c)
@@ -867,9 +1086,11 @@ wb_panel_key(struct wb *w, int c)
 		return;
 	}
 	if (w->help) {
-		w->help = 0;
 		w->dirty = 1;
-		if (act == UI_A_HELP || act == UI_A_ESCAPE)
+		if (ui_pager_key(c, &w->help_top, LINES))
+			return;         /* the help scrolls */
+		w->help = 0;
+		if (act == UI_A_HELP || act == UI_A_ESCAPE || act == UI_A_QUIT)
 			return;
 	}
 	switch (act) {
@@ -935,9 +1156,23 @@ wb_panel_key(struct wb *w, int c)
 		break;
 	case UI_A_HELP:
 		w->help = 1;
+		w->help_top = 0;
+		break;
+	case UI_A_ZOOM:
+		w->zoom = !w->zoom;
+		break;
+	case UI_A_PAGER:
+		wb_pager(w);
 		break;
 	case UI_A_QUIT:
-		wb_run(w, "quit");
+		if (w->unsaved) {
+			w->ask_quit = 1;
+			wb_note(w, RS_OUT_INFO, "quit: the plan has unsaved edits (kept for this model's "
+			        "next session, not in a plan file): y or q quits, any other key stays; "
+			        "'plan save FILE' saves it");
+		} else {
+			wb_run(w, "quit");
+		}
 		break;
 	case UI_A_REDRAW:
 		clearok(curscr, TRUE);
@@ -962,6 +1197,12 @@ wb_cmd_key(struct wb *w, int c)
 		enum ui_seq k = wb_read_seq(seq, sizeof seq, &n, &code);
 		if (k == UI_SEQ_PASTE) {
 			wb_paste(w);
+			return;
+		}
+		if (k == UI_SEQ_MOUSE) {
+			struct ui_mouse m;
+			if (ui_key_mouse(seq, n, &m) == 0)
+				wb_mouse(w, &m);
 			return;
 		}
 		if (k == UI_SEQ_UNKNOWN)
@@ -1040,7 +1281,20 @@ wb_loop(struct wb *w)
 			w->dirty = 1;
 			continue;
 		}
-		if (w->focus == WB_FOCUS_CMD) {
+		if (w->ask_quit) {      /* the answer to 'quit with an unsaved plan?' */
+			w->ask_quit = 0;
+			if (c == 'y' || c == 'Y' || c == 'q') {
+				wb_run(w, "quit");
+			} else {
+				if (c == 27) {  /* drop a whole sequence, not only its ESC */
+					unsigned char seq[64];
+					size_t n;
+					int code;
+					wb_read_seq(seq, sizeof seq, &n, &code);
+				}
+				wb_note(w, RS_OUT_INFO, "quit: not quitting");
+			}
+		} else if (w->focus == WB_FOCUS_CMD) {
 			wb_cmd_key(w, c);
 		} else if (c == 27) {
 			/* a sequence acts whole or not at all: none of its bytes is a key */
@@ -1058,9 +1312,17 @@ wb_loop(struct wb *w)
 			case UI_SEQ_PASTE:
 				wb_paste(w);
 				break;
+			case UI_SEQ_MOUSE: {
+				struct ui_mouse m;
+				if (ui_key_mouse(seq, n, &m) == 0)
+					wb_mouse(w, &m);
+				break;
+			}
 			default:
 				break;
 			}
+		} else if (c == KEY_MOUSE) {
+			wb_curses_mouse(w);
 		} else {
 			wb_panel_key(w, c);
 		}
@@ -1069,7 +1331,7 @@ wb_loop(struct wb *w)
 }
 
 int
-rs_front_interactive(struct rs_cmd_ctx *ctx)
+rs_front_interactive(struct rs_cmd_ctx *ctx, const struct rs_front_opts *opts)
 {
 	struct sigaction sa, old_term, old_hup, old_int;
 	const struct rs_out *saved_out = ctx->out;
@@ -1087,6 +1349,7 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 	w.log_cap = WB_LOG_LINES;
 	w.view.spec.index = -1;
 	ui_table_init(&w.tab);
+	w.fresh = opts != NULL && opts->fresh;
 	if ((w.log = rs_calloc((size_t)w.log_cap, sizeof *w.log)) == NULL) {
 		fprintf(stderr, "rankscope: out of memory\n");
 		return RS_ENOMEM;
@@ -1142,7 +1405,8 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 		registered = 1;
 	}
 	wb_curses_on = 1;
-	w.color = has_colors() && (nc == NULL || nc[0] == '\0');
+	w.color_ok = has_colors() && (nc == NULL || nc[0] == '\0');
+	w.color = w.color_ok;
 	raw();
 	noecho();
 	nonl();
@@ -1159,6 +1423,14 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 		wb_note(&w, RS_OUT_INFO, "model: %s (%s)", ctx->session->model_path, w.view.desc);
 	wb_note(&w, RS_OUT_INFO, "rankscope %s: ? shows the keys, : opens the command line, "
 	        "'help' lists the commands", PACKAGE_VERSION);
+	if (opts != NULL && opts->notes != NULL) {     /* the config file's problems */
+		const char *p = opts->notes, *nl;
+		for (; *p != '\0'; p = nl + 1) {
+			if ((nl = strchr(p, '\n')) == NULL)
+				nl = p + strlen(p) - 1;
+			wb_note(&w, RS_OUT_ERROR, "%.*s", (int)(nl - p + (*nl != '\n')), p);
+		}
+	}
 	if (w.view.loaded)
 		wb_model_opened(&w);
 	wb_loop(&w);
@@ -1168,6 +1440,8 @@ rs_front_interactive(struct rs_cmd_ctx *ctx)
 		wb_cancel(&w);
 		wb_job_reap(&w, 1);
 	}
+	if (w.mouse_on)
+		mousemask(0, NULL);     /* the terminal stops sending reports */
 	endwin();
 	wb_curses_on = 0;
 	delscreen(scr);

@@ -5,9 +5,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "cmd.h"
+#include "session.h"
 #include "status.h"
 #include "table.h"
 #include "view.h"
@@ -68,9 +70,26 @@ struct wb {
 	int focus, prev_focus;
 	int help;                   /* key help shown */
 	struct ui_table tab;        /* columns, sort, filter, layer grid, diff (table.h) */
+	int help_top;               /* its rows scrolled */
+	int zoom;                   /* 'z': the focused panel (table or log) fills the screen */
+
+	/* The plan kept per model between sessions (session-store.h). */
+	int fresh;                  /* --fresh: restore nothing */
+	const void *store_plan;     /* the plan being kept (NULL until the model's open) */
+	uint64_t store_version;     /* its version when last written */
+	int store_failed;           /* the last write failed (said once) */
+	struct rs_plan_stamp open_stamp; /* the plan as opened or restored */
+	int unsaved;                /* the plan differs from its file, or from the open */
+	int ask_quit;               /* 'q' asked whether to quit with an unsaved plan */
 
 	/* Terminal. */
 	int utf8, color;
+	int color_ok;               /* the terminal has colours and NO_COLOR is not set */
+	int mouse_on;               /* mouse reports asked for (`set mouse`) */
+	/* Where the last draw put the table's rows and the log's text rows (mouse clicks): the
+	 * first row's y, and x and width (0: not drawn). */
+	int table_y, table_x, table_w;
+	int log_y, log_w;
 	int too_small;
 	int quit;
 	int rc;                     /* status of the last command */
