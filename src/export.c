@@ -956,6 +956,67 @@ spm_scores_source(const struct rs_export_src *src)
 	return sp;
 }
 
+/* A piece and its id: qsort's comparator sees only the elements, so carry both. */
+struct piece_id {
+	const char *p;
+	size_t len;
+	int32_t id;
+};
+
+/* Order pieces by their bytes (a shorter prefix first). */
+static int
+piece_cmp(const void *a, const void *b)
+{
+	const struct piece_id *x = a, *y = b;
+	int r = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+
+	return r != 0 ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Merge ranks as scores for llama.cpp's best-score-first merging: a piece scores minus the rank
+ * of the first merge making it (the piece spelled left + right), others below every merge. */
+static int
+merge_scores(const struct rs_tokenizer *t, const int32_t *left, const int32_t *right,
+    size_t nm, float *score, char **cause)
+{
+	size_t n = rs_tokenizer_n_vocab(t), i;
+	struct piece_id *ids = rs_mallocarray(n, sizeof *ids), key;
+	const struct piece_id *hit;
+	char *cat = NULL;
+
+	if (ids == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	for (i = 0; i < n; i++) {
+		ids[i].p = rs_tokenizer_piece(t, (int32_t)i, &ids[i].len);
+		ids[i].id = (int32_t)i;
+		score[i] = -(float)(nm + i);
+	}
+	qsort(ids, n, sizeof *ids, piece_cmp);
+	for (i = nm; i-- > 0;) {
+		size_t ll, rl;
+		const char *l = rs_tokenizer_piece(t, left[i], &ll);
+		const char *r = rs_tokenizer_piece(t, right[i], &rl);
+		char *nb = rs_realloc(cat, ll + rl + 1);
+
+		if (nb == NULL) {
+			rs_free(cat);
+			rs_free(ids);
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		}
+		cat = nb;
+		memcpy(cat, l, ll);
+		memcpy(cat + ll, r, rl);
+		key.p = cat;
+		key.len = ll + rl;
+		/* the piece spelled left + right */
+		if ((hit = bsearch(&key, ids, n, sizeof *ids, piece_cmp)) != NULL)
+			score[hit->id] = -(float)i;
+	}
+	rs_free(cat);
+	rs_free(ids);
+	return 0;
+}
+
 /* tokenizer.ggml.*: the vocabulary of src->tok as llama.cpp reads it ("llama" = SentencePiece
  * BPE merged by score, "gpt2" = byte-level BPE merged by rank), its special ids, and from the
  * source the chat template, padding id and add_eos (GGUF keys, or tokenizer_config.json and
@@ -998,22 +1059,8 @@ gguf_vocab(struct rs_ggw *g, const struct rs_export_src *src, struct rs_gguf *sg
 			rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
 			goto out;
 		}
-		for (i = 0; i < n; i++)
-			score[i] = -(float)(nm + i);
-		for (i = nm; i-- > 0;) {
-			size_t ll, rl, k;
-			const char *l = rs_tokenizer_piece(t, v.left[i], &ll);
-			const char *r = rs_tokenizer_piece(t, v.right[i], &rl);
-			/* the result is the piece spelled l + r */
-			for (k = 0; k < n; k++) {
-				size_t kl;
-				const char *p = rs_tokenizer_piece(t, (int32_t)k, &kl);
-				if (kl == ll + rl && memcmp(p, l, ll) == 0 && memcmp(p + ll, r, rl) == 0) {
-					score[k] = -(float)i;
-					break;
-				}
-			}
-		}
+		if ((rc = merge_scores(t, v.left, v.right, nm, score, cause)) != 0)
+			goto out;
 	}
 	if ((rc = rs_ggw_kv_str(g, "tokenizer.ggml.model", spm ? "llama" : "gpt2", spm ? 5 : 4,
 	    cause)) != 0 ||

@@ -138,12 +138,10 @@ run_model() {
 				    exit !(a != "" && t != "" && d <= (t + 1e-5) * r) }'
 				tap_check $? "$name $plan: $T export $vo ($(rel "$vo" "$v") from F32) within llama.cpp's converter's own F32/$T difference of the model ($ST_Q8_REL)"
 			else
-				# no llama.cpp Q8_0 file of a plan to compare with: rankscope and llama.cpp
-				# see the same Q8_0 model
-				"$RS_BIN" -c "load $b-$dt.gguf; $P" >"$b.rs-$dt" 2>&1
-				vr=$(ppl_final "$b.rs-$dt")
-				tap_close "$vo" "$vr" 1e-4
-				tap_check $? "$name $plan: $T export $vo ($(rel "$vo" "$v") from F32; llama-quantize makes no $T of it) = rankscope's $vr on it within 1e-4"
+				# no llama.cpp Q8_0 file of a plan exists to compare with (and llama.cpp's
+				# Q8_0 kernels quantize the activations too, so rankscope's perplexity of
+				# the file is no reference): the difference is stated, not checked
+				tap_diag "$name $plan: $T export $vo, $(rel "$vo" "$v") from F32 (llama-quantize makes no $T of it; the dense model's own pair differs by $ST_Q8_REL)"
 			fi
 		done
 		tap_diag "$name $plan sizes: source $(du -sbL "$model" | cut -f1), f32 $(stat -c %s "$b-f32.gguf"), f16 $(stat -c %s "$b-f16.gguf"), q8_0 $(stat -c %s "$b-q8_0.gguf") bytes"
@@ -206,13 +204,14 @@ P="ppl $STEVAL --protocol llama.cpp --ctx $CTX --chunks $CHUNKS"
 "$RS_BIN" -c "load $ST; transact --keep 0.8 --calib $STEVAL --max-tokens 4096 --mlp-only --export-small $TMPD/tmlp; transact --clear; transact --keep 0.8 --calib $STEVAL --max-tokens 4096 --export-small $TMPD/tattn" \
     >"$TMPD/tr" 2>&1
 tap_check $? "transact: --mlp-only and attention-pruned smaller exports of stories260K"
-"$RS_BIN" -c "load $TMPD/tmlp; $P; export gguf $TMPD/tmlp.gguf --dtype f32" >"$TMPD/tm" 2>&1
+# (a GGUF source's smaller export has no tokenizer files: the source's vocabulary is named)
+"$RS_BIN" -c "load --tokenizer $ST $TMPD/tmlp; $P; export gguf $TMPD/tmlp.gguf --dtype f32" >"$TMPD/tm" 2>&1
 mem=$(ppl_final "$TMPD/tm")
 lc_ppl "$TMPD/tmlp.gguf" "$STEVAL" "$TMPD/tm.lc"
 v=$(ppl_final "$TMPD/tm.lc")
 tap_close "$v" "$mem" 1e-4
 tap_check $? "transact --mlp-only: llama-perplexity on its GGUF $v = rankscope $mem within 1e-4"
-"$RS_BIN" -c "load $TMPD/tattn; export gguf $TMPD/tattn.gguf" >"$TMPD/ta" 2>&1
+"$RS_BIN" -c "load --tokenizer $ST $TMPD/tattn; export gguf $TMPD/tattn.gguf" >"$TMPD/ta" 2>&1
 [ $? -eq 1 ] && grep -q "llama.cpp gives every attention head of a model one size" "$TMPD/ta" &&
     [ ! -e "$TMPD/tattn.gguf" ]
 tap_check $? "transact with attention pruning: refused, naming the reason"
@@ -246,7 +245,7 @@ with open(out + "/model.safetensors", "wb") as f:
     f.write(struct.pack("<Q", len(j))); f.write(j)
     for b in blobs: f.write(b)
 EOF
-"$RS_BIN" -c "load $TMPD/tvar; export gguf $TMPD/tvar.gguf" >"$TMPD/tv" 2>&1
+"$RS_BIN" -c "load --tokenizer $ST $TMPD/tvar; export gguf $TMPD/tvar.gguf" >"$TMPD/tv" 2>&1
 [ $? -eq 1 ] && grep -q "sizes every layer's MLP with layer 0's width" "$TMPD/tv" &&
     [ ! -e "$TMPD/tvar.gguf" ]
 tap_check $? "per-layer MLP widths: refused, naming the reason ($(tail -1 "$TMPD/tv" | cut -c1-60)...)"
@@ -267,6 +266,16 @@ for spec in "kjv $KJV $EVAL" "stories260K $ST $STEVAL" "qwen2 $QW $EVAL"; do
 	[ -s "$TMPD/rt" ] && cmp -s "$TMPD/lt" "$TMPD/rt"
 	tap_check $? "$1: llama-tokenize on the export = rankscope's ids on 30 kB of its text ($(wc -l <"$TMPD/rt") ids)"
 done
+# A SentencePiece vocabulary from tokenizer.json alone (no tokenizer.model beside it): its merge
+# ranks become the scores llama.cpp merges by.
+mkdir -p "$TMPD/kjv-json" && cp "$KJV/config.json" "$KJV/tokenizer.json" "$TMPD/kjv-json/" &&
+    ln -s "$KJV/model.safetensors" "$TMPD/kjv-json/model.safetensors"
+head -c 30000 "$EVAL" >"$TMPD/part.txt"
+"$RS_BIN" -c "load $TMPD/kjv-json; export gguf $TMPD/kjv-json.gguf --dtype q8_0; tokenize --file $TMPD/part.txt" \
+    2>/dev/null | tail -1 | tr ' ' '\n' | grep . >"$TMPD/rt"
+lt "$TMPD/kjv-json.gguf" "$TMPD/part.txt" >"$TMPD/lt"
+[ -s "$TMPD/rt" ] && cmp -s "$TMPD/lt" "$TMPD/rt"
+tap_check $? "kjv, tokenizer.json only: llama-tokenize on the export = rankscope's ids ($(wc -l <"$TMPD/rt") ids)"
 # The vocabulary test vectors: a vocabulary-only export of each vocabulary, tokenized input by
 # input by llama.cpp and by rankscope, against the expected ids of the .out file.
 for v in llama-spm gpt-2 deepseek-llm; do
