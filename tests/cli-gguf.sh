@@ -8,9 +8,9 @@
 # export (llama-quantize); llama-tokenize on the exports gives rankscope's ids on the texts, and
 # on vocabulary-only exports the expected ids of the vocab test vectors; rankscope loads the
 # exports back (the same perplexity, the plan shown by info); a Q8_0 source keeps its untouched
-# matrices; transact's --mlp-only model runs in llama.cpp; refusals naming the reason: qwen2
-# with feature biases on o/MLP, per-layer MLP widths, per-head pruned attention, an export over
-# its source.
+# matrices; the chat template is carried; transact's --mlp-only model runs in llama.cpp;
+# refusals naming the reason: qwen2 with feature biases on o/MLP, per-layer MLP widths,
+# per-head pruned attention, an export over its source.
 . "$RS_SRCDIR/tests/tap.sh"
 tap_need_fixture stories260K/stories260K.gguf
 tap_need_fixture tiny-random/hf/model.safetensors
@@ -268,14 +268,41 @@ for spec in "kjv $KJV $EVAL" "stories260K $ST $STEVAL" "qwen2 $QW $EVAL"; do
 done
 # A SentencePiece vocabulary from tokenizer.json alone (no tokenizer.model beside it): its merge
 # ranks become the scores llama.cpp merges by.
+# Its tokenizer_config.json gets a chat template, which the export carries.
 mkdir -p "$TMPD/kjv-json" && cp "$KJV/config.json" "$KJV/tokenizer.json" "$TMPD/kjv-json/" &&
     ln -s "$KJV/model.safetensors" "$TMPD/kjv-json/model.safetensors"
+TEMPLATE="{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+python3 -c 'import json, sys; json.dump({"chat_template": sys.argv[1]}, open(sys.argv[2], "w"))' \
+    "$TEMPLATE" "$TMPD/kjv-json/tokenizer_config.json"
 head -c 30000 "$EVAL" >"$TMPD/part.txt"
 "$RS_BIN" -c "load $TMPD/kjv-json; export gguf $TMPD/kjv-json.gguf --dtype q8_0; tokenize --file $TMPD/part.txt" \
     2>/dev/null | tail -1 | tr ' ' '\n' | grep . >"$TMPD/rt"
 lt "$TMPD/kjv-json.gguf" "$TMPD/part.txt" >"$TMPD/lt"
 [ -s "$TMPD/rt" ] && cmp -s "$TMPD/lt" "$TMPD/rt"
 tap_check $? "kjv, tokenizer.json only: llama-tokenize on the export = rankscope's ids ($(wc -l <"$TMPD/rt") ids)"
+# the key, read by a walker written here
+python3 - "$TMPD/kjv-json.gguf" "$TEMPLATE" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+nt, nkv = struct.unpack_from("<QQ", d, 8); o = 24
+sz = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+def s(o):
+    n = struct.unpack_from("<Q", d, o)[0]; return d[o + 8:o + 8 + n], o + 8 + n
+for i in range(nkv):
+    k, o = s(o); t = struct.unpack_from("<I", d, o)[0]; o += 4
+    if t == 8:
+        v, o = s(o)
+        if k == b"tokenizer.chat_template":
+            sys.exit(0 if v == sys.argv[2].encode() else 1)
+    elif t == 9:
+        at, n = struct.unpack_from("<IQ", d, o); o += 12
+        if at == 8:
+            for j in range(n): _, o = s(o)
+        else: o += sz[at] * n
+    else: o += sz[t]
+sys.exit(1)
+EOF
+tap_check $? "the source's chat template is tokenizer.chat_template in the export"
 # The vocabulary test vectors: a vocabulary-only export of each vocabulary, tokenized input by
 # input by llama.cpp and by rankscope, against the expected ids of the .out file.
 for v in llama-spm gpt-2 deepseek-llm; do
