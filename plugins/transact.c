@@ -35,6 +35,8 @@
  *                        dim count.  Counts differ between kv heads (units are ranked over
  *                        the whole layer; a head may keep none), hence lists per head.
  *                        "head_dim" stays the original hd (score scale 1/sqrt(hd), RoPE).
+ *                        `load DIR; export gguf FILE` writes an --mlp-only one for llama.cpp
+ *                        (docs/gguf.md); per-head attention sizes have no GGUF form.
  *                        q: per query head (kv head g's pairs p_g) the rows i of the kept
  *                        pairs, then the rows i + hd/2: a rotate-half head of 2·p_g dims;
  *                        k likewise per kv head; v: per kv head its kept dims; o: per query
@@ -738,7 +740,11 @@ static const struct rs_plugin_cmd transact_cmds[] = {
 	  "KV-cache size per token and, with --eval, perplexity. --export-dense writes a "
 	  "zero-padded Hugging Face folder; --export-small one whose linears have their kept "
 	  "sizes (config keys rankscope_layer_ffn_dims, and with attention pruning "
-	  "rankscope_layer_qk_pairs and rankscope_layer_v_dims; rankscope loads it).",
+	  "rankscope_layer_qk_pairs and rankscope_layer_v_dims; rankscope loads it). For "
+	  "llama.cpp: 'load DIR; export gguf FILE' writes the --mlp-only smaller model (one MLP "
+	  "width in every layer); attention pruned per head has no GGUF form (llama.cpp gives "
+	  "every head one size and a RoPE pair its frequency by its place in the head), so it is "
+	  "refused: use --mlp-only, or the zero-padded --export-dense.",
 	  transact_opts, 0, 0, RS_PLUGIN_CMD_NEEDS_MODEL | RS_PLUGIN_CMD_LONG, transact_exec },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL }
 };

@@ -6,6 +6,7 @@
 #include "blas.h"
 #include "cmd.h"
 #include "dtype.h"
+#include "gguf.h"
 #include "memplan.h"
 #include "model.h"
 #include "plan.h"
@@ -36,6 +37,29 @@ info_memory(const struct rs_session *s, const struct rs_out *o)
 		              ln->bytes <= mp.available ? "" : ln->fix,
 		              ln->bytes <= mp.available ? "" : ")", ln->what);
 	}
+}
+
+/* The plan a GGUF export was made under (its rankscope.plan.* keys), if it has one. */
+static void
+info_gguf_plan(const struct rs_session *s, const struct rs_out *o)
+{
+	struct rs_gguf *g;
+	const char *method, *id;
+	size_t ml, il;
+	int64_t fact, ri;
+
+	if (strcmp(rs_model_format(s->model), "gguf") != 0 ||
+	    (g = rs_gguf_open(s->model_path, NULL)) == NULL)
+		return;
+	ri = rs_gguf_find_key(g, "rankscope.plan.ranks");
+	if (rs_gguf_get_str(g, "rankscope.plan.method", &method, &ml, NULL) == 0 &&
+	    rs_gguf_get_str(g, "rankscope.plan.base_identity", &id, &il, NULL) == 0 &&
+	    rs_gguf_get_int(g, "rankscope.plan.factored", &fact, NULL) == 0 && ri >= 0)
+		rs_out_printf(o, "plan:          method %.*s, %lld of %llu decoder matrices factored "
+		              "(written as B*A) in this export of model %.*s (rankscope.plan.*)\n",
+		              (int)(ml > 32 ? 32 : ml), method, (long long)fact,
+		              (unsigned long long)rs_gguf_arr_n(g, ri), (int)(il > 32 ? 32 : il), id);
+	rs_gguf_close(g);
 }
 
 static int
@@ -83,6 +107,7 @@ cmd_info_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		              (unsigned long long)lin, (unsigned long long)eh,
 		              (unsigned long long)(lin + eh));
 		rs_out_printf(o, "identity:      %016llx\n", (unsigned long long)rs_model_identity(m));
+		info_gguf_plan(s, o);
 		info_memory(s, o);
 		rs_out_printf(o, "blas:          OpenBLAS %s kernels%s%s%s, %d threads\n",
 		              rs_blas_kernels(), rs_blas_forced() != NULL ? " (OPENBLAS_CORETYPE=" : "",
@@ -109,8 +134,8 @@ const struct rs_cmd_entry rs_cmd_info_entry = {
 	.usage = "",
 	.summary = "show the loaded model's architecture, sizes and tokenizer",
 	.help = "Shows the format, architecture and shapes of the loaded model, its parameter "
-	        "counts (decoder linears separately from embeddings and head), its identity hash "
-	        "and its tokenizer.",
+	        "counts (decoder linears separately from embeddings and head), its identity hash, "
+	        "the plan a GGUF made by 'export gguf' was written under, and its tokenizer.",
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_info_exec,

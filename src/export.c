@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "gguf-write.h"
+#include "gguf.h"
 #include "calib.h"
 #include "mapfile.h"
 #include "model.h"
@@ -283,8 +286,12 @@ struct wsrc {
 	const float *fbias;             /* bias vector from the factors, or NULL */
 	const struct rs_tensor *mbias;  /* model bias added to it (Qwen2), or NULL */
 	int64_t rows, cols;
-	enum rs_dtype out;
+	enum rs_dtype out;              /* F32, F16, BF16, or Q8_0 (GGUF) */
 	size_t esz, row_bytes;
+	int raw;                        /* copy t's stored bytes as they are (GGUF, same type) */
+	int perm_heads;                 /* > 0: put q/k rows (perm_vec: elements) of this many
+	                                 * heads back in the interleaved order llama.cpp reads */
+	int perm_vec;
 	/* the converted block */
 	int64_t blk_row0, blk_rows;
 	float *f32;                     /* (blk rows, cols) */
@@ -292,12 +299,59 @@ struct wsrc {
 	int64_t cap_rows;
 };
 
+/* One Q8_0 row of n floats (n a multiple of 32) as ggml's reference quantize_row_q8_0: per
+ * block of 32 an F16 scale d = max|x| / 127 and int8 round(x / d). */
+static void
+q8_0_row(const float *x, int64_t n, uint8_t *out)
+{
+	int64_t b;
+	int i;
+
+	for (b = 0; b < n / 32; b++, x += 32, out += 34) {
+		float amax = 0.0f, d, id;
+		uint16_t h;
+
+		for (i = 0; i < 32; i++)
+			if (fabsf(x[i]) > amax)
+				amax = fabsf(x[i]);
+		d = amax / 127.0f;
+		id = d != 0.0f ? 1.0f / d : 0.0f;
+		h = rs_f32_to_f16(d);
+		memcpy(out, &h, 2);
+		for (i = 0; i < 32; i++)
+			out[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+	}
+}
+
+/* Rows (or, for a vector, elements) of heads of hd items each, from the canonical rotate-half
+ * order to the interleaved order of llama.cpp's files: file item h*hd + 2i + j is canonical item
+ * h*hd + j*hd/2 + i.  n_items a multiple of hd; tmp holds n_items * item floats. */
+static void
+to_interleaved(float *x, int64_t n_items, int64_t item, int64_t hd, float *tmp)
+{
+	int64_t h, p, half = hd / 2;
+
+	memcpy(tmp, x, (size_t)(n_items * item) * sizeof *x);
+	for (h = 0; h < n_items / hd; h++)
+		for (p = 0; p < hd; p++)
+			memcpy(x + (h * hd + p) * item, tmp + (h * hd + (p % 2) * half + p / 2) * item,
+			    (size_t)item * sizeof *x);
+}
+
 /* Convert rows [r0, r0 + nr) of a source into s->conv. */
 static int
 wsrc_block(struct wsrc *s, int64_t r0, int64_t nr, char **cause)
 {
 	size_t i, n = (size_t)nr * (size_t)s->cols;
 	int rc;
+
+	if (s->raw) {
+		memcpy(s->conv, (const uint8_t *)s->t->data + (size_t)r0 * s->row_bytes,
+		    (size_t)nr * s->row_bytes);
+		s->blk_row0 = r0;
+		s->blk_rows = nr;
+		return 0;
+	}
 
 	if (s->data != NULL) {
 		memcpy(s->f32, s->data + (size_t)r0 * (size_t)s->cols, n * sizeof *s->f32);
@@ -320,6 +374,21 @@ wsrc_block(struct wsrc *s, int64_t r0, int64_t nr, char **cause)
 		for (i = 0; i < n; i++)
 			s->f32[i] += tmp[i];
 		rs_free(tmp);
+	}
+	if (s->perm_heads > 0) {
+		float *tmp = rs_mallocarray(n, sizeof *tmp);
+		if (tmp == NULL)
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		if (s->perm_vec)
+			to_interleaved(s->f32, s->cols, 1, s->cols / s->perm_heads, tmp);
+		else
+			to_interleaved(s->f32, nr, s->cols, s->rows / s->perm_heads, tmp);
+		rs_free(tmp);
+	}
+	if (s->out == RS_DT_Q8_0) {
+		for (i = 0; i < (size_t)nr; i++)
+			q8_0_row(s->f32 + i * (size_t)s->cols, s->cols, s->conv + i * s->row_bytes);
+		n = 0;
 	}
 	for (i = 0; i < n; i++) {
 		uint16_t h;
@@ -351,9 +420,12 @@ wsrc_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
 	int rc;
 
 	if (s->f32 == NULL) {
+		int64_t unit = s->perm_heads > 0 && !s->perm_vec ? s->rows / s->perm_heads : 1;
 		s->cap_rows = (int64_t)(EXPORT_BLOCK_BYTES / ((size_t)s->cols * 4));
-		if (s->cap_rows < 1)
-			s->cap_rows = 1;
+		/* whole heads in a block when its rows are re-ordered within heads */
+		s->cap_rows -= s->cap_rows % unit;
+		if (s->cap_rows < unit)
+			s->cap_rows = unit;
 		if (s->cap_rows > s->rows)
 			s->cap_rows = s->rows;
 		s->f32 = rs_mallocarray((size_t)s->cap_rows * (size_t)s->cols, sizeof *s->f32);
@@ -367,8 +439,9 @@ wsrc_fill(void *ud, void *buf, size_t off, size_t len, char **cause)
 		size_t boff, n;
 
 		if (row < s->blk_row0 || row >= s->blk_row0 + s->blk_rows) {
-			int64_t nr = s->rows - row < s->cap_rows ? s->rows - row : s->cap_rows;
-			if ((rc = wsrc_block(s, row, nr, cause)) != 0)
+			int64_t r0 = row - row % s->cap_rows;   /* blocks at multiples of cap_rows */
+			int64_t nr = s->rows - r0 < s->cap_rows ? s->rows - r0 : s->cap_rows;
+			if ((rc = wsrc_block(s, r0, nr, cause)) != 0)
 				return rc;
 		}
 		boff = off - (size_t)s->blk_row0 * s->row_bytes;
@@ -736,6 +809,689 @@ fail:
 	rs_free(plan);
 	expdir_abort(&x);
 	return rc != 0 ? rc : RS_EIO;
+}
+
+/* ------------------------------------------------------------------ GGUF */
+
+/* llama.cpp's tensor names of the per-layer kinds (blk.N. + name). */
+static const char *const gguf_lname[RS_T_LAYER_COUNT] = {
+	"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+	"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "attn_norm.weight",
+	"ffn_norm.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias",
+	"ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"
+};
+
+/* llama.cpp's general.file_type (enum llama_ftype) of the main weight type. */
+static uint32_t
+gguf_file_type(enum rs_dtype d)
+{
+	switch (d) {
+	case RS_DT_F16: return 1;
+	case RS_DT_Q4_0: return 2;
+	case RS_DT_Q8_0: return 7;
+	case RS_DT_Q4_K: return 15;     /* Q4_K_M */
+	case RS_DT_Q6_K: return 18;
+	case RS_DT_BF16: return 32;
+	default: return 0;
+	}
+}
+
+/* The written type of a matrix: forced (Q8_0 where the row allows, else F16), else the
+ * source's plain type, a quantized source's own type (copied, *raw) unless it is computed. */
+static enum rs_dtype
+gguf_matrix_dtype(const struct rs_tensor *t, int forced, int computed, int64_t cols, int *raw)
+{
+	*raw = 0;
+	if (forced == RS_DT_Q8_0)
+		return cols % 32 == 0 ? RS_DT_Q8_0 : RS_DT_F16;
+	if (forced >= 0)
+		return (enum rs_dtype)forced;
+	if (t->dtype == RS_DT_F32 || t->dtype == RS_DT_F16 || t->dtype == RS_DT_BF16)
+		return t->dtype;
+	if (computed)
+		return RS_DT_F32;
+	*raw = 1;
+	return t->dtype;
+}
+
+/* Declare one tensor of a source set up in ws (rows x cols, 1-D when vec). */
+static int
+gguf_add(struct rs_ggw *g, struct wsrc *ws, const char *name, int vec,
+    struct rs_export_report *rep, char **cause)
+{
+	uint64_t ne[2] = { (uint64_t)ws->cols, (uint64_t)ws->rows };
+
+	ws->row_bytes = rs_dtype_row_bytes(ws->out, (uint64_t)ws->cols);
+	ws->esz = ws->out == RS_DT_F32 ? 4 : 2;
+	rep->tensors++;
+	rep->bytes += (uint64_t)ws->rows * ws->row_bytes;
+	return rs_ggw_add_tensor(g, name, rs_gguf_ggml_of(ws->out), vec ? 1 : 2, ne, wsrc_fill, ws,
+	    cause);
+}
+
+/* The vocabulary being written: pieces from t, merges as "left right" text. */
+struct gguf_vocab {
+	const struct rs_tokenizer *t;
+	int32_t *left, *right;
+	char *buf;
+	size_t cap;
+};
+
+/* Piece i (a string-array callback). */
+static const char *
+vocab_piece(void *ud, uint64_t i, size_t *len)
+{
+	const struct gguf_vocab *v = ud;
+
+	return rs_tokenizer_piece(v->t, (int32_t)i, len);
+}
+
+/* Merge i as "left right" (a string-array callback). */
+static const char *
+vocab_merge(void *ud, uint64_t i, size_t *len)
+{
+	struct gguf_vocab *v = ud;
+	size_t ll, rl;
+	const char *l = rs_tokenizer_piece(v->t, v->left[i], &ll);
+	const char *r = rs_tokenizer_piece(v->t, v->right[i], &rl);
+
+	if (l == NULL || r == NULL)
+		return NULL;
+	if (ll + rl + 1 > v->cap) {
+		char *nb = rs_realloc(v->buf, ll + rl + 1);
+		if (nb == NULL)
+			return NULL;
+		v->buf = nb;
+		v->cap = ll + rl + 1;
+	}
+	memcpy(v->buf, l, ll);
+	v->buf[ll] = ' ';
+	memcpy(v->buf + ll + 1, r, rl);
+	*len = ll + rl + 1;
+	return v->buf;
+}
+
+/* The source folder's JSON file `name` as an object, or NULL when absent or unreadable. */
+static json_t *
+source_json(const char *path, const char *name)
+{
+	char *sdir, *from;
+	json_t *j = NULL;
+
+	if (path == NULL || (sdir = rs_path_model_dir(path)) == NULL)
+		return NULL;
+	if ((from = rs_strdupf("%s/%s", sdir, name)) != NULL)
+		j = json_load_file(from, 0, NULL);
+	rs_free(sdir);
+	rs_free(from);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* The SentencePiece model beside a Hugging Face source whose tokenizer.json gives merge ranks
+ * instead of the piece scores llama.cpp's "llama" vocabulary merges by (its converter reads
+ * tokenizer.model too); NULL when there is none or it is a different vocabulary. */
+static struct rs_tokenizer *
+spm_scores_source(const struct rs_export_src *src)
+{
+	struct rs_tokenizer *sp;
+	char *sdir, *from;
+
+	if (rs_tokenizer_n_merges(src->tok) == 0 || src->path == NULL ||
+	    (sdir = rs_path_model_dir(src->path)) == NULL)
+		return NULL;
+	from = rs_strdupf("%s/tokenizer.model", sdir);
+	rs_free(sdir);
+	if (from == NULL)
+		return NULL;
+	sp = access(from, R_OK) == 0 ? rs_tokenizer_open(from, NULL) : NULL;
+	rs_free(from);
+	if (sp != NULL && rs_tokenizer_n_vocab(sp) != rs_tokenizer_n_vocab(src->tok)) {
+		rs_tokenizer_free(sp);
+		sp = NULL;
+	}
+	return sp;
+}
+
+/* A piece and its id: qsort's comparator sees only the elements, so carry both. */
+struct piece_id {
+	const char *p;
+	size_t len;
+	int32_t id;
+};
+
+/* Order pieces by their bytes (a shorter prefix first). */
+static int
+piece_cmp(const void *a, const void *b)
+{
+	const struct piece_id *x = a, *y = b;
+	int r = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+
+	return r != 0 ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Merge ranks as scores for llama.cpp's best-score-first merging: a piece scores minus the rank
+ * of the first merge making it (the piece spelled left + right), others below every merge. */
+static int
+merge_scores(const struct rs_tokenizer *t, const int32_t *left, const int32_t *right,
+    size_t nm, float *score, char **cause)
+{
+	size_t n = rs_tokenizer_n_vocab(t), i;
+	struct piece_id *ids = rs_mallocarray(n, sizeof *ids), key;
+	const struct piece_id *hit;
+	char *cat = NULL;
+
+	if (ids == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	for (i = 0; i < n; i++) {
+		ids[i].p = rs_tokenizer_piece(t, (int32_t)i, &ids[i].len);
+		ids[i].id = (int32_t)i;
+		score[i] = -(float)(nm + i);
+	}
+	qsort(ids, n, sizeof *ids, piece_cmp);
+	for (i = nm; i-- > 0;) {
+		size_t ll, rl;
+		const char *l = rs_tokenizer_piece(t, left[i], &ll);
+		const char *r = rs_tokenizer_piece(t, right[i], &rl);
+		char *nb = rs_realloc(cat, ll + rl + 1);
+
+		if (nb == NULL) {
+			rs_free(cat);
+			rs_free(ids);
+			return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		}
+		cat = nb;
+		memcpy(cat, l, ll);
+		memcpy(cat + ll, r, rl);
+		key.p = cat;
+		key.len = ll + rl;
+		/* the piece spelled left + right */
+		if ((hit = bsearch(&key, ids, n, sizeof *ids, piece_cmp)) != NULL)
+			score[hit->id] = -(float)i;
+	}
+	rs_free(cat);
+	rs_free(ids);
+	return 0;
+}
+
+/* tokenizer.ggml.*: the vocabulary of src->tok as llama.cpp reads it ("llama" = SentencePiece
+ * BPE merged by score, "gpt2" = byte-level BPE merged by rank), its special ids, and from the
+ * source the chat template, padding id and add_eos (GGUF keys, or tokenizer_config.json and
+ * config.json). */
+static int
+gguf_vocab(struct rs_ggw *g, const struct rs_export_src *src, struct rs_gguf *sg,
+    char **cause)
+{
+	const struct rs_tokenizer *t = src->tok;
+	struct rs_tokenizer *sp = NULL;
+	struct gguf_vocab v;
+	size_t n = rs_tokenizer_n_vocab(t), i, nm;
+	int spm = strcmp(rs_tokenizer_kind(t), "spm") == 0, rc;
+	float *score = NULL;
+	int32_t *type = NULL;
+	json_t *tc = NULL, *cfg = NULL, *x;
+	const char *pre = spm ? "default" : rs_tokenizer_pre(t);
+
+	memset(&v, 0, sizeof v);
+	v.t = t;
+	if (spm)
+		sp = spm_scores_source(src);
+	score = rs_mallocarray(n, sizeof *score);
+	type = rs_mallocarray(n, sizeof *type);
+	if (score == NULL || type == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		score[i] = rs_tokenizer_score(sp != NULL ? sp : t, (int32_t)i);
+		type[i] = (int32_t)rs_tokenizer_type(t, (int32_t)i);
+	}
+	nm = rs_tokenizer_n_merges(t);
+	if (spm && sp == NULL && nm > 0) {
+		/* merge ranks as scores: a piece scores minus the rank of the first merge making it,
+		 * so llama.cpp's best-score-first order is the rank order */
+		v.left = rs_mallocarray(nm, sizeof *v.left);
+		v.right = rs_mallocarray(nm, sizeof *v.right);
+		if (v.left == NULL || v.right == NULL || rs_tokenizer_merges(t, v.left, v.right)) {
+			rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+			goto out;
+		}
+		if ((rc = merge_scores(t, v.left, v.right, nm, score, cause)) != 0)
+			goto out;
+	}
+	if ((rc = rs_ggw_kv_str(g, "tokenizer.ggml.model", spm ? "llama" : "gpt2", spm ? 5 : 4,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_str(g, "tokenizer.ggml.pre", pre, strlen(pre), cause)) != 0 ||
+	    (rc = rs_ggw_kv_arr_str(g, "tokenizer.ggml.tokens", n, vocab_piece, &v, cause)) != 0 ||
+	    (rc = rs_ggw_kv_arr(g, "tokenizer.ggml.scores", RS_GGUF_FLOAT32, score, n,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_arr(g, "tokenizer.ggml.token_type", RS_GGUF_INT32, type, n,
+	    cause)) != 0)
+		goto out;
+	if (!spm && nm > 0) {
+		v.left = rs_mallocarray(nm, sizeof *v.left);
+		v.right = rs_mallocarray(nm, sizeof *v.right);
+		if (v.left == NULL || v.right == NULL || rs_tokenizer_merges(t, v.left, v.right)) {
+			rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+			goto out;
+		}
+		if ((rc = rs_ggw_kv_arr_str(g, "tokenizer.ggml.merges", nm, vocab_merge, &v,
+		    cause)) != 0)
+			goto out;
+	}
+	if ((rs_tokenizer_bos(t) >= 0 && (rc = rs_ggw_kv_u32(g, "tokenizer.ggml.bos_token_id",
+	    (uint32_t)rs_tokenizer_bos(t), cause)) != 0) ||
+	    (rs_tokenizer_eos(t) >= 0 && (rc = rs_ggw_kv_u32(g, "tokenizer.ggml.eos_token_id",
+	    (uint32_t)rs_tokenizer_eos(t), cause)) != 0) ||
+	    (rs_tokenizer_unk(t) >= 0 && (rc = rs_ggw_kv_u32(g, "tokenizer.ggml.unknown_token_id",
+	    (uint32_t)rs_tokenizer_unk(t), cause)) != 0) ||
+	    (rc = rs_ggw_kv_bool(g, "tokenizer.ggml.add_bos_token", rs_tokenizer_add_bos(t),
+	    cause)) != 0)
+		goto out;
+	if (sg != NULL) {
+		static const char *const keep[] = { "tokenizer.ggml.padding_token_id",
+		    "tokenizer.ggml.add_eos_token", "tokenizer.chat_template", NULL };
+		for (i = 0; keep[i] != NULL; i++) {
+			int64_t k = rs_gguf_find_key(sg, keep[i]);
+			if (k >= 0 && (rc = rs_ggw_kv_copy(g, sg, k, cause)) != 0)
+				goto out;
+		}
+	} else {
+		tc = source_json(src->path, "tokenizer_config.json");
+		cfg = source_json(src->path, "config.json");
+		if (cfg != NULL && json_is_integer(x = json_object_get(cfg, "pad_token_id")) &&
+		    json_integer_value(x) >= 0 && (size_t)json_integer_value(x) < n &&
+		    (rc = rs_ggw_kv_u32(g, "tokenizer.ggml.padding_token_id",
+		    (uint32_t)json_integer_value(x), cause)) != 0)
+			goto out;
+		if (tc != NULL && json_is_boolean(x = json_object_get(tc, "add_eos_token")) &&
+		    (rc = rs_ggw_kv_bool(g, "tokenizer.ggml.add_eos_token", json_is_true(x),
+		    cause)) != 0)
+			goto out;
+		if (tc != NULL && json_is_string(x = json_object_get(tc, "chat_template")) &&
+		    (rc = rs_ggw_kv_str(g, "tokenizer.chat_template", json_string_value(x),
+		    json_string_length(x), cause)) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(tc);
+	json_decref(cfg);
+	if (sp != NULL)
+		rs_tokenizer_free(sp);
+	rs_free(score);
+	rs_free(type);
+	rs_free(v.left);
+	rs_free(v.right);
+	rs_free(v.buf);
+	return rc;
+}
+
+/* rankscope.plan.*: the plan JSON, method, base identity, and the rank of every decoder
+ * matrix (layer-major q k v o gate up down; -1 dense). */
+static int
+gguf_plan(struct rs_ggw *g, const struct rs_export_src *src, char **cause)
+{
+	const char *method = rs_method_name(src->meta.method);
+	char *plan, id[32];
+	int32_t *ranks;
+	int i, n = rs_plan_count(src->plan), rc;
+
+	if ((plan = src_plan_json(src, cause)) == NULL)
+		return RS_ENOMEM;
+	if ((ranks = rs_mallocarray((size_t)n, sizeof *ranks)) == NULL) {
+		rs_free(plan);
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	}
+	for (i = 0; i < n; i++)
+		ranks[i] = rs_plan_rank(src->plan, i);
+	snprintf(id, sizeof id, "0x%016" PRIx64, rs_model_identity(src->model));
+	if ((rc = rs_ggw_kv_str(g, "rankscope.plan.json", plan, strlen(plan), cause)) != 0 ||
+	    (rc = rs_ggw_kv_str(g, "rankscope.plan.method", method, strlen(method), cause)) != 0 ||
+	    (rc = rs_ggw_kv_str(g, "rankscope.plan.base_identity", id, strlen(id), cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, "rankscope.plan.factored",
+	    (uint32_t)rs_plan_n_compressed(src->plan), cause)) != 0 ||
+	    (rc = rs_ggw_kv_arr(g, "rankscope.plan.ranks", RS_GGUF_INT32, ranks, (uint64_t)n,
+	    cause)) != 0)
+		goto out;
+out:
+	rs_free(plan);
+	rs_free(ranks);
+	return rc;
+}
+
+/* Refuse a target that is the source file or lies in the source's folder. */
+static int
+gguf_target_ok(const char *source, const char *file, char **cause)
+{
+	char src[PATH_MAX], tgt[PATH_MAX], *sdir, *copy, *slash;
+	struct stat sb;
+	int is_dir;
+
+	if (source == NULL)
+		return 0;
+	if (stat(file, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return rs_fail(cause, RS_EIO, "export: %s is a folder: give a file name", file);
+	is_dir = stat(source, &sb) == 0 && S_ISDIR(sb.st_mode);
+	if ((sdir = rs_strdup(source)) == NULL ||
+	    (copy = rs_strdup(file)) == NULL) {
+		rs_free(sdir);
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	}
+	/* the target's folder must exist; compare real paths */
+	slash = strrchr(copy, '/');
+	if (slash == NULL)
+		strcpy(copy, ".");
+	else if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (realpath(copy, tgt) == NULL) {
+		rs_fail(cause, RS_EIO, "export: cannot create %s: %s: %s", file, copy, strerror(errno));
+		rs_free(copy);
+		rs_free(sdir);
+		return RS_EIO;
+	}
+	rs_free(copy);
+	if (realpath(sdir, src) == NULL) {
+		rs_free(sdir);
+		return 0;
+	}
+	rs_free(sdir);
+	if (is_dir && path_within(tgt, src))
+		return rs_fail(cause, RS_EIO, "export: %s is inside the source model's folder %s: an "
+		    "export never writes there", file, src);
+	if (!is_dir && realpath(file, tgt) != NULL && strcmp(tgt, src) == 0)
+		return rs_fail(cause, RS_EIO, "export: %s is the source model: an export never "
+		    "writes over it", file);
+	return 0;
+}
+
+/* Declare a global tensor: the embedding or head (a matrix) or the final norm (F32). */
+static int
+gguf_global(struct rs_ggw *g, struct wsrc *ws, const struct rs_model *m, enum rs_tglobal k,
+    const char *name, const struct rs_export_opts *o, struct rs_export_report *rep,
+    char **cause)
+{
+	const struct rs_tensor *t = rs_model_global(m, k);
+
+	ws->m = m;
+	ws->t = t;
+	ws->rows = t->rows;
+	ws->cols = t->cols;
+	if (k == RS_G_NORM) {
+		ws->out = RS_DT_F32;
+		return gguf_add(g, ws, name, 1, rep, cause);
+	}
+	ws->out = gguf_matrix_dtype(t, o->dtype, 0, t->cols, &ws->raw);
+	rep->kept += ws->raw;
+	return gguf_add(g, ws, name, 0, rep, cause);
+}
+
+int
+rs_export_gguf(const struct rs_export_src *src, const struct rs_compress_set *set,
+    const char *file, const struct rs_export_opts *o, struct rs_export_report *rep,
+    struct rs_job *job, char **cause)
+{
+	const struct rs_model *m = src->model;
+	const struct rs_model_config *c = rs_model_config(m);
+	int qwen = strcmp(c->arch, "qwen2") == 0, n = 0, cap, l, k, i, rc = 0;
+	int attn_bias = 0, mlp_bias = 0, raw, *ffn = NULL;
+	const char *arch = qwen ? "qwen2" : "llama", *base;
+	unsigned want_bias;
+	struct rs_gguf *sg = NULL;
+	struct rs_ggw *g = NULL;
+	struct wsrc *w = NULL;
+	char key[96], name[96];
+	enum rs_dtype main_dt;
+
+	memset(rep, 0, sizeof *rep);
+	if (src->tok == NULL)
+		return rs_fail(cause, RS_EINVAL, "export gguf: no tokenizer loaded: llama.cpp needs "
+		    "the vocabulary in the file");
+	if (o->matrix != NULL && set != NULL && rs_compress_set_count(set) > 0)
+		return rs_fail(cause, RS_EINVAL, "export gguf: given matrices and factors do not mix");
+	/* which biases the plan needs, and whether llama.cpp's architecture reads them */
+	for (i = 0; set != NULL && i < rs_compress_set_count(set); i++) {
+		const struct rs_factor_pair *fp = rs_compress_set_pair(set, i);
+		enum rs_tkind t = (enum rs_tkind)(fp->index % RS_MAT_COUNT);
+		if (fp->bias == NULL || (c->bias_mask & (1u << t)))
+			continue;
+		if (qwen)
+			return rs_fail(cause, RS_EUNSUPPORTED, "export gguf: the plan gives %s a bias "
+			    "(method %s), and llama.cpp's qwen2 architecture reads biases of q, k and v "
+			    "only: use --method whiten (no biases), or 'export dense'/'export factored'",
+			    rs_plan_name(src->plan, fp->index), rs_method_name(src->meta.method));
+		if (t >= RS_T_GATE)
+			mlp_bias = 1;
+		else
+			attn_bias = 1;
+	}
+	want_bias = c->bias_mask | (attn_bias ? 15u : 0u) | (mlp_bias ? 7u << RS_T_GATE : 0u);
+	if ((ffn = rs_calloc((size_t)c->n_layers, sizeof *ffn)) == NULL)
+		return rs_fail(cause, RS_ENOMEM, "export: out of memory");
+	/* a pruned model (loaded, or a caller's matrices): one MLP width for all layers, and
+	 * attention of the config's shapes, are what llama.cpp runs */
+	for (l = 0; l < c->n_layers; l++) {
+		if (rs_model_layer_attn(m, l) != NULL) {
+			rc = rs_fail(cause, RS_EUNSUPPORTED, "export gguf: layer %d keeps a different "
+			    "number of query/key pairs or value dims per head (a transact export): "
+			    "llama.cpp gives every attention head of a model one size and takes a RoPE "
+			    "pair's frequency from its place in the head, so it cannot be written "
+			    "(prune the MLP only: transact --mlp-only)", l);
+			goto fail;
+		}
+		ffn[l] = (int)rs_model_tensor(m, l, RS_T_GATE)->rows;
+		for (k = 0; o->matrix != NULL && k < RS_MAT_COUNT; k++) {
+			const struct rs_tensor *t = rs_model_tensor(m, l, (enum rs_tkind)k);
+			int64_t gr = 0, gc = 0;
+			const float *gd = NULL;
+			if (o->matrix(o->matrix_ud, l, (enum rs_tkind)k, &gr, &gc, &gd) != 1)
+				continue;
+			if (k < RS_T_GATE && (gr != t->rows || gc != t->cols)) {
+				rc = rs_fail(cause, RS_EUNSUPPORTED, "export gguf: layer %d %s is %lldx%lld, "
+				    "not %lldx%lld: llama.cpp gives every attention head of a model one size "
+				    "and takes a RoPE pair's frequency from its place in the head, so pruned "
+				    "attention heads cannot be written (prune the MLP only)", l,
+				    rs_tkind_name((enum rs_tkind)k), (long long)gr, (long long)gc,
+				    (long long)t->rows, (long long)t->cols);
+				goto fail;
+			}
+			if (k == RS_T_GATE)
+				ffn[l] = (int)gr;
+		}
+		if (ffn[l] != ffn[0]) {
+			/* llama.cpp (build 4748) reads feed_forward_length per layer but sizes every
+			 * llama/qwen2 layer's MLP tensors with layer 0's width: it refuses the file */
+			rc = rs_fail(cause, RS_EUNSUPPORTED, "export gguf: layer %d's MLP is %d wide, "
+			    "layer 0's %d: llama.cpp's %s architecture sizes every layer's MLP with "
+			    "layer 0's width, so per-layer widths cannot be run (write the model "
+			    "zero-padded to the full width instead: transact --export-dense, then "
+			    "load and export gguf)", l, ffn[l], ffn[0], arch);
+			goto fail;
+		}
+	}
+	if ((rc = gguf_target_ok(src->path, file, cause)) != 0)
+		goto fail;
+	if (strcmp(rs_model_format(m), "gguf") == 0 && src->path != NULL &&
+	    (sg = rs_gguf_open(src->path, cause)) == NULL) {
+		rc = RS_EFORMAT;
+		goto fail;
+	}
+	cap = c->n_layers * RS_T_LAYER_COUNT + RS_G_COUNT;
+	if ((w = rs_calloc((size_t)cap, sizeof *w)) == NULL) {
+		rc = rs_fail(cause, RS_ENOMEM, "export: out of memory");
+		goto fail;
+	}
+	{
+		const struct rs_tensor *q = rs_model_tensor(m, 0, RS_T_Q);
+		main_dt = gguf_matrix_dtype(q, o->dtype, 0, q->cols, &raw);
+	}
+	if ((g = rs_ggw_new(file, cause)) == NULL) {
+		rc = RS_EIO;
+		goto fail;
+	}
+	base = src->path != NULL ? strrchr(src->path, '/') : NULL;
+	base = base != NULL && base[1] != '\0' ? base + 1 : src->path != NULL ? src->path : "model";
+#define KEY(s) (snprintf(key, sizeof key, "%s." s, arch), key)
+	if ((rc = rs_ggw_kv_str(g, "general.architecture", arch, strlen(arch), cause)) != 0 ||
+	    (rc = rs_ggw_kv_str(g, "general.name", base, strlen(base), cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, "general.alignment", RS_GGUF_DEFAULT_ALIGNMENT, cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, "general.file_type", gguf_file_type(main_dt), cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("context_length"), (uint32_t)c->ctx_len, cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("embedding_length"), (uint32_t)c->dim, cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("block_count"), (uint32_t)c->n_layers, cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("attention.head_count"), (uint32_t)c->n_heads,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("attention.key_length"), (uint32_t)c->head_dim,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("attention.value_length"), (uint32_t)c->head_dim,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("rope.dimension_count"), (uint32_t)c->head_dim,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_f32(g, KEY("rope.freq_base"), (float)c->rope_theta, cause)) != 0 ||
+	    (rc = rs_ggw_kv_f32(g, KEY("attention.layer_norm_rms_epsilon"), (float)c->rms_norm_eps,
+	    cause)) != 0 ||
+	    (rc = rs_ggw_kv_u32(g, KEY("vocab_size"), (uint32_t)c->vocab, cause)) != 0)
+		goto fail;
+	rc = rs_ggw_kv_u32(g, KEY("feed_forward_length"), (uint32_t)ffn[0], cause);
+#undef KEY
+	if (rc != 0 || (rc = gguf_vocab(g, src, sg, cause)) != 0 ||
+	    (src->plan != NULL && (rc = gguf_plan(g, src, cause)) != 0))
+		goto fail;
+
+	/* token_embd, the layers, output_norm, output (absent when tied): the order llama.cpp's
+	 * converter writes */
+	if ((rc = gguf_global(g, &w[n++], m, RS_G_EMBED, "token_embd.weight", o, rep,
+	    cause)) != 0)
+		goto fail;
+	for (l = 0; l < c->n_layers; l++) {
+		for (i = 0; i < RS_T_LAYER_COUNT; i++) {
+			const struct rs_tensor *lt = rs_model_tensor(m, l, (enum rs_tkind)i);
+			int is_bias = i >= RS_T_Q_BIAS, mat = is_bias ? i - RS_T_Q_BIAS : i;
+			const struct rs_tensor *mt = rs_model_tensor(m, l, (enum rs_tkind)mat);
+			const struct rs_factor_pair *fp = set != NULL && mat < RS_MAT_COUNT ?
+			    rs_compress_set_find(set, l * RS_MAT_COUNT + mat) : NULL;
+			struct wsrc *ws;
+			int64_t gr = 0, gc = 0;
+			const float *gd = NULL;
+
+			if (is_bias && !(want_bias & (1u << mat)))
+				continue;
+			ws = &w[n++];
+			ws->m = m;
+			snprintf(name, sizeof name, "blk.%d.%s", l, gguf_lname[i]);
+			if (is_bias) {
+				/* the model's bias, the factors' bias, their sum, or zeros */
+				ws->rows = 1;
+				ws->cols = mat == RS_T_GATE || mat == RS_T_UP ? ffn[l] : mt->rows;
+				ws->out = RS_DT_F32;
+				if (fp != NULL && fp->bias != NULL) {
+					ws->fbias = fp->bias;
+					ws->mbias = lt->present ? lt : NULL;
+				} else if (lt->present)
+					ws->t = lt;
+				if (!qwen && (mat == RS_T_Q || mat == RS_T_K)) {
+					ws->perm_heads = mat == RS_T_Q ? c->n_heads : c->n_kv_heads;
+					ws->perm_vec = 1;
+				}
+				if ((rc = gguf_add(g, ws, name, 1, rep, cause)) != 0)
+					goto fail;
+				if (!(c->bias_mask & (1u << mat)))
+					rep->biases++;
+				continue;
+			}
+			ws->rows = lt->rows;
+			ws->cols = lt->cols;
+			if (i >= RS_T_ATTN_NORM) {
+				ws->t = lt;
+				ws->out = RS_DT_F32;
+				if ((rc = gguf_add(g, ws, name, 1, rep, cause)) != 0)
+					goto fail;
+				continue;
+			}
+			if (o->matrix != NULL && o->matrix(o->matrix_ud, l, (enum rs_tkind)i, &gr, &gc,
+			    &gd) == 1) {
+				if (gd == NULL || gr <= 0 || gc <= 0) {
+					rc = rs_fail(cause, RS_EINVAL, "export: %s: no matrix given", name);
+					goto fail;
+				}
+				ws->data = gd;
+				ws->rows = gr;
+				ws->cols = gc;
+			} else if (fp != NULL) {
+				ws->fp = fp;
+				rep->factored++;
+			} else
+				ws->t = lt;
+			ws->out = gguf_matrix_dtype(lt, o->dtype, ws->t == NULL, ws->cols, &ws->raw);
+			rep->kept += ws->raw;
+			if (!qwen && !ws->raw && (i == RS_T_Q || i == RS_T_K))
+				ws->perm_heads = i == RS_T_Q ? c->n_heads : c->n_kv_heads;
+			if ((rc = gguf_add(g, ws, name, 0, rep, cause)) != 0)
+				goto fail;
+		}
+	}
+	if ((rc = gguf_global(g, &w[n++], m, RS_G_NORM, "output_norm.weight", o, rep,
+	    cause)) != 0 ||
+	    (!c->tied && (rc = gguf_global(g, &w[n++], m, RS_G_HEAD, "output.weight", o, rep,
+	    cause)) != 0))
+		goto fail;
+	if ((rc = rs_ggw_finish(g, job, &rep->file_bytes, cause)) != 0)
+		goto fail;
+	if (o->note != NULL && (attn_bias || mlp_bias))
+		o->note(o->ud, "export gguf: the plan's mean-compensation biases are written as "
+		    "bias tensors (blk.N.attn_*.bias / ffn_*.bias), which llama.cpp's llama "
+		    "architecture reads");
+fail:
+	rs_ggw_free(g);
+	if (w != NULL)
+		wsrc_free_all(w, n);
+	if (sg != NULL)
+		rs_gguf_close(sg);
+	rs_free(ffn);
+	return rc;
+}
+
+int
+rs_export_gguf_vocab(const struct rs_tokenizer *tok, const char *source, const char *file,
+    uint64_t *size, char **cause)
+{
+	struct rs_export_src src;
+	struct rs_gguf *sg;
+	struct rs_ggw *g = NULL;
+	int64_t i;
+	int rc;
+
+	memset(&src, 0, sizeof src);
+	src.tok = tok;
+	src.path = source;
+	if (source == NULL || (sg = rs_gguf_open(source, NULL)) == NULL)
+		return rs_fail(cause, RS_EUNSUPPORTED, "export gguf: %s: a vocabulary-only export "
+		    "takes the architecture's keys from a GGUF vocabulary (load --vocab-only "
+		    "FILE.gguf), or load a model", source != NULL ? source : "nothing loaded");
+	if ((rc = gguf_target_ok(source, file, cause)) != 0 ||
+	    (g = rs_ggw_new(file, cause)) == NULL) {
+		rc = rc != 0 ? rc : RS_EIO;
+		goto out;
+	}
+	/* every key but the vocabulary's, which is written from the tokenizer as loaded */
+	for (i = 0; i < rs_gguf_n_kv(sg); i++)
+		if (strncmp(rs_gguf_key(sg, i), "tokenizer.", 10) != 0 &&
+		    (rc = rs_ggw_kv_copy(g, sg, i, cause)) != 0)
+			goto out;
+	if ((rc = gguf_vocab(g, &src, sg, cause)) != 0)
+		goto out;
+	rc = rs_ggw_finish(g, NULL, size, cause);
+out:
+	rs_ggw_free(g);
+	rs_gguf_close(sg);
+	return rc;
 }
 
 /* One factor array written in the export's dtype. */

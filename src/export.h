@@ -63,6 +63,7 @@ struct rs_export_src {
 	                                 * written into, its tokenizer files are copied (or NULL) */
 	const struct rs_plan *plan;     /* recorded as "rankscope.plan"; NULL: none (dense only) */
 	struct rs_planfile_meta meta;   /* the plan's method, asvd alpha and calibration */
+	const struct rs_tokenizer *tok; /* GGUF: the vocabulary written (NULL: none) */
 };
 
 /* A decoder linear the caller gives instead of the model's (a plugin's replacement or pruned
@@ -72,7 +73,8 @@ typedef int (*rs_export_matrix_fn)(void *ud, int layer, enum rs_tkind mat, int64
     int64_t *cols, const float **data);
 
 struct rs_export_opts {
-	int dtype;                      /* enum rs_dtype F32/F16/BF16, or -1: the source's */
+	int dtype;                      /* enum rs_dtype F32/F16/BF16 (GGUF also Q8_0), or -1:
+	                                 * the source's */
 	rs_export_matrix_fn matrix;     /* dense: NULL, or asked for every decoder linear (then
 	                                 * the factor set must be empty) */
 	void *matrix_ud;
@@ -87,6 +89,8 @@ struct rs_export_report {
 	int biases;                     /* bias tensors added */
 	int copied;                     /* tokenizer/config files copied */
 	uint64_t bytes;                 /* bytes of tensor data */
+	uint64_t file_bytes;            /* GGUF: the whole file */
+	int kept;                       /* GGUF: quantized tensors copied in their own type */
 };
 
 /* Write the model with the factors of `set` (NULL: all dense) as a Hugging Face folder. */
@@ -97,6 +101,25 @@ int rs_export_dense(const struct rs_export_src *src, const struct rs_compress_se
 int rs_export_factored(const struct rs_export_src *src, const struct rs_compress_set *set,
     const char *dir, const struct rs_export_opts *o, struct rs_export_report *rep,
     struct rs_job *job, char **cause);
+
+/* Write the model with the factors of `set` (NULL: all dense) as one GGUF v3 file that
+ * llama.cpp runs (docs/gguf.md): architecture "llama" (llama, mistral) or "qwen2" with its
+ * hyperparameters, tensors under llama.cpp's names (q/k rows and biases in its interleaved
+ * order for llama), the vocabulary of src->tok (tokenizer.ggml.*), and the plan under
+ * rankscope.plan.*.  Factored matrices are written as B·A, the plan's mean-compensation biases
+ * as bias tensors (every layer of the group, zeros where a matrix has none), refused where
+ * llama.cpp's architecture reads no such bias (qwen2: o, gate, up, down).  Matrices in the
+ * source's F32/F16/BF16, quantized ones copied as they are (F32 when factored), or all in
+ * o->dtype (Q8_0: rows not a multiple of 32 in F16); norms and biases F32.  Atomic: written
+ * to "<file>.tmp.XXXXXX" and renamed. */
+int rs_export_gguf(const struct rs_export_src *src, const struct rs_compress_set *set,
+    const char *file, const struct rs_export_opts *o, struct rs_export_report *rep,
+    struct rs_job *job, char **cause);
+
+/* A vocabulary-only GGUF file (no tensors) for tokenizer checks: every key of the GGUF
+ * `source` but tokenizer.*, which is written from tok as for a model. */
+int rs_export_gguf_vocab(const struct rs_tokenizer *tok, const char *source, const char *file,
+    uint64_t *size, char **cause);
 
 /* Non-zero when path is a factored export: a folder holding factors.safetensors, or a
  * .safetensors file whose metadata says "rankscope.kind": "factored". */

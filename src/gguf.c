@@ -17,8 +17,8 @@
 #include "mapfile.h"
 #include "status.h"
 
-#define GGUF_DEFAULT_ALIGNMENT	32
-#define GGUF_MAX_DIMS		4
+#define GGUF_DEFAULT_ALIGNMENT	RS_GGUF_DEFAULT_ALIGNMENT
+#define GGUF_MAX_DIMS		RS_GGUF_MAX_DIMS
 
 struct gguf_kv {
 	char *key;                  /* NUL-terminated copy */
@@ -49,25 +49,37 @@ struct cursor {
 	size_t off;
 };
 
-/* Map from ggml type numbers to ours; -1 where rankscope does not read that type. */
-static int
-ggml_to_dtype(uint32_t ggml_type)
+int
+rs_gguf_dtype_of(uint32_t ggml_type)
 {
 	switch (ggml_type) {
-	case 0: return RS_DT_F32;
-	case 1: return RS_DT_F16;
-	case 2: return RS_DT_Q4_0;
-	case 8: return RS_DT_Q8_0;
-	case 12: return RS_DT_Q4_K;
-	case 14: return RS_DT_Q6_K;
-	case 30: return RS_DT_BF16;
+	case RS_GGML_F32: return RS_DT_F32;
+	case RS_GGML_F16: return RS_DT_F16;
+	case RS_GGML_Q4_0: return RS_DT_Q4_0;
+	case RS_GGML_Q8_0: return RS_DT_Q8_0;
+	case RS_GGML_Q4_K: return RS_DT_Q4_K;
+	case RS_GGML_Q6_K: return RS_DT_Q6_K;
+	case RS_GGML_BF16: return RS_DT_BF16;
 	default: return -1;
 	}
 }
 
-/* Name of a ggml type number for messages (types ggml knows but we do not read included). */
-static const char *
-ggml_type_name(uint32_t t)
+uint32_t
+rs_gguf_ggml_of(enum rs_dtype dt)
+{
+	switch (dt) {
+	case RS_DT_F16: return RS_GGML_F16;
+	case RS_DT_BF16: return RS_GGML_BF16;
+	case RS_DT_Q4_0: return RS_GGML_Q4_0;
+	case RS_DT_Q8_0: return RS_GGML_Q8_0;
+	case RS_DT_Q4_K: return RS_GGML_Q4_K;
+	case RS_DT_Q6_K: return RS_GGML_Q6_K;
+	default: return RS_GGML_F32;
+	}
+}
+
+const char *
+rs_gguf_ggml_name(uint32_t t)
 {
 	static const char *const names[] = {
 		"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
@@ -420,9 +432,9 @@ read_tensor_infos(struct rs_gguf *g, struct cursor *c, uint64_t n_tensors, uint6
 			return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': file ends before its type",
 			    path, t->name);
 		t->ggml_type = type;
-		if ((dt = ggml_to_dtype(type)) < 0)
+		if ((dt = rs_gguf_dtype_of(type)) < 0)
 			return rs_fail(cause, RS_EUNSUPPORTED, "%s: tensor '%s': ggml type %u (%s) "
-			    "is not supported", path, t->name, type, ggml_type_name(type));
+			    "is not supported", path, t->name, type, rs_gguf_ggml_name(type));
 		t->dtype = (enum rs_dtype)dt;
 		if (cur_u64(c, &offsets[i]) != 0)
 			return rs_fail(cause, RS_EFORMAT, "%s: tensor '%s': file ends before its "
@@ -537,7 +549,7 @@ gguf_parse(struct rs_gguf *g, char **cause)
 	size_t pad;
 	int r;
 
-	if (c.size < 4 || memcmp(c.p, "GGUF", 4) != 0)
+	if (c.size < 4 || memcmp(c.p, RS_GGUF_MAGIC, 4) != 0)
 		return rs_fail(cause, RS_EFORMAT, "%s: not a GGUF file (bad magic)", path);
 	c.off = 4;
 	if (cur_u32(&c, &g->version) != 0)

@@ -27,6 +27,24 @@ enum rs_gguf_type {
 	RS_GGUF_FLOAT64 = 12
 };
 
+/* ggml tensor type numbers of the types rankscope reads and writes (ggml's numbering). */
+enum rs_ggml_type {
+	RS_GGML_F32 = 0, RS_GGML_F16 = 1, RS_GGML_Q4_0 = 2, RS_GGML_Q8_0 = 8, RS_GGML_Q4_K = 12,
+	RS_GGML_Q6_K = 14, RS_GGML_BF16 = 30
+};
+
+#define RS_GGUF_MAGIC		"GGUF"
+#define RS_GGUF_VERSION		3	/* the version the writer writes */
+#define RS_GGUF_DEFAULT_ALIGNMENT	32
+#define RS_GGUF_MAX_DIMS	4
+
+/* Our dtype of a ggml type number; -1 where rankscope does not read that type. */
+int rs_gguf_dtype_of(uint32_t ggml_type);
+/* The ggml type number of one of our dtypes. */
+uint32_t rs_gguf_ggml_of(enum rs_dtype dt);
+/* Name of a ggml type number ("Q8_0"; types rankscope does not read included). */
+const char *rs_gguf_ggml_name(uint32_t ggml_type);
+
 struct rs_gguf;	/* opaque */
 
 struct rs_gguf_tensor {

@@ -493,11 +493,22 @@ open_gguf(struct rs_model *m, char **cause)
 		return r;
 	c->qkv_bias = strcmp(arch, "qwen2") == 0;
 	c->bias_mask = c->qkv_bias ? 7u : 0u;
+	/* llama.cpp's llama architecture reads an optional bias for each linear (its converter
+	 * writes them from attention_bias/mlp_bias): the mask is the biases layer 0 has, and every
+	 * layer must have the same (checked below) */
+	if (!c->qkv_bias)
+		for (k = RS_T_Q_BIAS; k <= RS_T_DOWN_BIAS; k++) {
+			snprintf(name, sizeof name, "blk.0.%s", gname[k]);
+			if (rs_gguf_find_tensor(m->gguf, name) >= 0)
+				c->bias_mask |= 1u << (k - RS_T_Q_BIAS);
+		}
+	c->qkv_bias = (c->bias_mask & 7u) == 7u;
 	if ((r = check_config(m->path, c, cause)) != 0 || (r = alloc_tensors(m, cause)) != 0)
 		return r;
 
-	/* llama.cpp's converter permutes q/k for interleaved RoPE in llama/mistral, not qwen2. */
-	permute = !c->qkv_bias;
+	/* llama.cpp's converter permutes q/k (rows, and bias elements) for interleaved RoPE in
+	 * llama/mistral, not qwen2. */
+	permute = strcmp(arch, "qwen2") != 0;
 	for (l = 0; l < c->n_layers; l++)
 		for (k = 0; k < RS_T_LAYER_COUNT; k++) {
 			snprintf(name, sizeof name, "blk.%d.%s", l, gname[k]);
@@ -510,12 +521,13 @@ open_gguf(struct rs_model *m, char **cause)
 				    m->path, name);
 			}
 			if (k >= RS_T_Q_BIAS && !(c->bias_mask & (1u << (k - RS_T_Q_BIAS))))
-				return rs_fail(cause, RS_EUNSUPPORTED,
-				    "%s: tensor '%s': biases in GGUF files are only supported for qwen2",
-				    m->path, name);
+				return rs_fail(cause, RS_EFORMAT,
+				    "%s: tensor '%s': layer 0 has no %s, every layer must have the "
+				    "same biases", m->path, name, gname[k]);
 			if ((r = set_tensor(m, &m->t[l * RS_T_LAYER_COUNT + k], k, 0, &f,
-			    permute && k == RS_T_Q ? c->n_heads : permute && k == RS_T_K ?
-			    c->n_kv_heads : 0, cause)) != 0)
+			    permute && (k == RS_T_Q || k == RS_T_Q_BIAS) ? c->n_heads :
+			    permute && (k == RS_T_K || k == RS_T_K_BIAS) ? c->n_kv_heads : 0,
+			    cause)) != 0)
 				return r;
 		}
 	base = c->n_layers * RS_T_LAYER_COUNT;
@@ -1289,6 +1301,19 @@ rs_model_tensor_rows_f32(const struct rs_model *m, const struct rs_tensor *t, in
 	    nrows > t->rows - row0)
 		return RS_EINVAL;
 	base = t->data;
+	if (t->unpermute_heads > 0 && t->rows == 1) {
+		/* a q/k bias: its elements are permuted like the rows of the matrix */
+		size_t esz = t->row_bytes / (size_t)t->cols;
+		hd = t->cols / t->unpermute_heads;
+		half = hd / 2;
+		for (r = 0; r < t->cols; r++) {
+			h = r / hd;
+			rem = r % hd;
+			src = h * hd + 2 * (rem % half) + rem / half;
+			rs_dtype_to_f32(t->dtype, base + (size_t)src * esz, dst + r, 1);
+		}
+		return 0;
+	}
 	if (t->unpermute_heads <= 0) {
 		if (t->dtype == RS_DT_F32)
 			memcpy(dst, base + (size_t)row0 * t->row_bytes, (size_t)nrows * t->row_bytes);

@@ -1314,6 +1314,44 @@ rs_tokenizer_add_bos(const struct rs_tokenizer *t)
 	return t->add_bos;
 }
 
+size_t
+rs_tokenizer_n_merges(const struct rs_tokenizer *t)
+{
+	return t->by_rank && t->mtab != NULL ? t->n_merges : 0;
+}
+
+/* Order merge slots by rank. */
+static int
+merge_rank_cmp(const void *a, const void *b)
+{
+	const struct tok_merge *x = *(const struct tok_merge *const *)a;
+	const struct tok_merge *y = *(const struct tok_merge *const *)b;
+
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+int
+rs_tokenizer_merges(const struct rs_tokenizer *t, int32_t *left, int32_t *right)
+{
+	const struct tok_merge **by_rank;
+	size_t i, n = 0, want = rs_tokenizer_n_merges(t);
+
+	if (want == 0)
+		return 0;
+	if ((by_rank = rs_mallocarray(want, sizeof *by_rank)) == NULL)
+		return RS_ENOMEM;
+	for (i = 0; i <= t->mmask && n < want; i++)
+		if (t->mtab[i].key != UINT64_MAX)
+			by_rank[n++] = &t->mtab[i];
+	qsort(by_rank, n, sizeof *by_rank, merge_rank_cmp);
+	for (i = 0; i < n; i++) {
+		left[i] = (int32_t)(by_rank[i]->key >> 32);
+		right[i] = (int32_t)(uint32_t)by_rank[i]->key;
+	}
+	rs_free(by_rank);
+	return 0;
+}
+
 const char *
 rs_tokenizer_kind(const struct rs_tokenizer *t)
 {

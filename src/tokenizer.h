@@ -68,6 +68,11 @@ float rs_tokenizer_score(const struct rs_tokenizer *t, int32_t id);	/* 0 if none
  * tokenizer_config.json is not read: SentencePiece/llama2.c sources say yes). */
 int rs_tokenizer_add_bos(const struct rs_tokenizer *t);
 const char *rs_tokenizer_kind(const struct rs_tokenizer *t);	/* "spm" or "bpe" */
+/* Merges of a vocabulary whose merges go by rank (byte-level BPE, tokenizer.json BPE): their
+ * number (0 when merges go by score), and the merges in rank order as left and right ids
+ * (arrays of rs_tokenizer_n_merges entries; merges naming unknown tokens were never kept). */
+size_t rs_tokenizer_n_merges(const struct rs_tokenizer *t);
+int rs_tokenizer_merges(const struct rs_tokenizer *t, int32_t *left, int32_t *right); /* 0, RS_ENOMEM */
 const char *rs_tokenizer_pre(const struct rs_tokenizer *t);	/* pre-tokenizer name or "default" */
 const char *rs_tokenizer_source(const struct rs_tokenizer *t);	/* file it came from */
 
