@@ -126,6 +126,7 @@ static const char *const cmd_export_words[] = { "dense", "factored", "gguf", NUL
 static const struct rs_cmd_form cmd_export_forms[] = {
 	{ "dense", "DIR" },
 	{ "factored", "DIR" },
+	{ "gguf", "FILE" },
 	{ NULL, NULL }
 };
 

@@ -172,11 +172,14 @@ main(void)
 	k = complete("plan reset", "", &g);
 	tap_ok(g.text[0] == '\0' && k == 0, "plan reset: nothing");
 	k = complete("export", "", &g);
-	tap_ok(strcmp(g.text, "dense factored") == 0 && k == 0, "export: dense factored");
+	tap_ok(strcmp(g.text, "dense factored gguf") == 0 && k == 0,
+	    "export: dense factored gguf (got '%s')", g.text);
+	k = complete("export gguf", "", &g);
+	tap_ok(k == UI_CAND_FILES, "export gguf: a FILE");
 	k = complete("export factored", "", &g);
 	tap_ok(k == UI_CAND_FILES, "export factored: a DIR");
 	k = complete("export factored out --dtype", "", &g);
-	tap_ok(strcmp(g.text, "f32 f16 bf16") == 0, "export --dtype: f32 f16 bf16 (got '%s')",
+	tap_ok(strcmp(g.text, "f32 f16 bf16 q8_0") == 0, "export --dtype: f32 f16 bf16 q8_0 (got '%s')",
 	    g.text);
 	k = complete("export factored --dtype=bf16", "", &g);
 	tap_ok(k == UI_CAND_FILES, "export factored --dtype=bf16: the DIR still (kinds %u)", k);
