@@ -79,6 +79,15 @@ tap_diag "top line: $(top)"
 type_cmd 'undo'
 top_has '\| ppl [0-9]+\.[0-9]+ \(chunked, ctx 256\)' 10
 tap_check $? "undo back to the measured plan shows the ppl as measured again"
+# at 80 columns the segment is cut to its brief form, never mid-word
+$T resize-window -t rs -x 80 -y 24
+top_has '\| ppl [0-9]+\.[0-9]+( |$)' 10 && ! top | grep -Eq '\| ppl [0-9.]+ \([^)]*$'
+tap_check $? "at 80x24 the top line shows the ppl whole (brief form): $(top)"
+type_cmd 'rank L0.q 64'
+top_has '\| ppl [0-9]+\.[0-9]+ \(stale\)' 10
+tap_check $? "at 80x24 a changed plan's ppl reads '(stale)', not a cut '(plan chan'"
+type_cmd 'undo'
+$T resize-window -t rs -x 120 -y 50
 type_cmd "load $MODEL"
 top_has '\| ppl - \(run' 30
 tap_check $? "after 'load' the ppl is cleared"
@@ -109,7 +118,6 @@ while [ $n -lt 300 ]; do
 done
 [ $n -lt 300 ] || tap_diag "last: $(cat "$TMPD/last")"
 [ $n -lt 300 ]
-tap_check $? "undo back to the saved plan names the file again"
 tap_check $? "undo back to the saved plan names the file again"
 wait_for 'ppl: ([0-9]+/[0-9]+ )?done' 30
 

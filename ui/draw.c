@@ -166,20 +166,26 @@ draw_budget(struct wb *w, int y, int width)
 		    v->budget > 0 && v->dense ? (double)v->budget / (double)v->dense : -1);
 		x += bw + 1;
 	}
-	if (width - x > 20) {
-		char seg[128];
+	if (width - x > 12) {
+		/* the whole segment when it fits, else its brief form (an 80-column screen) */
+		char seg[128], brief[48];
 		int n;
 		attr_t a = head;
 		if (v->ppl > 0 && v->ppl_stale[0] != '\0') {
 			/* measured under another plan: kept for reference, dimmed */
 			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s)", v->ppl, v->ppl_stale);
+			snprintf(brief, sizeof brief, "| ppl %.2f (stale)", v->ppl);
 			a |= A_DIM;
 		} else if (v->ppl > 0) {
 			n = snprintf(seg, sizeof seg, "| ppl %.2f (%s, ctx %d)", v->ppl, v->ppl_protocol,
 			             v->ppl_ctx);
+			snprintf(brief, sizeof brief, "| ppl %.2f", v->ppl);
 		} else {
 			n = snprintf(seg, sizeof seg, "| ppl - (run 'ppl FILE')");
+			snprintf(brief, sizeof brief, "| ppl -");
 		}
+		if (n > width - x - 1)
+			n = snprintf(seg, sizeof seg, "%s", brief);
 		put(y, x, width - x, a, "%s", seg);
 		x += n + 1;
 	}
