@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "allocrun.h"
 #include "analysis.h"
 #include "cmd.h"
 #include "engine.h"
@@ -13,6 +14,7 @@
 #include "model.h"
 #include "pattern.h"
 #include "plan.h"
+#include "plot-trace.h"
 #include "session.h"
 
 /* At most this many matrices drawn as separate curves in one spectrum/energy plot. */
@@ -194,11 +196,7 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	char *warn = NULL;
 	int rc;
 
-	if (strcmp(what, "alloc-trace") == 0) {
-		rs_out_printf(ctx->out, "plot alloc-trace: no allocation history yet\n");
-		return 0;
-	}
-	if (strcmp(what, "spectrum") != 0 && strcmp(what, "energy") != 0 &&
+	if (strcmp(what, "spectrum") != 0 && strcmp(what, "alloc-trace") != 0 && strcmp(what, "energy") != 0 &&
 	    strcmp(what, "plan") != 0 && strcmp(what, "heatmap") != 0)
 		return rs_fail(&ctx->cause, RS_EUSAGE, "plot: '%s' is not a plot (spectrum, energy, "
 		               "plan, heatmap or alloc-trace)", what);
@@ -211,7 +209,12 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return rc;
 	if ((g = rs_gplot_new(to, &ctx->cause)) == NULL)
 		return RS_EINVAL;
-	if (strcmp(what, "plan") == 0)
+	if (strcmp(what, "alloc-trace") == 0) {
+		struct rs_alloc_state *st = ctx->session->alloc;
+		plot_header(g, ctx, args, "allocation trace");
+		rc = rs_plot_trace(g, rs_allocrun_bo_last(ctx->session), st != NULL ? st->sens :
+		    NULL, &ctx->cause);
+	} else if (strcmp(what, "plan") == 0)
 		rc = plot_plan(ctx, args, g);
 	else if (strcmp(what, "heatmap") == 0)
 		rc = plot_heatmap(ctx, args, g, pattern);
@@ -241,8 +244,10 @@ const struct rs_cmd_entry rs_cmd_plot_entry = {
 	        "'spectrum': log-scale singular values of the matrices PATTERN selects (default "
 	        "every one with computed spectra), weight and feature spectra, a dashed line at the "
 	        "planned rank. 'energy': the fraction of energy kept by rank. 'plan': parameters kept "
-	        "per matrix. 'heatmap': keep % by layer and matrix type. 'alloc-trace' needs an "
-	        "allocation history. The format follows the extension of FILE (.png, .svg, .pdf); "
+	        "per matrix. 'heatmap': keep % by layer and matrix type. 'alloc-trace': the last "
+	        "'alloc bo' run's validation PPL by trial (full evaluations and screening ones "
+	        "apart), the best so far and the heuristic plans as lines, and the sensitivity "
+	        "probes (each matrix alone at a keep ratio); it needs one of them in the session. The format follows the extension of FILE (.png, .svg, .pdf); "
 	        "the file appears whole or not at all. Templates come from $RS_DATADIR/gnuplot or "
 	        "the installed share directory; $RS_GNUPLOT names the gnuplot program.",
 	.opts = cmd_plot_opts,
