@@ -30,43 +30,60 @@ prof_name(const struct rs_bo_hist *h, size_t k, char *buf, size_t n)
 		snprintf(buf, n, "%.*s", (int)len, s);
 }
 
-/* The trials of h as datablocks. */
+/* What trial t is drawn at: its validation PPL (full), its screening value, or for a proxy
+ * run the proxy; 0 when it has none. */
+static double
+trial_value(const struct rs_bo_trial *t, int proxy_run)
+{
+	if (proxy_run)
+		return t->proxy;
+	if (t->fidelity == RS_BO_FID_FULL)
+		return t->ppl;
+	return t->fidelity == RS_BO_FID_LOW ? t->low_ppl : 0;
+}
+
+/* The trials of h as datablocks (every block starts with a row of NaN, so none is empty). */
 static void
 trace_bo(struct rs_gplot *g, const struct rs_bo_hist *h)
 {
+	int proxy_run = strncmp(h->config, "objective=proxy", 15) == 0;
 	long best = -1;
 	size_t k;
 
+	rs_gplot_printf(g, "YLABEL = '%s'\n", proxy_run ? "predicted feature error (proxy)" :
+	    "validation PPL");
 	rs_gplot_data_begin(g, "full");
+	rs_gplot_printf(g, "NaN NaN 0\n");
 	for (k = 0; k < h->n; k++)
-		if (h->t[k].fidelity == RS_BO_FID_FULL && h->t[k].ppl > 0)
-			rs_gplot_printf(g, "%zu %.6g %llu\n", k + 1, h->t[k].ppl,
-			    (unsigned long long)h->t[k].params);
+		if (h->t[k].fidelity == RS_BO_FID_FULL && trial_value(&h->t[k], proxy_run) > 0)
+			rs_gplot_printf(g, "%zu %.6g %llu\n", k + 1, trial_value(&h->t[k],
+			    proxy_run), (unsigned long long)h->t[k].params);
 	rs_gplot_data_end(g);
 	rs_gplot_data_begin(g, "screen");
 	rs_gplot_printf(g, "NaN NaN 0\n");
 	for (k = 0; k < h->n; k++)
-		if (h->t[k].fidelity == RS_BO_FID_LOW && h->t[k].low_ppl > 0)
-			rs_gplot_printf(g, "%zu %.6g %llu\n", k + 1, h->t[k].low_ppl,
-			    (unsigned long long)h->t[k].params);
+		if (h->t[k].fidelity == RS_BO_FID_LOW && trial_value(&h->t[k], proxy_run) > 0)
+			rs_gplot_printf(g, "%zu %.6g %llu\n", k + 1, trial_value(&h->t[k],
+			    proxy_run), (unsigned long long)h->t[k].params);
 	rs_gplot_data_end(g);
 	rs_gplot_data_begin(g, "best");
+	rs_gplot_printf(g, "NaN NaN\n");
 	for (k = 0; k < h->n; k++) {
-		if (h->t[k].fidelity == RS_BO_FID_FULL && h->t[k].ppl > 0 &&
+		if (h->t[k].fidelity == RS_BO_FID_FULL && trial_value(&h->t[k], proxy_run) > 0 &&
 		    (best < 0 || h->t[k].y < h->t[best].y))
 			best = (long)k;
 		if (best >= 0)
-			rs_gplot_printf(g, "%zu %.6g\n", k + 1, h->t[best].ppl);
+			rs_gplot_printf(g, "%zu %.6g\n", k + 1, trial_value(&h->t[best], proxy_run));
 	}
 	rs_gplot_data_end(g);
 	rs_gplot_data_begin(g, "heur");
 	rs_gplot_printf(g, "none NaN\n");
 	for (k = 0; k < h->n; k++) {
 		char name[32];
-		if (h->t[k].guided != RS_BO_SEEDED || h->t[k].ppl <= 0)
+		if (h->t[k].guided != RS_BO_SEEDED || trial_value(&h->t[k], proxy_run) <= 0)
 			continue;
 		prof_name(h, k, name, sizeof name);
-		rs_gplot_printf(g, "%s %.6g\n", name, h->t[k].ppl);
+		rs_gplot_printf(g, "%s %.6g\n", name, trial_value(&h->t[k], proxy_run));
 	}
 	rs_gplot_data_end(g);
 }

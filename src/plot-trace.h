@@ -10,7 +10,8 @@ struct rs_gplot;
 /* Append to g the variables and datablocks of the trace of bo run h and probes s (either may
  * be NULL, not both), then the alloc-trace template:
  *   HAVE_BO, HAVE_SENS (0/1), DENSE (dense validation PPL of the probes, 0 when unknown);
- *   $full, $screen: trial, validation PPL (screen: on the screening windows), params kept;
+ *   YLABEL; $full, $screen: trial, validation PPL (screen: on the screening windows; a proxy
+ *   run: the proxy), params kept;
  *   $best: trial, best-so-far validation PPL (full trials);
  *   $heur: name, validation PPL of each heuristic plan among the trials (a horizontal line);
  *   $probes: probe number, PPL with that matrix alone factored, keep ratio.

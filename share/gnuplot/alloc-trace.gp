@@ -1,6 +1,6 @@
-# alloc-trace.gp: a bo run's validation perplexity by trial (full evaluations and screening
+# alloc-trace.gp: a bo run's validation perplexity (or proxy) by trial (full evaluations and screening
 # ones apart), the best so far, the heuristic plans as horizontal lines; the sensitivity probes.
-# Set by rankscope: TITLE, HAVE_BO, HAVE_SENS, DENSE; datablocks $full, $screen (trial, PPL,
+# Set by rankscope: TITLE, HAVE_BO, HAVE_SENS, DENSE, YLABEL (what the trials are drawn at); datablocks $full, $screen (trial, PPL,
 # params), $best (trial, best-so-far PPL), $heur (name, PPL), $probes (probe, PPL, keep ratio).
 set grid ytics
 set logscale y
@@ -9,7 +9,7 @@ if (HAVE_BO && HAVE_SENS) { set multiplot layout 2,1 title TITLE } else { set ti
 if (HAVE_BO) {
 	NH = |$heur|
 	set xlabel 'trial'
-	set ylabel 'validation PPL'
+	set ylabel YLABEL
 	set xrange [0:*]
 	array HN[NH]
 	array HV[NH]
