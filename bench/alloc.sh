@@ -1,22 +1,27 @@
 #!/bin/sh
 # bench/alloc.sh: the rank allocators on kjv-llama at three budgets and on stories260K (from
-# ../shared/fixtures, skipped when absent) at two, evaluated on text the search never saw; regenerates the alloc section of docs/results.md (between the markers
-# <!-- alloc:begin --> and <!-- alloc:end -->; the rest of the file is left alone, and the
-# file is created if absent).  Run from the build directory:
+# ../shared/fixtures, skipped when absent) at two, evaluated on text the search never saw;
+# regenerates the alloc section of docs/results.md (between the markers <!-- alloc:begin -->
+# and <!-- alloc:end -->; the rest of the file is left alone, and the file is created if
+# absent) and docs/alloc-trace-keep0.5.png.  Run from the build directory:
 #
 #   bench/alloc.sh            (or: sh /path/to/src/bench/alloc.sh)
 #
-# Data split (never mixed):
+# Data split (never mixed), kjv-llama:
 #   calibration  first half (by lines) of share/texts/kjv-calib.txt: covariances, feature spectra
 #   validation   second half of kjv-calib.txt: what sensitivity and bo evaluate during the search
 #   evaluation   share/texts/kjv-eval.txt, chunked, ctx 256, every whole window: the table
+# stories260K: tinystories_val.txt by lines: first quarter calibration, second quarter
+# validation, second half evaluation (ctx 128, its first 400 windows).
 #
 # Environment: RS_BIN (default ./rankscope), THREADS (default 1), KEEPS (kjv-llama, default
 # "0.7 0.5 0.3"), ST_KEEPS (stories260K, default "0.7 0.5"), JOBS (cells run at once, default 1),
 # RS_FIXTURES (default <source>/../shared/fixtures),
 # TRIALS (bo, default 50), GROUPS (bo 5xG, default 3: two layers per group), SEED (default 1),
 # VAL_CHUNKS (ratio-space bo validation windows, default 16), EVAL_CHUNKS (default 0 = all 217),
-# RESULTS (default <source>/docs/results.md), KEEP_TMP=1 to keep the work directory.
+# RESULTS (default <source>/docs/results.md), TRACE_PNG (default
+# <source>/docs/alloc-trace-keep0.5.png: plot alloc-trace of bo on kjv-llama at keep 0.5),
+# KEEP_TMP=1 to keep the work directory.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -58,7 +63,9 @@ cell() {
 		boRG) args="bo --space ratio $cval --chunks $valchunks --trials $trials --seed $seed --groups $groups"; label="bo, ratio space 5x$groups (seed paper), $trials trials" ;;
 		esac
 		out="$tmp/$m-$a-$keep.out"
-		"$bin" -c "$cpre; budget --keep $keep; alloc $args; plan save '$tmp/$m-$a-$keep.json'; $ceval" >"$out" 2>&1 || {
+		after=""
+		[ "$a" = bo ] && after="; alloc history; plot alloc-trace --to '$tmp/trace-$m-$keep.png' --title 'alloc bo, $m, keep $keep (profile space, seed $seed)'"
+		"$bin" -c "$cpre; budget --keep $keep; alloc $args$after; plan save '$tmp/$m-$a-$keep.json'; $ceval" >"$out" 2>&1 || {
 			echo "bench/alloc: $m $a at keep $keep failed:"; tail -n 5 "$out"; return 1; }
 		ppl=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\) .*/\1/p' "$out")
 		secs=$(sed -n "s/^alloc [a-z]*: done in \([0-9.]*\) s$/\1/p" "$out")
@@ -73,6 +80,10 @@ cell() {
 		echo "$m keep $keep  $label: eval PPL $ppl, $kept params ($metw), $secs s, window forwards $fw"
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$m" "$keep" "$label" "$ppl" "$kept" "$metw" "$secs" "$fw" >>"$tmp/rows-$m-$keep"
 		[ -n "$best" ] && echo "$m keep $keep $label: best $best" >>"$tmp/best-$m-$keep"
+		if [ "$a" = bo ]; then
+			sed -n 's/^alloc history: \(.* window forwards in the trials.*\)$/\1/p; s/^alloc history: proxy vs measured objective: \(.*\)$/proxy vs measured: \1/p' "$out" |
+				sed "s/^/$m keep $keep bo (profile): /" >>"$tmp/best-$m-$keep"
+		fi
 	done
 	return 0
 }
@@ -142,6 +153,11 @@ for c in $cells; do
 "
 	[ -f "$tmp/best-$m-$keep" ] && cat "$tmp/best-$m-$keep" >>"$tmp/best.txt"
 done
+
+# the trace of bo at keep 0.5 on kjv-llama, as docs/alloc-trace-keep0.5.png
+if [ -f "$tmp/trace-kjv-llama-0.5.png" ]; then
+	cp "$tmp/trace-kjv-llama-0.5.png" "${TRACE_PNG:-$src/docs/alloc-trace-keep0.5.png}"
+fi
 
 section="$tmp/section.md"
 {
