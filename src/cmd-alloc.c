@@ -186,7 +186,7 @@ out:
 /* Open --validation (--ctx, --chunks; default def_chunks windows) and say what it is. */
 static int
 val_open(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
-    int def_chunks, int want_kl, struct rs_alloc_val *v)
+    int def_chunks, int want_kl, struct rs_alloc_val *v, int ignore_chunks)
 {
 	const struct rs_model_config *mc = rs_model_config(e->s->model);
 	const char *file = rs_args_get(args, "validation");
@@ -197,7 +197,8 @@ val_open(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *a
 	memset(v, 0, sizeof *v);
 	if ((rc = rs_args_int(args, "ctx", 0, 2, mc->ctx_len, &ctxlen, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "chunks", 0, 1, 1 << 20, &chunks, &ctx->cause)) != 0 ||
-	    (rc = rs_allocrun_val_open(e, file, ctxlen, chunks, def_chunks, want_kl, v, ctx->job,
+	    (rc = rs_allocrun_val_open(e, file, ctxlen, ignore_chunks ? 0 : chunks, def_chunks,
+	    want_kl, v, ctx->job,
 	    &ctx->cause)) != 0)
 		return rc;
 	rs_alloc_eval_dense(v->ev, &dres);
@@ -277,7 +278,7 @@ alloc_sensitivity(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	for (k = 0; k < nr && at < sizeof rl; k++)
 		at += (size_t)snprintf(rl + at, sizeof rl - at, "%s%g", k ? "," : "", ratios[k]);
-	if ((rc = val_open(&e, ctx, args, 8, 0, &v)) != 0)
+	if ((rc = val_open(&e, ctx, args, 8, 0, &v, 0)) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((rc = rs_allocrun_probes(&e, &v, ratios, nr, rl, rs_args_has(args, "recompute"),
@@ -490,7 +491,7 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	int relative = rs_args_has(args, "relative"), np = 0;
 	int *prof[RS_BO_MAX_PROFILES] = { NULL };
 	const struct rs_alloc_evaluator *evr = rs_allocrun_evaluator(ctx->session);
-	long trials, init, groups, seed = 1, batch, screen = 3, low = 0, trust = -1;
+	long trials, init, groups, seed = 1, batch, screen = 3, low = 0, trust = -1, full;
 	double kl, band, pcap = 4;
 	uint64_t psig = 0;
 	char *config = NULL, names[RS_BO_MAX_VARS * 24] = "", which[256], bq[32], rounds[64] = "";
@@ -536,7 +537,12 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		goto out;
 	if (proxy && (rc = rs_allocrun_need_specs(&e, "bo --objective proxy", &ctx->cause)) != 0)
 		goto out;
-	if (!proxy && (rc = val_open(&e, ctx, args, profile ? 32 : 16, kl > 0, &v)) != 0)
+	if ((rc = rs_args_int(args, "chunks", profile ? 32 : 16, 1, 1 << 20, &full,
+	    &ctx->cause)) != 0)
+		goto out;
+	/* the profile space confirms its best plans on up to 4x the search's windows */
+	if (!proxy && (rc = val_open(&e, ctx, args, profile ? (int)full * 4 : 16, kl > 0, &v,
+	    profile)) != 0)
 		goto out;
 	if (profile) {
 		size_t pa = 0;
@@ -549,10 +555,13 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			    pnames[j]);
 		if (trust < 0)
 			trust = np + init + (trials - np - init) / 2;
+		if (!proxy && full > v.chunks)
+			full = v.chunks;
 		if (low == 0 && !proxy)
-			low = (v.chunks + 3) / 4;
+			low = (full + 3) / 4;
 		snprintf(extra, sizeof extra, " space=profile profiles=%s:%016" PRIx64 " screen=%ld "
-		    "low=%ld trust=%ld cap=%g", plist, psig, screen, low, trust, pcap);
+		    "low=%ld trust=%ld cap=%g windows=%ld", plist, psig, screen, low, trust, pcap,
+		    full);
 	} else if ((rc = rs_bo_space_init(&sp, e.p, e.types, (int)groups, &ctx->cause)) != 0) {
 		goto out;
 	}
@@ -614,6 +623,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.batch = (int)batch;
 	o.evaluator = evr;
 	o.seeds = np;
+	o.windows = (int)full;
+	o.confirm = 3;
 	o.screen = (int)screen;
 	o.low = (int)low;
 	o.proxy_cap = pcap;
@@ -630,9 +641,10 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		    "weights of the heuristic plans (%s) and a parameter factor per type (x1/%.0f.."
 		    "x%.0f), projected onto the budget; the %d heuristic plans first, %ld random, "
 		    "then guided rounds of %ld candidates (proxy cap %g, %ld screening windows of "
-		    "%d, the best in full), trust region from trial %ld; GP Matern 5/2 + log-EI; "
-		    "seed %ld; objective %s\n", sp.d, names, plist, exp(sp.off), exp(sp.off), np, init,
-		    screen, pcap, low, v.chunks, trust, seed, proxy ? "log of the predicted feature "
+		    "%ld, the best in full), trust region from trial %ld; the best heuristic and the "
+		    "3 best trials confirmed on all %d windows; GP Matern 5/2 + log-EI; seed %ld; "
+		    "objective %s\n", sp.d, names, plist, exp(sp.off), exp(sp.off), np, init,
+		    screen, pcap, low, full, trust, v.chunks, seed, proxy ? "log of the predicted feature "
 		    "error (spectra)" : "log(ppl + kl * KL(dense || plan)) on the validation text");
 	} else {
 		if (batch > 1)
@@ -649,6 +661,19 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	}
 	rc = rs_alloc_bo_run(e.p, &o, h, e.ranks, ctx->job, &ctx->cause);
 	best = rs_bo_hist_best(h);
+	if (h->chosen >= 0) {
+		char cl[512];
+		size_t ca = 0;
+		for (j = 0; j < (int)h->n && ca < sizeof cl; j++)
+			if (h->t[j].confirm_ppl > 0)
+				ca += (size_t)snprintf(cl + ca, sizeof cl - ca, "%s trial %d (%s) %.4f",
+				    ca ? "," : "", j + 1, trial_kind(&sp, &h->t[j], (size_t)j),
+				    h->t[j].confirm_ppl);
+		rs_out_printf(ctx->out, "alloc bo: confirmed on all %d validation windows "
+		    "(ppl + kl * KL):%s; chosen: trial %ld\n", h->confirm_windows, cl,
+		    h->chosen + 1);
+		best = h->chosen;
+	}
 	if (best >= 0) {
 		const struct rs_bo_trial *t = &h->t[best];
 		int rc2;
@@ -659,7 +684,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			rs_bo_space_var_text(&sp, j, t->x[j], vt, sizeof vt);
 			ba += (size_t)snprintf(bl + ba, sizeof bl - ba, " %s=%s", h->var_names[j], vt);
 		}
-		rs_out_printf(ctx->out, "alloc bo: best trial %ld of %zu (%s):%s; objective %.6f\n",
+		rs_out_printf(ctx->out, "alloc bo: %s trial %ld of %zu (%s):%s; objective %.6f\n",
+		    h->chosen >= 0 ? "chosen" : "best",
 		    best + 1, h->n, trial_kind(&sp, t, (size_t)best), bl, t->y);
 		if (!proxy)
 			rs_out_printf(ctx->out, "alloc bo: best validation PPL %.4f, KL %.5f\n",
@@ -804,7 +830,10 @@ alloc_history(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		rs_out_printf(ctx->out, "%5zu %-11s %-8s %-9llu %9.6f %11.6f %-24s %7llu %7.2f%s\n",
 		    k + 1, kind, fid_names[t->fidelity], (unsigned long long)t->params, t->y,
 		    run >= 0 ? h->t[run].y : t->y, what, (unsigned long long)t->windows, t->secs,
-		    (long)k == best ? "  <- best" : "");
+		    (long)k == h->chosen ? "  <- chosen" : (long)k == best ? "  <- best" : "");
+		if (t->confirm_ppl > 0)
+			rs_out_printf(ctx->out, "      confirmed on all %d validation windows: %.4f\n",
+			    h->confirm_windows, t->confirm_ppl);
 		windows += t->windows;
 		nfull += t->fidelity == RS_BO_FID_FULL;
 		nlow += t->fidelity == RS_BO_FID_LOW;
@@ -890,20 +919,33 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	        "evaluated on --validation FILE (chunked, --ctx, --chunks, default 8 windows); "
 	        "the probes stay in the session; then the smallest NLL-increase threshold that "
 	        "fits the budget. "
-	        "'bo': Bayesian optimization (seed paper 1): one keep ratio per type (q and k "
+	        "'bo': Bayesian optimization (Gaussian process, Matern 5/2, with expected "
+	        "improvement; hyperparameters by marginal likelihood) of log(ppl + --kl LAMBDA * "
+	        "KL(dense || plan)) on --validation FILE, or --objective proxy (predicted feature "
+	        "error, no forward pass). --space profile (the default, docs/allocation.md): the "
+	        "heuristic plans at the budget (uniform, energy, greedy, greedy --relative, "
+	        "sensitivity with its probes from the session or taken now on 8 windows, and the "
+	        "plan in place when it is another) are mixed by weights and shifted by a parameter "
+	        "factor per type (x1/4..x4; per --groups layer group), then projected onto the "
+	        "budget, so every heuristic plan is a point and no trial is wasted; the heuristic "
+	        "plans are the first trials, then --init random (default 4), then rounds of "
+	        "--screen K candidates (default 3): a candidate whose proxy is over 4x the "
+	        "heuristics' largest is not run, the others run on the first quarter of the "
+	        "--chunks windows (default 32), and the best of them in full when it is within "
+	        "the screening noise of the best so far; from --trust-from N (default half-way "
+	        "through the guided trials) the candidates come from a trust region around the "
+	        "best. --space ratio: the seed paper's space, one keep ratio per type (q and k "
 	        "shared, o, gate, up, down; v dense unless --types has it), times --groups layer "
-	        "groups; a Gaussian process (Matern 5/2) with expected improvement, --init random "
-	        "then guided trials up to --trials; points outside the budget band are rejected "
-	        "before evaluation; objective log(ppl + --kl LAMBDA * KL(dense || plan)) on "
-	        "--validation FILE (default 16 windows of 256), or --objective proxy (predicted "
-	        "feature error, no forward pass); --seed N reproduces a run. --batch Q chooses Q "
-	        "candidates per round before evaluating them (constant liar: each chosen point counts as observed with the best "
-	        "value so far while the next is chosen), as a run on Q processes does; the same "
-	        "seed and Q give the same plan, and a batch spends a few more trials for the same "
-	        "result than the sequential search (--batch 1, the default). Every trial is "
+	        "groups, --init random (default 10) then guided trials, points outside the "
+	        "--band rejected before evaluation (default 16 windows). --seed N reproduces a "
+	        "run. --batch Q (ratio space) chooses Q candidates per round before evaluating "
+	        "them (constant liar), as a run on Q processes does; the same seed and Q give the "
+	        "same plan. Every trial is "
 	        "printed with the best so far; Ctrl-C stops and keeps the best plan; --resume (or "
 	        "--history FILE) continues a run with the same settings; --log FILE saves the "
-	        "history after each trial. 'history' lists the last run, 'history export "
+	        "history after each trial. 'history' lists the last run (each trial's fidelity, the best so far, "
+	        "the window forwards per trial, the proxy's rank correlation with the measured "
+	        "objective), 'history export "
 	        "FILE.csv' writes it.",
 	.opts = cmd_alloc_opts,
 	.min_args = 1,

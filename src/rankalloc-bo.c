@@ -650,6 +650,62 @@ eval_obj(const struct rs_alloc_bo_opts *o, const struct rs_alloc_eval_res *r, in
 	    r->kl);
 }
 
+/* The confirmation after the last trial: the best heuristic trial and the o->confirm best
+ * full trials run on every window of the validation text (the search saw only the first
+ * ones, and its best is the best of many noisy measurements); h->chosen gets the best of them
+ * there.  ranks (q × n) and res (q) are scratch. */
+static int
+bo_confirm(const struct rs_plan *p, const struct rs_alloc_bo_opts *o, struct rs_bo_hist *h,
+    int *ranks, size_t q, struct rs_alloc_eval_res *res, struct bo_progress *prog,
+    struct rs_job *job, char **cause)
+{
+	long pick[64];
+	size_t k, m = 0, i, n = (size_t)rs_plan_count(p);
+	int rc = 0, got = 0, c, heur = -1;
+
+	for (k = 0; k < h->n; k++)
+		if (h->t[k].guided == RS_BO_SEEDED && h->t[k].fidelity == RS_BO_FID_FULL &&
+		    (heur < 0 || h->t[k].y < h->t[heur].y))
+			heur = (int)k;
+	if (heur >= 0)
+		pick[m++] = heur;
+	/* the best full trials, best first, the heuristic one not twice */
+	for (c = 0; c < o->confirm && m < q && m < 64; c++) {
+		long b = -1;
+		for (k = 0; k < h->n; k++) {
+			int taken = 0;
+			for (i = 0; i < m; i++)
+				taken |= pick[i] == (long)k;
+			if (!taken && h->t[k].fidelity == RS_BO_FID_FULL && (b < 0 || h->t[k].y <
+			    h->t[b].y))
+				b = (long)k;
+		}
+		if (b < 0)
+			break;
+		pick[m++] = b;
+	}
+	if (m == 0)
+		return 0;
+	for (i = 0; i < m && rc == 0; i++)
+		rc = rs_alloc_bo_ranks(p, o, h->t[pick[i]].x, ranks + i * n, cause);
+	if (rc != 0)
+		return rc;
+	prog->phase = "confirmation";
+	rs_alloc_eval_set(o->ev, 0, 0);
+	rc = eval_round(o->evaluator, o->ev, ranks, (int)m, res, &got, job, cause);
+	if (rc != 0)
+		return rc;
+	h->chosen = -1;
+	h->confirm_windows = rs_alloc_eval_windows(o->ev);
+	for (i = 0; i < m; i++) {
+		struct rs_bo_trial *t = &h->t[pick[i]];
+		t->confirm_ppl = res[i].ppl + o->kl_lambda * res[i].kl;
+		if (h->chosen < 0 || t->confirm_ppl < h->t[h->chosen].confirm_ppl)
+			h->chosen = pick[i];
+	}
+	return 0;
+}
+
 /* The profile-space search (rs_alloc_bo_opts: seeds, random design, screened rounds, trust
  * region); rounds are whole in h, so a resumed run replays them and continues. */
 static int
@@ -681,6 +737,7 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	memset(&st, 0, sizeof st);
 	st.best = -1;
 	st.L = TR_LEN0;
+	h->chosen = -1;
 	ranks = rs_mallocarray(q * (size_t)n, sizeof *ranks);
 	xr = rs_mallocarray(q * (size_t)d, sizeof *xr);
 	lb = rs_mallocarray((size_t)d, sizeof *lb);
@@ -703,10 +760,12 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	}
 	if (!o->proxy) {
 		W = rs_alloc_eval_windows(o->ev);
+		if (o->windows > 0 && o->windows < W)
+			W = o->windows;
 		low = o->low > 0 ? o->low : (W + 3) / 4;
 		if (low > W)
 			low = W;
-		rs_alloc_eval_set(o->ev, 0, low);
+		rs_alloc_eval_set(o->ev, W, low);
 	}
 	/* replay the history's rounds */
 	for (r0 = 0, k = 0; k < h->n; k++) {
@@ -805,7 +864,7 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 				rs_alloc_eval_set(o->ev, low, low);
 				rc = eval_round(o->evaluator, o->ev, ranks, (int)nsel, sres, &got, job,
 				    cause);
-				rs_alloc_eval_set(o->ev, 0, low);
+				rs_alloc_eval_set(o->ev, W, low);
 				if (rc == 0) {
 					for (i = 0; i < nsel; i++)
 						res[sel[i]] = sres[i];
@@ -874,12 +933,15 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 		}
 		round++;
 	}
+	if (rc == 0 && !o->proxy && o->confirm > 0 && h->n >= (size_t)o->trials)
+		rc = bo_confirm(p, o, h, ranks, q, res, prog, job, cause);
 	if (rc == RS_ECANCEL && (cause == NULL || *cause == NULL))
 		rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
 out:
 	if (o->ev != NULL)
 		rs_alloc_eval_set(o->ev, 0, 0);
-	if ((best = rs_bo_hist_best(h)) >= 0) {
+	best = h->chosen >= 0 ? h->chosen : rs_bo_hist_best(h);
+	if (best >= 0) {
 		char *c2 = NULL;
 		int r2 = rs_alloc_bo_ranks(p, o, h->t[best].x, best_ranks, &c2);
 		if (r2 != 0 && rc == 0) {

@@ -1071,6 +1071,7 @@ rs_bo_hist_new(const char *config, uint64_t seed, int d, char **cause)
 		return NULL;
 	}
 	h->seed = seed;
+	h->chosen = -1;
 	h->d = d;
 	return h;
 }

@@ -213,7 +213,8 @@ struct rs_bo_trial {
 	int guided;             /* RS_BO_RANDOM, RS_BO_GUIDED or RS_BO_SEEDED */
 	int fidelity;           /* RS_BO_FID_*: what the objective was measured with */
 	int round;              /* round of the search (profile space), 0-based */
-	double low_ppl;         /* ppl on the first (screening) windows; 0: not measured */
+	double low_ppl;         /* ppl (+ λ·KL) on the first (screening) windows; 0: not measured */
+	double confirm_ppl;     /* ppl (+ λ·KL) on every validation window (not saved) */
 	uint64_t windows;       /* window forwards this trial spent */
 };
 
@@ -232,6 +233,11 @@ struct rs_bo_hist {
 	size_t n, cap;
 	struct rs_bo_trial *t;
 	uint64_t dense_params;
+	/* Profile space, after the last trial (not saved; a resumed finished run recomputes it):
+	 * the trial whose plan is returned, chosen among the best heuristic trial and the best
+	 * full trials by their validation on every window (confirm_ppl of those, 0 elsewhere). */
+	long chosen;
+	int confirm_windows;
 };
 
 struct rs_bo_hist *rs_bo_hist_new(const char *config, uint64_t seed, int d, char **cause);
@@ -372,6 +378,10 @@ struct rs_alloc_bo_opts {
 	 * within the screening gap's spread of the incumbent's.  From trial `trust_from` on
 	 * (0: never) the candidates come from a trust region around the incumbent. */
 	int seeds;
+	int windows;            /* windows of a full evaluation (0: all of ev); the confirmation
+	                         * runs the best heuristic and the `confirm` best full trials on
+	                         * every window of ev and returns the best of them */
+	int confirm;
 	int screen;             /* candidates per guided round (≤ 1: no screening) */
 	int low;                /* screening windows (0: a quarter of the full ones) */
 	double proxy_cap;       /* 0: no proxy screen */
