@@ -37,7 +37,7 @@ static const struct rs_opt cmd_alloc_opts[] = {
 	{ "groups", "G", "bo: layer groups, one variable (offset or ratio) per type and group (default 1)" },
 	{ "screen", "K", "bo profile: candidates per guided round, screened by proxy and the first windows (default 3; 1: none)" },
 	{ "low", "N", "bo profile: screening windows (default a quarter of --chunks)" },
-	{ "trust-from", "N", "bo profile: trust region around the best from trial N (default: half-way through the guided trials; 0: never)" },
+	{ "trust-from", "N", "bo profile: trust region around the best from trial N (default: after 20 guided trials, trial 30 with 5 heuristics and 4 random; 0: never)" },
 	{ "proxy-cap", "F", "bo profile: skip candidates whose proxy exceeds F x the heuristics' largest (default 4; 0: off)" },
 	{ "kl", "LAMBDA", "bo: objective ppl + LAMBDA * KL(dense || plan) (default 0.001)" },
 	{ "objective", "ppl|proxy", "bo: validation perplexity, or the spectral proxy" },
@@ -554,7 +554,7 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			pa += (size_t)snprintf(plist + pa, sizeof plist - pa, "%s%s", j ? "," : "",
 			    pnames[j]);
 		if (trust < 0)
-			trust = np + init + (trials - np - init) / 2;
+			trust = np + init + 20;     /* not from --trials: a longer resumed run is the same run */
 		if (!proxy && full > v.chunks)
 			full = v.chunks;
 		if (low == 0 && !proxy)
@@ -932,8 +932,8 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	        "--screen K candidates (default 3): a candidate whose proxy is over 4x the "
 	        "heuristics' largest is not run, the others run on the first quarter of the "
 	        "--chunks windows (default 32), and the best of them in full when it is within "
-	        "the screening noise of the best so far; from --trust-from N (default half-way "
-	        "through the guided trials) the candidates come from a trust region around the "
+	        "the screening noise of the best so far; from trial --trust-from N (default "
+	        "after 20 guided trials) the candidates come from a trust region around the "
 	        "best. --space ratio: the seed paper's space, one keep ratio per type (q and k "
 	        "shared, o, gate, up, down; v dense unless --types has it), times --groups layer "
 	        "groups, --init random (default 10) then guided trials, points outside the "

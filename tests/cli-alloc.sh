@@ -149,4 +149,18 @@ head -n 9 "$TMPD/p1.csv" >"$TMPD/p7.csv"
 	[ "$(cut -d, -f1-18 "$TMPD/p1.csv" | grep '^[0-9]')" = "$(cut -d, -f1-18 "$TMPD/p3.csv" | grep '^[0-9]')" ]
 tap_check $? "resumed after 4 trials (the heuristic round): the same 12 trials and plan as uninterrupted"
 
+# 8. the profile space on a validation text: heuristic plans (sensitivity included), screened
+# rounds, the confirmation; stopped after the random design and resumed it ends as the
+# uninterrupted run
+PV="bo --validation $CALIB --ctx 32 --chunks 4 --seed 2"
+"$RS_BIN" -c "$PRE; budget --keep 0.5; alloc $PV --trials 15; plan save $TMPD/v1.json; alloc history" >"$TMPD/v1" 2>&1 &&
+	"$RS_BIN" -c "$PRE; budget --keep 0.5; alloc $PV --trials 9; alloc $PV --trials 15 --resume; plan save $TMPD/v2.json" >"$TMPD/v2" 2>&1
+tap_check $? "bo, profile space, ppl objective: 15 trials; 9 then resumed to 15"
+grep -q '^trial *5/15 sensitivity  *full ' "$TMPD/v1" && grep -q '^trial .* guided  *screen .* | screening [0-9.]*' "$TMPD/v1" &&
+	grep -q '^alloc bo: confirmed on all 16 validation windows (ppl + kl \* KL):.* trial 5 (sensitivity) [0-9.]*.*; chosen: trial [0-9]*$' "$TMPD/v1" &&
+	grep -q '<- chosen' "$TMPD/v1" && grep -q '^alloc history: .* full, .* screened on the first windows' "$TMPD/v1"
+tap_check $? "trial 5 is the sensitivity plan, guided rounds are screened on the first windows, the best are confirmed on every window"
+grep -q '^alloc bo: resuming after 9 trials (seed 2)' "$TMPD/v2" && cmp -s "$TMPD/v1.json" "$TMPD/v2.json"
+tap_check $? "resumed after the random design: the plan of the uninterrupted run"
+
 tap_done
