@@ -522,7 +522,7 @@ bo_progress_cb(void *ud, double done, double total, const char *what)
 	size_t k = bp->h->n;
 
 	if (b >= 0)
-		snprintf(line, sizeof line, "trial %zu/%d, best %.2f (%s) · %s %.0f/%.0f", k + 1 >
+		snprintf(line, sizeof line, "trial %zu/%d, best %.4g (%s) · %s %.0f/%.0f", k + 1 >
 		    (size_t)bp->trials ? k : k + 1, bp->trials, bp->h->t[b].ppl > 0 ?
 		    bp->h->t[b].ppl : exp(bp->h->t[b].y), bp->phase, what, done, total);
 	else
@@ -931,6 +931,7 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 			if (o->on_trial != NULL)
 				o->on_trial(o->ud, h, k, rs_bo_hist_best(h), NULL);
 		}
+		rs_job_progress(job, (double)h->n, o->trials, "trials done");
 		round++;
 	}
 	if (rc == 0 && !o->proxy && o->confirm > 0 && h->n >= (size_t)o->trials)
@@ -1075,6 +1076,7 @@ bo_ratio_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 				o->on_trial(o->ud, h, h->n - 1, rs_bo_hist_best(h),
 				    ranks + i * (size_t)n);
 		}
+		rs_job_progress(job, (double)h->n, o->trials, "trials done");
 		if (rc != 0)
 			break;
 	}

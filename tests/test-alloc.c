@@ -146,6 +146,24 @@ run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_sp
 	return run_bo_with(p, elig, sp, target, seed, trials, h, best, job, cb, ud, NULL);
 }
 
+/* The last progress report of a job. */
+struct last_progress {
+	char what[256];
+	double done, total;
+	int calls;
+};
+
+static void
+record_progress(void *ud, double done, double total, const char *what)
+{
+	struct last_progress *lp = ud;
+
+	snprintf(lp->what, sizeof lp->what, "%s", what);
+	lp->done = done;
+	lp->total = total;
+	lp->calls++;
+}
+
 /* A proxy-objective run in the profile space: the 4 heuristic plans, 2 random points, then
  * rounds of 3, a trust region from trial 9. */
 static int
@@ -637,6 +655,25 @@ main(void)
 		rc = run_profile(p, elig, &sp, T, 3, 15, h3, b3, &job, NULL, NULL);
 		tap_ok(ok && rc == 0 && same_hist(h1, h3, 15) && memcmp(b1, b3, sizeof b1) == 0,
 		    "cancelled after %zu trials and resumed: the same 15 trials and plan", t);
+		/* progress: the trial count and the best so far, with the sub-step beside it */
+		{
+			struct last_progress lp;
+			struct rs_bo_hist *h4 = rs_bo_hist_new("test", 3, sp.d, NULL);
+			int k1 = 0, k2 = 0;
+			double bv = 0;
+			memset(&job, 0, sizeof job);
+			memset(&lp, 0, sizeof lp);
+			job.progress = record_progress;
+			job.ud = &lp;
+			rc = run_profile(p, elig, &sp, T, 3, 15, h4, b3, &job, NULL, NULL);
+			ok = rc == 0 && lp.calls > 0 && sscanf(lp.what, "trial %d/%d, best %lf", &k1,
+			    &k2, &bv) == 3 && k1 == 15 && k2 == 15 && tap_close(bv,
+			    exp(h4->t[rs_bo_hist_best(h4)].y), 0.01) && strstr(lp.what, " · trials "
+			    "done 15/15") != NULL && lp.done == 15 && lp.total == 15;
+			tap_ok(ok, "progress during bo: '%s' (the trials, not the sub-step's count)",
+			    lp.what);
+			rs_bo_hist_free(h4);
+		}
 		rs_bo_hist_free(h1);
 		rs_bo_hist_free(h2);
 		rs_bo_hist_free(h3);
