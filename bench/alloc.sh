@@ -75,11 +75,11 @@ cell() {
 		pw=$(sed -n 's/^alloc bo: sensitivity probes: .*, \([0-9]*\) window forwards.*/\1/p' "$out")
 		[ -n "$fw" ] || fw=0
 		if [ -n "$pw" ]; then fw="$((fw + pw)) ($pw probes)"; fi
-		best=$(sed -n 's/^alloc bo: best trial \([0-9]*\) of [0-9]* (\([a-z]*\)):\(.*\); objective.*/trial \1 (\2):\3/p' "$out")
+		best=$(sed -n 's/^alloc bo: \(best\|chosen\) trial \([0-9]*\) of [0-9]* (\([a-z]*\)):\(.*\); objective.*/\1 trial \2 (\3):\4/p' "$out")
 		hist=$(sed -n 's/^alloc bo: \([0-9]*\) trials: \(.*\)$/\2/p' "$out")
 		echo "$m keep $keep  $label: eval PPL $ppl, $kept params ($metw), $secs s, window forwards $fw"
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$m" "$keep" "$label" "$ppl" "$kept" "$metw" "$secs" "$fw" >>"$tmp/rows-$m-$keep"
-		[ -n "$best" ] && echo "$m keep $keep $label: best $best" >>"$tmp/best-$m-$keep"
+		[ -n "$best" ] && echo "$m keep $keep $label: $best" >>"$tmp/best-$m-$keep"
 		if [ "$a" = bo ]; then
 			sed -n 's/^alloc history: \(.* window forwards in the trials.*\)$/\1/p; s/^alloc history: proxy vs measured objective: \(.*\)$/proxy vs measured: \1/p' "$out" |
 				sed "s/^/$m keep $keep bo (profile): /" >>"$tmp/best-$m-$keep"

@@ -2,8 +2,12 @@
 # ones apart), the best so far, the heuristic plans as horizontal lines; the sensitivity probes.
 # Set by rankscope: TITLE, HAVE_BO, HAVE_SENS, DENSE, YLABEL (what the trials are drawn at); datablocks $full, $screen (trial, PPL,
 # params), $best (trial, best-so-far PPL), $heur (name, PPL), $probes (probe, PPL, keep ratio).
-set grid ytics
+set grid ytics mytics
 set logscale y
+# the data's own range (not whole decades), a margin above and below
+set autoscale yfix
+set offsets 0, 0, graph 0.04, graph 0.04
+set mytics 10
 set key outside right top font ',9'
 if (HAVE_BO && HAVE_SENS) { set multiplot layout 2,1 title TITLE } else { set title TITLE }
 if (HAVE_BO) {
