@@ -391,23 +391,24 @@ bo_on_trial(void *ud, const struct rs_bo_hist *h, size_t k, long best, const int
 }
 
 /* The heuristic plans of the profile space at the budget: uniform always; energy, greedy and
- * greedy --relative with spectra; sensitivity with a validation text (its probes as 'alloc
- * sensitivity' takes them: the session's, else probed now on 8 windows); the plan in place when
- * it factors an eligible matrix and is none of them.  prof[h] gets rank arrays (n each),
- * names[h] the names; *np the count; sig (n bytes) a hash of them for the config. */
+ * greedy --relative with spectra; sensitivity with a validation text (a place held here: its
+ * probes take long, and bo_sens_profile fills it just before its trial); the plan in place
+ * when it factors an eligible matrix and is none of them (not when resuming: the plan in place
+ * is then the interrupted run's best, and the run's plans are in its config).  prof[h] gets
+ * rank arrays (n each),
+ * names[h] the names; *np the count, *sens the sensitivity plan's index (-1: none); sig a
+ * hash of the plans made here, for the config. */
 static int
-bo_profiles(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args *args,
-    int proxy, int **prof, const char **names, int *np, uint64_t *sig)
+bo_profiles(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, int proxy, int resume, int **prof,
+    const char **names, int *np, int *sens, uint64_t *sig)
 {
-	static const double sratios[3] = { 0.25, 0.5, 0.75 };
-	struct rs_alloc_val vs;
 	size_t bytes = (size_t)e->n * sizeof(int);
 	char *cause = NULL;
 	double got;
 	int rc = 0, h, i, k = 0, hand = 0;
 
-	memset(&vs, 0, sizeof vs);
 	*np = 0;
+	*sens = -1;
 	for (h = 0; h < RS_BO_MAX_PROFILES; h++)
 		if ((prof[h] = rs_mallocarray((size_t)e->n, sizeof(int))) == NULL)
 			return rs_fail(&ctx->cause, RS_ENOMEM, "alloc: out of memory");
@@ -429,49 +430,79 @@ bo_profiles(struct rs_alloc_env *e, struct rs_cmd_ctx *ctx, const struct rs_args
 		rs_out_infof(ctx->out, "alloc bo: %d eligible matrices lack a spectrum: no energy "
 		    "or greedy plan among the heuristics\n", e->missing);
 	}
+	rs_free(cause);
+	*sig = 0;
+	for (h = 0; h < k; h++)
+		*sig = rs_hash64(prof[h], bytes, *sig);
 	if (!proxy) {
-		const struct rs_sens *sens;
-		int probed;
-		double tau;
-		long ctxlen;
-
-		if ((rc = rs_args_int(args, "ctx", 0, 2, 1 << 20, &ctxlen, &ctx->cause)) != 0 ||
-		    (rc = rs_allocrun_val_open(e, rs_args_get(args, "validation"), ctxlen, 8, 8, 0,
-		    &vs, ctx->job, &ctx->cause)) != 0 ||
-		    (rc = rs_allocrun_probes(e, &vs, sratios, 3, "0.25,0.5,0.75", 0, alloc_note,
-		    ctx, &sens, &probed, ctx->job, &ctx->cause)) != 0)
-			goto out;
-		if (probed) {
-			uint64_t evals, windows;
-			rs_alloc_eval_counts(vs.ev, &evals, &windows);
-			rs_out_printf(ctx->out, "alloc bo: sensitivity probes: %llu validation "
-			    "evaluations of %d windows, %llu window forwards (kept in the session)\n",
-			    (unsigned long long)evals, vs.chunks, (unsigned long long)windows);
-		} else {
-			rs_out_printf(ctx->out, "alloc bo: sensitivity probes from the session\n");
-		}
-		if (rs_rankalloc_cut(e->p, e->elig, sens, e->target, prof[k], &tau, &cause) == 0)
-			names[k++] = "sensitivity";
+		/* a place for the sensitivity plan: the uniform one until it is made */
+		memcpy(prof[k], prof[0], bytes);
+		*sens = k;
+		names[k++] = "sensitivity";
 	}
 	/* the plan in place, when it is a plan of its own */
 	rs_rankalloc_get(e->p, prof[k]);
-	for (i = 0; i < e->n; i++)
+	for (i = 0; i < e->n && !resume; i++)
 		if (e->elig[i] && prof[k][i] != RS_PLAN_DENSE)
 			hand = 1;
 	for (i = 0; i < e->n; i++)
 		if (!e->elig[i])
 			prof[k][i] = RS_PLAN_DENSE;
 	for (h = 0; h < k && hand; h++)
-		if (memcmp(prof[h], prof[k], bytes) == 0)
+		if (h != *sens && memcmp(prof[h], prof[k], bytes) == 0)
 			hand = 0;
-	if (hand && k < RS_BO_MAX_PROFILES)
+	if (hand && k < RS_BO_MAX_PROFILES) {
+		*sig = rs_hash64(prof[k], bytes, *sig);
 		names[k++] = "plan";
+	}
 	*np = k;
-	*sig = 0;
-	for (h = 0; h < k; h++)
-		*sig = rs_hash64(prof[h], bytes, *sig);
+	return 0;
+}
+
+/* What making the sensitivity plan inside a bo run needs. */
+struct bo_sens_ctx {
+	struct rs_alloc_env *e;
+	struct rs_cmd_ctx *ctx;
+	const struct rs_args *args;
+	struct rs_bo_space *sp;
+	int *ranks;             /* (n) scratch */
+};
+
+/* The sensitivity plan as profile h: the probes as 'alloc sensitivity' takes them (the
+ * session's, else probed now on 8 windows of the validation text), then its cut. */
+static int
+bo_sens_profile(void *ud, int h, struct rs_job *job, char **cause)
+{
+	static const double sratios[3] = { 0.25, 0.5, 0.75 };
+	struct bo_sens_ctx *bs = ud;
+	struct rs_cmd_ctx *ctx = bs->ctx;
+	struct rs_alloc_val vs;
+	const struct rs_sens *sens;
+	int probed, rc;
+	double tau;
+	long ctxlen;
+
+	memset(&vs, 0, sizeof vs);
+	if ((rc = rs_args_int(bs->args, "ctx", 0, 2, 1 << 20, &ctxlen, cause)) != 0 ||
+	    (rc = rs_allocrun_val_open(bs->e, rs_args_get(bs->args, "validation"), ctxlen, 8, 8,
+	    0, &vs, job, cause)) != 0 ||
+	    (rc = rs_allocrun_probes(bs->e, &vs, sratios, 3, "0.25,0.5,0.75", 0, alloc_note, ctx,
+	    &sens, &probed, job, cause)) != 0)
+		goto out;
+	if (probed) {
+		uint64_t evals, windows;
+		rs_alloc_eval_counts(vs.ev, &evals, &windows);
+		rs_out_printf(ctx->out, "alloc bo: sensitivity probes: %llu validation evaluations "
+		    "of %d windows, %llu window forwards (kept in the session)\n",
+		    (unsigned long long)evals, vs.chunks, (unsigned long long)windows);
+	} else {
+		rs_out_printf(ctx->out, "alloc bo: sensitivity probes from the session\n");
+	}
+	if ((rc = rs_rankalloc_cut(bs->e->p, bs->e->elig, sens, bs->e->target, bs->ranks, &tau,
+	    cause)) != 0)
+		goto out;
+	rs_bo_space_set_profile(bs->sp, bs->e->p, h, bs->ranks);
 out:
-	rs_free(cause);
 	rs_allocrun_val_close(&vs);
 	return rc;
 }
@@ -488,7 +519,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	const char *objw = rs_args_get(args, "objective"), *histw = rs_args_get(args, "history");
 	const char *spw = rs_args_get(args, "space"), *pnames[RS_BO_MAX_PROFILES];
 	int resume = rs_args_has(args, "resume") || histw != NULL, proxy = 0, rc, j, profile;
-	int relative = rs_args_has(args, "relative"), np = 0;
+	int relative = rs_args_has(args, "relative"), np = 0, sens_h = -1;
+	struct bo_sens_ctx bs;
 	int *prof[RS_BO_MAX_PROFILES] = { NULL };
 	const struct rs_alloc_evaluator *evr = rs_allocrun_evaluator(ctx->session);
 	long trials, init, groups, seed = 1, batch, screen = 3, low = 0, trust = -1, full;
@@ -546,7 +578,7 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		goto out;
 	if (profile) {
 		size_t pa = 0;
-		if ((rc = bo_profiles(&e, ctx, args, proxy, prof, pnames, &np, &psig)) != 0 ||
+		if ((rc = bo_profiles(&e, ctx, proxy, resume, prof, pnames, &np, &sens_h, &psig)) != 0 ||
 		    (rc = rs_bo_space_init_profile(&sp, e.p, e.types, (int)groups, np,
 		    (const int *const *)prof, pnames, &ctx->cause)) != 0)
 			goto out;
@@ -623,6 +655,16 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	o.batch = (int)batch;
 	o.evaluator = evr;
 	o.seeds = np;
+	if (sens_h >= 0) {
+		bs.e = &e;
+		bs.ctx = ctx;
+		bs.args = args;
+		bs.sp = &sp;
+		bs.ranks = prof[sens_h];
+		o.late = sens_h;
+		o.late_profile = bo_sens_profile;
+		o.late_ud = &bs;
+	}
 	o.windows = (int)full;
 	o.confirm = 3;
 	o.screen = (int)screen;

@@ -721,7 +721,7 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	struct bo_state st;
 	double *xr = NULL, *lb = NULL, *ub = NULL;
 	int *ranks = NULL, *sel = NULL, *fid = NULL, d = sp->d, rc = 0, n = rs_plan_count(p);
-	int K = o->screen > 1 ? o->screen : 1, W = 0, low = 0, round = 0;
+	int K = o->screen > 1 ? o->screen : 1, W = 0, low = 0, round = 0, late_done = 0;
 	size_t q = (size_t)K, k, r0;
 	long best;
 
@@ -767,6 +767,12 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 			low = W;
 		rs_alloc_eval_set(o->ev, W, low);
 	}
+	/* the late profile is needed as soon as a point past it is evaluated, resumed or not */
+	if (o->late_profile != NULL && h->n > (size_t)o->late) {
+		if ((rc = o->late_profile(o->late_ud, o->late, job, cause)) != 0)
+			goto out;
+		late_done = 1;
+	}
 	/* replay the history's rounds */
 	for (r0 = 0, k = 0; k < h->n; k++) {
 		if ((rc = rs_bo_observe(bo, h->t[k].x, h->t[k].y, cause)) != 0)
@@ -791,6 +797,14 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 		if (n0 < (size_t)o->seeds) {
 			kind = RS_BO_SEEDED;
 			qr = (size_t)o->seeds - n0;
+			if (o->late_profile != NULL && n0 < (size_t)o->late)
+				qr = (size_t)o->late - n0;      /* the plans before the late one */
+			else if (o->late_profile != NULL && !late_done) {
+				prog->phase = "heuristic plans";
+				if ((rc = o->late_profile(o->late_ud, o->late, job, cause)) != 0)
+					break;
+				late_done = 1;
+			}
 			prog->phase = "heuristic plans";
 		} else if (n0 < (size_t)(o->seeds + o->n_init)) {
 			kind = RS_BO_RANDOM;

@@ -881,15 +881,25 @@ rs_bo_space_init_profile(struct rs_bo_space *sp, const struct rs_plan *p, unsign
 	if ((sp->prof_logu = rs_mallocarray((size_t)n_prof * (size_t)n, sizeof *sp->prof_logu))
 	    == NULL)
 		return rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+	(void)i;
 	for (h = 0; h < n_prof; h++) {
 		snprintf(sp->prof_name[h], sizeof sp->prof_name[h], "%s", names[h]);
-		for (i = 0; i < n; i++) {
-			struct lev l = lev_of(p, i);
-			sp->prof_logu[(size_t)h * (size_t)n + (size_t)i] = log((double)lev_params(&l,
-			    lev_from_rank(&l, prof[h][i])) / (double)(l.m * l.n));
-		}
+		rs_bo_space_set_profile(sp, p, h, prof[h]);
 	}
 	return 0;
+}
+
+void
+rs_bo_space_set_profile(struct rs_bo_space *sp, const struct rs_plan *p, int h,
+    const int *ranks)
+{
+	int i;
+
+	for (i = 0; i < sp->n_mat; i++) {
+		struct lev l = lev_of(p, i);
+		sp->prof_logu[(size_t)h * (size_t)sp->n_mat + (size_t)i] = log((double)lev_params(&l,
+		    lev_from_rank(&l, ranks[i])) / (double)(l.m * l.n));
+	}
 }
 
 void

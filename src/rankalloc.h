@@ -178,6 +178,9 @@ int rs_bo_space_init(struct rs_bo_space *sp, const struct rs_plan *p, unsigned t
  * types and G layer groups.  Free with rs_bo_space_free. */
 int rs_bo_space_init_profile(struct rs_bo_space *sp, const struct rs_plan *p, unsigned types,
     int groups, int n_prof, const int *const *prof, const char *const *names, char **cause);
+/* Set profile h of a profile space to the rank array ranks (as at init). */
+void rs_bo_space_set_profile(struct rs_bo_space *sp, const struct rs_plan *p, int h,
+    const int *ranks);
 /* Release what a space holds (a ratio space holds nothing; NULL-safe). */
 void rs_bo_space_free(struct rs_bo_space *sp);
 /* Name of variable j: "qk" (G = 1) or "qk@L0-2"; profile weights "w.NAME", offsets "d.qk". */
@@ -378,6 +381,12 @@ struct rs_alloc_bo_opts {
 	 * within the screening gap's spread of the incumbent's.  From trial `trust_from` on
 	 * (0: never) the candidates come from a trust region around the incumbent. */
 	int seeds;
+	/* With late_profile (NULL: none), profile `late` is filled by it (rs_bo_space_set_profile) just
+	 * before its own trial, once the profiles before it are evaluated: the sensitivity plan,
+	 * whose probes take long, comes after the plans that cost nothing to make. */
+	int late;
+	int (*late_profile)(void *ud, int h, struct rs_job *job, char **cause);
+	void *late_ud;
 	int windows;            /* windows of a full evaluation (0: all of ev); the confirmation
 	                         * runs the best heuristic and the `confirm` best full trials on
 	                         * every window of ev and returns the best of them */
