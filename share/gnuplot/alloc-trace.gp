@@ -11,6 +11,9 @@ set mytics 10
 set key outside right top font ',9'
 if (HAVE_BO && HAVE_SENS) { set multiplot layout 2,1 title TITLE } else { set title TITLE }
 if (HAVE_BO) {
+	# a log axis only where the values span a factor of 5 or more (else it has no labels)
+	stats $full using 2 nooutput
+	if (STATS_max < 5 * STATS_min) { unset logscale y } else { set logscale y }
 	NH = |$heur|
 	set xlabel 'trial'
 	set ylabel YLABEL
@@ -34,6 +37,8 @@ if (HAVE_SENS) {
 	set ylabel 'validation PPL'
 	set xrange [0:*]
 	set cblabel 'keep ratio'
+	stats $probes using 2 nooutput
+	if (STATS_max < 5 * STATS_min) { unset logscale y } else { set logscale y }
 	set palette defined (0 '#d7191c', 0.5 '#fdae61', 1 '#2c7bb6')
 	plot $probes using 1:2:3 with points pointtype 7 pointsize 0.7 linecolor palette \
 	         title 'one matrix factored', \
