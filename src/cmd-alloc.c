@@ -743,6 +743,10 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 			    best + 1);
 		}
 	}
+	if (best < 0 && rc == RS_ECANCEL) {
+		rs_free(ctx->cause);
+		ctx->cause = rs_strdupf("alloc bo: cancelled after 0 trials; the plan is unchanged");
+	}
 	{
 		int rc2 = rs_allocrun_bo_keep(e.s, h, &ctx->cause);
 		if (rc == 0)

@@ -722,6 +722,8 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	double *xr = NULL, *lb = NULL, *ub = NULL;
 	int *ranks = NULL, *sel = NULL, *fid = NULL, d = sp->d, rc = 0, n = rs_plan_count(p);
 	int K = o->screen > 1 ? o->screen : 1, W = 0, low = 0, round = 0, late_done = 0;
+	size_t par = o->evaluator != NULL && o->evaluator->batch > 1 ? (size_t)o->evaluator->batch :
+	    1;
 	size_t q = (size_t)K, k, r0;
 	long best;
 
@@ -816,6 +818,10 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 			prog->phase = o->trust_from > 0 && n0 >= (size_t)o->trust_from ?
 			    "trust region" : "global";
 		}
+		/* the heuristic and random points in rounds of what runs at once (one, serially):
+		 * each is kept as soon as it is measured */
+		if (kind != RS_BO_GUIDED && qr > par)
+			qr = par;
 		if (qr > (size_t)o->trials - n0)
 			qr = (size_t)o->trials - n0;
 		/* the candidates */
