@@ -225,6 +225,8 @@ rs_allocrun_set_evaluator(struct rs_session *s, const struct rs_alloc_evaluator 
  * candidate's result on every rank.  Each result comes from one rank and the others add
  * zeros, so the rank-order sum (dist.h) carries it exactly; the last element counts the ranks
  * whose share failed. */
+#define RES_VALS 5               /* numbers per result: nll, ppl, kl, low_ppl, low_kl */
+
 static int
 dist_evaluate(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
     struct rs_alloc_eval_res *res, int *done, struct rs_job *job, char **cause)
@@ -235,16 +237,18 @@ dist_evaluate(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
 	int i, k, mine = 0, rc;
 
 	*done = 0;
-	if ((buf = rs_calloc(3 * (size_t)q + 1, sizeof *buf)) == NULL)
+	if ((buf = rs_calloc(RES_VALS * (size_t)q + 1, sizeof *buf)) == NULL)
 		d->abort(d->ctx, "out of memory for a round of evaluations");
 	rc = rs_alloc_eval_subset(ev, ranks, q, d->rank, d->size, res, &mine, job, cause);
 	for (i = d->rank, k = 0; i < q && k < mine; i += d->size, k++) {
-		buf[3 * i] = res[i].nll;
-		buf[3 * i + 1] = res[i].ppl;
-		buf[3 * i + 2] = res[i].kl;
+		buf[RES_VALS * i] = res[i].nll;
+		buf[RES_VALS * i + 1] = res[i].ppl;
+		buf[RES_VALS * i + 2] = res[i].kl;
+		buf[RES_VALS * i + 3] = res[i].low_ppl;
+		buf[RES_VALS * i + 4] = res[i].low_kl;
 	}
-	buf[3 * q] = rc != 0;
-	if (d->sum_f64(d->ctx, buf, 3 * (size_t)q + 1, &why) != 0) {
+	buf[RES_VALS * q] = rc != 0;
+	if (d->sum_f64(d->ctx, buf, RES_VALS * (size_t)q + 1, &why) != 0) {
 		rs_free(buf);
 		if (rc == 0)
 			rc = rs_fail(cause, RS_EIO, "alloc: exchanging the results: %s",
@@ -252,15 +256,17 @@ dist_evaluate(void *ud, struct rs_alloc_eval *ev, const int *ranks, int q,
 		rs_free(why);
 		return rc;
 	}
-	if (buf[3 * q] > 0.0) {
+	if (buf[RES_VALS * q] > 0.0) {
 		rs_free(buf);
 		return rc != 0 ? rc : rs_fail(cause, RS_EIO, "alloc: %.0f other rank%s failed to "
-		    "evaluate their candidates", buf[3 * q], buf[3 * q] > 1.0 ? "s" : "");
+		    "evaluate their candidates", buf[RES_VALS * q], buf[RES_VALS * q] > 1.0 ? "s" : "");
 	}
 	for (i = 0; i < q; i++) {
-		res[i].nll = buf[3 * i];
-		res[i].ppl = buf[3 * i + 1];
-		res[i].kl = buf[3 * i + 2];
+		res[i].nll = buf[RES_VALS * i];
+		res[i].ppl = buf[RES_VALS * i + 1];
+		res[i].kl = buf[RES_VALS * i + 2];
+		res[i].low_ppl = buf[RES_VALS * i + 3];
+		res[i].low_kl = buf[RES_VALS * i + 4];
 	}
 	*done = q;
 	rs_free(buf);

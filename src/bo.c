@@ -39,6 +39,7 @@ struct rs_bo {
 	double *y;              /* (cap) observed values */
 	struct rs_gp *gp;
 	struct rs_bo_info info;
+	double *lb, *ub;        /* (d) the box guided suggestions come from (trust region) */
 };
 
 /* Defaults for the options. */
@@ -101,11 +102,16 @@ rs_bo_new(size_t d, uint64_t seed, size_t n_init, const struct rs_bo_options *op
 		rs_free(bo);
 		return NULL;
 	}
-	if ((bo->gp = rs_gp_new(d)) == NULL) {
+	bo->lb = rs_mallocarray(d, sizeof *bo->lb);
+	bo->ub = rs_mallocarray(d, sizeof *bo->ub);
+	if (bo->lb == NULL || bo->ub == NULL || (bo->gp = rs_gp_new(d)) == NULL) {
 		rs_fail(cause, RS_ENOMEM, "bo: out of memory");
+		rs_free(bo->lb);
+		rs_free(bo->ub);
 		rs_free(bo);
 		return NULL;
 	}
+	rs_bo_set_box(bo, NULL, NULL);
 	return bo;
 }
 
@@ -116,6 +122,8 @@ rs_bo_free(struct rs_bo *bo)
 	if (bo == NULL)
 		return;
 	rs_gp_free(bo->gp);
+	rs_free(bo->lb);
+	rs_free(bo->ub);
 	rs_free(bo->X);
 	rs_free(bo->y);
 	rs_free(bo);
@@ -346,6 +354,29 @@ draw(const struct rs_bo *bo, struct rs_rng *rng, double *x)
 	return feasible(bo, x);
 }
 
+/* Draw a uniform point of the search box into x; 1 if it is feasible. */
+static int
+draw_box(const struct rs_bo *bo, struct rs_rng *rng, double *x)
+{
+	size_t j;
+
+	for (j = 0; j < bo->d; j++)
+		x[j] = bo->lb[j] + rs_rng_uniform(rng) * (bo->ub[j] - bo->lb[j]);
+	return feasible(bo, x);
+}
+
+void
+rs_bo_set_box(struct rs_bo *bo, const double *lb, const double *ub)
+{
+	size_t j;
+
+	for (j = 0; j < bo->d; j++) {
+		bo->lb[j] = lb != NULL && lb[j] > 0.0 ? (lb[j] < 1.0 ? lb[j] : 1.0) : 0.0;
+		bo->ub[j] = ub != NULL && ub[j] < 1.0 ? (ub[j] > bo->lb[j] ? ub[j] : bo->lb[j]) :
+		    1.0;
+	}
+}
+
 /* A uniform feasible point by rejection, at most max_tries draws. */
 static int
 random_feasible(const struct rs_bo *bo, struct rs_rng *rng, double *x, char **cause)
@@ -526,10 +557,8 @@ suggest_guided(struct rs_bo *bo, struct rs_rng *rng, int refit, double *x_out, c
 	cand = a.xbest + d;
 	starts = cand + d;
 
-	for (j = 0; j < d; j++) {
-		lb[j] = 0.0;
-		ub[j] = 1.0;
-	}
+	memcpy(lb, bo->lb, d * sizeof *lb);
+	memcpy(ub, bo->ub, d * sizeof *ub);
 	if (refit)
 		rc = fit_hypers(bo, bo->n, rng, cause);
 	else
@@ -555,16 +584,19 @@ suggest_guided(struct rs_bo *bo, struct rs_rng *rng, int refit, double *x_out, c
 	n_obs = 0;
 	for (i = 0; i < bo->n && n_obs < (ns + 1) / 2; i++) {
 		const double *xo = bo->X + order[i] * d;
+		int inside = 1;
 
-		if (!feasible(bo, xo))
+		for (j = 0; j < d; j++)
+			inside &= xo[j] >= lb[j] && xo[j] <= ub[j];
+		if (!inside || !feasible(bo, xo))
 			continue;
 		memcpy(starts + n_obs * d, xo, d * sizeof *xo);
 		(void)acq_eval(&a, xo, NULL);
 		n_obs++;
 	}
-	/* part 2: the random feasible candidates with the largest log EI */
+	/* part 2: the random feasible candidates of the box with the largest log EI */
 	for (i = 0; i < bo->opt.n_candidates; i++) {
-		if (!draw(bo, rng, cand))
+		if (!draw_box(bo, rng, cand))
 			continue;
 		topk_insert(vals, starts + n_obs * d, d, &n_rand, ns - n_obs,
 		    acq_eval(&a, cand, NULL), cand);

@@ -96,6 +96,12 @@ int rs_bo_suggest_batch(struct rs_bo *bo, size_t q, double *X_out, struct rs_bo_
 /* Details of the last successful suggestion (of a batch: its last point). */
 void rs_bo_last_info(const struct rs_bo *bo, struct rs_bo_info *info);
 
+/* Restrict the guided suggestions (their random starts and the local searches of EI) to the
+ * box lb[d]..ub[d] inside [0,1]^d, e.g. a trust region around the incumbent (TuRBO: Eriksson
+ * et al., NeurIPS 2019); NULL bounds: the whole cube (the default).  The random initial design
+ * always uses the whole cube. */
+void rs_bo_set_box(struct rs_bo *bo, const double *lb, const double *ub);
+
 /* Record the value y of f at x[d].  RS_EINVAL if y is not finite or x is not a finite point
  * of [0,1]^d (a failed evaluation must be given a finite penalty value by the caller). */
 int rs_bo_observe(struct rs_bo *bo, const double *x, double y, char **cause);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "allocrun.h"
 #include "analysis.h"
 #include "cmd.h"
 #include "compress.h"
@@ -14,6 +15,7 @@
 #include "model.h"
 #include "pattern.h"
 #include "plan.h"
+#include "plot-trace.h"
 #include "session.h"
 
 /* At most this many points of one spectrum go to gnuplot (longer ones are thinned evenly; the
@@ -410,12 +412,9 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	char *warn = NULL;
 	int rc, width, height;
 
-	if (strcmp(what, "alloc-trace") == 0) {
-		rs_out_printf(ctx->out, "plot alloc-trace: no allocation history yet\n");
-		return 0;
-	}
 	if (strcmp(what, "spectrum") != 0 && strcmp(what, "energy") != 0 &&
-	    strcmp(what, "plan") != 0 && strcmp(what, "heatmap") != 0)
+	    strcmp(what, "plan") != 0 && strcmp(what, "heatmap") != 0 &&
+	    strcmp(what, "alloc-trace") != 0)
 		return rs_fail(&ctx->cause, RS_EUSAGE, "plot: '%s' is not a plot (spectrum, energy, "
 		               "plan, heatmap or alloc-trace)", what);
 	if (to == NULL || to[0] == '\0')
@@ -442,12 +441,18 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		return RS_EINVAL;
 	rs_gplot_set_size(g, width, height);
 	rc = script != NULL ? rs_gplot_save_script(g, script, &ctx->cause) : 0;
-	if (rc == 0 && strcmp(what, "plan") == 0)
+	if (rc == 0 && strcmp(what, "alloc-trace") == 0) {
+		struct rs_alloc_state *st = ctx->session->alloc;
+		plot_header(g, ctx, args, "allocation trace");
+		rc = rs_plot_trace(g, rs_allocrun_bo_last(ctx->session), st != NULL ? st->sens :
+		    NULL, &ctx->cause);
+	} else if (rc == 0 && strcmp(what, "plan") == 0) {
 		rc = plot_plan(ctx, args, g);
-	else if (rc == 0 && strcmp(what, "heatmap") == 0)
+	} else if (rc == 0 && strcmp(what, "heatmap") == 0) {
 		rc = plot_heatmap(ctx, args, g, pattern, kind);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		rc = plot_spectra(ctx, args, g, what, pattern, kind);
+	}
 	if (rc == 0)
 		rc = rs_gplot_render(g, &warn, &ctx->cause);
 	rs_gplot_free(g);
@@ -489,7 +494,10 @@ const struct rs_cmd_entry rs_cmd_plot_entry = {
 	        "grouped by layer, coloured by type, with the budget's line when one is set. "
 	        "'heatmap': keep %, rank and err by layer and matrix type, err the predicted "
 	        "relative reconstruction error at the plan's rank from the spectrum the method "
-	        "previews with (or --kind). 'alloc-trace' needs an allocation history. The format "
+	        "previews with (or --kind). 'alloc-trace': the last 'alloc bo' run's validation PPL by "
+	        "trial (full evaluations and screening ones apart), the best so far and the "
+	        "heuristic plans as lines, and the sensitivity probes (each matrix alone at a keep "
+	        "ratio); it needs one of them in the session. The format "
 	        "follows the extension of FILE (.png, .svg, .pdf); the file appears whole or not at "
 	        "all. --script FILE saves the gnuplot script too. Templates come from "
 	        "$RS_DATADIR/gnuplot or the installed share directory; $RS_GNUPLOT names the "

@@ -21,7 +21,7 @@ struct rs_opt {
 	const char *help;   /* one line */
 };
 
-#define RS_ARGS_MAX_OPTS 24
+#define RS_ARGS_MAX_OPTS 32
 
 /* A parsed command line: positionals (any number) plus the value of each option of the
  * entry's table. */

@@ -859,19 +859,105 @@ rs_bo_space_init(struct rs_bo_space *sp, const struct rs_plan *p, unsigned types
 	return 0;
 }
 
+int
+rs_bo_space_init_profile(struct rs_bo_space *sp, const struct rs_plan *p, unsigned types,
+    int groups, int n_prof, const int *const *prof, const char *const *names, char **cause)
+{
+	int rc, h, i, n = rs_plan_count(p);
+
+	if (n_prof < 1 || n_prof > RS_BO_MAX_PROFILES)
+		return rs_fail(cause, RS_EINVAL, "alloc bo: %d heuristic plans (1 to %d)", n_prof,
+		    RS_BO_MAX_PROFILES);
+	if ((rc = rs_bo_space_init(sp, p, types, groups, cause)) != 0)
+		return rc;
+	sp->kind = RS_BO_SPACE_PROFILE;
+	sp->n_prof = n_prof;
+	sp->n_mat = n;
+	sp->d += n_prof;
+	sp->off = log(4.0);
+	if (sp->d > RS_BO_MAX_VARS)
+		return rs_fail(cause, RS_EINVAL, "alloc bo: %d variables (at most %d)", sp->d,
+		    RS_BO_MAX_VARS);
+	if ((sp->prof_logu = rs_mallocarray((size_t)n_prof * (size_t)n, sizeof *sp->prof_logu))
+	    == NULL)
+		return rs_fail(cause, RS_ENOMEM, "alloc bo: out of memory");
+	(void)i;
+	for (h = 0; h < n_prof; h++) {
+		snprintf(sp->prof_name[h], sizeof sp->prof_name[h], "%s", names[h]);
+		rs_bo_space_set_profile(sp, p, h, prof[h]);
+	}
+	return 0;
+}
+
+void
+rs_bo_space_set_profile(struct rs_bo_space *sp, const struct rs_plan *p, int h,
+    const int *ranks)
+{
+	int i;
+
+	for (i = 0; i < sp->n_mat; i++) {
+		struct lev l = lev_of(p, i);
+		sp->prof_logu[(size_t)h * (size_t)sp->n_mat + (size_t)i] = log((double)lev_params(&l,
+		    lev_from_rank(&l, ranks[i])) / (double)(l.m * l.n));
+	}
+}
+
+void
+rs_bo_space_free(struct rs_bo_space *sp)
+{
+	if (sp == NULL)
+		return;
+	rs_free(sp->prof_logu);
+	sp->prof_logu = NULL;
+}
+
+/* First offset variable of the space (0 in the ratio space). */
+static int
+space_first_type_var(const struct rs_bo_space *sp)
+{
+	return sp->kind == RS_BO_SPACE_PROFILE ? sp->n_prof : 0;
+}
+
 void
 rs_bo_space_var_name(const struct rs_bo_space *sp, int j, char *buf, size_t n)
 {
-	int t = j / sp->groups, g = j % sp->groups;
-	int l0 = (g * sp->n_layers + sp->groups - 1) / sp->groups;
-	int l1 = ((g + 1) * sp->n_layers + sp->groups - 1) / sp->groups - 1;
+	int j0 = space_first_type_var(sp), t, g, l0, l1;
+	const char *pre = sp->kind == RS_BO_SPACE_PROFILE ? "d." : "";
 
+	if (j < j0) {
+		snprintf(buf, n, "w.%s", sp->prof_name[j]);
+		return;
+	}
+	j -= j0;
+	t = j / sp->groups;
+	g = j % sp->groups;
+	l0 = (g * sp->n_layers + sp->groups - 1) / sp->groups;
+	l1 = ((g + 1) * sp->n_layers + sp->groups - 1) / sp->groups - 1;
 	if (sp->groups == 1)
-		snprintf(buf, n, "%s", sp->vtype_name[t]);
+		snprintf(buf, n, "%s%s", pre, sp->vtype_name[t]);
 	else if (l0 == l1)
-		snprintf(buf, n, "%s@L%d", sp->vtype_name[t], l0);
+		snprintf(buf, n, "%s%s@L%d", pre, sp->vtype_name[t], l0);
 	else
-		snprintf(buf, n, "%s@L%d-%d", sp->vtype_name[t], l0, l1);
+		snprintf(buf, n, "%s%s@L%d-%d", pre, sp->vtype_name[t], l0, l1);
+}
+
+void
+rs_bo_space_var_text(const struct rs_bo_space *sp, int j, double x, char *buf, size_t n)
+{
+	double r;
+
+	if (sp->kind == RS_BO_SPACE_PROFILE) {
+		if (j < sp->n_prof)
+			snprintf(buf, n, "%.2f", x);
+		else
+			snprintf(buf, n, "x%.2f", exp((2.0 * x - 1.0) * sp->off));
+		return;
+	}
+	r = rs_bo_space_ratio(sp, x);
+	if (r >= 1.0)
+		snprintf(buf, n, "dense");
+	else
+		snprintf(buf, n, "%.3f", r);
 }
 
 double
@@ -881,22 +967,100 @@ rs_bo_space_ratio(const struct rs_bo_space *sp, double x)
 }
 
 void
-rs_bo_space_ranks(const struct rs_bo_space *sp, const struct rs_plan *p, const double *x,
-    int *ranks)
+rs_bo_space_profile_point(const struct rs_bo_space *sp, int h, double *x)
 {
-	int i, t;
+	int j;
 
+	for (j = 0; j < sp->d; j++)
+		x[j] = j < sp->n_prof ? (j == h ? 1.0 : 0.0) : 0.5;
+}
+
+/* The level nearest parameter fraction exp(lu) in log scale: ranks (j+1)·a, then dense. */
+static int
+lev_nearest_log(const struct lev *l, double lu)
+{
+	double k = exp(lu) * (double)l->m * (double)l->n / ((double)l->a * (double)(l->m +
+	    l->n)), kd = (double)l->m * (double)l->n / ((double)l->a * (double)(l->m + l->n));
+	double lo, hi;
+	int kf;
+
+	if (l->nlev == 0 || k >= kd)
+		return l->nlev;
+	if (k <= 1.0)
+		return 0;
+	kf = (int)floor(k);
+	if (kf >= l->nlev) {
+		/* between the top level and dense */
+		lo = (double)l->nlev;
+		hi = kd;
+		return log(k) - log(lo) <= log(hi) - log(k) ? l->nlev - 1 : l->nlev;
+	}
+	lo = (double)kf;
+	hi = (double)(kf + 1);
+	return log(k) - log(lo) <= log(hi) - log(k) ? kf - 1 : kf;
+}
+
+void
+rs_bo_space_ranks(const struct rs_bo_space *sp, const struct rs_plan *p, const double *x,
+    double shift, int *ranks)
+{
+	int i, t, h, j0 = space_first_type_var(sp);
+	double wsum = 0;
+
+	if (sp->kind == RS_BO_SPACE_PROFILE)
+		for (h = 0; h < sp->n_prof; h++)
+			wsum += x[h];
 	for (i = 0; i < rs_plan_count(p); i++) {
 		struct lev l = lev_of(p, i);
 		unsigned bit = 1u << rs_plan_type(p, i);
 		int layer = rs_plan_layer(p, i), g = layer * sp->groups / sp->n_layers;
 
 		ranks[i] = RS_PLAN_DENSE;
-		for (t = 0; t < sp->n_vtypes; t++)
-			if (sp->vtype_mask[t] & bit)
-				ranks[i] = lev_rank(&l, lev_nearest(&l,
-				    rs_bo_space_ratio(sp, x[t * sp->groups + g])));
+		for (t = 0; t < sp->n_vtypes; t++) {
+			double lu = 0, xv = x[j0 + t * sp->groups + g];
+
+			if (!(sp->vtype_mask[t] & bit))
+				continue;
+			if (sp->kind == RS_BO_SPACE_RATIO) {
+				ranks[i] = lev_rank(&l, lev_nearest(&l, rs_bo_space_ratio(sp, xv)));
+				continue;
+			}
+			for (h = 0; h < sp->n_prof; h++)
+				lu += (wsum > 1e-12 ? x[h] / wsum : 1.0 / sp->n_prof) *
+				    sp->prof_logu[(size_t)h * (size_t)sp->n_mat + (size_t)i];
+			lu += (2.0 * xv - 1.0) * sp->off + shift;
+			ranks[i] = lev_rank(&l, lev_nearest_log(&l, lu));
+		}
 	}
+}
+
+void
+rs_bo_space_project(const struct rs_bo_space *sp, const struct rs_plan *p,
+    const double *x, uint64_t target, uint64_t step, int *ranks, double *shift_out)
+{
+	double lo = -20, hi = 20, s;
+	uint64_t P;
+	int it;
+
+	rs_bo_space_ranks(sp, p, x, 0.0, ranks);
+	P = rs_rankalloc_params(p, ranks);
+	if (P <= target && P + step > target) {
+		if (shift_out != NULL)
+			*shift_out = 0;
+		return;
+	}
+	/* params grow with the shift: the largest shift that keeps at most T */
+	for (it = 0; it < 60; it++) {
+		s = 0.5 * (lo + hi);
+		rs_bo_space_ranks(sp, p, x, s, ranks);
+		if (rs_rankalloc_params(p, ranks) <= target)
+			lo = s;
+		else
+			hi = s;
+	}
+	rs_bo_space_ranks(sp, p, x, lo, ranks);
+	if (shift_out != NULL)
+		*shift_out = lo;
 }
 
 /* ---------------------------------------------------------------- history */
@@ -917,6 +1081,7 @@ rs_bo_hist_new(const char *config, uint64_t seed, int d, char **cause)
 		return NULL;
 	}
 	h->seed = seed;
+	h->chosen = -1;
 	h->d = d;
 	return h;
 }
@@ -964,7 +1129,7 @@ rs_bo_hist_best(const struct rs_bo_hist *h)
 	size_t k;
 
 	for (k = 0; k < h->n; k++)
-		if (b < 0 || h->t[k].y < h->t[b].y)
+		if (h->t[k].fidelity == RS_BO_FID_FULL && (b < 0 || h->t[k].y < h->t[b].y))
 			b = (long)k;
 	return b;
 }
@@ -981,23 +1146,25 @@ rs_bo_hist_save(const struct rs_bo_hist *h, const char *path, char **cause)
 	if ((af = rs_afile_open(path, cause)) == NULL)
 		return RS_EIO;
 	f = rs_afile_stream(af);
-	fprintf(f, "# rankscope bo history v1\n# seed %llu\n# dense_params %llu\n# config %s\n",
+	fprintf(f, "# rankscope bo history v2\n# seed %llu\n# dense_params %llu\n# config %s\n",
 	    (unsigned long long)h->seed, (unsigned long long)h->dense_params, h->config);
 	fprintf(f, "trial,guided");
 	for (j = 0; j < h->d; j++)
 		fprintf(f, ",%s", h->var_names[j][0] ? h->var_names[j] : "x");
-	fprintf(f, ",params,keep,objective,ppl,kl,proxy,seconds,best\n");
+	fprintf(f, ",params,keep,objective,ppl,kl,proxy,seconds,best,fidelity,round,low_ppl,"
+	    "windows\n");
 	for (k = 0; k < h->n; k++) {
 		const struct rs_bo_trial *t = &h->t[k];
-		if (best < 0 || t->y < h->t[best].y)
+		if (t->fidelity == RS_BO_FID_FULL && (best < 0 || t->y < h->t[best].y))
 			best = (long)k;
 		fprintf(f, "%zu,%d", k + 1, t->guided);
 		for (j = 0; j < h->d; j++)
 			fprintf(f, ",%.17g", t->x[j]);
-		fprintf(f, ",%llu,%.6f,%.17g,%.17g,%.17g,%.17g,%.3f,%.17g\n",
+		fprintf(f, ",%llu,%.6f,%.17g,%.17g,%.17g,%.17g,%.3f,%.17g,%d,%d,%.17g,%llu\n",
 		    (unsigned long long)t->params, h->dense_params > 0 ?
 		    (double)t->params / (double)h->dense_params : 0.0, t->y, t->ppl, t->kl,
-		    t->proxy, t->secs, h->t[best].y);
+		    t->proxy, t->secs, best >= 0 ? h->t[best].y : t->y, t->fidelity, t->round,
+		    t->low_ppl, (unsigned long long)t->windows);
 	}
 	return rs_afile_commit(af, cause);
 }
@@ -1024,7 +1191,7 @@ rs_bo_hist_load(const char *path, struct rs_bo_hist **out, char **cause)
 	char *text = NULL, *line, *next, *config = NULL;
 	size_t len;
 	unsigned long long seed = 0, dense = 0;
-	int rc, lineno = 0, have_seed = 0, d = -1, j;
+	int rc, lineno = 0, have_seed = 0, d = -1, j, v2 = 0;
 	char names[RS_BO_MAX_VARS][24];
 
 	*out = NULL;
@@ -1039,11 +1206,14 @@ rs_bo_hist_load(const char *path, struct rs_bo_hist **out, char **cause)
 		if (ll > 0 && line[ll - 1] == '\r')
 			line[--ll] = '\0';
 		lineno++;
-		if (lineno == 1 && strcmp(line, "# rankscope bo history v1") != 0) {
+		if (lineno == 1 && strcmp(line, "# rankscope bo history v1") != 0 &&
+		    strcmp(line, "# rankscope bo history v2") != 0) {
 			rc = rs_fail(cause, RS_EFORMAT, "%s: line 1: not a rankscope bo history "
-			    "(expected '# rankscope bo history v1')", path);
+			    "(expected '# rankscope bo history v2' or v1)", path);
 			goto fail;
 		}
+		if (lineno == 1)
+			v2 = line[24] == '2';
 		if (line[0] == '#') {
 			if (strncmp(line, "# seed ", 7) == 0) {
 				char *end;
@@ -1095,8 +1265,9 @@ rs_bo_hist_load(const char *path, struct rs_bo_hist **out, char **cause)
 				if (*s == ',')
 					s++;
 			}
-			if (d == 0 || strcmp(s, "params,keep,objective,ppl,kl,proxy,seconds,best")
-			    != 0) {
+			if (d == 0 || strcmp(s, v2 ? "params,keep,objective,ppl,kl,proxy,seconds,"
+			    "best,fidelity,round,low_ppl,windows" :
+			    "params,keep,objective,ppl,kl,proxy,seconds,best") != 0) {
 				rc = rs_fail(cause, RS_EFORMAT, "%s: line %d: the header's columns "
 				    "are not trial,guided,VARS…,params,keep,objective,ppl,kl,proxy,"
 				    "seconds,best", path, lineno);
@@ -1117,10 +1288,10 @@ rs_bo_hist_load(const char *path, struct rs_bo_hist **out, char **cause)
 			continue;
 		}
 		{
-			/* a row: 2 + d + 8 fields */
-			double v[2 + RS_BO_MAX_VARS + 8], x[RS_BO_MAX_VARS];
+			/* a row: 2 + d + 8 fields (v2: + 4) */
+			double v[2 + RS_BO_MAX_VARS + 12], x[RS_BO_MAX_VARS];
 			struct rs_bo_trial t;
-			int nf = 0, want = 2 + d + 8;
+			int nf = 0, want = 2 + d + (v2 ? 12 : 8);
 			char *s = line;
 			for (;;) {
 				size_t fl = strcspn(s, ",");
@@ -1168,6 +1339,19 @@ rs_bo_hist_load(const char *path, struct rs_bo_hist **out, char **cause)
 			t.kl = v[2 + d + 4];
 			t.proxy = v[2 + d + 5];
 			t.secs = v[2 + d + 6];
+			if (v2) {
+				if (v[2 + d + 8] < 0 || v[2 + d + 8] > 2 || v[2 + d + 9] < 0 ||
+				    v[2 + d + 11] < 0 || v[1] < 0 || v[1] > 2) {
+					rc = rs_fail(cause, RS_EFORMAT, "%s: line %d: bad fidelity, round, "
+					    "kind or windows", path, lineno);
+					goto fail;
+				}
+				t.guided = (int)v[1];
+				t.fidelity = (int)v[2 + d + 8];
+				t.round = (int)v[2 + d + 9];
+				t.low_ppl = v[2 + d + 10];
+				t.windows = (uint64_t)v[2 + d + 11];
+			}
 			if ((rc = rs_bo_hist_add(h, &t, cause)) != 0)
 				goto fail;
 		}

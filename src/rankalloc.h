@@ -132,34 +132,76 @@ int rs_rankalloc_cut(const struct rs_plan *p, const unsigned char *elig,
 int rs_rankalloc_fit(const struct rs_plan *p, const unsigned char *elig,
     const struct rs_spec *const *specs, uint64_t target, int *ranks, char **cause);
 
-/* ---- Bayesian-optimization search space (seed paper 1) */
+/* ---- Bayesian-optimization search spaces (docs/allocation.md) */
 
 #define RS_BO_MAX_VARS 64
+#define RS_BO_MAX_PROFILES 8
 
-/* Variables: one keep ratio per variable type (q and k share one; v only when eligible by
- * --types; types not eligible stay dense) and layer group (layer l is in group l·G/L).
- * x ∈ [0,1] maps to ρ = lo + x·(hi − lo); ρ ≥ 1 means dense. */
+enum rs_bo_space_kind {
+	RS_BO_SPACE_RATIO,      /* seed paper 1: one keep ratio per variable type and group */
+	RS_BO_SPACE_PROFILE     /* heuristic plans mixed, offset per type and group, projected */
+};
+
+/* Variables of the ratio space: one keep ratio per variable type (q and k share one; v only
+ * when eligible by --types; types not eligible stay dense) and layer group (layer l is in
+ * group l·G/L).  x ∈ [0,1] maps to ρ = lo + x·(hi − lo); ρ ≥ 1 means dense.
+ *
+ * The profile space: P heuristic plans ("profiles", each a rank array at the budget) give
+ * every eligible matrix i a log parameter fraction ℓᵢʰ = log(params(rᵢʰ)/dense(i)) (0 when
+ * dense).  Variables: P mixture weights wₕ = x_h, then one log offset per variable type and
+ * group δ = (2x − 1)·off (x = ½: none).  Point x asks for
+ *     ℓᵢ = Σₕ wₕ ℓᵢʰ / Σₕ wₕ  (all weights 0: the plain mean)  + δ(type(i), group(i)),
+ * each matrix at the level nearest exp(ℓᵢ) in log scale (past the top level: dense), and the
+ * projection (rs_bo_space_project) moves every ℓᵢ by the largest common shift whose plan
+ * fits the budget.  Profile h alone (wₕ = 1, the others 0, no offset) is its own plan exactly,
+ * as long as that plan is within the budget band. */
 struct rs_bo_space {
+	enum rs_bo_space_kind kind;
 	int n_vtypes;           /* variable types */
 	unsigned vtype_mask[RS_MAT_COUNT];      /* per variable type: bits of enum rs_tkind */
 	char vtype_name[RS_MAT_COUNT][8];       /* "qk", "v", "o", "gate", "up", "down" */
 	int groups;             /* G */
 	int n_layers;
-	int d;                  /* n_vtypes · G */
-	double lo, hi;
+	int d;                  /* ratio: n_vtypes · G; profile: n_prof + n_vtypes · G */
+	double lo, hi;          /* ratio: keep ratio range */
+	int n_prof;             /* profile: heuristic plans */
+	char prof_name[RS_BO_MAX_PROFILES][16];
+	int n_mat;              /* profile: plan matrices */
+	double *prof_logu;      /* profile: (n_prof, n_mat) ℓᵢʰ, allocated */
+	double off;             /* profile: largest |δ| (natural log) */
 };
 
-/* The space for the eligible types (bits of enum rs_tkind) and G layer groups. */
+/* The ratio space for the eligible types (bits of enum rs_tkind) and G layer groups. */
 int rs_bo_space_init(struct rs_bo_space *sp, const struct rs_plan *p, unsigned types,
     int groups, char **cause);
-/* Name of variable j: "qk" (G = 1) or "qk@L0-2". */
+/* The profile space over the n_prof rank arrays prof[h] named names[h] (copied), eligible
+ * types and G layer groups.  Free with rs_bo_space_free. */
+int rs_bo_space_init_profile(struct rs_bo_space *sp, const struct rs_plan *p, unsigned types,
+    int groups, int n_prof, const int *const *prof, const char *const *names, char **cause);
+/* Set profile h of a profile space to the rank array ranks (as at init). */
+void rs_bo_space_set_profile(struct rs_bo_space *sp, const struct rs_plan *p, int h,
+    const int *ranks);
+/* Release what a space holds (a ratio space holds nothing; NULL-safe). */
+void rs_bo_space_free(struct rs_bo_space *sp);
+/* Name of variable j: "qk" (G = 1) or "qk@L0-2"; profile weights "w.NAME", offsets "d.qk". */
 void rs_bo_space_var_name(const struct rs_bo_space *sp, int j, char *buf, size_t n);
-/* The keep ratio of variable value x. */
+/* Variable j of point value x as text: ratio "0.412" or "dense"; weight "0.30"; offset as a
+ * factor on the parameters "x1.52". */
+void rs_bo_space_var_text(const struct rs_bo_space *sp, int j, double x, char *buf, size_t n);
+/* The keep ratio of variable value x (ratio space). */
 double rs_bo_space_ratio(const struct rs_bo_space *sp, double x);
-/* The ranks of point x[d] before the budget fit: each matrix at the level nearest its
- * variable's ratio (ρ ≥ 1: dense); matrices of no variable dense. */
+/* The point of profile h alone (profile space): x[d]. */
+void rs_bo_space_profile_point(const struct rs_bo_space *sp, int h, double *x);
+/* The ranks of point x[d] before the budget fit: ratio space: each matrix at the level nearest
+ * its variable's ratio (ρ ≥ 1: dense); profile space: at the level nearest exp(ℓᵢ + shift);
+ * matrices of no variable dense. */
 void rs_bo_space_ranks(const struct rs_bo_space *sp, const struct rs_plan *p, const double *x,
-    int *ranks);
+    double shift, int *ranks);
+/* Profile space: ranks of x within the budget band T − step < P ≤ T when shift 0 gives that,
+ * else with the largest common shift whose plan keeps at most T (bisection), left for
+ * rs_rankalloc_fit to fill.  *shift_out (may be NULL) gets the shift. */
+void rs_bo_space_project(const struct rs_bo_space *sp, const struct rs_plan *p,
+    const double *x, uint64_t target, uint64_t step, int *ranks, double *shift_out);
 
 /* ---- trial history of a Bayesian-optimization run (resume, CSV export) */
 
@@ -171,8 +213,20 @@ struct rs_bo_trial {
 	uint64_t params;        /* parameters kept by the fitted plan */
 	double secs;            /* wall time of the evaluation (its round's, shared equally by
 	                         * the round's trials) */
-	int guided;
+	int guided;             /* RS_BO_RANDOM, RS_BO_GUIDED or RS_BO_SEEDED */
+	int fidelity;           /* RS_BO_FID_*: what the objective was measured with */
+	int round;              /* round of the search (profile space), 0-based */
+	double low_ppl;         /* ppl (+ λ·KL) on the first (screening) windows; 0: not measured */
+	double confirm_ppl;     /* ppl (+ λ·KL) on every validation window (not saved) */
+	uint64_t windows;       /* window forwards this trial spent */
 };
+
+/* How a trial's point was chosen. */
+enum { RS_BO_RANDOM = 0, RS_BO_GUIDED = 1, RS_BO_SEEDED = 2 };
+/* What a trial's objective was measured with: the full validation windows, the screening
+ * windows only (its y is the screening value plus the mean full − screening gap of the full
+ * trials before its round), or the spectral proxy alone (no forward pass). */
+enum { RS_BO_FID_FULL = 0, RS_BO_FID_LOW = 1, RS_BO_FID_PROXY = 2 };
 
 struct rs_bo_hist {
 	char *config;           /* the run's identity: objective, budget, space, data */
@@ -182,16 +236,23 @@ struct rs_bo_hist {
 	size_t n, cap;
 	struct rs_bo_trial *t;
 	uint64_t dense_params;
+	/* Profile space, after the last trial (not saved; a resumed finished run recomputes it):
+	 * the trial whose plan is returned, chosen among the best heuristic trial and the best
+	 * full trials by their validation on every window (confirm_ppl of those, 0 elsewhere). */
+	long chosen;
+	int confirm_windows;
 };
 
 struct rs_bo_hist *rs_bo_hist_new(const char *config, uint64_t seed, int d, char **cause);
 void rs_bo_hist_free(struct rs_bo_hist *h);
 /* Append a trial (x copied). */
 int rs_bo_hist_add(struct rs_bo_hist *h, const struct rs_bo_trial *t, char **cause);
-/* Index of the best trial (smallest y, earliest on a tie), -1 when empty. */
+/* Index of the best trial (smallest y among the full-fidelity trials, earliest on a tie), -1
+ * when there is none. */
 long rs_bo_hist_best(const struct rs_bo_hist *h);
-/* Write as CSV atomically: comment lines "# rankscope bo history v1", "# seed N",
- * "# config …", then a header and one row per trial. */
+/* Write as CSV atomically: comment lines "# rankscope bo history v2", "# seed N",
+ * "# config …", then a header and one row per trial (v1 files, without the fidelity, round,
+ * screening and window columns, are read too). */
 int rs_bo_hist_save(const struct rs_bo_hist *h, const char *path, char **cause);
 /* Read a file written by rs_bo_hist_save; every field checked (RS_EFORMAT + cause naming
  * the file and line). */
@@ -219,6 +280,7 @@ struct rs_alloc_eval_res {
 	double nll;             /* mean token NLL */
 	double ppl;             /* exp(nll) */
 	double kl;              /* mean KL(dense || plan) per token; 0 without want_kl */
+	double low_ppl, low_kl; /* the same over the first `low` windows (rs_alloc_eval_set) */
 };
 
 struct rs_alloc_eval;
@@ -236,6 +298,10 @@ void rs_alloc_eval_dense(const struct rs_alloc_eval *ev, struct rs_alloc_eval_re
  * included). */
 int rs_alloc_eval_windows(const struct rs_alloc_eval *ev);
 void rs_alloc_eval_counts(const struct rs_alloc_eval *ev, uint64_t *evals, uint64_t *windows);
+/* From now on evaluate only the first `use` windows (0: all), and report the first `low` of
+ * them separately too (0: none; low_ppl, low_kl).  Every process of a distributed run sets the
+ * same, as it runs the same search. */
+void rs_alloc_eval_set(struct rs_alloc_eval *ev, int use, int low);
 /* Evaluate ranks[] (a plan's matrices; RS_PLAN_DENSE or a rank).  RS_ECANCEL when cancelled. */
 int rs_alloc_eval_run(struct rs_alloc_eval *ev, const int *ranks, struct rs_alloc_eval_res *res,
     struct rs_job *job, char **cause);
@@ -307,6 +373,28 @@ struct rs_alloc_bo_opts {
 	int batch;
 	/* Evaluates a round of the ppl objective (NULL: rs_alloc_eval_serial). */
 	const struct rs_alloc_evaluator *evaluator;
+	/* Profile space (multi-fidelity, docs/allocation.md): the first `seeds` points are the
+	 * profiles alone (evaluated in full, one round), then n_init random ones (one round),
+	 * then rounds of `screen` candidates (constant liar): a candidate whose proxy exceeds
+	 * proxy_cap times the largest proxy of the profiles is not run; the others run on the
+	 * first `low` windows; the best of them runs in full when its screening objective is
+	 * within the screening gap's spread of the incumbent's.  From trial `trust_from` on
+	 * (0: never) the candidates come from a trust region around the incumbent. */
+	int seeds;
+	/* With late_profile (NULL: none), profile `late` is filled by it (rs_bo_space_set_profile) just
+	 * before its own trial, once the profiles before it are evaluated: the sensitivity plan,
+	 * whose probes take long, comes after the plans that cost nothing to make. */
+	int late;
+	int (*late_profile)(void *ud, int h, struct rs_job *job, char **cause);
+	void *late_ud;
+	int windows;            /* windows of a full evaluation (0: all of ev); the confirmation
+	                         * runs the best heuristic and the `confirm` best full trials on
+	                         * every window of ev and returns the best of them */
+	int confirm;
+	int screen;             /* candidates per guided round (≤ 1: no screening) */
+	int low;                /* screening windows (0: a quarter of the full ones) */
+	double proxy_cap;       /* 0: no proxy screen */
+	int trust_from;
 	/* After each trial k (0-based, in h) with its fitted ranks; best = index of the best. */
 	void (*on_trial)(void *ud, const struct rs_bo_hist *h, size_t k, long best,
 	    const int *ranks);

@@ -193,8 +193,17 @@ tap_check $? "a spectrum plot without spectra says to run spectra"
 [ $? -eq 2 ] && grep -q 'must end in .png, .svg or .pdf' "$TMPD/err"
 tap_check $? "an unknown extension is a usage error"
 
-"$RS_BIN" -c "plot alloc-trace" "$MODEL" >"$TMPD/out" 2>&1 && grep -q 'no allocation history yet' "$TMPD/out"
-tap_check $? "alloc-trace: no allocation history yet"
+# alloc-trace: without a run it says what to run and fails; after a bo run it draws the trials
+"$RS_BIN" -c "plot alloc-trace --to $TMPD/t0.png" "$MODEL" >"$TMPD/out" 2>"$TMPD/err"
+[ $? -eq 1 ] && grep -q "run 'alloc bo' or 'alloc sensitivity' first" "$TMPD/err" && [ ! -e "$TMPD/t0.png" ]
+tap_check $? "alloc-trace without a run: one line saying what to run, exit 1, no file"
+"$RS_BIN" -c "spectra; budget --keep 0.5; alloc bo --objective proxy --trials 8 --seed 2;
+	plot alloc-trace --to $TMPD/t.png; plot alloc-trace --to $TMPD/t.svg" "$MODEL" >"$TMPD/out" 2>"$TMPD/err" &&
+	grep -q "plot alloc-trace: wrote $TMPD/t.png" "$TMPD/out" &&
+	[ "$(head -c 8 "$TMPD/t.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ] &&
+	[ "$(grep -c '<path' "$TMPD/t.svg")" -gt 20 ] && grep -q 'best so far' "$TMPD/t.svg" &&
+	grep -q 'greedyrel' "$TMPD/t.svg"
+tap_check $? "alloc-trace after 8 bo trials writes a PNG (and an SVG with the trials, the best so far and the heuristic plans)"
 
 cp "$TMPD/p.pdf" "$TMPD/keep.pdf"
 RS_GNUPLOT="$TMPD/no-such-gnuplot" "$RS_BIN" -c "plot plan --to $TMPD/p.pdf" "$MODEL" >/dev/null 2>"$TMPD/err"

@@ -146,6 +146,58 @@ run_bo(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_sp
 	return run_bo_with(p, elig, sp, target, seed, trials, h, best, job, cb, ud, NULL);
 }
 
+/* The last progress report of a job. */
+struct last_progress {
+	char what[256];
+	double done, total;
+	int calls;
+};
+
+static void
+record_progress(void *ud, double done, double total, const char *what)
+{
+	struct last_progress *lp = ud;
+
+	snprintf(lp->what, sizeof lp->what, "%s", what);
+	lp->done = done;
+	lp->total = total;
+	lp->calls++;
+}
+
+/* A proxy-objective run in the profile space: the 4 heuristic plans, 2 random points, then
+ * rounds of 3, a trust region from trial 9. */
+static int
+run_profile(const struct rs_plan *p, const unsigned char *elig, const struct rs_bo_space *sp,
+    uint64_t target, uint64_t seed, int trials, struct rs_bo_hist *h, int *best,
+    struct rs_job *job, void (*cb)(void *, const struct rs_bo_hist *, size_t, long,
+    const int *), void *ud)
+{
+	struct rs_alloc_bo_opts o;
+	char *cause = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.space = sp;
+	o.target = target;
+	o.elig = elig;
+	o.specs = specs;
+	o.proxy = 1;
+	o.relative = 1;
+	o.trials = trials;
+	o.seeds = 4;
+	o.n_init = 2;
+	o.screen = 3;
+	o.trust_from = 9;
+	o.seed = seed;
+	o.on_trial = cb;
+	o.ud = ud;
+	rc = rs_alloc_bo_run(p, &o, h, best, job, &cause);
+	if (rc != 0 && rc != RS_ECANCEL)
+		tap_diag("bo: %s", cause ? cause : "?");
+	free(cause);
+	return rc;
+}
+
 /* A distributed evaluator simulated in one process: `size` processes, candidate i on
  * process i % size, the processes run last to first, each into its own result array; the
  * results are then combined in candidate order (as a gather to rank 0 would). */
@@ -531,6 +583,101 @@ main(void)
 		rs_bo_hist_free(h2);
 		rs_bo_hist_free(h3);
 		rs_bo_hist_free(h4);
+	}
+
+	/* 5b. the profile space: every heuristic plan is a point of it; a run's first trials are
+	 * those plans (their params and proxy objective as computed from the plans directly); the
+	 * same seed gives the same run; cancelled and resumed equals uninterrupted */
+	{
+		static const char *const names[4] = { "uniform", "energy", "greedy", "greedyrel" };
+		struct rs_bo_space sp;
+		struct rs_budget bud = { 0.45, 0 };
+		struct rs_bo_hist *h1, *h2, *h3;
+		struct rs_job job;
+		struct stop_after st;
+		int pr[4][N_MAT], rr[N_MAT], b1[N_MAT], b2[N_MAT], b3[N_MAT], h, same = 1, seeds = 1;
+		int inband = 1, rc;
+		const int *prof[4];
+		unsigned types;
+		uint64_t T;
+		double e;
+		size_t t;
+
+		rs_rankalloc_types(p, "all", elig, &types, NULL);
+		T = rs_budget_target(&bud, p);
+		ok = rs_rankalloc_uniform(p, elig, T, pr[0], NULL, NULL) == 0 &&
+		    rs_rankalloc_energy(p, elig, specs, -1, T, pr[1], &e, NULL) == 0 &&
+		    rs_rankalloc_greedy(p, elig, specs, NULL, 0, T, pr[2], NULL) == 0 &&
+		    rs_rankalloc_greedy(p, elig, specs, NULL, 1, T, pr[3], NULL) == 0;
+		for (h = 0; h < 4; h++)
+			prof[h] = pr[h];
+		ok = ok && rs_bo_space_init_profile(&sp, p, types, 1, 4, prof, names, &cause) == 0 &&
+		    sp.d == 10;
+		tap_ok(ok, "profile space: 4 heuristic plans and 6 type offsets, %d variables", sp.d);
+		for (h = 0; h < 4; h++) {
+			double x[RS_BO_MAX_VARS];
+			rs_bo_space_profile_point(&sp, h, x);
+			rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &sp, .target = T,
+			    .elig = elig, .specs = specs }, x, rr, NULL);
+			same = same && memcmp(rr, pr[h], sizeof rr) == 0;
+		}
+		tap_ok(same, "each heuristic plan alone is a point of the space: the same ranks");
+		h1 = rs_bo_hist_new("test", 3, sp.d, NULL);
+		h2 = rs_bo_hist_new("test", 3, sp.d, NULL);
+		h3 = rs_bo_hist_new("test", 3, sp.d, NULL);
+		rc = run_profile(p, elig, &sp, T, 3, 15, h1, b1, NULL, NULL, NULL);
+		for (h = 0; h < 4 && rc == 0 && h1->n == 15; h++)
+			seeds = seeds && h1->t[h].guided == RS_BO_SEEDED &&
+			    h1->t[h].params == rs_rankalloc_params(p, pr[h]) &&
+			    h1->t[h].y == log(rs_rankalloc_proxy(p, specs, NULL, 1, pr[h]));
+		tap_ok(rc == 0 && h1->n == 15 && seeds, "trials 1-4 are the uniform, energy, greedy "
+		    "and greedy --relative plans: their params and proxy objective");
+		for (t = 0; t < h1->n; t++) {
+			rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &sp, .target = T,
+			    .elig = elig, .specs = specs }, h1->t[t].x, rr, NULL);
+			inband = inband && met(p, elig, T, rr) && h1->t[t].params ==
+			    rs_rankalloc_params(p, rr);
+		}
+		tap_ok(inband, "every trial's projected plan meets the budget within one step");
+		tap_ok(h1->t[rs_bo_hist_best(h1)].y <= h1->t[0].y && h1->t[rs_bo_hist_best(h1)].y <=
+		    h1->t[3].y, "the best trial is no worse than any heuristic plan");
+		rc = run_profile(p, elig, &sp, T, 3, 15, h2, b2, NULL, NULL, NULL);
+		tap_ok(rc == 0 && same_hist(h1, h2, 15) && memcmp(b1, b2, sizeof b1) == 0,
+		    "profile space, same seed: the same 15 trials and plan");
+		memset(&job, 0, sizeof job);
+		st.job = &job;
+		st.after = 8;
+		st.seen = 0;
+		rc = run_profile(p, elig, &sp, T, 3, 15, h3, b3, &job, on_trial_stop, &st);
+		ok = rc == RS_ECANCEL && h3->n < 15;
+		memset(&job, 0, sizeof job);
+		t = h3->n;
+		rc = run_profile(p, elig, &sp, T, 3, 15, h3, b3, &job, NULL, NULL);
+		tap_ok(ok && rc == 0 && same_hist(h1, h3, 15) && memcmp(b1, b3, sizeof b1) == 0,
+		    "cancelled after %zu trials and resumed: the same 15 trials and plan", t);
+		/* progress: the trial count and the best so far, with the sub-step beside it */
+		{
+			struct last_progress lp;
+			struct rs_bo_hist *h4 = rs_bo_hist_new("test", 3, sp.d, NULL);
+			int k1 = 0, k2 = 0;
+			double bv = 0;
+			memset(&job, 0, sizeof job);
+			memset(&lp, 0, sizeof lp);
+			job.progress = record_progress;
+			job.ud = &lp;
+			rc = run_profile(p, elig, &sp, T, 3, 15, h4, b3, &job, NULL, NULL);
+			ok = rc == 0 && lp.calls > 0 && sscanf(lp.what, "trial %d/%d, best %lf", &k1,
+			    &k2, &bv) == 3 && k1 == 15 && k2 == 15 && tap_close(bv,
+			    exp(h4->t[rs_bo_hist_best(h4)].y), 0.01) && strstr(lp.what, " · trials "
+			    "done 15/15") != NULL && lp.done == 15 && lp.total == 15;
+			tap_ok(ok, "progress during bo: '%s' (the trials, not the sub-step's count)",
+			    lp.what);
+			rs_bo_hist_free(h4);
+		}
+		rs_bo_hist_free(h1);
+		rs_bo_hist_free(h2);
+		rs_bo_hist_free(h3);
+		rs_bo_space_free(&sp);
 	}
 
 	/* 6. BO in rounds of 3 (proxy objective): reproducible; resumed inside a round, at a
