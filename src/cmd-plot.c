@@ -443,7 +443,7 @@ cmd_plot_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	rc = script != NULL ? rs_gplot_save_script(g, script, &ctx->cause) : 0;
 	if (rc == 0 && strcmp(what, "alloc-trace") == 0) {
 		struct rs_alloc_state *st = ctx->session->alloc;
-		plot_header(g, ctx, args, "allocation trace");
+		plot_header(g, ctx, args, "allocation trace", "");
 		rc = rs_plot_trace(g, rs_allocrun_bo_last(ctx->session), st != NULL ? st->sens :
 		    NULL, &ctx->cause);
 	} else if (rc == 0 && strcmp(what, "plan") == 0) {
