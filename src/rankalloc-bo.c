@@ -706,6 +706,30 @@ bo_confirm(const struct rs_plan *p, const struct rs_alloc_bo_opts *o, struct rs_
 	return 0;
 }
 
+/* The ranks of trial `best` (none: < 0) into best_ranks, after a search that ended with rc:
+ * its first error stands, else this one's. */
+static int
+bo_best_ranks(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
+    const struct rs_bo_hist *h, long best, int *best_ranks, int rc, char **cause)
+{
+	char *c2 = NULL;
+	int r2;
+
+	if (best < 0)
+		return rc;
+	r2 = rs_alloc_bo_ranks(p, o, h->t[best].x, best_ranks, &c2);
+	if (r2 != 0 && rc == 0) {
+		rc = r2;
+		if (cause != NULL) {
+			rs_free(*cause);
+			*cause = c2;
+			c2 = NULL;
+		}
+	}
+	rs_free(c2);
+	return rc;
+}
+
 /* The profile-space search (rs_alloc_bo_opts: seeds, random design, screened rounds, trust
  * region); rounds are whole in h, so a resumed run replays them and continues. */
 static int
@@ -725,7 +749,6 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	size_t par = o->evaluator != NULL && o->evaluator->batch > 1 ? (size_t)o->evaluator->batch :
 	    1;
 	size_t q = (size_t)K, k, r0;
-	long best;
 
 	if ((size_t)o->seeds > q)
 		q = (size_t)o->seeds;
@@ -961,20 +984,8 @@ bo_profile_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 out:
 	if (o->ev != NULL)
 		rs_alloc_eval_set(o->ev, 0, 0);
-	best = h->chosen >= 0 ? h->chosen : rs_bo_hist_best(h);
-	if (best >= 0) {
-		char *c2 = NULL;
-		int r2 = rs_alloc_bo_ranks(p, o, h->t[best].x, best_ranks, &c2);
-		if (r2 != 0 && rc == 0) {
-			rc = r2;
-			if (cause != NULL) {
-				rs_free(*cause);
-				*cause = c2;
-				c2 = NULL;
-			}
-		}
-		rs_free(c2);
-	}
+	rc = bo_best_ranks(p, o, h, h->chosen >= 0 ? h->chosen : rs_bo_hist_best(h), best_ranks,
+	    rc, cause);
 	rs_bo_free(bo);
 	rs_free(xr);
 	rs_free(lb);
@@ -1003,7 +1014,6 @@ bo_ratio_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	double *X = NULL, *Y = NULL, *xr = NULL;
 	int *ranks = NULL, d = o->space->d, rc = 0, n = rs_plan_count(p);
 	size_t k, q = o->batch > 1 ? (size_t)o->batch : 1, n_load;
-	long best;
 
 	if (h->d != d)
 		return rs_fail(cause, RS_EINVAL, "alloc bo: the history has %d variables, the "
@@ -1103,19 +1113,7 @@ bo_ratio_run(const struct rs_plan *p, const struct rs_alloc_bo_opts *o,
 	if (rc == RS_ECANCEL && (cause == NULL || *cause == NULL))
 		rs_fail(cause, RS_ECANCEL, "alloc bo: cancelled");
 out:
-	if ((best = rs_bo_hist_best(h)) >= 0) {
-		char *c2 = NULL;
-		int r2 = rs_alloc_bo_ranks(p, o, h->t[best].x, best_ranks, &c2);
-		if (r2 != 0 && rc == 0) {
-			rc = r2;
-			if (cause != NULL) {
-				rs_free(*cause);
-				*cause = c2;
-				c2 = NULL;
-			}
-		}
-		rs_free(c2);
-	}
+	rc = bo_best_ranks(p, o, h, rs_bo_hist_best(h), best_ranks, rc, cause);
 	rs_bo_free(bo);
 	rs_free(X);
 	rs_free(Y);
