@@ -768,27 +768,6 @@ out:
 
 /* ---------------------------------------------------------------- history */
 
-/* Name of heuristic plan k of a profile-space history (its config's "profiles=a,b,…:hash"),
- * or "heuristic". */
-static void
-hist_prof_name(const struct rs_bo_hist *h, size_t k, char *buf, size_t n)
-{
-	const char *s = strstr(h->config, " profiles=");
-	size_t i = 0, len;
-
-	snprintf(buf, n, "heuristic");
-	if (s == NULL)
-		return;
-	s += 10;
-	while (i < k && *s != '\0' && *s != ':' && *s != ' ') {
-		if (*s++ == ',')
-			i++;
-	}
-	len = strcspn(s, ",: ");
-	if (i == k && len > 0 && len < n)
-		snprintf(buf, n, "%.*s", (int)len, s);
-}
-
 /* Spearman rank correlation of a[n] and b[n] (average ranks for ties); NAN below 3 pairs. */
 static double
 spearman(const double *a, const double *b, size_t n)
@@ -865,7 +844,7 @@ alloc_history(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if (t->fidelity == RS_BO_FID_FULL && (run < 0 || t->y < h->t[run].y))
 			run = (long)k;
 		if (t->guided == RS_BO_SEEDED)
-			hist_prof_name(h, k, kind, sizeof kind);
+			rs_bo_hist_profile_name(h, k, kind, sizeof kind);
 		else
 			snprintf(kind, sizeof kind, "%s", t->guided ? "guided" : "random");
 		if (t->fidelity == RS_BO_FID_FULL && t->ppl > 0)

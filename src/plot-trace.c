@@ -11,25 +11,6 @@
 #include "gplot.h"
 #include "status.h"
 
-/* Name of heuristic plan k of a profile-space run (its config's "profiles=a,b,…:hash"). */
-static void
-prof_name(const struct rs_bo_hist *h, size_t k, char *buf, size_t n)
-{
-	const char *s = strstr(h->config, " profiles=");
-	size_t i = 0, len;
-
-	snprintf(buf, n, "heuristic %zu", k + 1);
-	if (s == NULL)
-		return;
-	s += 10;
-	while (i < k && *s != '\0' && *s != ':' && *s != ' ')
-		if (*s++ == ',')
-			i++;
-	len = strcspn(s, ",: ");
-	if (i == k && len > 0 && len < n)
-		snprintf(buf, n, "%.*s", (int)len, s);
-}
-
 /* What trial t is drawn at: its validation PPL (full), its screening value, or for a proxy
  * run the proxy; 0 when it has none. */
 static double
@@ -82,7 +63,7 @@ trace_bo(struct rs_gplot *g, const struct rs_bo_hist *h)
 		char name[32];
 		if (h->t[k].guided != RS_BO_SEEDED || trial_value(&h->t[k], proxy_run) <= 0)
 			continue;
-		prof_name(h, k, name, sizeof name);
+		rs_bo_hist_profile_name(h, k, name, sizeof name);
 		rs_gplot_printf(g, "%s %.6g\n", name, trial_value(&h->t[k], proxy_run));
 	}
 	rs_gplot_data_end(g);

@@ -1134,6 +1134,24 @@ rs_bo_hist_best(const struct rs_bo_hist *h)
 	return b;
 }
 
+void
+rs_bo_hist_profile_name(const struct rs_bo_hist *h, size_t k, char *buf, size_t n)
+{
+	const char *s = strstr(h->config, " profiles=");
+	size_t i = 0, len;
+
+	snprintf(buf, n, "heuristic %zu", k + 1);
+	if (s == NULL)
+		return;
+	s += 10;
+	while (i < k && *s != '\0' && *s != ':' && *s != ' ')
+		if (*s++ == ',')
+			i++;
+	len = strcspn(s, ",: ");
+	if (i == k && len > 0 && len < n)
+		snprintf(buf, n, "%.*s", (int)len, s);
+}
+
 int
 rs_bo_hist_save(const struct rs_bo_hist *h, const char *path, char **cause)
 {

@@ -250,6 +250,9 @@ int rs_bo_hist_add(struct rs_bo_hist *h, const struct rs_bo_trial *t, char **cau
 /* Index of the best trial (smallest y among the full-fidelity trials, earliest on a tie), -1
  * when there is none. */
 long rs_bo_hist_best(const struct rs_bo_hist *h);
+/* Name of heuristic plan k of a profile-space history (from its config's
+ * "profiles=a,b,…:hash"), else "heuristic K" (1-based). */
+void rs_bo_hist_profile_name(const struct rs_bo_hist *h, size_t k, char *buf, size_t n);
 /* Write as CSV atomically: comment lines "# rankscope bo history v2", "# seed N",
  * "# config …", then a header and one row per trial (v1 files, without the fidelity, round,
  * screening and window columns, are read too). */
