@@ -21,6 +21,7 @@
 #include "mapfile.h"
 #include "model.h"
 #include "status.h"
+#include "xdg.h"
 
 #define CACHE_MAGIC "RSCACHE1"
 #define CACHE_VERSION 1u
@@ -44,7 +45,6 @@ struct rs_cache *
 rs_cache_open(const char *dir, char **cause)
 {
 	struct rs_cache *c;
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 
 	if ((c = rs_calloc(1, sizeof *c)) == NULL) {
 		rs_fail(cause, RS_ENOMEM, "cache: out of memory");
@@ -52,12 +52,8 @@ rs_cache_open(const char *dir, char **cause)
 	}
 	if (dir != NULL)
 		c->dir = rs_strdup(dir);
-	else if (xdg != NULL && xdg[0] == '/')
-		c->dir = rs_strdupf("%s/rankscope", xdg);
-	else if (home != NULL && home[0] != '\0')
-		c->dir = rs_strdupf("%s/.cache/rankscope", home);
-	else
-		c->dir = rs_strdup("/tmp/rankscope-cache");
+	else if ((c->dir = rs_xdg_path(RS_XDG_CACHE, NULL, NULL)) == NULL)
+		c->dir = rs_strdup("/tmp/rankscope-cache");     /* no HOME: a service account */
 	if (c->dir == NULL) {
 		rs_free(c);
 		rs_fail(cause, RS_ENOMEM, "cache: out of memory");

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "session.h"
 #include "status.h"
+#include "xdg.h"
 
 #define CONF_LINE_MAX 4096
 
@@ -25,20 +26,7 @@ static const struct { const char *key, *setting; } conf_keys[] = {
 char *
 rs_conffile_path(char **cause)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char *p;
-
-	if (xdg != NULL && xdg[0] == '/')
-		p = rs_strdupf("%s/rankscope/config", xdg);
-	else if (home != NULL && home[0] != '\0')
-		p = rs_strdupf("%s/.config/rankscope/config", home);
-	else {
-		rs_fail(cause, RS_EIO, "config: neither XDG_CONFIG_HOME nor HOME is set");
-		return NULL;
-	}
-	if (p == NULL)
-		rs_fail(cause, RS_ENOMEM, "out of memory");
-	return p;
+	return rs_xdg_path(RS_XDG_CONFIG, "config", cause);
 }
 
 /* A report of problems: lines appended to an allocated string. */

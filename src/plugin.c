@@ -15,6 +15,7 @@
 #include "../plugins/rankscope-plugin.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "xdg.h"
 
 #ifndef RS_PKGLIBDIR
 #define RS_PKGLIBDIR "/usr/local/lib/rankscope"
@@ -456,15 +457,10 @@ relocated_pkglibdir(void)
 char *
 rs_plugins_search_path(void)
 {
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 	char *lib = relocated_pkglibdir(), *user, *all;
 
-	if (xdg != NULL && xdg[0] == '/')
-		user = rs_strdupf("%s/rankscope/plugins", xdg);
-	else if (home != NULL && home[0] != '\0')
-		user = rs_strdupf("%s/.local/share/rankscope/plugins", home);
-	else
-		user = rs_strdup("");
+	if ((user = rs_xdg_path(RS_XDG_DATA, "plugins", NULL)) == NULL)
+		user = rs_strdup("");   /* no HOME: the installed plugins only */
 	if (user == NULL) {
 		rs_free(lib);
 		return NULL;

@@ -17,25 +17,13 @@
 #include "planfile.h"
 #include "session.h"
 #include "status.h"
+#include "xdg.h"
 
 /* The directory of the kept plans (allocated). */
 static char *
 store_dir(char **cause)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char *d;
-
-	if (xdg != NULL && xdg[0] == '/')
-		d = rs_strdupf("%s/rankscope/plans", xdg);
-	else if (home != NULL && home[0] != '\0')
-		d = rs_strdupf("%s/.local/state/rankscope/plans", home);
-	else {
-		rs_fail(cause, RS_EIO, "session store: neither XDG_STATE_HOME nor HOME is set");
-		return NULL;
-	}
-	if (d == NULL)
-		rs_fail(cause, RS_ENOMEM, "out of memory");
-	return d;
+	return rs_xdg_path(RS_XDG_STATE, "plans", cause);
 }
 
 char *

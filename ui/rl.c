@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "complete.h"
 #include "status.h"
+#include "xdg.h"
 
 #define RL_HISTORY_MAX 1000
 
@@ -406,18 +407,11 @@ ui_rl_history_add(const char *line)
 static char *
 rl_history_path(char **dir, char **cause)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char *d, *p;
+	char *d = rs_xdg_path(RS_XDG_STATE, NULL, cause), *p;
 
-	if (xdg != NULL && xdg[0] == '/')
-		d = rs_strdupf("%s/rankscope", xdg);
-	else if (home != NULL && home[0] != '\0')
-		d = rs_strdupf("%s/.local/state/rankscope", home);
-	else {
-		rs_fail(cause, RS_EIO, "history: neither XDG_STATE_HOME nor HOME is set");
+	if (d == NULL)
 		return NULL;
-	}
-	if (d == NULL || (p = rs_strdupf("%s/history", d)) == NULL) {
+	if ((p = rs_strdupf("%s/history", d)) == NULL) {
 		rs_free(d);
 		rs_fail(cause, RS_ENOMEM, "out of memory");
 		return NULL;
