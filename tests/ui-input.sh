@@ -104,10 +104,10 @@ complete 'plan '
 wait_for '^diff +load +reset +save +show *$' 5
 tap_check $? "'plan ' Tab lists exactly its subcommands"
 complete 'export '
-wait_for '^rankscope> export ?$' 5 && wait_for '^dense +factored *$' 5
-tap_check $? "'export ' Tab lists dense and factored"
+wait_for '^rankscope> export ?$' 5 && wait_for '^dense +factored +gguf *$' 5
+tap_check $? "'export ' Tab lists dense, factored and gguf"
 complete 'export dense out --dtype '
-wait_for '^bf16 +f16 +f32 *$' 5
+wait_for '^bf16 +f16 +f32 +q8_0 *$' 5
 tap_check $? "'export dense out --dtype ' Tab lists the dtypes"
 complete 'spectra --kind '
 wait_for '^feature +weight *$' 5
