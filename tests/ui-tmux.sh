@@ -219,6 +219,9 @@ $T send-keys -t rs Enter
 wait_for 'trial +[0-9]+/40 ' 90 &&
 	grep -Eq '^ [a-z ]+ .* [0-9]+/[0-9]+ +[0-9]+%.*\(Esc cancels\)' "$TMPD/screen"
 tap_check $? "a 12-word 'alloc bo' runs as a job: trials show while its progress bar runs"
+# the status line counts trials (issue 14, defect 9: it showed the sub-step, 'factors 36/36 100%')
+wait_for '^ .*trial [0-9]+/40(, best [0-9.]+)? \([a-z ]+\) · .*\(Esc cancels\)' 60
+tap_check $? "alloc bo's progress names the trial and the best so far, the sub-step beside it"
 t0=$(now_ms)
 $T send-keys -t rs Escape
 wait_fast 'alloc bo: cancelled after [0-9]+ trials' 30

@@ -632,10 +632,12 @@ draw_status(struct wb *w, int y, int width)
 		return;
 	}
 	if (w->busy) {
-		double done, total, el, eta = -1;
-		char what[32];
+		/* the job's own words first (alloc bo: the trial and the best, its sub-step beside),
+		 * then the bar and the counts; the words take what the counts leave */
+		double done, total, el;
+		char what[sizeof w->prog_what], right[160];
 		struct timespec now;
-		int bw = width >= 100 ? 30 : 16, x;
+		int bw = width >= 100 ? 30 : 16, x, room, cols, cut;
 
 		pthread_mutex_lock(&w->mu);
 		done = w->prog_done;
@@ -646,25 +648,31 @@ draw_status(struct wb *w, int y, int width)
 		el = (double)(now.tv_sec - w->job_t0.tv_sec) +
 		     1e-9 * (double)(now.tv_nsec - w->job_t0.tv_nsec);
 		if (total > 0 && done > 0)
-			eta = el * (total - done) / done;
-		put(y, 1, 12, a | A_BOLD, "%s", what);
-		x = 14;
+			snprintf(right, sizeof right, " %.0f/%.0f %3.0f%%  %.1fs  ETA %.1fs  (Esc cancels) ",
+			         done, total, 100.0 * done / total, el, el * (total - done) / done);
+		else if (total > 0)
+			snprintf(right, sizeof right, " %.0f/%.0f %3.0f%%  %.1fs  ETA -  (Esc cancels) ",
+			         done, total, 0.0, el);
+		else
+			snprintf(right, sizeof right, " starting  %.1fs  (Esc cancels) ", el);
+		room = width - 3 - bw - (int)strlen(right);
+		if (room < 12)
+			room = 12;
+		/* cut at a character boundary (the words may hold UTF-8, e.g. '·') */
+		for (cut = 0, cols = 0; what[cut] != '\0'; cut++) {
+			if (((unsigned char)what[cut] & 0xC0) == 0x80)
+				continue;
+			if (cols == room)
+				break;
+			cols++;
+		}
+		what[cut] = '\0';
+		put(y, 1, cut, a | A_BOLD, "%s", what);
+		x = 2 + (cols < 12 ? 12 : cols);
 		attroff(a);
 		bar(w, y, x, bw, total > 0 ? done / total : 0, PAIR_BAR, -1);
 		x += bw + 1;
-		if (total > 0)
-			put(y, x, width - x, a, " %.0f/%.0f %3.0f%%  %.1fs  ETA %s  (Esc cancels) ", done,
-			    total, 100.0 * done / total, el, eta >= 0 ? "" : "-");
-		else
-			put(y, x, width - x, a, " starting  %.1fs  (Esc cancels) ", el);
-		if (eta >= 0) {
-			char e[32];
-			int ex;
-			snprintf(e, sizeof e, "%.1fs", eta);
-			ex = x + snprintf(NULL, 0, " %.0f/%.0f %3.0f%%  %.1fs  ETA ", done, total,
-			                  100.0 * done / total, el);
-			put(y, ex, width - ex, a, "%s  (Esc cancels) ", e);
-		}
+		put(y, x, width - x, a, "%s", right);
 		return;
 	}
 	if (w->focus != WB_FOCUS_CMD) {

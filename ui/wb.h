@@ -56,7 +56,7 @@ struct wb {
 	struct rs_cmd_ctx wctx;
 	int job_done, job_rc;       /* under mu */
 	double prog_done, prog_total;   /* under mu */
-	char prog_what[32];             /* under mu */
+	char prog_what[160];            /* under mu */
 	struct timespec job_t0;
 	char job_summary[160];      /* the last job's outcome, shown on the status line */
 
