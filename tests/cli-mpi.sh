@@ -11,7 +11,7 @@
 # with the same statistics.
 . "$RS_SRCDIR/tests/tap.sh"
 
-NPOINTS=31
+NPOINTS=32
 MPIRUN=${RS_MPIRUN:-}
 if [ -z "$MPIRUN" ] || ! [ -x "$MPIRUN" ] || ! [ -x "$RS_MPI_BIN" ]; then
 	tap_skip $NPOINTS "no mpirun"
@@ -132,7 +132,9 @@ tap_check $st "man/rankscope-mpi.1 describes every option of --help ($(echo $opt
 # The searches over ranks: sensitivity's probes and bo's rounds (one candidate per rank, every
 # result on every rank in candidate order).  bo with -np 2 (rounds of 2 by default) twice gives
 # the same plan, and both equal one process running --batch 2; sensitivity equals one process.
-BO="$CAL; set method feature; alloc bo --keep 0.7 --trials 6 --init 2 --validation '$E' --ctx 128 --chunks 4 --seed 3"
+BO="$CAL; set method feature; alloc bo --space ratio --keep 0.7 --trials 6 --init 2 --validation '$E' --ctx 128 --chunks 4 --seed 3"
+# the default (profile) space: its rounds are its own (screening), shared out over the ranks
+BOP="$CAL; set method feature; alloc bo --keep 0.7 --trials 6 --init 2 --validation '$E' --ctx 128 --chunks 4 --seed 3"
 SENS="$CAL; set method feature; alloc sensitivity --keep 0.7 --validation '$E' --ctx 128 --chunks 2 --ratios 0.5"
 for i in 1 2; do
 	XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "$BO; plan save '$TMPD/bo$i.json'" "$M" >"$TMPD/bo$i.out" 2>&1
@@ -145,7 +147,13 @@ grep '^alloc bo: best' "$TMPD/bo-ref.out" >"$TMPD/bo-best"
 [ -s "$TMPD/bo1.json" ] && [ -s "$TMPD/bo-best" ] && grep -q 'in rounds of 2' "$TMPD/bo1.out" &&
 	cmp -s "$TMPD/bo1.json" "$TMPD/bo2.json" && cmp -s "$TMPD/bo1.json" "$TMPD/bo-ref.json" &&
 	grep '^alloc bo: best' "$TMPD/bo1.out" | cmp -s - "$TMPD/bo-best"
-tap_check $? "alloc bo, -np 2 twice with seed 3: the same plan, equal to one process with --batch 2"
+tap_check $? "alloc bo --space ratio, -np 2 twice with seed 3: the same plan, equal to one process with --batch 2"
+XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "$BOP; plan save '$TMPD/bop.json'" "$M" >"$TMPD/bop.out" 2>&1 &&
+	XDG_CACHE_HOME="$TMPD/np2" "$RS_BIN" -t 1 -c "load '$M'; $BOP; plan save '$TMPD/bop-ref.json'" \
+	>"$TMPD/bop-ref.out" 2>&1 && grep -q 'profile space' "$TMPD/bop.out" &&
+	cmp -s "$TMPD/bop.json" "$TMPD/bop-ref.json" &&
+	[ "$(grep '^alloc bo: best' "$TMPD/bop.out")" = "$(grep '^alloc bo: best' "$TMPD/bop-ref.out")" ]
+tap_check $? "alloc bo (profile space, the default), -np 2 with seed 3: the plan of one process"
 XDG_CACHE_HOME="$TMPD/np2" mpi 2 -c "$SENS; plan save '$TMPD/sens-mpi.json'" "$M" >"$TMPD/out" 2>&1 &&
 	XDG_CACHE_HOME="$TMPD/np2" "$RS_BIN" -t 1 -c "load '$M'; $SENS; plan save '$TMPD/sens-ref.json'" \
 	>"$TMPD/out2" 2>&1 && cmp -s "$TMPD/sens-mpi.json" "$TMPD/sens-ref.json"
