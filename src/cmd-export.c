@@ -66,7 +66,7 @@ cmd_export_exec(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		else if (k == K_GGUF && (strcmp(dt, "q8_0") == 0 || strcmp(dt, "Q8_0") == 0))
 			o.dtype = RS_DT_Q8_0;
 		else
-			return rs_fail(&ctx->cause, RS_EINVAL, "export: --dtype is f32, f16, bf16%s, not "
+			return rs_fail(&ctx->cause, RS_EUSAGE, "export: --dtype is f32, f16, bf16%s, not "
 			               "'%s'", k == K_GGUF ? " or q8_0" : " (q8_0: gguf only)", dt);
 	}
 	if (s->model == NULL && k == K_GGUF && s->tok != NULL) {
