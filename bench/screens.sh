@@ -60,7 +60,7 @@ shot() {
 	$T send-keys -t rs Escape
 	sleep 0.3
 	$T send-keys -t rs j j j '-'
-	sleep 1
+	wait_for 'L0\.o: rank' 10
 	$T capture-pane -p -t rs >"$out.part"
 	$T kill-session -t rs
 	# trailing blanks are tmux's padding, not the screen's content
