@@ -36,3 +36,29 @@ type_cmd() {
 	$T send-keys -t rs -l "$1"
 	$T send-keys -t rs Enter
 }
+
+# wb_start W H [ARGS]: (re)start the workbench ($BIN on $MODEL, from the source tree, under
+# TERM=xterm-256color, after the assignments in WB_ENV) in session rs at W x H, ARGS before the
+# model; a spare session keeps the server up.  Its exit status goes to $TMPD/status, its
+# standard error to $TMPD/stderr.
+wb_start() {
+	wb_w=$1 wb_h=$2
+	shift 2
+	rm -f "$TMPD/status"
+	cat >"$TMPD/run.sh" <<EOS
+cd "$RS_SRCDIR"
+${WB_ENV:-} TERM=xterm-256color "$BIN" $* $MODEL 2>"$TMPD/stderr"
+echo \$? >"$TMPD/status"
+exec sleep 120
+EOS
+	$T has-session -t keep 2>/dev/null || $T new-session -d -s keep "sleep 600"
+	$T kill-session -t rs >/dev/null 2>&1
+	$T new-session -d -s rs -x "$wb_w" -y "$wb_h" "sh $TMPD/run.sh"
+}
+
+# wb_exited: the workbench ended (its status written) within 10 s.
+wb_exited() {
+	n=0
+	while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	[ -s "$TMPD/status" ]
+}

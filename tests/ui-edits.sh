@@ -36,14 +36,7 @@ top_has() {
 	return 1
 }
 
-cat >"$TMPD/run.sh" <<EOF
-cd "$RS_SRCDIR"
-TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
-echo \$? >"$TMPD/status"
-exec sleep 120
-EOF
-$T new-session -d -s keep "sleep 600"
-$T new-session -d -s rs -x 120 -y 50 "sh $TMPD/run.sh"
+wb_start 120 50
 wait_for '^L0\.q +256x256 +dense' 20
 tap_check $? "the workbench opens under TERM=xterm-256color"
 
@@ -189,9 +182,7 @@ done
 tap_check $? "at 80x24 'help alloc' reads in full in the log (wrapped rows, scrolled back $k rows)"
 
 type_cmd 'quit'
-n=0
-while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-[ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "quit exits with status 0"
 [ -s "$TMPD/stderr" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr")"
 

@@ -17,14 +17,7 @@ unset NO_COLOR
 cat >"$TMPD/pager.sh" <<EOS
 cp "\$1" "$TMPD/paged"
 EOS
-cat >"$TMPD/run.sh" <<EOS
-cd "$RS_SRCDIR"
-PAGER="sh $TMPD/pager.sh" TERM=xterm-256color "$BIN" $MODEL 2>"$TMPD/stderr"
-echo \$? >"$TMPD/status"
-exec sleep 120
-EOS
-$T new-session -d -s keep "sleep 600"
-$T new-session -d -s rs -x 80 -y 24 "sh $TMPD/run.sh"
+WB_ENV="PAGER='sh $TMPD/pager.sh'" wb_start 80 24
 wait_for '^L0\.q +256x256 +dense' 20
 tap_check $? "the workbench opens at 80x24"
 
@@ -175,9 +168,7 @@ tap_check $? "with the mouse off a click selects nothing (j after it moves from 
 $T send-keys -t rs C-u Escape
 sleep 0.3
 $T send-keys -t rs q
-n=0
-while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-[ "$(cat "$TMPD/status" 2>/dev/null)" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q quits an unedited session at once, status 0"
 [ -s "$TMPD/stderr" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr")"
 

@@ -12,28 +12,7 @@ export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" XDG_CONFIG_HOME
 export RS_DATADIR="$RS_SRCDIR/share" LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
 unset NO_COLOR
 
-# start [ARGS]: (re)start the workbench at 120x50 with ARGS before the model.
-start() {
-	rm -f "$TMPD/status"
-	cat >"$TMPD/run.sh" <<EOS
-cd "$RS_SRCDIR"
-TERM=xterm-256color "$BIN" $* $MODEL 2>"$TMPD/stderr"
-echo \$? >"$TMPD/status"
-exec sleep 120
-EOS
-	$T kill-session -t rs >/dev/null 2>&1
-	$T new-session -d -s rs -x 120 -y 50 "sh $TMPD/run.sh"
-}
-
-# exited: the program ended (status written) within 10 s.
-exited() {
-	n=0
-	while [ ! -s "$TMPD/status" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-	[ -s "$TMPD/status" ]
-}
-
-$T new-session -d -s keep "sleep 600"
-start
+wb_start 120 50
 wait_for '^L0\.q +256x256 +dense' 20
 tap_check $? "the workbench opens"
 type_cmd 'rank L0.q 64'
@@ -45,17 +24,17 @@ $T send-keys -t rs q
 wait_for 'unsaved edits: quit\? y/n' 5
 tap_check $? "q with an edited plan asks before quitting"
 $T send-keys -t rs n
-wait_for 'quit: not quitting' 5 && ! exited
+wait_for 'quit: not quitting' 5 && ! wb_exited
 tap_check $? "n: the workbench stays"
 $T send-keys -t rs q
 wait_for 'unsaved edits: quit\? y/n' 5
 $T send-keys -t rs y
-exited && [ "$(cat "$TMPD/status")" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q, then y: the workbench quits with status 0"
 ls "$TMPD/state/rankscope/plans/"*.json >/dev/null 2>&1
 tap_check $? "the plan is kept under \$XDG_STATE_HOME/rankscope/plans"
 
-start
+wb_start 120 50
 wait_for 'session: restored the last session.s plan \(7 of 42 factored' 20
 tap_check $? "reopening says the last session's plan is restored (7 of 42 factored)"
 wait_for '^L0\.q +256x256 +64 ' 5 && wait_for '^L0\.down +256x768 +96 ' 5
@@ -63,10 +42,10 @@ tap_check $? "the restored plan has L0.q at 64 and L0.down at 96 (--keep 0.5 of 
 $T send-keys -t rs Escape
 sleep 0.3
 $T send-keys -t rs q
-exited && [ "$(cat "$TMPD/status")" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q on the restored plan, not edited since, quits without asking"
 
-start --fresh
+wb_start 120 50 --fresh
 wait_for '^L0\.q +256x256 +dense' 20 && sleep 1 && ! screen_has 'restored' &&
 	screen_has '^L0\.down +256x768 +dense'
 tap_check $? "--fresh opens with every matrix dense and says nothing is restored"
@@ -76,10 +55,10 @@ wait_for 'plan: saved 1 of 42' 10
 $T send-keys -t rs Escape
 sleep 0.3
 $T send-keys -t rs q
-exited && [ "$(cat "$TMPD/status")" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q right after 'plan save' quits without asking"
 
-start
+wb_start 120 50
 wait_for 'session: restored the last session.s plan \(1 of 42 factored' 20 &&
 	wait_for '^L1\.q +256x256 +32 ' 5
 tap_check $? "the plan of the --fresh session is the one kept next (L1.q at 32)"
@@ -91,7 +70,7 @@ sleep 0.3
 $T send-keys -t rs q
 wait_for 'unsaved edits: quit\? y/n' 5
 $T send-keys -t rs q
-exited && [ "$(cat "$TMPD/status")" = 0 ]
+wb_exited && [ "$(cat "$TMPD/status")" = 0 ]
 tap_check $? "q twice quits without answering y"
 [ -s "$TMPD/stderr" ] && tap_diag "stderr: $(head -c 2000 "$TMPD/stderr")"
 
