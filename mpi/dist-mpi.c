@@ -388,9 +388,17 @@ int
 rs_dist_mpi_init(struct rs_dist *d, int *argc, char ***argv, const char *status_dir)
 {
 	struct mpi_dist *md;
+	int provided = MPI_THREAD_SINGLE;
 
-	if (MPI_Init(argc, argv) != MPI_SUCCESS) {
-		fprintf(stderr, "rankscope-mpi: MPI_Init failed\n");
+	/* threads of our own (BLAS, the covariance fold, calibrate's cache writer) never call MPI */
+	if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+		fprintf(stderr, "rankscope-mpi: MPI_Init_thread failed\n");
+		return -1;
+	}
+	if (provided < MPI_THREAD_FUNNELED) {
+		fprintf(stderr, "rankscope-mpi: this MPI library does not allow threads beside the "
+		    "main one (MPI_THREAD_FUNNELED)\n");
+		MPI_Abort(MPI_COMM_WORLD, 1);
 		return -1;
 	}
 	if ((md = rs_calloc(1, sizeof *md)) == NULL) {

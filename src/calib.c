@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,7 +155,7 @@ rs_calib_estimate(const struct rs_model *m, int ctx, int64_t tokens, int groups,
     uint64_t memory, struct rs_calib_plan *pl, char **cause)
 {
 	const struct rs_model_config *mc = rs_model_config(m);
-	uint64_t max_entry = 0, rows, need, row_bytes = (uint64_t)mc->dim * sizeof(float);
+	uint64_t layer_entries = 0, rows, need, row_bytes = (uint64_t)mc->dim * sizeof(float);
 	int g;
 
 	memset(pl, 0, sizeof *pl);
@@ -179,8 +180,7 @@ rs_calib_estimate(const struct rs_model *m, int ctx, int64_t tokens, int groups,
 		pl->layer_bytes += accum_bytes(n, (uint64_t)groups);
 		e = entry_bytes(n, (uint64_t)groups);
 		pl->stats_bytes += e * (uint64_t)mc->n_layers;
-		if (e > max_entry)
-			max_entry = e;
+		layer_entries += e;
 	}
 	pl->hold = pl->stats_bytes <= CALIB_HOLD_MAX && pl->stats_bytes <= memory / 4;
 	pl->batch_windows = CALIB_ROWS / ctx > 1 ? CALIB_ROWS / ctx : 1;
@@ -188,7 +188,8 @@ rs_calib_estimate(const struct rs_model *m, int ctx, int64_t tokens, int groups,
 		pl->batch_windows = pl->windows;
 	rows = (uint64_t)pl->batch_windows * (uint64_t)ctx;
 	pl->forward_bytes = forward_bytes(m, rows, (uint64_t)ctx);
-	pl->fixed_bytes = pl->forward_bytes + max_entry + (pl->hold ? pl->stats_bytes : 0);
+	/* held, the entries are counted once; else one layer's are written while the next runs */
+	pl->fixed_bytes = pl->forward_bytes + (pl->hold ? pl->stats_bytes : layer_entries);
 	/* The hidden states of every token at one boundary, updated in place, if they fit
 	 * beside one layer's accumulators; else two boundaries on disk and one batch here. */
 	pl->hidden_bytes = (uint64_t)pl->tokens * row_bytes;
@@ -363,15 +364,17 @@ encode(size_t n, size_t groups, uint64_t tokens, const double *gmeans, const dou
 	p += groups * n * sizeof(double);
 	memcpy(p, mean, n * sizeof(double));
 	p += n * sizeof(double);
-	for (i = 0; i < n; i++)
-		for (j = i; j < n; j++, k++) {
-			if (es == sizeof(double)) {
-				memcpy(p + k * 8, &cov[i * n + j], 8);
-			} else {
+	/* the upper triangle row by row (an element-wise copy took 0.2 s at n = 5632) */
+	for (i = 0; i < n; k += n - i, i++) {
+		if (es == sizeof(double)) {
+			memcpy(p + k * 8, &cov[i * n + i], (n - i) * sizeof(double));
+		} else {
+			for (j = i; j < n; j++) {
 				float f = (float)cov[i * n + j];
-				memcpy(p + k * 4, &f, 4);
+				memcpy(p + (k + j - i) * 4, &f, 4);
 			}
 		}
+	}
 	*out = buf;
 	*len = (size_t)total;
 	return 0;
@@ -591,16 +594,94 @@ reduce_input(struct rs_calib *c, struct accum *a, char **cause)
 	return rs_covstats_finish_reduced(a->cs, (uint64_t)tokens, cause);
 }
 
-/* Finish one input's statistics and store them (cache, and memory when holding). */
+/* A layer's finished entries on their way to the cache, written by a thread of their own while
+ * the sweep runs the next layer: written in line, each write held every rank of a distributed
+ * run (rank 0 writes, the others wait in the next reduction), 0.25 s of a 3.5 s layer at the
+ * TinyLlama shape on two ranks. */
+struct entry_write {
+	char *key;
+	uint8_t *buf;
+	size_t len;
+	size_t slot;            /* index into held */
+	int attempted, rc;
+	char *cause;
+};
+
+struct writer {
+	struct rs_cache *cache;
+	struct entry_write e[RS_IN_COUNT];
+	int n, running;
+	pthread_t tid;
+};
+
+/* Thread body: write the queued entries in order. */
+static void *
+writer_thread(void *arg)
+{
+	struct writer *wr = arg;
+	int i;
+
+	for (i = 0; i < wr->n; i++) {
+		wr->e[i].rc = rs_cache_put(wr->cache, CALIB_KIND, wr->e[i].key, wr->e[i].buf,
+		    wr->e[i].len, &wr->e[i].cause);
+		wr->e[i].attempted = 1;
+	}
+	return NULL;
+}
+
+/* Start writing the queued entries; in this thread when no other can be made. */
+static void
+writer_start(struct writer *wr)
+{
+	if (wr->n == 0 || wr->running)
+		return;
+	wr->running = pthread_create(&wr->tid, NULL, writer_thread, wr) == 0;
+	if (!wr->running)
+		writer_thread(wr);
+}
+
+/* Wait for the queued entries.  A failed write keeps its entry in memory, as the session
+ * needs it; an entry never attempted (the run failed first) is dropped. */
+static void
+writer_finish(struct rs_calib *c, struct writer *wr, void (*note)(void *, const char *),
+    void *ud)
+{
+	int i;
+
+	if (wr->running)
+		pthread_join(wr->tid, NULL);
+	wr->running = 0;
+	for (i = 0; i < wr->n; i++) {
+		struct entry_write *e = &wr->e[i];
+		if (e->attempted && e->rc != 0) {
+			if (note != NULL)
+				note(ud, e->cause != NULL ? e->cause : "calibrate: cache write failed");
+			c->held[e->slot] = e->buf;
+			c->held_len[e->slot] = e->len;
+		} else if (c->held[e->slot] != e->buf) {
+			rs_free(e->buf);
+		}
+		rs_free(e->key);
+		rs_free(e->cause);
+	}
+	memset(wr->e, 0, sizeof wr->e);
+	wr->n = 0;
+}
+
+/* Finish one input's statistics and store them: queued for the cache (wr), and kept in memory
+ * when holding or when there is no cache. */
 static int
-store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct accum *a,
-    void (*note)(void *, const char *), void *ud, char **cause)
+store_input(struct rs_calib *c, struct rs_cache *cache, struct writer *wr, int layer, int g,
+    struct accum *a, char **cause)
 {
 	size_t n = rs_covstats_dim(a->cs), G = (size_t)c->p.groups, i, k, len = 0;
 	double per_group;
 	uint8_t *buf = NULL;
-	char *key, *pcause = NULL;
+	char *key;
 	int rc, w, cnt;
+	/* distributed, rank 0 alone writes (the others read it back when not holding) */
+	int writes = cache != NULL && (!rs_dist_active(c->p.dist) || c->p.dist->rank == 0);
+	int keeps = c->plan.hold || cache == NULL;
 
 	if (rs_dist_active(c->p.dist)) {
 		if ((rc = reduce_input(c, a, cause)) != 0)
@@ -609,6 +690,8 @@ store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct
 	    (rc = rs_covstats_finish(a->cs, cause)) != 0) {
 		return rc;
 	}
+	if (!writes && !keeps)
+		return 0;
 	for (k = 0; k < G; k++) {
 		for (cnt = 0, w = 0; w < c->plan.windows; w++)
 			cnt += group_of(c, w) == (int)k;
@@ -620,26 +703,22 @@ store_input(struct rs_calib *c, struct rs_cache *cache, int layer, int g, struct
 	    rs_covstats_cov(a->cs), &buf, &len, cause)) != 0)
 		return rc;
 	i = (size_t)layer * RS_IN_COUNT + g;
-	/* distributed, rank 0 alone writes (the others read it back when not holding) */
-	if (cache != NULL && (!rs_dist_active(c->p.dist) || c->p.dist->rank == 0)) {
-		if ((key = entry_key(c, layer, g)) == NULL) {
-			rs_free(buf);
-			return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
-		}
-		rc = rs_cache_put(cache, CALIB_KIND, key, buf, len, &pcause);
-		rs_free(key);
-		if (rc != 0) {
-			if (note != NULL)
-				note(ud, pcause != NULL ? pcause : "calibrate: cache write failed");
-			rs_free(pcause);
-		}
-	}
-	if (c->plan.hold || cache == NULL || rc != 0) {
+	if (keeps) {
 		c->held[i] = buf;
 		c->held_len[i] = len;
-	} else {
-		rs_free(buf);
 	}
+	if (!writes)
+		return 0;
+	if ((key = entry_key(c, layer, g)) == NULL) {
+		if (!keeps)
+			rs_free(buf);
+		return rs_fail(cause, RS_ENOMEM, "calibrate: out of memory");
+	}
+	wr->e[wr->n].key = key;
+	wr->e[wr->n].buf = buf;
+	wr->e[wr->n].len = len;
+	wr->e[wr->n].slot = i;
+	wr->n++;
 	return 0;
 }
 
@@ -1138,6 +1217,7 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 	struct rs_forward *f = NULL;
 	struct hidden h;
 	struct sweep sw;
+	struct writer wr;
 	int l, first = -1, last = -1, start = 0, rc = 0, per_call = pl->batch_windows, wa, wb;
 	uint64_t base_ident;
 	double units, done_units = 0;
@@ -1147,6 +1227,8 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 	memset(rep, 0, sizeof *rep);
 	memset(&sw, 0, sizeof sw);
 	memset(&h, 0, sizeof h);
+	memset(&wr, 0, sizeof wr);
+	wr.cache = cache;
 	h.fd = -1;
 	sw.layer = -1;
 	rep->resumed_at = -1;
@@ -1268,8 +1350,16 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 			goto out;
 		if (sw.layer >= 0) {
 			int g;
+			/* the previous layer's entries first: one layer's in flight at most */
+			writer_finish(c, &wr, note, ud);
 			for (g = 0; g < RS_IN_COUNT && rc == 0; g++)
-				rc = store_input(c, cache, l, g, &sw.acc[g], note, ud, cause);
+				rc = store_input(c, cache, &wr, l, g, &sw.acc[g], cause);
+			if (rc == 0)
+				writer_start(&wr);
+			/* a spilled sweep resumes from the boundary the next layer overwrites: its
+			 * statistics must be in the cache before that */
+			if (h.fd >= 0)
+				writer_finish(c, &wr, note, ud);
 			sw.layer = -1;
 			if (rc != 0 && d != NULL)
 				/* the others are in this layer's reductions */
@@ -1289,10 +1379,12 @@ rs_calib_run(struct rs_calib *c, const int32_t *ids, struct rs_cache *cache,
 		/* the sweep reads each layer once: its weights are done with */
 		release_layer(c->m, l);
 	}
+	writer_finish(c, &wr, note, ud);
 	/* rank 0's last entries are written before any rank reads them back */
 	if (d != NULL && (rc = d->barrier(d->ctx, cause)) != 0)
 		d->abort(d->ctx, "calibrate: barrier failed");
 out:
+	writer_finish(c, &wr, note, ud);
 	accum_free(sw.acc);
 	/* a kill keeps the spill file for a rerun; a finished, failed or cancelled run does not */
 	hidden_close(&h, 0);

@@ -11,12 +11,15 @@
  * token at the current layer boundary are kept; for layer l every batch of windows goes through
  * layer l alone (forward.h's rs_forward_layer) while the hook accumulates l's four inputs, the
  * outputs become the boundary l+1, and l's four statistics are finished, stored and freed
- * before layer l+1.  The cost is one forward pass without the head plus the accumulation; the
- * weights of a layer are read once (their mapped pages are released after it).
+ * before layer l+1 (written by a thread of their own while layer l+1 runs, and before it when
+ * the hidden states spill, since the rerun of a kill resumes from the boundary l+1 overwrites).
+ * The cost is one forward pass without the head plus the accumulation; the weights of a layer
+ * are read once (their mapped pages are released after it).
  *
  * Memory is planned against a budget (rs_calib_estimate): one layer's accumulators (Σ over its
  * four inputs of two n×n doubles, one when G = 1, plus one n×n float: covstats.h), the forward
- * state of one batch, the largest finished entry and, when they are small, the held statistics;
+ * state of one batch, one layer's finished entries (being written) or, when they are small, the
+ * held statistics;
  * plus the hidden states: all tokens × dim floats in memory (one boundary, each batch updated in
  * place) when they fit, else one batch in memory and two boundaries in a spill file
  * "calib-sweep-<identity hash>.spill" in the cache directory (without a cache, $TMPDIR), read
@@ -92,7 +95,7 @@ struct rs_calib_plan {
 	int batch_windows;      /* windows per forward call */
 	uint64_t layer_bytes;   /* accumulators of one layer (its four inputs) */
 	uint64_t forward_bytes; /* forward-pass state of one batch */
-	uint64_t fixed_bytes;   /* forward state, the largest finished entry, held stats */
+	uint64_t fixed_bytes;   /* forward state, held stats or one layer's entries being written */
 	uint64_t hidden_bytes;  /* hidden states in memory: all tokens, or one batch if spilled */
 	int spill;              /* the hidden states go to a spill file */
 	uint64_t spill_bytes;   /* its size (two boundaries), 0 in memory */
