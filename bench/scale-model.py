@@ -92,9 +92,9 @@ def head_flops(shape):
 
 
 def stat_bytes(shape, groups):
-    """float64 values one rank's layer statistics hold for the reduction (mpi/dist-mpi.c sums
-    the accumulators: n×n sums, the group sums and means)."""
-    return 8 * sum(n * n + 2 * groups * n + 2 * n for n in inputs(shape).values())
+    """float64 values one rank's layer statistics hold for the reduction (src/calib.c sums,
+    through mpi/dist-mpi.c, the covariance's upper triangle, the group sums and means)."""
+    return 8 * sum(n * (n + 1) // 2 + 2 * groups * n + 2 * n for n in inputs(shape).values())
 
 
 def read_rows():

@@ -575,7 +575,7 @@ static int
 reduce_input(struct rs_calib *c, struct accum *a, char **cause)
 {
 	const struct rs_dist *d = c->p.dist;
-	size_t n = rs_covstats_dim(a->cs), G = (size_t)c->p.groups;
+	size_t n = rs_covstats_dim(a->cs), G = (size_t)c->p.groups, i, k;
 	double *cov, *mean, *gmeans, tokens;
 	int rc;
 
@@ -585,8 +585,17 @@ reduce_input(struct rs_calib *c, struct accum *a, char **cause)
 	if ((rc = rs_covstats_partial(a->cs, &cov, &mean, &gmeans, cause)) != 0)
 		return rc;
 	tokens = (double)rs_covstats_tokens(a->cs);
-	if ((rc = d->sum_f64(d->ctx, cov, n * n, cause)) != 0 ||
-	    (rc = d->sum_f64(d->ctx, mean, n, cause)) != 0 ||
+	/* only the upper triangle is summed: packed in place before, unpacked after (finish
+	 * mirrors it into the lower one), half the bytes of the n×n sum */
+	for (i = 0, k = 0; i < n; k += n - i, i++)
+		memmove(cov + k, cov + i * n + i, (n - i) * sizeof *cov);
+	if ((rc = d->sum_f64(d->ctx, cov, n * (n + 1) / 2, cause)) != 0)
+		return rc;
+	for (i = n; i-- > 0;) {
+		k -= n - i;
+		memmove(cov + i * n + i, cov + k, (n - i) * sizeof *cov);
+	}
+	if ((rc = d->sum_f64(d->ctx, mean, n, cause)) != 0 ||
 	    (rc = d->sum_f64(d->ctx, gmeans, G * n, cause)) != 0 ||
 	    (rc = d->sum_f64(d->ctx, a->gsum, G * n, cause)) != 0 ||
 	    (rc = d->sum_f64(d->ctx, &tokens, 1, cause)) != 0)
