@@ -182,8 +182,10 @@ section="$tmp/section.md"
 		echo "  PPL $st_dense."
 	fi
 	echo
-	echo "bo, profile space (the default, docs/allocation.md): the heuristic plans (uniform, energy,"
-	echo "greedy, greedy --relative, sensitivity) are its first trials, then 4 random points, then"
+	echo "bo, profile space (the default, docs/allocation.md): mixture weights of the heuristic plans"
+	echo "and a parameter factor x1/4..x4 per type and layer group (2 groups: layers 0-2 and 3-5 on"
+	echo "kjv-llama, 0-2 and 3-4 on stories260K); the heuristic plans (uniform, energy, greedy,"
+	echo "greedy --relative, sensitivity) are its first trials, then 4 random points, then"
 	echo "rounds of 3 candidates screened by the proxy and the first 8 of 32 validation windows, the"
 	echo "best of each round evaluated on all 32; a trust region around the best from trial 30;"
 	echo "objective log(ppl + 0.001·KL); every type factored (as the heuristics). Its forward passes"
@@ -201,7 +203,8 @@ section="$tmp/section.md"
 	printf '%s' "$rows"
 	echo
 	if [ -f "$tmp/best.txt" ]; then
-		echo "Best bo trials (profile space: mixture weights w.* and parameter factors d.* per type;"
+		echo "Best bo trials (profile space: mixture weights w.* and parameter factors d.* per type and"
+		echo "layer group;"
 		echo "ratio space: keep ratio per variable, dense = kept dense):"
 		echo
 		sed 's/^/    /' "$tmp/best.txt"

@@ -18,6 +18,13 @@
 
 struct rs_session;
 
+/* The profile space of `alloc bo` by default: one offset per variable type and layer group,
+ * RS_ALLOC_BO_GROUPS groups (at most the layers), each a factor 1/F..F on the parameters with
+ * F = RS_ALLOC_BO_OFFSET (chosen by the validation objective of 50-trial runs on two models,
+ * docs/allocation.md: 3 groups and F = 8, 16 or 64 did worse). */
+#define RS_ALLOC_BO_GROUPS 2
+#define RS_ALLOC_BO_OFFSET 4.0
+
 /* What every allocator needs, resolved once. */
 struct rs_alloc_env {
 	struct rs_session *s;

@@ -34,7 +34,8 @@ static const struct rs_opt cmd_alloc_opts[] = {
 	{ "trials", "N", "bo: trials in all, resumed ones included (default 50)" },
 	{ "init", "N", "bo: random initial trials (default 10; profile space 4, after the heuristic plans)" },
 	{ "space", "profile|ratio", "bo: heuristic plans mixed and offset per type (default), or the seed paper's keep ratio per type" },
-	{ "groups", "G", "bo: layer groups, one variable (offset or ratio) per type and group (default 1)" },
+	{ "groups", "G", "bo: layer groups, one variable (offset or ratio) per type and group (default: profile space 2, ratio space 1)" },
+	{ "offset", "F", "bo profile: an offset scales the parameters of a type and group by 1/F..F (default 4)" },
 	{ "screen", "K", "bo profile: candidates per guided round, screened by proxy and the first windows (default 3; 1: none)" },
 	{ "low", "N", "bo profile: screening windows (default a quarter of --chunks)" },
 	{ "trust-from", "N", "bo profile: trust region around the best from trial N (default: after 20 guided trials, trial 30 with 5 heuristics and 4 random; 0: never)" },
@@ -526,10 +527,10 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	int *prof[RS_BO_MAX_PROFILES] = { NULL };
 	const struct rs_alloc_evaluator *evr = rs_allocrun_evaluator(ctx->session);
 	long trials, init, groups, seed = 1, batch, screen = 3, low = 0, trust = -1, full;
-	double kl, band, pcap = 4;
+	double kl, band, pcap = 4, offset = RS_ALLOC_BO_OFFSET;
 	uint64_t psig = 0;
 	char *config = NULL, names[RS_BO_MAX_VARS * 24] = "", which[256], bq[32], rounds[64] = "";
-	char extra[256] = "", plist[160] = "";
+	char extra[256] = "", plist[160] = "", offr[32] = "";
 	size_t at = 0;
 	long best;
 
@@ -557,7 +558,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	if ((rc = rs_args_int(args, "trials", 50, 1, 100000, &trials, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "init", profile ? 4 : 10, profile ? 0 : 1, 100000, &init,
 	    &ctx->cause)) != 0 ||
-	    (rc = rs_args_int(args, "groups", 1, 1, 1 << 16, &groups, &ctx->cause)) != 0 ||
+	    (rc = rs_args_int(args, "groups", profile ? RS_ALLOC_BO_GROUPS : 1, 1, 1 << 16, &groups,
+	    &ctx->cause)) != 0 ||
 	    (rc = rs_args_double(args, "kl", 0.001, 0.0, 1e9, &kl, &ctx->cause)) != 0 ||
 	    (rc = rs_args_double(args, "band", 0.01, 0.0, 1.0, &band, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "seed", 1, 0, 0x7fffffffffffffffL, &seed, &ctx->cause)) != 0 ||
@@ -567,8 +569,13 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	    &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "low", 0, 1, 1 << 20, &low, &ctx->cause)) != 0 ||
 	    (rc = rs_args_int(args, "trust-from", -1, 0, 100000, &trust, &ctx->cause)) != 0 ||
-	    (rc = rs_args_double(args, "proxy-cap", 4, 0.0, 1e9, &pcap, &ctx->cause)) != 0)
+	    (rc = rs_args_double(args, "proxy-cap", 4, 0.0, 1e9, &pcap, &ctx->cause)) != 0 ||
+	    (rc = rs_args_double(args, "offset", RS_ALLOC_BO_OFFSET, 1.0, 1e6, &offset,
+	    &ctx->cause)) != 0)
 		goto out;
+	/* the default groups on a model with fewer layers: one per layer */
+	if (!rs_args_has(args, "groups") && groups > rs_plan_n_layers(e.p))
+		groups = rs_plan_n_layers(e.p);
 	if (proxy && (rc = rs_allocrun_need_specs(&e, "bo --objective proxy", &ctx->cause)) != 0)
 		goto out;
 	if ((rc = rs_args_int(args, "chunks", profile ? 32 : 16, 1, 1 << 20, &full,
@@ -584,6 +591,10 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		    (rc = rs_bo_space_init_profile(&sp, e.p, e.types, (int)groups, np,
 		    (const int *const *)prof, pnames, &ctx->cause)) != 0)
 			goto out;
+		sp.off = log(offset);
+		/* only another range in the config: histories from before --offset still resume */
+		if (offset != 4.0)
+			snprintf(offr, sizeof offr, " offset=%g", offset);
 		for (j = 0; j < np && pa < sizeof plist; j++)
 			pa += (size_t)snprintf(plist + pa, sizeof plist - pa, "%s%s", j ? "," : "",
 			    pnames[j]);
@@ -594,8 +605,8 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 		if (low == 0 && !proxy)
 			low = (full + 3) / 4;
 		snprintf(extra, sizeof extra, " space=profile profiles=%s:%016" PRIx64 " screen=%ld "
-		    "low=%ld trust=%ld cap=%g windows=%ld", plist, psig, screen, low, trust, pcap,
-		    full);
+		    "low=%ld trust=%ld cap=%g windows=%ld%s", plist, psig, screen, low, trust, pcap,
+		    full, offr);
 	} else if ((rc = rs_bo_space_init(&sp, e.p, e.types, (int)groups, &ctx->cause)) != 0) {
 		goto out;
 	}
@@ -682,12 +693,14 @@ alloc_bo(struct rs_cmd_ctx *ctx, const struct rs_args *args)
 	bp.proxy = proxy;
 	if (profile) {
 		rs_out_printf(ctx->out, "alloc bo: profile space, %d variables (%s): mixture "
-		    "weights of the heuristic plans (%s) and a parameter factor per type (x1/%.0f.."
-		    "x%.0f), projected onto the budget; the %d heuristic plans first, %ld random, "
+		    "weights of the heuristic plans (%s) and a parameter factor per type and %d layer "
+		    "group%s (x1/%.0f..x%.0f), projected onto the budget; the %d heuristic plans "
+		    "first, %ld random, "
 		    "then guided rounds of %ld candidates (proxy cap %g, %ld screening windows of "
 		    "%ld, the best in full), trust region from trial %ld; the best heuristic and the "
 		    "3 best trials confirmed on all %d windows; GP Matern 5/2 + log-EI; seed %ld; "
-		    "objective %s\n", sp.d, names, plist, exp(sp.off), exp(sp.off), np, init,
+		    "objective %s\n", sp.d, names, plist, sp.groups, sp.groups == 1 ? "" : "s",
+		    exp(sp.off), exp(sp.off), np, init,
 		    screen, pcap, low, full, trust, v.chunks, seed, proxy ? "log of the predicted feature "
 		    "error (spectra)" : "log(ppl + kl * KL(dense || plan)) on the validation text");
 	} else {
@@ -964,7 +977,8 @@ const struct rs_cmd_entry rs_cmd_alloc_entry = {
 	        "heuristic plans at the budget (uniform, energy, greedy, greedy --relative, "
 	        "sensitivity with its probes from the session or taken now on 8 windows, and the "
 	        "plan in place when it is another) are mixed by weights and shifted by a parameter "
-	        "factor per type (x1/4..x4; per --groups layer group), then projected onto the "
+	        "factor per type and --groups layer group (default 2 groups; x1/F..xF, --offset F, "
+	        "default 4), then projected onto the "
 	        "budget, so every heuristic plan is a point and no trial is wasted; the heuristic "
 	        "plans are the first trials, then --init random (default 4), then rounds of "
 	        "--screen K candidates (default 3): a candidate whose proxy is over 4x the "

@@ -148,6 +148,10 @@ head -n 9 "$TMPD/p1.csv" >"$TMPD/p7.csv"
 	grep -q '^alloc bo: resuming after 4 trials (seed 4)' "$TMPD/p3" && cmp -s "$TMPD/p1.json" "$TMPD/p3.json" &&
 	[ "$(cut -d, -f1-18 "$TMPD/p1.csv" | grep '^[0-9]')" = "$(cut -d, -f1-18 "$TMPD/p3.csv" | grep '^[0-9]')" ]
 tap_check $? "resumed after 4 trials (the heuristic round): the same 12 trials and plan as uninterrupted"
+grep -q '^alloc bo: profile space, 16 variables (w.uniform,w.energy,w.greedy,w.greedyrel,d.qk@L0-2,d.qk@L3-5,d.v@L0-2,.*,d.down@L3-5): .* per type and 2 layer groups (x1/4..x4),' "$TMPD/p1" &&
+	"$RS_BIN" -c "$PRE; budget --keep 0.5; alloc $PB --groups 1 --offset 16" >"$TMPD/p4" 2>&1 &&
+	grep -q '^alloc bo: profile space, 10 variables (w.uniform,w.energy,w.greedy,w.greedyrel,d.qk,d.v,d.o,d.gate,d.up,d.down): .* per type and 1 layer group (x1/16..x16),' "$TMPD/p4"
+tap_check $? "default: 4 weights + 6 types x 2 layer groups, x1/4..x4; --groups 1 --offset 16 selectable"
 
 # 8. the profile space on a validation text: heuristic plans (sensitivity included), screened
 # rounds, the confirmation; stopped after the random design and resumed it ends as the

@@ -679,6 +679,81 @@ main(void)
 		rs_bo_hist_free(h2);
 		rs_bo_hist_free(h3);
 		rs_bo_space_free(&sp);
+
+		/* the default space of alloc bo: offsets per type and layer group (allocrun.h) */
+		{
+			struct rs_bo_space dsp;
+			double x[RS_BO_MAX_VARS];
+			int up0 = -1, reach = 1, others = 1, nup = 0, j;
+			unsigned upbit = 1u << RS_T_UP;
+			int a = rs_plan_align(p);
+
+			ok = rs_bo_space_init_profile(&dsp, p, types, RS_ALLOC_BO_GROUPS, 4, prof, names,
+			    &cause) == 0;
+			dsp.off = log(RS_ALLOC_BO_OFFSET);
+			tap_ok(ok && dsp.d == 4 + 6 * RS_ALLOC_BO_GROUPS, "default profile space: 4 "
+			    "heuristic plans and 6 types x %d groups, %d variables", RS_ALLOC_BO_GROUPS,
+			    dsp.d);
+			same = 1;
+			for (h = 0; h < 4 && ok; h++) {
+				rs_bo_space_profile_point(&dsp, h, x);
+				rs_alloc_bo_ranks(p, &(struct rs_alloc_bo_opts){ .space = &dsp, .target =
+				    T, .elig = elig, .specs = specs }, x, rr, NULL);
+				same = same && memcmp(rr, pr[h], sizeof rr) == 0;
+			}
+			tap_ok(ok && same, "default space: each heuristic plan alone is a point of it");
+			/* the offset of up in the first layer group at its ends, the uniform plan alone,
+			 * no shift: xF makes those matrices dense (the uniform keeps 0.45 of each, and
+			 * F >= 4), x1/F takes them to the level nearest 1/F of the uniform's parameters
+			 * (within one level), and no other matrix moves */
+			for (j = 0; j < dsp.n_vtypes; j++)
+				if (strcmp(dsp.vtype_name[j], "up") == 0)
+					up0 = dsp.n_prof + j * dsp.groups;
+			for (k = 0; k < 2 && up0 >= 0; k++) {
+				rs_bo_space_profile_point(&dsp, 0, x);
+				x[up0] = k == 0 ? 1.0 : 0.0;
+				rs_bo_space_ranks(&dsp, p, x, 0.0, rr);
+				for (i = 0; i < N_MAT; i++) {
+					int in = (1u << rs_plan_type(p, i)) == upbit && rs_plan_layer(p, i) *
+					    dsp.groups / rs_plan_n_layers(p) == 0;
+					double want = (double)pr[0][i] / RS_ALLOC_BO_OFFSET;
+					if (!in) {
+						others = others && rr[i] == pr[0][i];
+						continue;
+					}
+					nup += k == 0;
+					reach = reach && (k == 0 ? rr[i] == RS_PLAN_DENSE : pr[0][i] !=
+					    RS_PLAN_DENSE && rr[i] >= a && rr[i] != RS_PLAN_DENSE &&
+					    fabs(rr[i] - want) <= a);
+				}
+			}
+			tap_ok(up0 >= 0 && nup == 6 / dsp.groups && reach && others, "default space: "
+			    "the offset of up in the first layer group reaches dense (x%g) and 1/%g of "
+			    "the uniform ranks there, and moves no other matrix", RS_ALLOC_BO_OFFSET,
+			    RS_ALLOC_BO_OFFSET);
+			h1 = rs_bo_hist_new("test", 3, dsp.d, NULL);
+			h2 = rs_bo_hist_new("test", 3, dsp.d, NULL);
+			rc = run_profile(p, elig, &dsp, T, 3, 15, h1, b1, NULL, NULL, NULL);
+			seeds = 1;
+			for (h = 0; h < 4 && rc == 0 && h1->n == 15; h++)
+				seeds = seeds && h1->t[h].params == rs_rankalloc_params(p, pr[h]);
+			ok = rc == 0 && h1->n == 15 && seeds;
+			memset(&job, 0, sizeof job);
+			st.job = &job;
+			st.after = 11;
+			st.seen = 0;
+			rc = run_profile(p, elig, &dsp, T, 3, 15, h2, b2, &job, on_trial_stop, &st);
+			ok = ok && rc == RS_ECANCEL && h2->n < 15;
+			memset(&job, 0, sizeof job);
+			t = h2->n;
+			rc = run_profile(p, elig, &dsp, T, 3, 15, h2, b2, &job, NULL, NULL);
+			tap_ok(ok && rc == 0 && same_hist(h1, h2, 15) && memcmp(b1, b2, sizeof b1) == 0,
+			    "default space: heuristic plans first; cancelled after %zu trials and "
+			    "resumed: the same 15 trials and plan as the uninterrupted run", t);
+			rs_bo_hist_free(h1);
+			rs_bo_hist_free(h2);
+			rs_bo_space_free(&dsp);
+		}
 	}
 
 	/* 6. BO in rounds of 3 (proxy objective): reproducible; resumed inside a round, at a
