@@ -10,7 +10,9 @@
 # takes minutes: calibrate 16 windows x 256 tokens (16 groups), the weight spectra of its 28
 # matrices, ppl over 4 windows x 512.  Each (step, ranks) is one `mpirun -np N rankscope-mpi`
 # in a fresh cache directory; the wall time includes the job's start and the model's load.
-# Prints a markdown table.  Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4),
+# Beside them, two independent 1-rank jobs started together: the speedup two ranks could reach
+# on this machine at best.  Prints a markdown table.
+# Environment: BENCH_DIR, MPIRUN (default mpirun), LAYERS (4),
 # CAL_TOKENS (calibration tokens, 4096; groups min(32, windows)), PPL_CHUNKS (ppl windows, 4):
 # larger workloads show how the ranks scale once each rank's fixed costs (start, load) are small.  The
 # calibration cache of the slice is about 1 GB and the slice 0.6 GB: on a full disk,
@@ -54,8 +56,26 @@ run() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
 
-echo "| step | what | 1 rank (s) | 2 ranks (s) | speedup |"
-echo "|---|---|---|---|---|"
+# pair COMMANDS: wall seconds of two independent 1-rank jobs started together, each in a cache
+# of its own: no exchange at all, so 2 x (one job) / (the pair) is the most two ranks can gain
+# on this machine (they share its memory bandwidth and caches as these two do).  Unbound:
+# mpirun binds a lone rank to the first core, and two such jobs would share it.
+pair() {
+	rm -rf "$tmp/cache.a" "$tmp/cache.b"
+	t0=$(now)
+	XDG_CACHE_HOME=$tmp/cache.a "$MPIRUN" -q --allow-run-as-root --bind-to none -np 1 \
+	    "$BIN" -c "$1" "$M" >"$tmp/out.a" 2>&1 &
+	pa=$!
+	XDG_CACHE_HOME=$tmp/cache.b "$MPIRUN" -q --allow-run-as-root --bind-to none -np 1 \
+	    "$BIN" -c "$1" "$M" >"$tmp/out.b" 2>&1 || { cat "$tmp/out.b" >&2; exit 1; }
+	wait $pa || { cat "$tmp/out.a" >&2; exit 1; }
+	t1=$(now)
+	rm -rf "$tmp/cache.a" "$tmp/cache.b"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+
+echo "| step | what | 1 rank (s) | 2 ranks (s) | speedup | two 1-rank jobs at once (s) | ceiling: 2 x 1 rank / pair |"
+echo "|---|---|---|---|---|---|---|"
 for step in calibrate spectra ppl; do
 	case $step in
 	calibrate) what="$((CAL_TOKENS / 256)) windows x 256, $LAYERS layers"
@@ -68,6 +88,8 @@ for step in calibrate spectra ppl; do
 	echo "-- $step" >&2
 	one=$(run 1 "$cmds")
 	two=$(run 2 "$cmds")
-	awk -v s="$step" -v w="$what" -v a="$one" -v b="$two" \
-	    'BEGIN { printf "| %s | %s | %.2f | %.2f | %.2fx |\n", s, w, a, b, a / b }'
+	both=$(pair "$cmds")
+	awk -v s="$step" -v w="$what" -v a="$one" -v b="$two" -v p="$both" \
+	    'BEGIN { printf "| %s | %s | %.2f | %.2f | %.2fx | %.2f | %.2fx |\n", s, w, a, b,
+	    a / b, p, 2 * a / p }'
 done
