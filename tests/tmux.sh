@@ -6,6 +6,18 @@ SOCK="rs-test-$$"
 T="tmux -L $SOCK -f /dev/null"
 trap '$T kill-server >/dev/null 2>&1; sleep 0.2; rm -rf "$TMPD"' EXIT
 
+# wb_env: the bundled model ($MODEL, all points skipped without it), the program ($BIN:
+# RS_UI_BIN, e.g. an ASan build, else RS_BIN) and a private environment: state and cache under
+# $TMPD, UTF-8, one BLAS thread, colours on.
+wb_env() {
+	MODEL=share/models/kjv-llama
+	[ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
+	BIN=${RS_UI_BIN:-$RS_BIN}
+	export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" RS_DATADIR="$RS_SRCDIR/share"
+	export LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
+	unset NO_COLOR
+}
+
 # wait_for PATTERN SECONDS: poll the screen of session rs until an extended regexp matches;
 # 0 if it did, else the screen goes to the log.
 wait_for() {

@@ -5,12 +5,8 @@
 . "$RS_SRCDIR/tests/tap.sh"
 
 . "$RS_SRCDIR/tests/tmux.sh"
-MODEL=share/models/kjv-llama
-[ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
-BIN=${RS_UI_BIN:-$RS_BIN}
-export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" XDG_CONFIG_HOME="$TMPD/config"
-export RS_DATADIR="$RS_SRCDIR/share" LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
-unset NO_COLOR
+wb_env
+export XDG_CONFIG_HOME="$TMPD/config"
 
 wb_start 120 50
 wait_for '^L0\.q +256x256 +dense' 20

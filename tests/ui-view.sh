@@ -7,12 +7,7 @@
 . "$RS_SRCDIR/tests/tap.sh"
 
 . "$RS_SRCDIR/tests/tmux.sh"
-MODEL=share/models/kjv-llama
-[ -f "$RS_SRCDIR/$MODEL/config.json" ] || tap_skip_all "bundled model missing"
-BIN=${RS_UI_BIN:-$RS_BIN}
-export XDG_STATE_HOME="$TMPD/state" XDG_CACHE_HOME="$TMPD/cache" RS_DATADIR="$RS_SRCDIR/share"
-export LANG=C.UTF-8 LC_ALL=C.UTF-8 OPENBLAS_NUM_THREADS=1
-unset NO_COLOR
+wb_env
 
 # names: the matrix names in the table's rows, top to bottom (the 120x40 layout: screen rows
 # 3-29, the left panel).
